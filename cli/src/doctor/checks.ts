@@ -1,0 +1,213 @@
+// `filewarden doctor`: one line per host fact the pipeline depends on, each failing line with a fix.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { probeRedis, resolveEndpoints, StackError, type Endpoints } from '../../../stack/src';
+import {
+  CAP,
+  hasCap,
+  mountOf,
+  parseCapEff,
+  parseKernelRelease,
+  parseLockdown,
+  parseLsmList,
+  parseMemlock,
+  parseMounts,
+  readKernelConfig,
+  readText,
+  type Mount,
+} from './kernel-facts';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface CheckResult {
+  /** Stable identifier, for scripts and tests. */
+  id: string;
+  status: CheckStatus;
+  detail: string;
+  /** How to fix a warn or fail line. */
+  fix?: string;
+}
+
+/** The syscalls the tracepoint hook attaches to (open and creat exist only on some architectures). */
+export const TRACED_SYSCALLS = ['openat', 'openat2', 'open', 'creat'] as const;
+
+const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+export function checkKernel(mounts: Mount[]): CheckResult[] {
+  const out: CheckResult[] = [];
+  const kconfig = readKernelConfig();
+  const cfg = (k: string): string | undefined => kconfig?.config.get(k);
+
+  const btf = '/sys/kernel/btf/vmlinux';
+  const btfStat = fs.statSync(btf, { throwIfNoEntry: false });
+  out.push(
+    btfStat
+      ? { id: 'btf', status: 'ok', detail: `${btf} present (${mib(btfStat.size)})` }
+      : { id: 'btf', status: 'fail', detail: `${btf} missing: CO-RE programs cannot be relocated`, fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 11+ and most distribution kernels are)' },
+  );
+
+  const tracefs = mountOf('tracefs', mounts);
+  out.push(
+    tracefs
+      ? { id: 'tracefs', status: 'ok', detail: `mounted at ${tracefs.target}` }
+      : { id: 'tracefs', status: 'fail', detail: 'not mounted: tracepoints and kprobes cannot be attached', fix: 'mount -t tracefs tracefs /sys/kernel/tracing (or run: filewarden doctor --fix)' },
+  );
+  const securityfs = mountOf('securityfs', mounts);
+  out.push(
+    securityfs
+      ? { id: 'securityfs', status: 'ok', detail: `mounted at ${securityfs.target}` }
+      : { id: 'securityfs', status: 'warn', detail: 'not mounted: lockdown mode and active LSMs cannot be read', fix: 'mount -t securityfs securityfs /sys/kernel/security (or run: filewarden doctor --fix)' },
+  );
+
+  const lockdownText = securityfs ? readText(path.join(securityfs.target, 'lockdown')) : undefined;
+  const lockdown = lockdownText ? parseLockdown(lockdownText) : undefined;
+  if (lockdown === undefined) {
+    out.push({ id: 'lockdown', status: 'warn', detail: securityfs ? 'lockdown=unknown (no lockdown file: the lockdown LSM is not built in)' : 'lockdown=unknown (securityfs not mounted)', fix: securityfs ? undefined : 'mount securityfs (filewarden doctor --fix)' });
+  } else if (lockdown === 'none') {
+    out.push({ id: 'lockdown', status: 'ok', detail: 'lockdown=none' });
+  } else {
+    out.push({
+      id: 'lockdown',
+      status: 'warn',
+      detail: `lockdown=${lockdown}: kernels under lockdown can refuse fexit and LSM programs at load; syscall tracepoints still work`,
+      fix: lockdown === 'confidentiality' ? 'boot with lockdown=integrity or none for BPF reads of kernel memory' : 'nothing to do when the tracepoint hook is enough; otherwise boot without lockdown',
+    });
+  }
+
+  const lsmText = securityfs ? readText(path.join(securityfs.target, 'lsm')) : undefined;
+  if (lsmText === undefined) {
+    out.push({ id: 'lsm', status: 'warn', detail: 'active LSMs unknown (securityfs not mounted)', fix: 'mount securityfs (filewarden doctor --fix)' });
+  } else {
+    const lsms = parseLsmList(lsmText);
+    out.push(
+      lsms.includes('bpf')
+        ? { id: 'lsm', status: 'ok', detail: `active LSMs: ${lsms.join(',')} (bpf LSM listed)` }
+        : {
+            id: 'lsm',
+            status: 'warn',
+            detail: `active LSMs: ${lsms.join(',')} (bpf not listed: the lsm hook and LSM deny are unavailable)`,
+            fix: cfg('CONFIG_BPF_LSM') === 'y' ? `add bpf to the kernel command line: lsm=${[...lsms, 'bpf'].join(',')}` : 'the kernel lacks CONFIG_BPF_LSM; enforcement falls back to SIGKILL',
+          },
+    );
+  }
+
+  // Syscall tracepoints: the events must exist in tracefs and the kernel must let BPF attach to them.
+  if (tracefs) {
+    const dir = path.join(tracefs.target, 'events', 'syscalls');
+    const present = TRACED_SYSCALLS.filter((s) => fs.existsSync(path.join(dir, `sys_enter_${s}`)) && fs.existsSync(path.join(dir, `sys_exit_${s}`)));
+    const bpfEvents = cfg('CONFIG_BPF_EVENTS');
+    if (!present.includes('openat')) {
+      out.push({ id: 'tracepoints', status: 'fail', detail: `syscall tracepoints for openat missing in ${dir}`, fix: 'use a kernel with CONFIG_FTRACE_SYSCALLS=y' });
+    } else if (bpfEvents === 'n') {
+      out.push({ id: 'tracepoints', status: 'fail', detail: 'CONFIG_BPF_EVENTS is not set: BPF cannot attach to tracepoints', fix: 'use a kernel with CONFIG_BPF_EVENTS=y' });
+    } else {
+      out.push({ id: 'tracepoints', status: 'ok', detail: `syscall tracepoints usable: sys_enter/sys_exit for ${present.join(', ')}` });
+    }
+  } else {
+    out.push({ id: 'tracepoints', status: 'fail', detail: 'unknown: tracefs is not mounted', fix: 'mount tracefs (filewarden doctor --fix)' });
+  }
+
+  // kprobes: kprobe_events exists in tracefs only when CONFIG_KPROBE_EVENTS (and so CONFIG_KPROBES) is on.
+  const kprobeEvents = tracefs ? fs.existsSync(path.join(tracefs.target, 'kprobe_events')) : undefined;
+  const kprobesCfg = cfg('CONFIG_KPROBES');
+  if (kprobesCfg === 'y' || kprobeEvents === true) {
+    out.push({ id: 'kprobes', status: 'ok', detail: 'kprobes available' });
+  } else {
+    const why = kprobesCfg === 'n' ? `CONFIG_KPROBES is not set (${kconfig?.source})` : tracefs ? 'no kprobe_events in tracefs' : 'tracefs not mounted and no kernel config to read';
+    out.push({ id: 'kprobes', status: 'warn', detail: `kprobes unavailable: ${why}`, fix: 'the kprobe hook needs CONFIG_KPROBES=y; the tracepoint hook works without it' });
+  }
+
+  // BPF maps are charged to the memory cgroup since 5.11; before that RLIMIT_MEMLOCK caps them.
+  const memlock = parseMemlock(readText('/proc/self/limits') ?? '');
+  const [maj, min] = parseKernelRelease(os.release());
+  const memcg = maj > 5 || (maj === 5 && min >= 11);
+  const caps = parseCapEff(readText('/proc/self/status') ?? '');
+  const memlockText = memlock === undefined ? 'unknown' : memlock === Infinity ? 'unlimited' : mib(memlock);
+  if (memcg || memlock === Infinity) {
+    out.push({ id: 'memlock', status: 'ok', detail: `memlock ${memlockText}${memcg ? `; kernel ${maj}.${min} charges BPF memory to the cgroup, so it does not limit maps` : ''}` });
+  } else if (hasCap(caps, CAP.SYS_RESOURCE)) {
+    out.push({ id: 'memlock', status: 'ok', detail: `memlock ${memlockText}; CAP_SYS_RESOURCE lets the loader raise it` });
+  } else {
+    out.push({ id: 'memlock', status: 'warn', detail: `memlock ${memlockText} on kernel ${maj}.${min} without CAP_SYS_RESOURCE: BPF maps must fit in it`, fix: 'ulimit -l unlimited (LimitMEMLOCK=infinity in systemd) or grant CAP_SYS_RESOURCE' });
+  }
+
+  const root = process.getuid?.() === 0;
+  const bpfCaps = hasCap(caps, CAP.BPF) && hasCap(caps, CAP.PERFMON);
+  const sysAdmin = hasCap(caps, CAP.SYS_ADMIN);
+  const capNames = [hasCap(caps, CAP.BPF) && 'CAP_BPF', hasCap(caps, CAP.PERFMON) && 'CAP_PERFMON', sysAdmin && 'CAP_SYS_ADMIN', hasCap(caps, CAP.SYS_RESOURCE) && 'CAP_SYS_RESOURCE'].filter(Boolean).join(',');
+  out.push(
+    bpfCaps || sysAdmin
+      ? { id: 'privileges', status: 'ok', detail: `${root ? 'root' : `uid ${process.getuid?.()}`} with ${capNames}` }
+      : { id: 'privileges', status: 'fail', detail: `uid ${process.getuid?.()} lacks CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN): cannot load BPF programs`, fix: 'run as root, or grant CAP_BPF,CAP_PERFMON (systemd AmbientCapabilities=)' },
+  );
+  return out;
+}
+
+export async function checkServices(stateDir: string): Promise<CheckResult[]> {
+  let ep: Endpoints;
+  try {
+    ep = resolveEndpoints(stateDir);
+  } catch (err) {
+    const msg = err instanceof StackError ? err.message : String(err);
+    const fix = err instanceof StackError ? err.hint : undefined;
+    return [
+      { id: 'redis', status: 'fail', detail: msg, fix },
+      { id: 'elasticsearch', status: 'fail', detail: msg, fix },
+    ];
+  }
+  const out: CheckResult[] = [];
+  const startHint = 'start the embedded stack: filewarden stack up';
+  try {
+    const d = await probeRedis(ep.redisUrl);
+    const base = `${ep.redisUrl} (${ep.redisSource}) reachable, version ${d.version}, appendonly=${d.aofEnabled ? 'yes' : 'no'}, maxmemory-policy=${d.maxmemoryPolicy}`;
+    out.push(
+      d.warnings.length === 0
+        ? { id: 'redis', status: 'ok', detail: base }
+        : { id: 'redis', status: 'warn', detail: `${base}. WARNING: queued audit events can be lost: ${d.warnings.join('; ')}`, fix: 'configure that Redis with appendonly yes and maxmemory-policy noeviction, or use the embedded stack' },
+    );
+  } catch (err) {
+    out.push({ id: 'redis', status: 'fail', detail: `${ep.redisUrl} (${ep.redisSource}) unreachable: ${(err as Error).message}`, fix: ep.redisSource === 'stack' ? startHint : 'check FILEWARDEN_REDIS_URL' });
+  }
+  const client = new Client({ node: ep.elasticsearchUrl, requestTimeout: 5000, maxRetries: 0 });
+  try {
+    const info = await client.info();
+    const health = await client.cluster.health();
+    out.push({ id: 'elasticsearch', status: health.status === 'red' ? 'warn' : 'ok', detail: `${ep.elasticsearchUrl} (${ep.elasticsearchSource}) reachable, version ${info.version.number}, health ${health.status}` });
+  } catch (err) {
+    out.push({ id: 'elasticsearch', status: 'fail', detail: `${ep.elasticsearchUrl} (${ep.elasticsearchSource}) unreachable: ${(err as Error).message}`, fix: ep.elasticsearchSource === 'stack' ? startHint : 'check FILEWARDEN_ELASTICSEARCH_URL' });
+  } finally {
+    await client.close();
+  }
+  return out;
+}
+
+export function readMounts(): Mount[] {
+  return parseMounts(readText('/proc/mounts') ?? '');
+}
+
+/** `--fix`: mounts tracefs and securityfs where they are missing (needs root). Returns what it did. */
+export async function fixMounts(run: (cmd: string, args: string[]) => Promise<{ code: number | null; stderr: string }>): Promise<string[]> {
+  const mounts = readMounts();
+  const done: string[] = [];
+  for (const [type, target] of [
+    ['tracefs', '/sys/kernel/tracing'],
+    ['securityfs', '/sys/kernel/security'],
+  ] as const) {
+    if (mountOf(type, mounts)) continue;
+    const r = await run('mount', ['-t', type, type, target]);
+    done.push(r.code === 0 ? `mounted ${type} at ${target}` : `could not mount ${type} at ${target}: ${r.stderr.trim()}`);
+  }
+  return done;
+}
+
+export async function runChecks(stateDir: string): Promise<CheckResult[]> {
+  return [...checkKernel(readMounts()), ...(await checkServices(stateDir))];
+}
+
+export function formatCheck(c: CheckResult): string {
+  const tag = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' }[c.status];
+  const fix = c.status !== 'ok' && c.fix ? `  -> fix: ${c.fix}` : '';
+  return `${tag}  ${c.id.padEnd(13)} ${c.detail}${fix}`;
+}
