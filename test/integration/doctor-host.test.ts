@@ -1,0 +1,75 @@
+// `filewarden doctor` on the real host: each reported fact agrees with the kernel's own files,
+// and a Redis that can lose queued events is reported loudly.
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import zlib from 'node:zlib';
+import t from 'tap';
+import type { CheckResult } from '../../cli/src/doctor/checks';
+import { cli } from '../utils/stack';
+
+async function doctor(env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; checks: Map<string, CheckResult> }> {
+  const r = await cli(['doctor', '--json'], env);
+  const list = JSON.parse(r.stdout) as CheckResult[];
+  return { code: r.code, checks: new Map(list.map((c) => [c.id, c])) };
+}
+
+t.test('doctor reports this kernel as its own files describe it', async (t) => {
+  const { code, checks } = await doctor();
+  t.equal(code, 0, 'all required checks pass on the test host');
+  for (const id of ['btf', 'tracefs', 'securityfs', 'lockdown', 'lsm', 'tracepoints', 'kprobes', 'memlock', 'privileges', 'redis', 'elasticsearch']) {
+    t.ok(checks.has(id), `a ${id} line`);
+  }
+
+  t.equal(checks.get('btf')?.status, fs.existsSync('/sys/kernel/btf/vmlinux') ? 'ok' : 'fail');
+
+  const lockdown = /\[(\w+)\]/.exec(fs.readFileSync('/sys/kernel/security/lockdown', 'utf8'))?.[1];
+  t.match(checks.get('lockdown')?.detail, `lockdown=${lockdown}`);
+
+  const lsms = fs.readFileSync('/sys/kernel/security/lsm', 'utf8').trim();
+  t.match(checks.get('lsm')?.detail, `active LSMs: ${lsms}`);
+  t.equal(checks.get('lsm')?.status, lsms.split(',').includes('bpf') ? 'ok' : 'warn');
+
+  const config = fs.existsSync('/proc/config.gz') ? zlib.gunzipSync(fs.readFileSync('/proc/config.gz')).toString() : '';
+  const kprobes = /^CONFIG_KPROBES=y$/m.test(config) || fs.existsSync('/sys/kernel/tracing/kprobe_events');
+  t.equal(checks.get('kprobes')?.status, kprobes ? 'ok' : 'warn');
+  t.match(checks.get('kprobes')?.detail, kprobes ? 'kprobes available' : 'kprobes unavailable');
+
+  t.equal(checks.get('tracepoints')?.status, 'ok');
+  t.match(checks.get('tracepoints')?.detail, 'syscall tracepoints usable: sys_enter/sys_exit for openat');
+  t.equal(checks.get('privileges')?.status, 'ok');
+  t.equal(checks.get('redis')?.status, 'ok');
+  t.equal(checks.get('elasticsearch')?.status, 'ok');
+
+  const text = await cli(['doctor']);
+  console.log(`# doctor on this host:\n${text.stdout.replace(/^/gm, '#   ')}`);
+  for (const line of text.stdout.trim().split('\n').slice(0, -1)) {
+    t.match(line, /^(ok  |WARN|FAIL)  \S+/, 'one line per check');
+    if (!line.startsWith('ok')) t.match(line, '-> fix:', 'every failing line has a fix');
+  }
+});
+
+t.test('a Redis that evicts and keeps nothing on disk is reported loudly', async (t) => {
+  const port = 16000 + Math.floor(Math.random() * 1000);
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let checks = new Map<string, CheckResult>();
+  for (let i = 0; i < 50; i++) {
+    ({ checks } = await doctor({ FILEWARDEN_REDIS_URL: `redis://127.0.0.1:${port}` }));
+    if (checks.get('redis')?.status !== 'fail') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const redis = checks.get('redis');
+  t.equal(redis?.status, 'warn');
+  t.match(redis?.detail, 'WARNING: queued audit events can be lost');
+  t.match(redis?.detail, 'maxmemory-policy is allkeys-lru');
+  t.match(redis?.detail, 'appendonly is off');
+  t.match(redis?.fix, 'noeviction');
+});
+
+t.test('doctor fails with a fix when Redis and Elasticsearch are unreachable', async (t) => {
+  const r = await cli(['doctor'], { FILEWARDEN_REDIS_URL: 'redis://127.0.0.1:1', FILEWARDEN_ELASTICSEARCH_URL: 'http://127.0.0.1:1' });
+  t.equal(r.code, 1);
+  t.match(r.stdout, /FAIL {2}redis .*unreachable.*-> fix: check FILEWARDEN_REDIS_URL/);
+  t.match(r.stdout, /FAIL {2}elasticsearch .*unreachable.*-> fix: check FILEWARDEN_ELASTICSEARCH_URL/);
+  t.match(r.stdout, 'doctor: 2 required check(s) failed: redis, elasticsearch');
+});

@@ -1,0 +1,59 @@
+// Shared test harness: finds the stack that `npm test` started and runs the real CLI.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { defaultStateDir, resolveEndpoints, type Endpoints } from '../../stack/src';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+
+/** Endpoints of the stack under test; throws (failing the test) when it is not running. */
+export function endpoints(): Endpoints {
+  return resolveEndpoints(defaultStateDir());
+}
+
+export function esClient(): Client {
+  return new Client({ node: endpoints().elasticsearchUrl });
+}
+
+/** host/port for BullMQ and ioredis. Workers need maxRetriesPerRequest null (BullMQ's rule). */
+export function redisConnection(url = endpoints().redisUrl): { host: string; port: number; maxRetriesPerRequest: null } {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
+}
+
+/** A name no other test run uses, for indices and queues. */
+export const uniqueName = (prefix: string): string => `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `filewarden <args>` from the build, exactly as a user would. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'filewarden.js'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** True when the process has exited: gone, or a zombie its parent (here PID 1) has not reaped yet. */
+export function hasExited(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
