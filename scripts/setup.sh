@@ -10,7 +10,10 @@ say() { [ "${FILEWARDEN_SETUP_QUIET:-}" = 1 ] || echo "setup: $*" >&2; }
 # --- Debian packages -------------------------------------------------------------------------
 # redis-server: the stack's Redis. openjdk-17-jdk-headless + maven: Elasticsearch and its module.
 # unzip: unpacks the distribution. procps/iproute2: pids and ports in hints and tests.
-APT_PACKAGES=(redis-server openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates)
+# clang/llvm/bpftool/libbpf-dev/libelf-dev/zlib1g-dev/make/g++: the BPF object and the addon.
+# python3: the kernel tests' workload (it can call openat with a dirfd).
+APT_PACKAGES=(redis-server openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates
+  clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev make g++ python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -35,9 +38,23 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
 fi
 
 # --- build -------------------------------------------------------------------------------------
-# tsc is incremental; skip it entirely when no source is newer than the last build.
-built=dist/.tsbuildinfo
-if [ ! -f "$built" ] || [ -n "$(find cli stack tsconfig.json package.json -newer "$built" \( -name '*.ts' -o -name '*.json' \) -print -quit)" ]; then
+# Each step is skipped when nothing it reads is newer than what it produced.
+stale() { local out=$1; shift; [ ! -e "$out" ] || [ -n "$(find "$@" -newer "$out" -type f -print -quit)" ]; }
+
+skel=build/bpf/syscalls.skel.h
+if stale "$skel" bpf; then
+  say "building the BPF object"
+  make -s -C bpf
+fi
+addon=native/build/Release/filewarden_native.node
+if stale "$addon" native/src native/binding.gyp bpf/include "$skel"; then
+  say "building the native addon"
+  # Node's headers come from the system package (/usr/include/node): no download.
+  nodedir=()
+  [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ] && nodedir=(--nodedir=/usr)
+  (cd native && npx --no-install node-gyp rebuild "${nodedir[@]}" --loglevel=error)
+fi
+if stale dist/.tsbuildinfo cli stack collector tsconfig.json package.json; then
   say "building TypeScript"
   npx --no-install tsc -p tsconfig.json
 fi

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one record definition shared by the BPF programs and the native addon. Fixed-width types,
+ * explicit padding, a common header first. Enum values are never renumbered: append only.
+ */
+#ifndef FILEWARDEN_EVENT_H
+#define FILEWARDEN_EVENT_H
+
+#ifdef __KERNEL_BPF__
+/* vmlinux.h provides the __uN/__sN types on the BPF side. */
+#else
+#include <linux/types.h>
+#endif
+
+#define FW_COMM_LEN 16
+/* PATH_MAX including the terminating NUL: the kernel refuses longer names with ENAMETOOLONG. */
+#define FW_PATH_MAX 4096
+
+enum fw_event_type {
+	FW_EVENT_OPEN = 1,
+};
+
+enum fw_hook {
+	FW_HOOK_TRACEPOINT = 1,
+	FW_HOOK_KPROBE = 2,
+	FW_HOOK_FEXIT = 3,
+	FW_HOOK_LSM = 4,
+};
+
+enum fw_syscall {
+	FW_SYS_UNKNOWN = 0,
+	FW_SYS_OPENAT = 1,
+	FW_SYS_OPENAT2 = 2,
+	FW_SYS_OPEN = 3,
+	FW_SYS_CREAT = 4,
+};
+
+enum fw_action {
+	FW_ACTION_ALLOW = 0,
+	FW_ACTION_DENY = 1,
+	FW_ACTION_KILL = 2,
+};
+
+/* How `path` was obtained. */
+enum fw_path_kind {
+	/* As the caller passed it; relative names are resolved in user space against `dirfd`. */
+	FW_PATH_AS_PASSED = 1,
+	/* Full absolute path resolved in the kernel (bpf_d_path or a dentry walk). */
+	FW_PATH_RESOLVED = 2,
+};
+
+/* Bits of fw_open_event.flags. */
+enum fw_event_flags {
+	/* `path` holds only the first path_len bytes of a longer name. */
+	FW_FLAG_PATH_TRUNCATED = 1 << 0,
+	/* The name could not be read at all (bad pointer, page not resident). */
+	FW_FLAG_PATH_UNREADABLE = 1 << 1,
+	/* ino/dev/f_mode were read from the opened file. */
+	FW_FLAG_HAS_FILE = 1 << 2,
+};
+
+/* Per-CPU counter slots. */
+enum fw_counter {
+	FW_CNT_SEEN = 0,     /* hook invocations that reached the filters */
+	FW_CNT_FILTERED = 1, /* dropped on purpose by an in-kernel filter */
+	FW_CNT_EMITTED = 2,  /* written to the ring buffer */
+	FW_CNT_DROPPED = 3,  /* lost: the ring buffer had no room */
+	FW_CNT_ARGS_LOST = 4, /* entry arguments could not be stashed (map full): the exit has no event */
+	FW_CNT__MAX = 5,
+};
+
+struct fw_event_header {
+	__u16 type;   /* enum fw_event_type */
+	__u16 size;   /* whole record in bytes, including the trailing path */
+	__u32 cpu;
+	__u64 ts_ns;  /* bpf_ktime_get_boot_ns(): boot-time clock, counts suspend */
+};
+
+struct fw_open_event {
+	struct fw_event_header hdr;
+	__u32 pid;    /* tgid */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u64 cgroup_id;
+	__u32 mntns_id;
+	__s32 dirfd;
+	__s64 ret;        /* fd, or -errno */
+	__u64 ino;
+	__u32 dev;        /* kernel dev_t: major << 20 | minor */
+	__u32 open_flags; /* O_* as passed */
+	__u32 mode;       /* create mode as passed */
+	__u32 f_mode;     /* FMODE_* of the opened file (FMODE_READ 1, FMODE_WRITE 2) */
+	__u8 hook;        /* enum fw_hook */
+	__u8 action;      /* enum fw_action */
+	__u8 syscall;     /* enum fw_syscall */
+	__u8 path_kind;   /* enum fw_path_kind */
+	__u16 flags;      /* enum fw_event_flags */
+	__u16 _pad0;
+	__u32 path_len;   /* bytes in path, without a NUL */
+	__u32 path_orig_len; /* original length when known; 0 = longer than FW_PATH_MAX - 1, unknown */
+	char comm[FW_COMM_LEN];
+	char path[];      /* path_len bytes, then padding to 8 */
+};
+
+#define FW_OPEN_EVENT_FIXED_SIZE (sizeof(struct fw_open_event))
+#define FW_RECORD_ALIGN 8
+
+#endif /* FILEWARDEN_EVENT_H */

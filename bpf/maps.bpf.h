@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Maps, load-time settings and helpers shared by every hook family: one ring buffer, per-CPU
+ * counters, and a per-CPU scratch record (too large for the 512-byte BPF stack). */
+#ifndef FILEWARDEN_MAPS_BPF_H
+#define FILEWARDEN_MAPS_BPF_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22); /* resized by the loader before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FW_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+#define FW_SCRATCH_SIZE (sizeof(struct fw_open_event) + FW_PATH_MAX)
+
+struct fw_scratch {
+	__u8 buf[FW_SCRATCH_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_scratch);
+} scratch SEC(".maps");
+
+/* The collector's own tgid: its file opens are never traced (they would feed back). */
+const volatile __u32 self_tgid = 0;
+
+static __always_inline void fw_count(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &slot);
+	if (v)
+		*v += 1; /* per-CPU slot: no other CPU writes it */
+}
+
+/* Fills the task fields common to every hook. */
+static __always_inline void fw_fill_task(struct fw_open_event *e, __u8 hook)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 ug = bpf_get_current_uid_gid();
+
+	e->hdr.type = FW_EVENT_OPEN;
+	e->hdr.cpu = bpf_get_smp_processor_id();
+	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->uid = (__u32)ug;
+	e->gid = ug >> 32;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->euid = BPF_CORE_READ(task, cred, euid.val);
+	e->mntns_id = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->hook = hook;
+	e->action = FW_ACTION_ALLOW;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* Writes the record (fixed part + path, padded to 8) and counts the outcome. */
+static __always_inline void fw_submit(struct fw_open_event *e)
+{
+	__u64 size = (sizeof(*e) + e->path_len + FW_RECORD_ALIGN - 1) & ~(__u64)(FW_RECORD_ALIGN - 1);
+
+	if (size > FW_SCRATCH_SIZE)
+		size = FW_SCRATCH_SIZE;
+	e->hdr.size = size;
+	if (bpf_ringbuf_output(&events, e, size, 0) == 0)
+		fw_count(FW_CNT_EMITTED);
+	else
+		fw_count(FW_CNT_DROPPED);
+}
+
+#endif

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Syscall tracepoints for openat, openat2, open and creat: the arguments are stashed per thread at
+ * entry and one event is emitted at exit, with the return value and the name as the caller passed
+ * it (user space resolves relative names against the dirfd or cwd). */
+#define __KERNEL_BPF__ 1
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "event.h"
+#include "maps.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define FW_AT_FDCWD -100
+#define FW_O_CREAT_WRONLY_TRUNC 01101 /* what creat(2) means: O_CREAT | O_WRONLY | O_TRUNC */
+
+struct fw_args {
+	const char *filename;
+	__s32 dirfd;
+	__u32 flags;
+	__u32 mode;
+	__u8 syscall;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct fw_args);
+} pending SEC(".maps");
+
+static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename, __u32 flags, __u32 mode)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct fw_args a = {
+		.filename = filename, .dirfd = dirfd, .flags = flags, .mode = mode, .syscall = syscall,
+	};
+
+	fw_count(FW_CNT_SEEN);
+	if ((id >> 32) == self_tgid) {
+		fw_count(FW_CNT_FILTERED);
+		return 0;
+	}
+	if (bpf_map_update_elem(&pending, &tid, &a, BPF_ANY) != 0)
+		fw_count(FW_CNT_ARGS_LOST);
+	return 0;
+}
+
+/* ino, dev and f_mode of the file behind a fresh fd, read through the task's fd table. */
+static __always_inline void fill_file(struct fw_open_event *e, long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= max)
+		return;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f)
+		return;
+	e->ino = BPF_CORE_READ(f, f_inode, i_ino);
+	e->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	e->f_mode = BPF_CORE_READ(f, f_mode);
+	e->flags |= FW_FLAG_HAS_FILE;
+}
+
+static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct fw_args *a = bpf_map_lookup_elem(&pending, &tid);
+	struct fw_open_event *e;
+	long n;
+
+	if (!a)
+		return 0;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		goto out;
+	fw_fill_task(e, FW_HOOK_TRACEPOINT);
+	e->syscall = a->syscall;
+	e->dirfd = a->dirfd;
+	e->open_flags = a->flags;
+	e->mode = a->mode;
+	e->ret = ctx->ret;
+	e->ino = 0;
+	e->dev = 0;
+	e->f_mode = 0;
+	e->flags = 0;
+	e->path_kind = FW_PATH_AS_PASSED;
+	e->_pad0 = 0;
+
+	n = bpf_probe_read_user_str(e->path, FW_PATH_MAX, a->filename);
+	if (n <= 0) {
+		e->path_len = 0;
+		e->path_orig_len = 0;
+		e->flags |= FW_FLAG_PATH_UNREADABLE;
+	} else {
+		e->path_len = n - 1;
+		e->path_orig_len = n - 1;
+		if (n == FW_PATH_MAX) {
+			/* A full buffer is either a name of exactly FW_PATH_MAX - 1 bytes or a longer one. */
+			char next = 0;
+			if (bpf_probe_read_user(&next, 1, a->filename + FW_PATH_MAX - 1) == 0 && next != 0) {
+				e->flags |= FW_FLAG_PATH_TRUNCATED;
+				e->path_orig_len = 0;
+			}
+		}
+	}
+	if (ctx->ret >= 0)
+		fill_file(e, ctx->ret);
+	fw_submit(e);
+out:
+	bpf_map_delete_elem(&pending, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int tp_enter_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash(FW_SYS_OPENAT, (__s32)ctx->args[0], (const char *)ctx->args[1], (__u32)ctx->args[2],
+		     (__u32)ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int tp_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	return stash(FW_SYS_OPENAT2, (__s32)ctx->args[0], (const char *)ctx->args[1], (__u32)how.flags,
+		     (__u32)how.mode);
+}
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int tp_enter_open(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash(FW_SYS_OPEN, FW_AT_FDCWD, (const char *)ctx->args[0], (__u32)ctx->args[1],
+		     (__u32)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_creat")
+int tp_enter_creat(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash(FW_SYS_CREAT, FW_AT_FDCWD, (const char *)ctx->args[0], FW_O_CREAT_WRONLY_TRUNC,
+		     (__u32)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int tp_exit_openat(struct trace_event_raw_sys_exit *ctx) { return emit(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int tp_exit_openat2(struct trace_event_raw_sys_exit *ctx) { return emit(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int tp_exit_open(struct trace_event_raw_sys_exit *ctx) { return emit(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int tp_exit_creat(struct trace_event_raw_sys_exit *ctx) { return emit(ctx); }

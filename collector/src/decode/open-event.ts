@@ -1,0 +1,116 @@
+// Decodes a batch of packed records from the addon. Every offset comes from the addon's layout(),
+// so the C header stays the single definition. Names stay bytes: `path` is the exact raw name.
+import type { RecordLayout } from '../probe/native';
+
+export type HookName = keyof RecordLayout['enums']['hook'];
+export type SyscallName = keyof RecordLayout['enums']['syscall'];
+export type ActionName = keyof RecordLayout['enums']['action'];
+
+export interface OpenEvent {
+  tsNs: bigint;
+  cpu: number;
+  pid: number;
+  tid: number;
+  ppid: number;
+  uid: number;
+  gid: number;
+  euid: number;
+  cgroupId: bigint;
+  mntnsId: number;
+  dirfd: number;
+  /** The fd on success, -errno on failure. */
+  ret: number;
+  ino: bigint;
+  dev: number;
+  openFlags: number;
+  mode: number;
+  fMode: number;
+  hook: HookName;
+  action: ActionName;
+  syscall: SyscallName;
+  pathResolved: boolean;
+  /** The name's raw bytes (copied out of the batch). */
+  path: Buffer;
+  /** Original length of a truncated name; undefined when unknown (longer than the kernel limit). */
+  pathOrigLen: number | undefined;
+  pathTruncated: boolean;
+  pathUnreadable: boolean;
+  hasFile: boolean;
+  comm: string;
+}
+
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+}
+
+function reverse<K extends string>(m: Record<K, number>): Map<number, K> {
+  return new Map(Object.entries(m).map(([k, v]) => [v as number, k as K]));
+}
+
+export class OpenEventDecoder {
+  private readonly hooks: Map<number, HookName>;
+  private readonly syscalls: Map<number, SyscallName>;
+  private readonly actions: Map<number, ActionName>;
+
+  constructor(private readonly layout: RecordLayout) {
+    this.hooks = reverse(layout.enums.hook);
+    this.syscalls = reverse(layout.enums.syscall);
+    this.actions = reverse(layout.enums.action);
+  }
+
+  /** Every record in the batch; throws DecodeError on a malformed batch rather than guess. */
+  decodeBatch(buf: Buffer): OpenEvent[] {
+    const { header: h, open: o, enums } = this.layout;
+    const out: OpenEvent[] = [];
+    let off = 0;
+    while (off < buf.length) {
+      if (buf.length - off < this.layout.headerSize) throw new DecodeError(`truncated header at offset ${off}`);
+      const type = buf.readUInt16LE(off + h.type);
+      const size = buf.readUInt16LE(off + h.size);
+      if (size < this.layout.openEventSize || off + size > buf.length) throw new DecodeError(`bad record size ${size} at offset ${off}`);
+      if (type !== enums.eventType.open) throw new DecodeError(`unknown record type ${type} at offset ${off}`);
+      const pathLen = buf.readUInt32LE(off + o.path_len);
+      if (o.path + pathLen > size) throw new DecodeError(`path length ${pathLen} overruns the record at offset ${off}`);
+      const flags = buf.readUInt16LE(off + o.flags);
+      const hook = this.hooks.get(buf.readUInt8(off + o.hook));
+      const syscall = this.syscalls.get(buf.readUInt8(off + o.syscall));
+      const action = this.actions.get(buf.readUInt8(off + o.action));
+      if (!hook || !syscall || !action) throw new DecodeError(`unknown enum value at offset ${off}`);
+      const truncated = (flags & enums.flag.pathTruncated) !== 0;
+      const origLen = buf.readUInt32LE(off + o.path_orig_len);
+      const commRaw = buf.subarray(off + o.comm, off + o.comm + this.layout.commLen);
+      const nul = commRaw.indexOf(0);
+      out.push({
+        tsNs: buf.readBigUInt64LE(off + h.ts_ns),
+        cpu: buf.readUInt32LE(off + h.cpu),
+        pid: buf.readUInt32LE(off + o.pid),
+        tid: buf.readUInt32LE(off + o.tid),
+        ppid: buf.readUInt32LE(off + o.ppid),
+        uid: buf.readUInt32LE(off + o.uid),
+        gid: buf.readUInt32LE(off + o.gid),
+        euid: buf.readUInt32LE(off + o.euid),
+        cgroupId: buf.readBigUInt64LE(off + o.cgroup_id),
+        mntnsId: buf.readUInt32LE(off + o.mntns_id),
+        dirfd: buf.readInt32LE(off + o.dirfd),
+        ret: Number(buf.readBigInt64LE(off + o.ret)),
+        ino: buf.readBigUInt64LE(off + o.ino),
+        dev: buf.readUInt32LE(off + o.dev),
+        openFlags: buf.readUInt32LE(off + o.open_flags),
+        mode: buf.readUInt32LE(off + o.mode),
+        fMode: buf.readUInt32LE(off + o.f_mode),
+        hook,
+        action,
+        syscall,
+        pathResolved: buf.readUInt8(off + o.path_kind) === enums.pathKind.resolved,
+        path: Buffer.from(buf.subarray(off + o.path, off + o.path + pathLen)),
+        pathOrigLen: truncated ? (origLen === 0 ? undefined : origLen) : pathLen,
+        pathTruncated: truncated,
+        pathUnreadable: (flags & enums.flag.pathUnreadable) !== 0,
+        hasFile: (flags & enums.flag.hasFile) !== 0,
+        comm: commRaw.subarray(0, nul < 0 ? commRaw.length : nul).toString('utf8'),
+      });
+      off += size;
+    }
+    return out;
+  }
+}

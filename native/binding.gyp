@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "filewarden_native",
+      "sources": ["src/addon.cc", "src/probe.cc", "src/ring_reader.cc"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "../build/bpf",
+        "../bpf/include"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+      "libraries": ["-lbpf", "-lelf", "-lz"]
+    }
+  ]
+}

@@ -1,0 +1,83 @@
+// Registration only: the RingReader class and the record layout the TypeScript decoder checks.
+#include <napi.h>
+
+#include <cstddef>
+
+#include "event.h"
+#include "ring_reader.h"
+
+namespace {
+
+#define FW_FIELD(obj, name) obj.Set(#name, Napi::Number::New(env, offsetof(struct fw_open_event, name)))
+
+Napi::Value Layout(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("headerSize", Napi::Number::New(env, sizeof(struct fw_event_header)));
+	o.Set("openEventSize", Napi::Number::New(env, sizeof(struct fw_open_event)));
+	o.Set("recordAlign", Napi::Number::New(env, FW_RECORD_ALIGN));
+	o.Set("pathMax", Napi::Number::New(env, FW_PATH_MAX));
+	o.Set("commLen", Napi::Number::New(env, FW_COMM_LEN));
+
+	Napi::Object h = Napi::Object::New(env);
+	h.Set("type", Napi::Number::New(env, offsetof(struct fw_event_header, type)));
+	h.Set("size", Napi::Number::New(env, offsetof(struct fw_event_header, size)));
+	h.Set("cpu", Napi::Number::New(env, offsetof(struct fw_event_header, cpu)));
+	h.Set("ts_ns", Napi::Number::New(env, offsetof(struct fw_event_header, ts_ns)));
+	o.Set("header", h);
+
+	Napi::Object f = Napi::Object::New(env);
+	FW_FIELD(f, pid);
+	FW_FIELD(f, tid);
+	FW_FIELD(f, ppid);
+	FW_FIELD(f, uid);
+	FW_FIELD(f, gid);
+	FW_FIELD(f, euid);
+	FW_FIELD(f, cgroup_id);
+	FW_FIELD(f, mntns_id);
+	FW_FIELD(f, dirfd);
+	FW_FIELD(f, ret);
+	FW_FIELD(f, ino);
+	FW_FIELD(f, dev);
+	FW_FIELD(f, open_flags);
+	FW_FIELD(f, mode);
+	FW_FIELD(f, f_mode);
+	FW_FIELD(f, hook);
+	FW_FIELD(f, action);
+	FW_FIELD(f, syscall);
+	FW_FIELD(f, path_kind);
+	FW_FIELD(f, flags);
+	FW_FIELD(f, path_len);
+	FW_FIELD(f, path_orig_len);
+	FW_FIELD(f, comm);
+	FW_FIELD(f, path);
+	o.Set("open", f);
+
+	Napi::Object e = Napi::Object::New(env);
+	auto set = [&](const char *group, std::initializer_list<std::pair<const char *, int>> kv) {
+		Napi::Object g = Napi::Object::New(env);
+		for (auto &[k, v] : kv)
+			g.Set(k, Napi::Number::New(env, v));
+		e.Set(group, g);
+	};
+	set("eventType", {{"open", FW_EVENT_OPEN}});
+	set("hook", {{"tracepoint", FW_HOOK_TRACEPOINT}, {"kprobe", FW_HOOK_KPROBE}, {"fexit", FW_HOOK_FEXIT}, {"lsm", FW_HOOK_LSM}});
+	set("syscall", {{"unknown", FW_SYS_UNKNOWN}, {"openat", FW_SYS_OPENAT}, {"openat2", FW_SYS_OPENAT2}, {"open", FW_SYS_OPEN}, {"creat", FW_SYS_CREAT}});
+	set("action", {{"allow", FW_ACTION_ALLOW}, {"deny", FW_ACTION_DENY}, {"kill", FW_ACTION_KILL}});
+	set("pathKind", {{"asPassed", FW_PATH_AS_PASSED}, {"resolved", FW_PATH_RESOLVED}});
+	set("flag", {{"pathTruncated", FW_FLAG_PATH_TRUNCATED}, {"pathUnreadable", FW_FLAG_PATH_UNREADABLE}, {"hasFile", FW_FLAG_HAS_FILE}});
+	o.Set("enums", e);
+	return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("RingReader", filewarden::RingReader::Define(env));
+	exports.Set("layout", Napi::Function::New(env, Layout));
+	return exports;
+}
+
+} // namespace
+
+NODE_API_MODULE(filewarden_native, Init)

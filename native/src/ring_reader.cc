@@ -1,0 +1,188 @@
+// Drain thread: polls the ring buffer, groups records into batches (N records or T ms), and hands
+// each batch to JS through a bounded thread-safe function. When JS falls behind, the blocking
+// call waits, the ring buffer fills, and the kernel counts drops: back-pressure, never silent loss.
+#include "ring_reader.h"
+
+#include <algorithm>
+
+#include "errors.h"
+
+namespace filewarden {
+
+namespace {
+
+Napi::Error MakeError(Napi::Env env, const ProbeError &e)
+{
+	Napi::Error err = Napi::Error::New(env, e.message);
+	err.Set("code", Napi::String::New(env, e.code));
+	err.Set("errno", Napi::Number::New(env, e.err));
+	err.Set("hook", Napi::String::New(env, e.hook));
+	return err;
+}
+
+uint32_t OptU32(const Napi::Object &o, const char *key, uint32_t dflt)
+{
+	Napi::Value v = o.Get(key);
+	if (v.IsUndefined())
+		return dflt;
+	if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0)
+		throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a non-negative number");
+	return v.As<Napi::Number>().Uint32Value();
+}
+
+} // namespace
+
+Napi::Function RingReader::Define(Napi::Env env)
+{
+	return DefineClass(env, "RingReader",
+			   {InstanceMethod<&RingReader::Stats>("stats"),
+			    InstanceMethod<&RingReader::Close>("close"),
+			    InstanceMethod<&RingReader::Attached>("attached")});
+}
+
+// new RingReader({ ringbufBytes, selfPid, batchRecords, batchDelayMs, queueBatches }, onBatch)
+RingReader::RingReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingReader>(info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+		throw Napi::TypeError::New(env, "RingReader(options, onBatch) expects an object and a function");
+	Napi::Object o = info[0].As<Napi::Object>();
+	ProbeOptions opts;
+	opts.ringbuf_bytes = OptU32(o, "ringbufBytes", opts.ringbuf_bytes);
+	opts.self_tgid = OptU32(o, "selfPid", 0);
+	max_records_ = std::max<uint32_t>(1, OptU32(o, "batchRecords", max_records_));
+	max_delay_ = std::chrono::milliseconds(std::max<uint32_t>(1, OptU32(o, "batchDelayMs", 50)));
+	uint32_t queue = std::max<uint32_t>(1, OptU32(o, "queueBatches", 8));
+
+	ProbeError perr;
+	probe_ = Probe::Open(opts, [this](const void *d, size_t n) { Append(d, n); }, &perr);
+	if (!probe_)
+		throw MakeError(env, perr);
+
+	batch_ = std::make_unique<Batch>();
+	tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "filewarden-ring-reader", queue, 1,
+					      [this](Napi::Env) {
+						      // All batches are delivered and the thread has released: join it.
+						      if (thread_.joinable())
+							      thread_.join();
+						      closed_ = true;
+						      if (closing_) {
+							      closing_->Resolve(closing_->Env().Undefined());
+							      delete closing_;
+							      closing_ = nullptr;
+						      }
+						      Unref();
+					      });
+	Ref(); // kept alive while the thread runs, whatever JS does with the object
+	thread_ = std::thread([this] { Run(); });
+}
+
+RingReader::~RingReader()
+{
+	StopThread(true);
+}
+
+void RingReader::StopThread(bool abort)
+{
+	stop_ = true;
+	if (abort && thread_.joinable()) {
+		tsfn_.Abort();
+		thread_.join();
+	}
+}
+
+void RingReader::Append(const void *data, size_t size)
+{
+	if (batch_->records == 0)
+		batch_started_ = std::chrono::steady_clock::now();
+	const uint8_t *p = static_cast<const uint8_t *>(data);
+	batch_->data.insert(batch_->data.end(), p, p + size);
+	batch_->records++;
+	records_read_.fetch_add(1, std::memory_order_relaxed);
+	if (batch_->records >= max_records_)
+		Flush();
+}
+
+void RingReader::Flush()
+{
+	if (batch_->records == 0)
+		return;
+	Batch *b = batch_.release();
+	batch_ = std::make_unique<Batch>();
+	batch_->data.reserve(b->data.size());
+	napi_status st = tsfn_.BlockingCall(b, [](Napi::Env env, Napi::Function fn, Batch *batch) {
+		if (env == nullptr) { // aborted while queued
+			delete batch;
+			return;
+		}
+		uint32_t records = batch->records;
+		auto buf = Napi::Buffer<uint8_t>::New(env, batch->data.data(), batch->data.size(),
+						      [](Napi::Env, uint8_t *, Batch *hint) { delete hint; }, batch);
+		fn.Call({buf, Napi::Number::New(env, records)});
+	});
+	if (st == napi_ok) {
+		batches_sent_.fetch_add(1, std::memory_order_relaxed);
+	} else {
+		batches_lost_.fetch_add(1, std::memory_order_relaxed);
+		delete b;
+	}
+}
+
+void RingReader::Run()
+{
+	const int poll_ms = static_cast<int>(std::min<long>(max_delay_.count(), 100));
+	while (!stop_.load()) {
+		probe_->Poll(poll_ms);
+		if (batch_->records > 0 && std::chrono::steady_clock::now() - batch_started_ >= max_delay_)
+			Flush();
+	}
+	// Graceful close: stop producing, then deliver everything already in the ring buffer.
+	probe_->Detach();
+	probe_->Drain();
+	Flush();
+	tsfn_.Release();
+}
+
+Napi::Value RingReader::Stats(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	auto c = probe_->Counters();
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("seen", Napi::Number::New(env, static_cast<double>(c[FW_CNT_SEEN])));
+	o.Set("filtered", Napi::Number::New(env, static_cast<double>(c[FW_CNT_FILTERED])));
+	o.Set("emitted", Napi::Number::New(env, static_cast<double>(c[FW_CNT_EMITTED])));
+	o.Set("dropped", Napi::Number::New(env, static_cast<double>(c[FW_CNT_DROPPED])));
+	o.Set("argsLost", Napi::Number::New(env, static_cast<double>(c[FW_CNT_ARGS_LOST])));
+	o.Set("recordsRead", Napi::Number::New(env, static_cast<double>(records_read_.load())));
+	o.Set("batchesSent", Napi::Number::New(env, static_cast<double>(batches_sent_.load())));
+	o.Set("batchesLost", Napi::Number::New(env, static_cast<double>(batches_lost_.load())));
+	return o;
+}
+
+Napi::Value RingReader::Attached(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	const auto &names = probe_->Attached();
+	Napi::Array a = Napi::Array::New(env, names.size());
+	for (size_t i = 0; i < names.size(); i++)
+		a.Set(i, Napi::String::New(env, names[i]));
+	return a;
+}
+
+// close(): resolves once the thread has delivered every record still in the ring buffer.
+Napi::Value RingReader::Close(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	auto deferred = Napi::Promise::Deferred::New(env);
+	if (closed_) {
+		deferred.Resolve(env.Undefined());
+		return deferred.Promise();
+	}
+	if (closing_) // a second close() shares the first one's outcome
+		return closing_->Promise();
+	closing_ = new Napi::Promise::Deferred(deferred);
+	stop_ = true;
+	return deferred.Promise();
+}
+
+} // namespace filewarden

@@ -1,0 +1,57 @@
+// The drain thread and its bounded thread-safe function: records reach JS as one Buffer per batch.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "probe.h"
+
+namespace filewarden {
+
+class RingReader : public Napi::ObjectWrap<RingReader> {
+public:
+	static Napi::Function Define(Napi::Env env);
+	explicit RingReader(const Napi::CallbackInfo &info);
+	~RingReader() override;
+
+private:
+	struct Batch {
+		std::vector<uint8_t> data;
+		uint32_t records = 0;
+	};
+
+	Napi::Value Stats(const Napi::CallbackInfo &info);
+	Napi::Value Close(const Napi::CallbackInfo &info);
+	Napi::Value Attached(const Napi::CallbackInfo &info);
+
+	void Run();
+	void Append(const void *data, size_t size);
+	void Flush();
+	void StopThread(bool abort);
+
+	std::unique_ptr<Probe> probe_;
+	Napi::ThreadSafeFunction tsfn_;
+	Napi::Promise::Deferred *closing_ = nullptr;
+	std::thread thread_;
+	std::atomic<bool> stop_{false};
+	bool closed_ = false;
+
+	// Batch limits (set at construction).
+	uint32_t max_records_ = 4096;
+	std::chrono::milliseconds max_delay_{50};
+
+	// Owned by the drain thread.
+	std::unique_ptr<Batch> batch_;
+	std::chrono::steady_clock::time_point batch_started_;
+
+	// User-space counters, read from the JS thread.
+	std::atomic<uint64_t> records_read_{0};
+	std::atomic<uint64_t> batches_sent_{0};
+	std::atomic<uint64_t> batches_lost_{0}; // only when close() aborts with batches queued
+};
+
+} // namespace filewarden

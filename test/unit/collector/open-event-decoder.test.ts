@@ -1,0 +1,81 @@
+// The decoder reads exactly the layout the addon reports: a record packed at the addon's offsets
+// decodes field for field, and malformed batches are refused instead of guessed at.
+import t from 'tap';
+import { DecodeError, OpenEventDecoder } from '../../../collector/src/decode/open-event';
+import { native } from '../../../collector/src/probe/native';
+
+const layout = native().layout();
+const { header: h, open: o, enums } = layout;
+
+function record(name: Buffer, flags = 0): Buffer {
+  const size = Math.ceil((layout.openEventSize + name.length) / layout.recordAlign) * layout.recordAlign;
+  const b = Buffer.alloc(size);
+  b.writeUInt16LE(enums.eventType.open, h.type);
+  b.writeUInt16LE(size, h.size);
+  b.writeUInt32LE(1, h.cpu);
+  b.writeBigUInt64LE(123456789012345n, h.ts_ns);
+  b.writeUInt32LE(4242, o.pid);
+  b.writeUInt32LE(4243, o.tid);
+  b.writeUInt32LE(1, o.ppid);
+  b.writeUInt32LE(1000, o.uid);
+  b.writeUInt32LE(1001, o.gid);
+  b.writeUInt32LE(0, o.euid);
+  b.writeBigUInt64LE(77n, o.cgroup_id);
+  b.writeUInt32LE(4026531841, o.mntns_id);
+  b.writeInt32LE(-100, o.dirfd);
+  b.writeBigInt64LE(-13n, o.ret);
+  b.writeBigUInt64LE(99n, o.ino);
+  b.writeUInt32LE(0x800001, o.dev);
+  b.writeUInt32LE(0o1101, o.open_flags);
+  b.writeUInt32LE(0o640, o.mode);
+  b.writeUInt32LE(2, o.f_mode);
+  b.writeUInt8(enums.hook.tracepoint, o.hook);
+  b.writeUInt8(enums.action.allow, o.action);
+  b.writeUInt8(enums.syscall.creat, o.syscall);
+  b.writeUInt8(enums.pathKind.asPassed, o.path_kind);
+  b.writeUInt16LE(flags, o.flags);
+  b.writeUInt32LE(name.length, o.path_len);
+  b.writeUInt32LE(flags & enums.flag.pathTruncated ? 0 : name.length, o.path_orig_len);
+  b.write('cat', o.comm);
+  name.copy(b, o.path);
+  return b;
+}
+
+t.test('the layout is self-consistent: fields in bounds, the name last', async (t) => {
+  t.equal(o.path, layout.openEventSize, 'the name starts right after the fixed part');
+  for (const [k, off] of Object.entries(o)) t.ok(off >= layout.headerSize && off <= layout.openEventSize, `${k} in bounds`);
+  t.equal(layout.openEventSize % layout.recordAlign, 0);
+});
+
+t.test('a packed record decodes field for field, name bytes exact', async (t) => {
+  const name = Buffer.from([0x2f, 0x74, 0xff, 0x0a, 0x78]); // "/t\xff\nx": invalid UTF-8 and a newline
+  const [e, ...rest] = new OpenEventDecoder(layout).decodeBatch(Buffer.concat([record(name), record(Buffer.from('/b'))]));
+  t.equal(rest.length, 1);
+  t.same(
+    { ...e, path: e!.path.toString('hex') },
+    {
+      tsNs: 123456789012345n, cpu: 1, pid: 4242, tid: 4243, ppid: 1, uid: 1000, gid: 1001, euid: 0, cgroupId: 77n,
+      mntnsId: 4026531841, dirfd: -100, ret: -13, ino: 99n, dev: 0x800001, openFlags: 0o1101, mode: 0o640, fMode: 2,
+      hook: 'tracepoint', action: 'allow', syscall: 'creat', pathResolved: false, path: name.toString('hex'),
+      pathOrigLen: 5, pathTruncated: false, pathUnreadable: false, hasFile: false, comm: 'cat',
+    },
+  );
+});
+
+t.test('a truncated name is flagged, with its original length unknown', async (t) => {
+  const [e] = new OpenEventDecoder(layout).decodeBatch(record(Buffer.alloc(16, 0x61), enums.flag.pathTruncated));
+  t.equal(e?.pathTruncated, true);
+  t.equal(e?.pathOrigLen, undefined);
+});
+
+t.test('malformed batches are refused', async (t) => {
+  const d = new OpenEventDecoder(layout);
+  const good = record(Buffer.from('/x'));
+  t.throws(() => d.decodeBatch(good.subarray(0, good.length - 8)), DecodeError, 'a cut record');
+  const badType = Buffer.from(good);
+  badType.writeUInt16LE(999, h.type);
+  t.throws(() => d.decodeBatch(badType), DecodeError, 'an unknown type');
+  const badLen = Buffer.from(good);
+  badLen.writeUInt32LE(5000, o.path_len);
+  t.throws(() => d.decodeBatch(badLen), DecodeError, 'a name longer than its record');
+});
