@@ -77,15 +77,12 @@ RingReader::RingReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingRe
 	thread_ = std::thread([this] { Run(); });
 }
 
+// Normally close() has already joined the thread (in the TSFN finalizer). If the environment is
+// torn down first, abort the TSFN so a blocked BlockingCall returns, then join.
 RingReader::~RingReader()
 {
-	StopThread(true);
-}
-
-void RingReader::StopThread(bool abort)
-{
 	stop_ = true;
-	if (abort && thread_.joinable()) {
+	if (thread_.joinable()) {
 		tsfn_.Abort();
 		thread_.join();
 	}

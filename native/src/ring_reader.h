@@ -31,7 +31,6 @@ private:
 	void Run();
 	void Append(const void *data, size_t size);
 	void Flush();
-	void StopThread(bool abort);
 
 	std::unique_ptr<Probe> probe_;
 	Napi::ThreadSafeFunction tsfn_;

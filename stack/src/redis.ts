@@ -15,7 +15,6 @@ export interface RedisDurability {
   version: string;
   aofEnabled: boolean;
   maxmemoryPolicy: string;
-  maxmemory: number;
   /** Loud warnings: each one is a way queued audit events can be lost. */
   warnings: string[];
 }
@@ -34,7 +33,6 @@ export function parseInfo(text: string): Map<string, string> {
 export function judgeDurability(info: Map<string, string>): RedisDurability {
   const policy = info.get('maxmemory_policy') ?? 'unknown';
   const aof = info.get('aof_enabled') === '1';
-  const maxmemory = Number(info.get('maxmemory') ?? '0');
   const warnings: string[] = [];
   if (policy !== 'noeviction') {
     warnings.push(
@@ -55,7 +53,6 @@ export function judgeDurability(info: Map<string, string>): RedisDurability {
     version: info.get('redis_version') ?? 'unknown',
     aofEnabled: aof,
     maxmemoryPolicy: policy,
-    maxmemory,
     warnings,
   };
 }
