@@ -5,6 +5,7 @@
       "sources": ["src/addon.cc", "src/probe.cc", "src/ring_reader.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
+        "../build/static/include",
         "../build/bpf",
         "../bpf/include"
       ],
@@ -12,7 +13,12 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
-      "libraries": ["-lbpf", "-lelf", "-lz"]
+      "libraries": [
+        "-Wl,--exclude-libs,ALL",
+        "<(module_root_dir)/../build/static/lib/libbpf.a",
+        "<(module_root_dir)/../build/static/lib/libelf.a",
+        "<(module_root_dir)/../build/static/lib/libz.a"
+      ]
     }
   ]
 }

@@ -10,10 +10,12 @@ say() { [ "${FILEWARDEN_SETUP_QUIET:-}" = 1 ] || echo "setup: $*" >&2; }
 # --- Debian packages -------------------------------------------------------------------------
 # redis-server: the stack's Redis. openjdk-17-jdk-headless + maven: Elasticsearch and its module.
 # unzip: unpacks the distribution. procps/iproute2: pids and ports in hints and tests.
-# clang/llvm/bpftool/libbpf-dev/libelf-dev/zlib1g-dev/make/g++: the BPF object and the addon.
+# clang/llvm/bpftool/make/g++: the BPF object and the addon. dpkg-dev/bzip2/xz-utils/zlib1g-dev:
+# unpack and build Debian's libbpf, elfutils and zlib sources for static linking.
+# strace: ground truth for the kernel tests' workload.
 # python3: the kernel tests' workload (it can call openat with a dirfd).
 APT_PACKAGES=(redis-server openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates
-  clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev make g++ python3)
+  clang llvm bpftool make g++ dpkg-dev bzip2 xz-utils zlib1g-dev python3 strace)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -41,13 +43,14 @@ fi
 # Each step is skipped when nothing it reads is newer than what it produced.
 stale() { local out=$1; shift; [ ! -e "$out" ] || [ -n "$(find "$@" -newer "$out" -type f -print -quit)" ]; }
 
+scripts/build-static-libs.sh build/static
 skel=build/bpf/syscalls.skel.h
-if stale "$skel" bpf; then
+if stale "$skel" bpf build/static/.stamp; then
   say "building the BPF object"
   make -s -C bpf
 fi
 addon=native/build/Release/filewarden_native.node
-if stale "$addon" native/src native/binding.gyp bpf/include "$skel"; then
+if stale "$addon" native/src native/binding.gyp bpf/include build/bpf build/static/.stamp; then
   say "building the native addon"
   # Node's headers come from the system package (/usr/include/node): no download.
   nodedir=()
