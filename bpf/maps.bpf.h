@@ -20,6 +20,11 @@ struct {
 
 struct fw_scratch {
 	__u8 buf[FW_SCRATCH_SIZE];
+	/* The path filter's lookup key, built from the record's path. */
+	struct fw_prefix_key key;
+	/* A resolved path is assembled backwards in the first half; the second half is slack so a
+	 * bounded copy at any offset of the first half stays inside the buffer. */
+	char walk[2 * FW_PATH_MAX];
 };
 
 struct {
@@ -39,7 +44,7 @@ static __always_inline void fw_count(__u32 slot)
 		*v += 1; /* per-CPU slot: no other CPU writes it */
 }
 
-/* Fills the task fields common to every hook. */
+/* Starts a record: the task fields common to every hook, everything else zeroed. */
 static __always_inline void fw_fill_task(struct fw_open_event *e, __u8 hook)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -57,9 +62,28 @@ static __always_inline void fw_fill_task(struct fw_open_event *e, __u8 hook)
 	e->euid = BPF_CORE_READ(task, cred, euid.val);
 	e->mntns_id = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->dirfd = 0;
+	e->ret = 0;
+	e->ino = 0;
+	e->dev = 0;
+	e->open_flags = 0;
+	e->mode = 0;
+	e->f_mode = 0;
 	e->hook = hook;
 	e->action = FW_ACTION_ALLOW;
+	e->syscall = FW_SYS_UNKNOWN;
+	e->path_kind = FW_PATH_AS_PASSED;
+	e->flags = 0;
+	e->_pad0 = 0;
+	e->path_len = 0;
+	e->path_orig_len = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* True for the collector's own threads, whose opens are never traced (they would feed back). */
+static __always_inline bool fw_is_self(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
 /* Writes the record (fixed part + path, padded to 8) and counts the outcome. */

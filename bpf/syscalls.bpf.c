@@ -8,6 +8,8 @@
 #include <bpf/bpf_core_read.h>
 #include "event.h"
 #include "maps.bpf.h"
+#include "filters.bpf.h"
+#include "path.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -38,7 +40,7 @@ static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename
 	};
 
 	fw_count(FW_CNT_SEEN);
-	if ((id >> 32) == self_tgid) {
+	if (fw_is_self() || fw_task_filtered()) {
 		fw_count(FW_CNT_FILTERED);
 		return 0;
 	}
@@ -47,8 +49,8 @@ static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename
 	return 0;
 }
 
-/* ino, dev and f_mode of the file behind a fresh fd, read through the task's fd table. */
-static __always_inline void fill_file(struct fw_open_event *e, long fd)
+/* The file behind a fresh fd, read through the task's fd table. */
+static __always_inline struct file *fd_file(long fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -57,13 +59,10 @@ static __always_inline void fill_file(struct fw_open_event *e, long fd)
 	struct file *f = NULL;
 
 	if (fd < 0 || fd >= max)
-		return;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f)
-		return;
-	e->ino = BPF_CORE_READ(f, f_inode, i_ino);
-	e->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
-	e->f_mode = BPF_CORE_READ(f, f_mode);
-	e->flags |= FW_FLAG_HAS_FILE;
+		return NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0)
+		return NULL;
+	return f;
 }
 
 static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
@@ -71,26 +70,23 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct fw_args *a = bpf_map_lookup_elem(&pending, &tid);
+	struct fw_scratch *s;
 	struct fw_open_event *e;
+	struct file *f;
 	long n;
 
 	if (!a)
 		return 0;
-	e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
 		goto out;
+	e = (struct fw_open_event *)s->buf;
 	fw_fill_task(e, FW_HOOK_TRACEPOINT);
 	e->syscall = a->syscall;
 	e->dirfd = a->dirfd;
 	e->open_flags = a->flags;
 	e->mode = a->mode;
 	e->ret = ctx->ret;
-	e->ino = 0;
-	e->dev = 0;
-	e->f_mode = 0;
-	e->flags = 0;
-	e->path_kind = FW_PATH_AS_PASSED;
-	e->_pad0 = 0;
 
 	n = bpf_probe_read_user_str(e->path, FW_PATH_MAX, a->filename);
 	if (n <= 0) {
@@ -109,8 +105,12 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 			}
 		}
 	}
-	if (ctx->ret >= 0)
-		fill_file(e, ctx->ret);
+	if (fw_path_filtered(s, e, false)) {
+		fw_count(FW_CNT_FILTERED);
+		goto out;
+	}
+	if (ctx->ret >= 0 && (f = fd_file(ctx->ret)))
+		fw_fill_file(e, f);
 	fw_submit(e);
 out:
 	bpf_map_delete_elem(&pending, &tid);

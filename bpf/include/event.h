@@ -57,6 +57,41 @@ enum fw_event_flags {
 	FW_FLAG_PATH_UNREADABLE = 1 << 1,
 	/* ino/dev/f_mode were read from the opened file. */
 	FW_FLAG_HAS_FILE = 1 << 2,
+	/* A resolved path ran out of room: `path` holds its last path_len bytes, not its start. */
+	FW_FLAG_PATH_TAIL = 1 << 3,
+	/* The hook runs before the open completes (LSM): `ret` is not the syscall's result. */
+	FW_FLAG_RET_UNKNOWN = 1 << 4,
+	/* Path filters are set but the kernel could not judge this name (relative, or with "//" or
+	 * "/." in it): user space resolves it and applies the same filters. */
+	FW_FLAG_PATH_UNJUDGED = 1 << 5,
+};
+
+/* Values of the filter maps: what a match means. */
+enum fw_filter_mode {
+	FW_FILTER_INCLUDE = 1,
+	FW_FILTER_EXCLUDE = 2,
+};
+
+/* Bits of the load-time `filter_flags`: which filter maps hold entries. A dimension with at least
+ * one include entry keeps only what matches an include. */
+enum fw_filter_flags {
+	FW_FILTERS_PATH = 1 << 0,
+	FW_FILTERS_PATH_INCLUDE = 1 << 1,
+	FW_FILTERS_COMM = 1 << 2,
+	FW_FILTERS_COMM_INCLUDE = 1 << 3,
+	FW_FILTERS_UID = 1 << 4,
+	FW_FILTERS_UID_INCLUDE = 1 << 5,
+	FW_FILTERS_CGROUP = 1 << 6,
+	FW_FILTERS_CGROUP_INCLUDE = 1 << 7,
+};
+
+/* Longest path prefix a filter can hold (the LPM trie's key size limit). */
+#define FW_PREFIX_MAX 256
+#define FW_FILTER_ENTRIES 1024
+
+struct fw_prefix_key {
+	__u32 prefixlen; /* in bits */
+	__u8 data[FW_PREFIX_MAX];
 };
 
 /* Per-CPU counter slots. */

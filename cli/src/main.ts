@@ -2,6 +2,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ALL_SERVICES, defaultStateDir, stackDown, StackError, stackStatus, stackUp, type Service, type ServiceStatus } from '../../stack/src';
 import { run } from '../../stack/src/processes';
+import { NoHookError, parseHookRequest } from '../../collector/src/probe/hook-select';
+import { isNativeError } from '../../collector/src/probe/native';
+import { collect, type CollectOptions, parseCgroup, parseComm, parsePositive, parsePrefix, parseUid, repeat } from './collect';
 import { fixMounts, formatCheck, runChecks } from './doctor/checks';
 
 const log = (line: string): void => console.log(line);
@@ -93,6 +96,37 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('collect')
+    .description('capture file opens on this host and print them (root, or CAP_BPF+CAP_PERFMON)')
+    .option('--stdout', 'print one ECS-shaped JSON document per open (NDJSON); counters go to stderr at exit')
+    .addOption(
+      new Option('--hooks <hook>', 'kernel hook: auto picks the strongest that works here (lsm, fexit, kprobe, then tracepoint) and says why it skipped the others')
+        .argParser((v) => {
+          try {
+            return parseHookRequest(v);
+          } catch (e) {
+            throw new InvalidArgumentError((e as Error).message);
+          }
+        })
+        .default('auto'),
+    )
+    .option('--include-path <prefix>', 'keep only opens under this byte prefix (repeatable; end with / for a directory)', repeat(parsePrefix), [])
+    .option('--exclude-path <prefix>', 'drop opens under this byte prefix (repeatable; the longest matching prefix wins)', repeat(parsePrefix), [])
+    .option('--include-comm <name>', 'keep only these process names (repeatable)', repeat(parseComm), [])
+    .option('--exclude-comm <name>', 'drop these process names (repeatable)', repeat(parseComm), [])
+    .option('--include-uid <uid>', 'keep only these uids (repeatable)', repeat(parseUid), [])
+    .option('--exclude-uid <uid>', 'drop these uids (repeatable)', repeat(parseUid), [])
+    .option('--include-cgroup <id|path>', 'keep only these cgroups (v2 id or path; repeatable)', repeat(parseCgroup), [])
+    .option('--exclude-cgroup <id|path>', 'drop these cgroups (v2 id or path; repeatable)', repeat(parseCgroup), [])
+    .option('--count <n>', 'stop after printing n events', (v) => Math.floor(parsePositive(v)))
+    .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
+    .option('--ringbuf-bytes <n>', 'ring buffer size: a power of two, at least a page (default 4 MiB)', (v) => Math.floor(parsePositive(v)))
+    .addHelpText('after', '\nStops on SIGINT/SIGTERM, --count or --duration, and prints every event still buffered first.\nHook differences (which opens each one sees, which path it gives) are in docs/capture.md.')
+    .action(async (o: CollectOptions) => {
+      process.exitCode = await collect(o, (line) => console.error(line));
+    });
+
+  program
     .command('up')
     .description('run filewarden on this host with the embedded stack (today: start the stack, then run doctor)')
     .option('--fix', 'let doctor mount tracefs and securityfs where missing')
@@ -112,6 +146,12 @@ export async function main(argv: string[]): Promise<void> {
       console.error(`filewarden: ${err.message} [${err.code}]`);
       if (err.details) console.error(err.details.replace(/^/gm, '  | '));
       if (err.hint) console.error(`  hint: ${err.hint}`);
+    } else if (isNativeError(err)) {
+      console.error(`filewarden: ${err.hook} hook: ${err.message} [${err.code}, errno ${err.errno}]`);
+      if (err.log) console.error(err.log.trimEnd().replace(/^/gm, '  | '));
+    } else if (err instanceof NoHookError) {
+      console.error(`filewarden: ${err.message}`);
+      console.error('  hint: run filewarden doctor to see what this kernel and these privileges allow');
     } else {
       console.error(`filewarden: ${(err as Error).stack ?? String(err)}`);
     }

@@ -1,9 +1,12 @@
-// Registration only: the RingReader class and the record layout the TypeScript decoder checks.
+// Registration only: the RingReader class, checkHook, and the record layout the TypeScript decoder checks.
 #include <napi.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <ctime>
 
 #include "event.h"
+#include "hook_check.h"
 #include "ring_reader.h"
 
 namespace {
@@ -19,6 +22,8 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	o.Set("recordAlign", Napi::Number::New(env, FW_RECORD_ALIGN));
 	o.Set("pathMax", Napi::Number::New(env, FW_PATH_MAX));
 	o.Set("commLen", Napi::Number::New(env, FW_COMM_LEN));
+	o.Set("prefixMax", Napi::Number::New(env, FW_PREFIX_MAX));
+	o.Set("filterEntries", Napi::Number::New(env, FW_FILTER_ENTRIES));
 
 	Napi::Object h = Napi::Object::New(env);
 	h.Set("type", Napi::Number::New(env, offsetof(struct fw_event_header, type)));
@@ -66,8 +71,26 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	set("syscall", {{"unknown", FW_SYS_UNKNOWN}, {"openat", FW_SYS_OPENAT}, {"openat2", FW_SYS_OPENAT2}, {"open", FW_SYS_OPEN}, {"creat", FW_SYS_CREAT}});
 	set("action", {{"allow", FW_ACTION_ALLOW}, {"deny", FW_ACTION_DENY}, {"kill", FW_ACTION_KILL}});
 	set("pathKind", {{"asPassed", FW_PATH_AS_PASSED}, {"resolved", FW_PATH_RESOLVED}});
-	set("flag", {{"pathTruncated", FW_FLAG_PATH_TRUNCATED}, {"pathUnreadable", FW_FLAG_PATH_UNREADABLE}, {"hasFile", FW_FLAG_HAS_FILE}});
+	set("flag", {{"pathTruncated", FW_FLAG_PATH_TRUNCATED}, {"pathUnreadable", FW_FLAG_PATH_UNREADABLE}, {"hasFile", FW_FLAG_HAS_FILE},
+		     {"pathTail", FW_FLAG_PATH_TAIL}, {"retUnknown", FW_FLAG_RET_UNKNOWN}, {"pathUnjudged", FW_FLAG_PATH_UNJUDGED}});
+	set("counter", {{"seen", FW_CNT_SEEN}, {"filtered", FW_CNT_FILTERED}, {"emitted", FW_CNT_EMITTED}, {"dropped", FW_CNT_DROPPED},
+			{"argsLost", FW_CNT_ARGS_LOST}, {"count", FW_CNT__MAX}});
 	o.Set("enums", e);
+	return o;
+}
+
+// The boot-time clock (the events' timestamps) and the wall clock, read back to back, so user space
+// can place events on the wall clock with nanosecond precision.
+Napi::Value Clocks(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct timespec boot, real;
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_REALTIME, &real);
+	auto ns = [](const struct timespec &t) { return static_cast<uint64_t>(static_cast<uint64_t>(t.tv_sec) * 1000000000ull + t.tv_nsec); };
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("bootNs", Napi::BigInt::New(env, ns(boot)));
+	o.Set("realNs", Napi::BigInt::New(env, ns(real)));
 	return o;
 }
 
@@ -75,6 +98,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("RingReader", filewarden::RingReader::Define(env));
 	exports.Set("layout", Napi::Function::New(env, Layout));
+	exports.Set("clocks", Napi::Function::New(env, Clocks));
+	exports.Set("checkHook", Napi::Function::New(env, filewarden::CheckHook));
 	return exports;
 }
 

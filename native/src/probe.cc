@@ -1,21 +1,68 @@
-// libbpf lifecycle for the syscall tracepoint programs; everything here is plain C++.
+// libbpf lifecycle for every hook family (syscall tracepoints, kprobe/kretprobe, fexit, LSM); plain
+// C++. Each family is its own skeleton; the chosen hook's programs are loaded, the rest are not.
 #include "probe.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
-#include <tuple>
 #include <unistd.h>
 
+#include "lsm.skel.h"
 #include "syscalls.skel.h"
+#include "vfs.skel.h"
 
 namespace filewarden {
 
 namespace {
 
-bool TracepointExists(const char *name)
+// libbpf's messages (the verifier log among them) go to the Open() that caused them, so an error
+// can quote them; outside Open() only warnings reach stderr.
+thread_local std::string *capture = nullptr;
+
+int PrintLibbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (capture) {
+		// One message can be the whole verifier log: size it first.
+		va_list copy;
+		va_copy(copy, args);
+		int n = vsnprintf(nullptr, 0, fmt, copy);
+		va_end(copy);
+		if (n > 0) {
+			std::string msg(static_cast<size_t>(n) + 1, '\0');
+			vsnprintf(msg.data(), msg.size(), fmt, args);
+			msg.resize(static_cast<size_t>(n));
+			capture->append(msg);
+		}
+		return 0;
+	}
+	if (level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+std::once_flag print_once;
+
+// The last `lines` lines of a log, for an error message.
+std::string Tail(const std::string &log, int lines)
+{
+	size_t pos = log.size();
+	while (lines-- > 0 && pos > 0) {
+		size_t nl = log.rfind('\n', pos - 1);
+		if (nl == std::string::npos) {
+			pos = 0;
+			break;
+		}
+		pos = nl;
+	}
+	return log.substr(pos == 0 ? 0 : pos + 1);
+}
+
+bool TracepointExists(const std::string &name)
 {
 	for (const char *base : {"/sys/kernel/tracing/events/syscalls/", "/sys/kernel/debug/tracing/events/syscalls/"}) {
 		std::string path = std::string(base) + name + "/id";
@@ -25,10 +72,17 @@ bool TracepointExists(const char *name)
 	return false;
 }
 
-std::string WhyLoadFailed(int err)
+std::string WhyFailed(Hook hook, int err, bool attaching)
 {
+	if (err == EPERM && (hook == Hook::Fexit || hook == Hook::Lsm))
+		return "permission denied: kernel lockdown refuses BPF trampoline and LSM programs, or the "
+		       "process lacks CAP_BPF+CAP_PERFMON (CAP_MAC_ADMIN for LSM)";
 	if (err == EPERM)
-		return "permission denied: needs root or CAP_BPF+CAP_PERFMON, and kernel lockdown may refuse this program type";
+		return "permission denied: needs root or CAP_BPF+CAP_PERFMON";
+	if (attaching && hook == Hook::Kprobe && (err == ENOENT || err == EOPNOTSUPP || err == EINVAL))
+		return "the kernel cannot attach kprobes (CONFIG_KPROBES is not set, or vfs_open is not probeable)";
+	if (attaching && hook == Hook::Lsm && (err == ENOENT || err == EINVAL || err == EOPNOTSUPP))
+		return "BPF LSM is not active: add bpf to the lsm= boot parameter";
 	if (err == ENOENT || err == ESRCH)
 		return "a kernel type or function the program needs is missing (BTF mismatch?)";
 	if (err == EINVAL)
@@ -36,76 +90,211 @@ std::string WhyLoadFailed(int err)
 	return std::strerror(err);
 }
 
+// Programs of each hook in attach order: a return probe before its entry, so an entry never stashes
+// arguments that no exit will consume.
+struct Want {
+	std::string prog;
+	std::vector<std::string> tracepoints; // all must exist, else the program is not loaded
+};
+
+std::vector<Want> ProgramsOf(Hook hook)
+{
+	switch (hook) {
+	case Hook::Tracepoint: {
+		std::vector<Want> w;
+		// open(2) and creat(2) exist only on some architectures (not arm64): load what the kernel has.
+		for (const char *sc : {"openat", "openat2", "open", "creat"}) {
+			std::vector<std::string> tps = {std::string("sys_enter_") + sc, std::string("sys_exit_") + sc};
+			w.push_back({std::string("tp_exit_") + sc, tps});
+			w.push_back({std::string("tp_enter_") + sc, tps});
+		}
+		return w;
+	}
+	case Hook::Kprobe:
+		return {{"krp_vfs_open", {}}, {"kp_vfs_open", {}}};
+	case Hook::Fexit:
+		return {{"fx_vfs_open", {}}};
+	case Hook::Lsm:
+		return {{"lsm_file_open", {}}};
+	}
+	return {};
+}
+
+uint32_t FilterFlags(const FilterSpec &f)
+{
+	uint32_t flags = 0;
+	auto mark = [&flags](bool any, bool include, uint32_t any_bit, uint32_t include_bit) {
+		if (any)
+			flags |= any_bit;
+		if (include)
+			flags |= include_bit;
+	};
+	auto has_include = [](const auto &v) {
+		for (const auto &e : v)
+			if (e.second == FW_FILTER_INCLUDE)
+				return true;
+		return false;
+	};
+	mark(!f.paths.empty(), has_include(f.paths), FW_FILTERS_PATH, FW_FILTERS_PATH_INCLUDE);
+	mark(!f.comms.empty(), has_include(f.comms), FW_FILTERS_COMM, FW_FILTERS_COMM_INCLUDE);
+	mark(!f.uids.empty(), has_include(f.uids), FW_FILTERS_UID, FW_FILTERS_UID_INCLUDE);
+	mark(!f.cgroups.empty(), has_include(f.cgroups), FW_FILTERS_CGROUP, FW_FILTERS_CGROUP_INCLUDE);
+	return flags;
+}
+
+int FillFilters(bpf_object *obj, const FilterSpec &f, std::string *what)
+{
+	auto put = [&](const char *map_name, const void *key, size_t key_size, uint8_t mode) {
+		bpf_map *m = bpf_object__find_map_by_name(obj, map_name);
+		if (!m)
+			return -ENOENT;
+		return bpf_map__update_elem(m, key, key_size, &mode, sizeof(mode), BPF_ANY);
+	};
+	for (const auto &[prefix, mode] : f.paths) {
+		fw_prefix_key key{};
+		key.prefixlen = static_cast<uint32_t>(prefix.size() * 8);
+		std::memcpy(key.data, prefix.data(), prefix.size());
+		if (int e = put("filter_path", &key, sizeof(key), mode))
+			return *what = "path prefix " + prefix, e;
+	}
+	for (const auto &[comm, mode] : f.comms) {
+		char key[FW_COMM_LEN] = {};
+		std::memcpy(key, comm.data(), comm.size());
+		if (int e = put("filter_comm", key, sizeof(key), mode))
+			return *what = "comm " + comm, e;
+	}
+	for (const auto &[uid, mode] : f.uids)
+		if (int e = put("filter_uid", &uid, sizeof(uid), mode))
+			return *what = "uid " + std::to_string(uid), e;
+	for (const auto &[cg, mode] : f.cgroups)
+		if (int e = put("filter_cgroup", &cg, sizeof(cg), mode))
+			return *what = "cgroup " + std::to_string(cg), e;
+	return 0;
+}
+
 } // namespace
+
+const char *HookName(Hook h)
+{
+	switch (h) {
+	case Hook::Tracepoint: return "tracepoint";
+	case Hook::Kprobe: return "kprobe";
+	case Hook::Fexit: return "fexit";
+	case Hook::Lsm: return "lsm";
+	}
+	return "?";
+}
+
+bool ParseHook(const std::string &name, Hook *out)
+{
+	for (Hook h : {Hook::Tracepoint, Hook::Kprobe, Hook::Fexit, Hook::Lsm}) {
+		if (name == HookName(h)) {
+			*out = h;
+			return true;
+		}
+	}
+	return false;
+}
 
 std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, ProbeError *err)
 {
+	std::call_once(print_once, [] { libbpf_set_print(PrintLibbpf); });
+	const std::string hook = HookName(opts.hook);
 	std::unique_ptr<Probe> p(new Probe());
+	p->hook_ = opts.hook;
 	p->sink_ = std::move(sink);
 	p->ncpus_ = libbpf_num_possible_cpus();
 	if (p->ncpus_ <= 0) {
-		*err = {"FW_ERR_BPF_OPEN", -p->ncpus_, "", "cannot count possible CPUs"};
+		*err = {"FW_ERR_BPF_OPEN", -p->ncpus_, hook, "cannot count possible CPUs"};
 		return nullptr;
 	}
 	long page = sysconf(_SC_PAGESIZE);
 	if (opts.ringbuf_bytes < page || (opts.ringbuf_bytes & (opts.ringbuf_bytes - 1)) != 0) {
-		*err = {"FW_ERR_BPF_OPEN", EINVAL, "", "ring buffer size " + std::to_string(opts.ringbuf_bytes) +
+		*err = {"FW_ERR_BPF_OPEN", EINVAL, hook, "ring buffer size " + std::to_string(opts.ringbuf_bytes) +
 			" must be a power of two of at least the page size (" + std::to_string(page) + ")"};
 		return nullptr;
 	}
-	p->skel_ = syscalls_bpf__open();
-	if (!p->skel_) {
-		*err = {"FW_ERR_BPF_OPEN", errno, "tracepoint", std::string("cannot open the BPF object: ") + std::strerror(errno)};
-		return nullptr;
-	}
-	p->skel_->rodata->self_tgid = opts.self_tgid;
-	if (int e = bpf_map__set_max_entries(p->skel_->maps.events, opts.ringbuf_bytes)) {
-		*err = {"FW_ERR_BPF_OPEN", -e, "", "invalid ring buffer size (must be a power of two and a multiple of the page size)"};
-		return nullptr;
-	}
-	// open(2) and creat(2) exist only on some architectures (not arm64): load what the kernel has.
-	auto &sk = *p->skel_;
-	struct {
-		const char *enter, *exit;
-		bpf_program *penter, *pexit;
-		bpf_link **lenter, **lexit; // the skeleton owns these and destroys them with the object
-	} pairs[] = {
-		{"sys_enter_openat", "sys_exit_openat", sk.progs.tp_enter_openat, sk.progs.tp_exit_openat,
-		 &sk.links.tp_enter_openat, &sk.links.tp_exit_openat},
-		{"sys_enter_openat2", "sys_exit_openat2", sk.progs.tp_enter_openat2, sk.progs.tp_exit_openat2,
-		 &sk.links.tp_enter_openat2, &sk.links.tp_exit_openat2},
-		{"sys_enter_open", "sys_exit_open", sk.progs.tp_enter_open, sk.progs.tp_exit_open,
-		 &sk.links.tp_enter_open, &sk.links.tp_exit_open},
-		{"sys_enter_creat", "sys_exit_creat", sk.progs.tp_enter_creat, sk.progs.tp_exit_creat,
-		 &sk.links.tp_enter_creat, &sk.links.tp_exit_creat},
+
+	std::string log;
+	capture = &log;
+	struct Uncapture {
+		~Uncapture() { capture = nullptr; }
+	} uncapture;
+
+	// Each skeleton type has its own rodata struct; the generic lambda sets the shared settings.
+	uint32_t filter_flags = FilterFlags(opts.filters);
+	auto adopt = [&](auto *skel, auto destroy) {
+		if (!skel)
+			return false;
+		skel->rodata->self_tgid = opts.self_tgid;
+		skel->rodata->filter_flags = filter_flags;
+		p->obj_ = skel->obj;
+		p->destroy_ = [skel, destroy] { destroy(skel); };
+		return true;
 	};
-	for (auto &pr : pairs) {
-		bool present = TracepointExists(pr.enter) && TracepointExists(pr.exit);
-		bpf_program__set_autoload(pr.penter, present);
-		bpf_program__set_autoload(pr.pexit, present);
+	bool opened = false;
+	switch (opts.hook) {
+	case Hook::Tracepoint: opened = adopt(syscalls_bpf::open(), syscalls_bpf::destroy); break;
+	case Hook::Kprobe:
+	case Hook::Fexit: opened = adopt(vfs_bpf::open(), vfs_bpf::destroy); break;
+	case Hook::Lsm: opened = adopt(lsm_bpf::open(), lsm_bpf::destroy); break;
 	}
-	if (int e = syscalls_bpf__load(p->skel_)) {
-		*err = {"FW_ERR_BPF_LOAD", -e, "tracepoint", "loading the tracepoint programs failed: " + WhyLoadFailed(-e)};
+	if (!opened) {
+		*err = {"FW_ERR_BPF_OPEN", errno, hook, std::string("cannot open the BPF object: ") + std::strerror(errno)};
 		return nullptr;
 	}
-	for (auto &pr : pairs) {
-		if (!bpf_program__autoload(pr.penter))
+	if (int e = bpf_map__set_max_entries(bpf_object__find_map_by_name(p->obj_, "events"), opts.ringbuf_bytes)) {
+		*err = {"FW_ERR_BPF_OPEN", -e, hook, "invalid ring buffer size"};
+		return nullptr;
+	}
+
+	std::vector<bpf_program *> chosen;
+	auto wants = ProgramsOf(opts.hook);
+	bpf_program *prog;
+	bpf_object__for_each_program(prog, p->obj_) bpf_program__set_autoload(prog, false);
+	for (const auto &w : wants) {
+		bool present = true;
+		for (const auto &tp : w.tracepoints)
+			present = present && TracepointExists(tp);
+		prog = bpf_object__find_program_by_name(p->obj_, w.prog.c_str());
+		if (!present || !prog)
 			continue;
-		// Exit first: an entry without its exit would only fill the pending map.
-		for (auto [prog, slot, name] : {std::tuple{pr.pexit, pr.lexit, pr.exit}, std::tuple{pr.penter, pr.lenter, pr.enter}}) {
-			*slot = bpf_program__attach(prog);
-			if (!*slot) {
-				int e = errno;
-				*err = {"FW_ERR_ATTACH", e, "tracepoint", std::string("attaching ") + name + " failed: " + WhyLoadFailed(e)};
-				return nullptr;
-			}
-			p->attached_.push_back(name);
-		}
+		bpf_program__set_autoload(prog, true);
+		chosen.push_back(prog);
 	}
-	p->rb_ = ring_buffer__new(bpf_map__fd(p->skel_->maps.events), &Probe::OnRecord, p.get(), nullptr);
-	if (!p->rb_) {
-		*err = {"FW_ERR_RINGBUF", errno, "", std::string("cannot open the ring buffer: ") + std::strerror(errno)};
+	if (chosen.empty()) {
+		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "none of the " + hook + " hook's attach points exist on this kernel"};
 		return nullptr;
+	}
+	if (int e = bpf_object__load(p->obj_)) {
+		*err = {"FW_ERR_BPF_LOAD", -e, hook, "loading the " + hook + " programs failed: " + WhyFailed(opts.hook, -e, false),
+			Tail(log, 12)};
+		return nullptr;
+	}
+	for (bpf_program *pr : chosen)
+		p->loaded_.push_back(bpf_program__name(pr));
+	if (int e = FillFilters(p->obj_, opts.filters, &log)) {
+		*err = {"FW_ERR_FILTER", -e, hook, "cannot set the filter for " + log};
+		return nullptr;
+	}
+	p->counters_fd_ = bpf_map__fd(bpf_object__find_map_by_name(p->obj_, "counters"));
+	p->rb_ = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(p->obj_, "events")), &Probe::OnRecord, p.get(), nullptr);
+	if (!p->rb_) {
+		*err = {"FW_ERR_RINGBUF", errno, hook, std::string("cannot open the ring buffer: ") + std::strerror(errno)};
+		return nullptr;
+	}
+	if (!opts.attach)
+		return p;
+	for (bpf_program *pr : chosen) {
+		bpf_link *link = bpf_program__attach(pr);
+		if (!link) {
+			int e = errno;
+			*err = {"FW_ERR_ATTACH", e, hook, std::string("attaching ") + bpf_program__section_name(pr) +
+				" failed: " + WhyFailed(opts.hook, e, true), Tail(log, 4)};
+			return nullptr;
+		}
+		p->links_.push_back(link);
+		p->attached_.push_back(bpf_program__section_name(pr));
 	}
 	return p;
 }
@@ -114,8 +303,9 @@ Probe::~Probe()
 {
 	if (rb_)
 		ring_buffer__free(rb_);
-	if (skel_)
-		syscalls_bpf__destroy(skel_);
+	Detach();
+	if (destroy_)
+		destroy_();
 }
 
 int Probe::OnRecord(void *ctx, void *data, size_t size)
@@ -137,16 +327,18 @@ int Probe::Drain()
 
 void Probe::Detach()
 {
-	syscalls_bpf__detach(skel_);
+	// Reverse attach order: entries go first, so a call already past its entry still gets its exit.
+	for (auto it = links_.rbegin(); it != links_.rend(); ++it)
+		bpf_link__destroy(*it);
+	links_.clear();
 }
 
 std::array<uint64_t, FW_CNT__MAX> Probe::Counters() const
 {
 	std::array<uint64_t, FW_CNT__MAX> out{};
 	std::vector<uint64_t> percpu(ncpus_);
-	int fd = bpf_map__fd(skel_->maps.counters);
 	for (uint32_t k = 0; k < FW_CNT__MAX; k++) {
-		if (bpf_map_lookup_elem(fd, &k, percpu.data()) != 0)
+		if (bpf_map_lookup_elem(counters_fd_, &k, percpu.data()) != 0)
 			continue;
 		for (uint64_t v : percpu)
 			out[k] += v;

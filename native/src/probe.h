@@ -6,26 +6,46 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
 #include "event.h"
 
-struct syscalls_bpf;
+struct bpf_object;
+struct bpf_link;
 struct ring_buffer;
 
 namespace filewarden {
 
+enum class Hook { Tracepoint, Kprobe, Fexit, Lsm };
+
+const char *HookName(Hook h);
+// Parses "tracepoint", "kprobe", "fexit" or "lsm"; false for anything else.
+bool ParseHook(const std::string &name, Hook *out);
+
+// In-kernel filters. Each entry is (key, FW_FILTER_INCLUDE or FW_FILTER_EXCLUDE).
+struct FilterSpec {
+	std::vector<std::pair<std::string, uint8_t>> paths; // byte prefixes, 1..FW_PREFIX_MAX bytes
+	std::vector<std::pair<std::string, uint8_t>> comms; // 1..FW_COMM_LEN-1 bytes
+	std::vector<std::pair<uint32_t, uint8_t>> uids;
+	std::vector<std::pair<uint64_t, uint8_t>> cgroups;
+};
+
 struct ProbeOptions {
+	Hook hook = Hook::Tracepoint;
 	uint32_t ringbuf_bytes = 1u << 22; // power of two, >= page size
 	uint32_t self_tgid = 0;            // never traced
+	bool attach = true;                // false: load only (the verifier runs), attach nothing
+	FilterSpec filters;
 };
 
 using RecordSink = std::function<void(const void *data, size_t size)>;
 
 class Probe {
 public:
-	// Opens, loads and attaches the tracepoint programs. On failure returns null and fills err.
+	// Opens, loads and (unless opts.attach is false) attaches the hook's programs. On failure returns
+	// null and fills err.
 	static std::unique_ptr<Probe> Open(const ProbeOptions &opts, RecordSink sink, ProbeError *err);
 	~Probe();
 	Probe(const Probe &) = delete;
@@ -39,17 +59,25 @@ public:
 	void Detach();
 	// Kernel counters summed over CPUs, indexed by enum fw_counter.
 	std::array<uint64_t, FW_CNT__MAX> Counters() const;
-	// Tracepoints attached, e.g. "sys_exit_openat".
+	// What is attached, e.g. "tracepoint/syscalls/sys_exit_openat" or "kretprobe/vfs_open".
 	const std::vector<std::string> &Attached() const { return attached_; }
+	// Programs that were loaded (passed the verifier).
+	const std::vector<std::string> &Loaded() const { return loaded_; }
+	Hook hook() const { return hook_; }
 
 private:
 	Probe() = default;
 	static int OnRecord(void *ctx, void *data, size_t size);
 
-	syscalls_bpf *skel_ = nullptr;
+	Hook hook_ = Hook::Tracepoint;
+	bpf_object *obj_ = nullptr;
+	std::function<void()> destroy_; // destroys the skeleton that owns obj_
+	std::vector<bpf_link *> links_;
 	ring_buffer *rb_ = nullptr;
 	RecordSink sink_;
 	std::vector<std::string> attached_;
+	std::vector<std::string> loaded_;
+	int counters_fd_ = -1;
 	int ncpus_ = 0;
 };
 

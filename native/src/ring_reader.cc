@@ -6,50 +6,27 @@
 #include <algorithm>
 
 #include "errors.h"
+#include "js_options.h"
 
 namespace filewarden {
-
-namespace {
-
-Napi::Error MakeError(Napi::Env env, const ProbeError &e)
-{
-	Napi::Error err = Napi::Error::New(env, e.message);
-	err.Set("code", Napi::String::New(env, e.code));
-	err.Set("errno", Napi::Number::New(env, e.err));
-	err.Set("hook", Napi::String::New(env, e.hook));
-	return err;
-}
-
-uint32_t OptU32(const Napi::Object &o, const char *key, uint32_t dflt)
-{
-	Napi::Value v = o.Get(key);
-	if (v.IsUndefined())
-		return dflt;
-	if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0)
-		throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a non-negative number");
-	return v.As<Napi::Number>().Uint32Value();
-}
-
-} // namespace
 
 Napi::Function RingReader::Define(Napi::Env env)
 {
 	return DefineClass(env, "RingReader",
 			   {InstanceMethod<&RingReader::Stats>("stats"),
 			    InstanceMethod<&RingReader::Close>("close"),
-			    InstanceMethod<&RingReader::Attached>("attached")});
+			    InstanceMethod<&RingReader::Attached>("attached"),
+			    InstanceMethod<&RingReader::HookName>("hook")});
 }
 
-// new RingReader({ ringbufBytes, selfPid, batchRecords, batchDelayMs, queueBatches }, onBatch)
+// new RingReader({ hook, ringbufBytes, selfPid, filters, batchRecords, batchDelayMs, queueBatches }, onBatch)
 RingReader::RingReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingReader>(info)
 {
 	Napi::Env env = info.Env();
 	if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
 		throw Napi::TypeError::New(env, "RingReader(options, onBatch) expects an object and a function");
 	Napi::Object o = info[0].As<Napi::Object>();
-	ProbeOptions opts;
-	opts.ringbuf_bytes = OptU32(o, "ringbufBytes", opts.ringbuf_bytes);
-	opts.self_tgid = OptU32(o, "selfPid", 0);
+	ProbeOptions opts = ParseProbeOptions(o);
 	max_records_ = std::max<uint32_t>(1, OptU32(o, "batchRecords", max_records_));
 	max_delay_ = std::chrono::milliseconds(std::max<uint32_t>(1, OptU32(o, "batchDelayMs", 50)));
 	uint32_t queue = std::max<uint32_t>(1, OptU32(o, "queueBatches", 8));
@@ -154,6 +131,11 @@ Napi::Value RingReader::Stats(const Napi::CallbackInfo &info)
 	o.Set("batchesSent", Napi::Number::New(env, static_cast<double>(batches_sent_.load())));
 	o.Set("batchesLost", Napi::Number::New(env, static_cast<double>(batches_lost_.load())));
 	return o;
+}
+
+Napi::Value RingReader::HookName(const Napi::CallbackInfo &info)
+{
+	return Napi::String::New(info.Env(), filewarden::HookName(probe_->hook()));
 }
 
 Napi::Value RingReader::Attached(const Napi::CallbackInfo &info)

@@ -27,6 +27,7 @@ private:
 	Napi::Value Stats(const Napi::CallbackInfo &info);
 	Napi::Value Close(const Napi::CallbackInfo &info);
 	Napi::Value Attached(const Napi::CallbackInfo &info);
+	Napi::Value HookName(const Napi::CallbackInfo &info);
 
 	void Run();
 	void Append(const void *data, size_t size);

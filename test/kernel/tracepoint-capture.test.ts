@@ -50,7 +50,7 @@ t.test('each open of a workload is one event with correct fields and the exact n
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.writeFileSync(path.join(dir, 'read.txt'), 'x'); // by this process, so not part of the workload
   const { events, reader } = startReader(t);
-  t.ok(reader.attached().includes('sys_exit_openat'), 'openat exit attached');
+  t.ok(reader.attached().includes('tracepoint/syscalls/sys_exit_openat'), 'openat exit attached');
 
   const run = spawnSync('python3', ['-c', WORKLOAD, dir], { encoding: 'utf8' });
   t.equal(run.status, 0, run.stderr);

@@ -34,7 +34,13 @@ export interface OpenEvent {
   /** Original length of a truncated name; undefined when unknown (longer than the kernel limit). */
   pathOrigLen: number | undefined;
   pathTruncated: boolean;
+  /** A resolved name that ran out of room: `path` holds its last bytes, not its start. */
+  pathTail: boolean;
   pathUnreadable: boolean;
+  /** Path filters are set and the kernel could not judge this name: user space must. */
+  pathUnjudged: boolean;
+  /** The hook ran before the open completed (LSM): `ret` is not the syscall's result. */
+  retUnknown: boolean;
   hasFile: boolean;
   comm: string;
 }
@@ -105,7 +111,10 @@ export class OpenEventDecoder {
         path: Buffer.from(buf.subarray(off + o.path, off + o.path + pathLen)),
         pathOrigLen: truncated ? (origLen === 0 ? undefined : origLen) : pathLen,
         pathTruncated: truncated,
+        pathTail: (flags & enums.flag.pathTail) !== 0,
         pathUnreadable: (flags & enums.flag.pathUnreadable) !== 0,
+        pathUnjudged: (flags & enums.flag.pathUnjudged) !== 0,
+        retUnknown: (flags & enums.flag.retUnknown) !== 0,
         hasFile: (flags & enums.flag.hasFile) !== 0,
         comm: commRaw.subarray(0, nul < 0 ? commRaw.length : nul).toString('utf8'),
       });

@@ -8,6 +8,10 @@ export interface RecordLayout {
   recordAlign: number;
   pathMax: number;
   commLen: number;
+  /** Longest path prefix a filter can hold. */
+  prefixMax: number;
+  /** Most entries per filter kind. */
+  filterEntries: number;
   header: Record<'type' | 'size' | 'cpu' | 'ts_ns', number>;
   open: Record<
     | 'pid' | 'tid' | 'ppid' | 'uid' | 'gid' | 'euid' | 'cgroup_id' | 'mntns_id' | 'dirfd' | 'ret' | 'ino' | 'dev'
@@ -21,7 +25,8 @@ export interface RecordLayout {
     syscall: Record<'unknown' | 'openat' | 'openat2' | 'open' | 'creat', number>;
     action: Record<'allow' | 'deny' | 'kill', number>;
     pathKind: Record<'asPassed' | 'resolved', number>;
-    flag: Record<'pathTruncated' | 'pathUnreadable' | 'hasFile', number>;
+    flag: Record<'pathTruncated' | 'pathUnreadable' | 'hasFile' | 'pathTail' | 'retUnknown' | 'pathUnjudged', number>;
+    counter: Record<'seen' | 'filtered' | 'emitted' | 'dropped' | 'argsLost' | 'count', number>;
   };
 }
 
@@ -37,11 +42,37 @@ export interface ReaderStats {
   batchesLost: number;
 }
 
-export interface RingReaderOptions {
-  /** Ring buffer size: a power of two, at least one page. @defaultValue 4 MiB */
-  ringbufBytes?: number;
+export const HOOKS = ['tracepoint', 'kprobe', 'fexit', 'lsm'] as const;
+export type Hook = (typeof HOOKS)[number];
+
+/**
+ * In-kernel filters. A path prefix is matched byte for byte (end it with "/" to mean a directory's
+ * contents) and the longest matching prefix decides. In each dimension an exclude match drops the
+ * event, and once any include is given, only include matches are kept.
+ */
+export interface FilterOptions {
+  includePaths?: (string | Buffer)[];
+  excludePaths?: (string | Buffer)[];
+  includeComms?: string[];
+  excludeComms?: string[];
+  includeUids?: number[];
+  excludeUids?: number[];
+  includeCgroups?: (number | bigint)[];
+  excludeCgroups?: (number | bigint)[];
+}
+
+export interface ProbeOptions {
+  /** Which hook family captures opens. @defaultValue 'tracepoint' */
+  hook?: Hook;
   /** A process whose opens are never traced (the collector itself). @defaultValue none */
   selfPid?: number;
+  /** @defaultValue no filters */
+  filters?: FilterOptions;
+}
+
+export interface RingReaderOptions extends ProbeOptions {
+  /** Ring buffer size: a power of two, at least one page. @defaultValue 4 MiB */
+  ringbufBytes?: number;
   /** Records per batch before it is handed over. @defaultValue 4096 */
   batchRecords?: number;
   /** Longest a record waits in a partial batch. @defaultValue 50 */
@@ -52,21 +83,39 @@ export interface RingReaderOptions {
 
 export interface RingReader {
   stats(): ReaderStats;
-  /** Tracepoints attached, e.g. "sys_exit_openat". */
+  /** What is attached, e.g. "tracepoint/syscalls/sys_exit_openat" or "kretprobe/vfs_open". */
   attached(): string[];
+  hook(): Hook;
   /** Stops capture and resolves after every record still buffered was delivered. */
   close(): Promise<void>;
 }
 
-/** Errors from the addon carry a code (FW_ERR_BPF_LOAD, FW_ERR_ATTACH, ...), errno and hook. */
+/** Errors from the addon carry a code (FW_ERR_BPF_LOAD, FW_ERR_ATTACH, ...), errno, hook and libbpf's log. */
 export interface NativeError extends Error {
   code: string;
   errno: number;
-  hook: string;
+  hook: Hook;
+  log?: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).code === 'string' && typeof (e as NativeError).hook === 'string';
+}
+
+export interface HookCheck {
+  hook: Hook;
+  /** Programs that passed the verifier. */
+  loaded: string[];
+  /** Attach points (empty when attach was false). */
+  attached: string[];
 }
 
 interface NativeModule {
   layout(): RecordLayout;
+  /** CLOCK_BOOTTIME (the events' clock) and CLOCK_REALTIME, read back to back. */
+  clocks(): { bootNs: bigint; realNs: bigint };
+  /** Loads (the verifier runs), optionally attaches, then unloads one hook's programs. */
+  checkHook(opts: ProbeOptions & { attach?: boolean }): HookCheck;
   RingReader: new (opts: RingReaderOptions, onBatch: (batch: Buffer, records: number) => void) => RingReader;
 }
 

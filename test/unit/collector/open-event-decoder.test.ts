@@ -57,7 +57,8 @@ t.test('a packed record decodes field for field, name bytes exact', async (t) =>
       tsNs: 123456789012345n, cpu: 1, pid: 4242, tid: 4243, ppid: 1, uid: 1000, gid: 1001, euid: 0, cgroupId: 77n,
       mntnsId: 4026531841, dirfd: -100, ret: -13, ino: 99n, dev: 0x800001, openFlags: 0o1101, mode: 0o640, fMode: 2,
       hook: 'tracepoint', action: 'allow', syscall: 'creat', pathResolved: false, path: name.toString('hex'),
-      pathOrigLen: 5, pathTruncated: false, pathUnreadable: false, hasFile: false, comm: 'cat',
+      pathOrigLen: 5, pathTruncated: false, pathTail: false, pathUnreadable: false, pathUnjudged: false, retUnknown: false,
+      hasFile: false, comm: 'cat',
     },
   );
 });

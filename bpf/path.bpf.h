@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Resolves a struct path to the absolute name the task sees (relative to its root, like d_path) by
+ * walking dentries and crossing mounts, for hooks where bpf_d_path is not allowed (kprobes, and
+ * fexit on vfs_open, which is not on the kernel's d_path allowlist). */
+#ifndef FILEWARDEN_PATH_BPF_H
+#define FILEWARDEN_PATH_BPF_H
+
+/* A 4095-byte path has at most 2048 components. bpf_loop (5.17+) lets the walk go that deep while
+ * the verifier checks the step once. */
+#define FW_WALK_MAX_DEPTH (FW_PATH_MAX / 2)
+
+struct fw_walk_ctx {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	__s32 pos; /* the name assembled so far starts at walk[pos] and ends at walk[FW_PATH_MAX - 1] */
+	bool out_of_room;
+	bool done;
+};
+
+static __always_inline struct mount *fw_real_mount(struct vfsmount *vfsmnt)
+{
+	return (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+}
+
+static long fw_walk_step(__u32 i, struct fw_walk_ctx *c)
+{
+	__u32 zero = 0;
+	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	/* Locals, not c->...: inside BPF_CORE_READ a ctx field would get a CO-RE relocation too. */
+	struct dentry *d = c->dentry, *parent;
+	struct vfsmount *vfsmnt = c->vfsmnt;
+	struct qstr name;
+	__u32 len;
+
+	if (!s)
+		return 1;
+	if (d == c->root_dentry && vfsmnt == c->root_mnt) {
+		c->done = true;
+		return 1;
+	}
+	if (d == BPF_CORE_READ(vfsmnt, mnt_root)) {
+		struct mount *m = fw_real_mount(vfsmnt);
+		struct mount *up = BPF_CORE_READ(m, mnt_parent);
+		if (up == m) { /* the namespace's root mount */
+			c->done = true;
+			return 1;
+		}
+		c->dentry = BPF_CORE_READ(m, mnt_mountpoint);
+		c->vfsmnt = (struct vfsmount *)((char *)up + bpf_core_field_offset(struct mount, mnt));
+		return 0;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (parent == d) { /* the root of a detached tree */
+		c->done = true;
+		return 1;
+	}
+	name = BPF_CORE_READ(d, d_name);
+	len = name.len;
+	if (len > 255 || c->pos < (__s32)len + 1) {
+		c->out_of_room = true;
+		return 1;
+	}
+	c->pos -= len;
+	bpf_probe_read_kernel(&s->walk[c->pos & (FW_PATH_MAX - 1)], len & 255, name.name);
+	c->pos -= 1;
+	s->walk[c->pos & (FW_PATH_MAX - 1)] = '/';
+	c->dentry = parent;
+	return 0;
+}
+
+/* Writes the absolute name of `path` into e->path. A name longer than the record can hold keeps its
+ * last bytes and is flagged (FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL), never silently cut. */
+static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_open_event *e, const struct path *path)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fw_walk_ctx c = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.vfsmnt = BPF_CORE_READ(path, mnt),
+		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.pos = FW_PATH_MAX - 1,
+	};
+	__u32 len;
+
+	bpf_loop(FW_WALK_MAX_DEPTH, fw_walk_step, &c, 0);
+	if (c.pos == FW_PATH_MAX - 1) { /* the root itself */
+		c.pos -= 1;
+		s->walk[c.pos & (FW_PATH_MAX - 1)] = '/';
+	}
+	len = FW_PATH_MAX - 1 - c.pos;
+	bpf_probe_read_kernel(e->path, len & (FW_PATH_MAX - 1), &s->walk[c.pos & (FW_PATH_MAX - 1)]);
+	e->path_len = len;
+	e->path_orig_len = len;
+	e->path_kind = FW_PATH_RESOLVED;
+	if (c.out_of_room || !c.done) {
+		e->flags |= FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL;
+		e->path_orig_len = 0;
+	}
+}
+
+/* ino, dev and f_mode of an open file. */
+static __always_inline void fw_fill_file(struct fw_open_event *e, struct file *f)
+{
+	e->ino = BPF_CORE_READ(f, f_inode, i_ino);
+	e->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	e->f_mode = BPF_CORE_READ(f, f_mode);
+	e->flags |= FW_FLAG_HAS_FILE;
+}
+
+/* Finishes a record whose path was resolved in the kernel: path filters, file fields, submit. */
+static __always_inline void fw_finish_resolved(struct fw_scratch *s, struct fw_open_event *e, struct file *f)
+{
+	/* A tail-only name has lost its start: user space cannot judge it either, but keeps it. */
+	if (fw_path_filtered(s, e, !(e->flags & FW_FLAG_PATH_TAIL))) {
+		fw_count(FW_CNT_FILTERED);
+		return;
+	}
+	if (f)
+		fw_fill_file(e, f);
+	fw_submit(e);
+}
+
+#endif

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+/* vfs_open, the function every path-based open goes through: a kprobe + kretprobe pair (the classic
+ * path, for kernels without BTF trampolines) and an fexit program. The name is the opened file's
+ * full path, resolved by a dentry walk (bpf_d_path is not allowed here). */
+#define __KERNEL_BPF__ 1
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "event.h"
+#include "maps.bpf.h"
+#include "filters.bpf.h"
+#include "path.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* vfs_open nests (overlayfs opens the backing file from inside the outer open), so the kprobe
+ * keeps a small stack of frames per thread and the kretprobe pops the innermost. */
+#define FW_VFS_FRAMES 4
+
+struct fw_vfs_frames {
+	__u32 depth;
+	__u32 _pad;
+	const struct path *path[FW_VFS_FRAMES];
+	struct file *file[FW_VFS_FRAMES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct fw_vfs_frames);
+} pending SEC(".maps");
+
+static __always_inline bool skip(void)
+{
+	fw_count(FW_CNT_SEEN);
+	if (fw_is_self() || fw_task_filtered()) {
+		fw_count(FW_CNT_FILTERED);
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void emit(const struct path *path, struct file *file, long ret, __u8 hook)
+{
+	__u32 zero = 0;
+	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct fw_open_event *e;
+
+	if (!s)
+		return;
+	e = (struct fw_open_event *)s->buf;
+	fw_fill_task(e, hook);
+	e->ret = ret;
+	e->open_flags = BPF_CORE_READ(file, f_flags);
+	fw_resolve_path(s, e, path);
+	fw_finish_resolved(s, e, ret == 0 ? file : NULL);
+}
+
+SEC("kprobe/vfs_open")
+int BPF_KPROBE(kp_vfs_open, const struct path *path, struct file *file)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct fw_vfs_frames init = {}, *fr;
+
+	if (skip())
+		return 0;
+	fr = bpf_map_lookup_elem(&pending, &tid);
+	if (!fr) {
+		if (bpf_map_update_elem(&pending, &tid, &init, BPF_NOEXIST) != 0 ||
+		    !(fr = bpf_map_lookup_elem(&pending, &tid))) {
+			fw_count(FW_CNT_ARGS_LOST);
+			return 0;
+		}
+	}
+	if (fr->depth >= FW_VFS_FRAMES) {
+		fw_count(FW_CNT_ARGS_LOST);
+		fr->depth++; /* still counted, so the matching return pops nothing real */
+		return 0;
+	}
+	fr->path[fr->depth & (FW_VFS_FRAMES - 1)] = path;
+	fr->file[fr->depth & (FW_VFS_FRAMES - 1)] = file;
+	fr->depth++;
+	return 0;
+}
+
+SEC("kretprobe/vfs_open")
+int BPF_KRETPROBE(krp_vfs_open, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct fw_vfs_frames *fr = bpf_map_lookup_elem(&pending, &tid);
+	__u32 d;
+
+	if (!fr || fr->depth == 0)
+		return 0;
+	d = --fr->depth;
+	if (d < FW_VFS_FRAMES)
+		emit(fr->path[d & (FW_VFS_FRAMES - 1)], fr->file[d & (FW_VFS_FRAMES - 1)], ret, FW_HOOK_KPROBE);
+	if (fr->depth == 0)
+		bpf_map_delete_elem(&pending, &tid);
+	return 0;
+}
+
+SEC("fexit/vfs_open")
+int BPF_PROG(fx_vfs_open, const struct path *path, struct file *file, int ret)
+{
+	if (skip())
+		return 0;
+	emit(path, file, ret, FW_HOOK_FEXIT);
+	return 0;
+}

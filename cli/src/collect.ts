@@ -1,0 +1,135 @@
+// `filewarden collect --stdout`: captures opens with the chosen hook and prints one ECS-shaped JSON
+// document per line, like opensnoop but with every field, exact names and visible drop counters.
+import fs from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { Capture, type CaptureStats } from '../../collector/src/capture/capture';
+import { toEcs } from '../../collector/src/format/ecs';
+import type { HookRequest } from '../../collector/src/probe/hook-select';
+import { type FilterOptions, native } from '../../collector/src/probe/native';
+
+export interface CollectOptions {
+  stdout?: boolean;
+  hooks: HookRequest;
+  includePath: string[];
+  excludePath: string[];
+  includeComm: string[];
+  excludeComm: string[];
+  includeUid: number[];
+  excludeUid: number[];
+  includeCgroup: bigint[];
+  excludeCgroup: bigint[];
+  count?: number;
+  duration?: number;
+  ringbufBytes?: number;
+}
+
+/** Commander collector for repeatable options. */
+export function repeat<T>(parse: (v: string) => T) {
+  return (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
+}
+
+export function parsePrefix(v: string): string {
+  const max = native().layout().prefixMax;
+  if (v.length === 0) throw new InvalidArgumentError('a path prefix cannot be empty');
+  if (Buffer.byteLength(v) > max) throw new InvalidArgumentError(`a path prefix can be at most ${max} bytes (the kernel's LPM trie key)`);
+  return v;
+}
+
+export function parseComm(v: string): string {
+  const max = native().layout().commLen - 1;
+  if (v.length === 0 || Buffer.byteLength(v) > max) throw new InvalidArgumentError(`a process name (comm) is 1 to ${max} bytes: the kernel truncates longer names`);
+  return v;
+}
+
+export function parseUid(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new InvalidArgumentError('expected a numeric uid');
+  return Number(v);
+}
+
+/** A cgroup v2 id, or a cgroup path (its id is the inode number of its directory). */
+export function parseCgroup(v: string): bigint {
+  if (/^\d+$/.test(v)) return BigInt(v);
+  const dir = v.startsWith('/sys/fs/cgroup') ? v : path.join('/sys/fs/cgroup', v);
+  try {
+    return fs.statSync(dir, { bigint: true }).ino;
+  } catch (e) {
+    throw new InvalidArgumentError(`expected a cgroup id or a cgroup v2 path: cannot stat ${dir} (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+export function parsePositive(v: string): number {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+export function filtersFrom(o: CollectOptions): FilterOptions {
+  return {
+    includePaths: o.includePath,
+    excludePaths: o.excludePath,
+    includeComms: o.includeComm,
+    excludeComms: o.excludeComm,
+    includeUids: o.includeUid,
+    excludeUids: o.excludeUid,
+    includeCgroups: o.includeCgroup,
+    excludeCgroups: o.excludeCgroup,
+  };
+}
+
+export function formatStats(s: CaptureStats): string {
+  return (
+    `seen ${s.seen}, filtered ${s.filtered} in kernel + ${s.filteredUser} in user space, emitted ${s.emitted}, ` +
+    `dropped ${s.dropped} (ring buffer full), args lost ${s.argsLost}, delivered ${s.delivered}, unresolved ${s.unresolved}`
+  );
+}
+
+export async function collect(o: CollectOptions, err: (line: string) => void): Promise<number> {
+  if (!o.stdout) {
+    err('collect: choose an output: --stdout prints NDJSON (the Redis pipeline runs under `filewarden up`)');
+    return 2;
+  }
+  let printed = 0;
+  let stopping: Promise<void> | undefined;
+  let capture: Capture | undefined;
+  const stop = (): Promise<void> => (stopping ??= capture ? capture.close() : Promise.resolve());
+  let pipeClosed = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') {
+      pipeClosed = true;
+      void stop();
+    }
+  });
+  capture = new Capture({ hooks: o.hooks, filters: filtersFrom(o), ringbufBytes: o.ringbufBytes }, (events) => {
+    let out = '';
+    for (const e of events) {
+      if (pipeClosed || (o.count !== undefined && printed >= o.count)) break;
+      out += JSON.stringify(toEcs(e)) + '\n';
+      printed++;
+    }
+    if (out) process.stdout.write(out);
+    if (o.count !== undefined && printed >= o.count) void stop();
+  });
+  const c = capture.choice;
+  err(`collect: hook ${c.hook}${c.requested === 'auto' ? ' (auto)' : ''}: ${capture.attached().join(', ')}`);
+  for (const s of c.skipped) err(`collect: skipped ${s.hook}: ${s.reason}`);
+
+  const onSignal = (): void => void stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const timer = o.duration ? setTimeout(() => void stop(), o.duration * 1000) : undefined;
+  await new Promise<void>((resolve) => {
+    const wait = (): void => {
+      if (stopping) void stopping.then(resolve);
+      else setTimeout(wait, 50);
+    };
+    wait();
+  });
+  if (timer) clearTimeout(timer);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  const s = capture.stats();
+  err(`collect: printed ${printed}; ${formatStats(s)}`);
+  if (s.dropped > 0) err(`collect: WARNING: ${s.dropped} events were lost in the kernel (ring buffer full); raise --ringbuf-bytes`);
+  return 0;
+}

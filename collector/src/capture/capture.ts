@@ -1,0 +1,90 @@
+// The capture stage: the chosen hook's ring-buffer reader, the decoder, user-space path resolution
+// and the user-space half of the path filter. It hands batches of CapturedEvent to one callback.
+import { OpenEventDecoder } from '../decode/open-event';
+import { PathFilter } from '../filter/path-filter';
+import type { CapturedEvent } from '../format/ecs';
+import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
+import { type FilterOptions, native, type ReaderStats, type RingReader } from '../probe/native';
+import { PathResolver } from '../resolve/path-resolver';
+
+export interface CaptureOptions {
+  /** @defaultValue 'auto' */
+  hooks?: HookRequest;
+  /** @defaultValue none */
+  filters?: FilterOptions;
+  /** @defaultValue 4 MiB (see RingReaderOptions) */
+  ringbufBytes?: number;
+  /** @defaultValue 4096 */
+  batchRecords?: number;
+  /** @defaultValue 50 */
+  batchDelayMs?: number;
+}
+
+export interface CaptureStats extends ReaderStats {
+  /** Dropped in user space by the path filter (names the kernel could not judge). */
+  filteredUser: number;
+  /** Relative names whose process was gone before its cwd or dirfd could be read. */
+  unresolved: number;
+  /** Events handed to the callback. */
+  delivered: number;
+}
+
+export class Capture {
+  readonly choice: HookChoice;
+  private readonly reader: RingReader;
+  private readonly resolver = new PathResolver();
+  private readonly pathFilter: PathFilter;
+  private filteredUser = 0;
+  private unresolved = 0;
+  private delivered = 0;
+
+  /** Loads and attaches the hook; events flow to onEvents until close(). */
+  constructor(opts: CaptureOptions, onEvents: (events: CapturedEvent[]) => void) {
+    const { RingReader, layout, clocks } = native();
+    this.choice = selectHook(opts.hooks ?? 'auto', opts.filters);
+    this.pathFilter = new PathFilter(opts.filters);
+    const decoder = new OpenEventDecoder(layout());
+    this.reader = new RingReader(
+      {
+        hook: this.choice.hook,
+        selfPid: process.pid,
+        filters: opts.filters,
+        ringbufBytes: opts.ringbufBytes,
+        batchRecords: opts.batchRecords,
+        batchDelayMs: opts.batchDelayMs,
+      },
+      (batch) => {
+        // Wall time = boot time + (realtime - boottime) now: NTP steps are picked up per batch.
+        const c = clocks();
+        const offset = c.realNs - c.bootNs;
+        this.resolver.reset();
+        const out: CapturedEvent[] = [];
+        for (const e of decoder.decodeBatch(batch)) {
+          const r = this.resolver.resolve(e.pid, e.dirfd, e.path, e.pathResolved);
+          if (r.resolution === 'unavailable') this.unresolved++;
+          // An unresolved relative name cannot be judged here either: keep it rather than lose it.
+          if (e.pathUnjudged && r.resolution !== 'unavailable' && this.pathFilter.drops(r.path)) {
+            this.filteredUser++;
+            continue;
+          }
+          out.push({ ...e, resolvedPath: r.path, resolution: r.resolution, wallNs: e.tsNs + offset });
+        }
+        this.delivered += out.length;
+        if (out.length > 0) onEvents(out);
+      },
+    );
+  }
+
+  stats(): CaptureStats {
+    return { ...this.reader.stats(), filteredUser: this.filteredUser, unresolved: this.unresolved, delivered: this.delivered };
+  }
+
+  attached(): string[] {
+    return this.reader.attached();
+  }
+
+  /** Stops capture; resolves after every buffered event was handed over. */
+  close(): Promise<void> {
+    return this.reader.close();
+  }
+}

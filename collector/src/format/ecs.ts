@@ -1,0 +1,123 @@
+// One open event as an ECS-shaped document: the shape `filewarden collect --stdout` prints and the
+// indexer stores. ECS fields where ECS has them, everything else under `filewarden.*`.
+import type { OpenEvent } from '../decode/open-event';
+import type { Resolution } from '../resolve/path-resolver';
+import { accessOf, errnoName, openFlagNames } from './open-flags';
+import { pathText } from './path-text';
+
+/** A decoded event with the user-space additions the capture stage makes. */
+export interface CapturedEvent extends OpenEvent {
+  /** Absolute path (kernel- or user-space-resolved), or the name as passed when unavailable. */
+  resolvedPath: Buffer;
+  resolution: Resolution;
+  /** Wall-clock time in ns since the epoch, from the event's boot-time stamp. */
+  wallNs: bigint;
+}
+
+export interface EcsOpenDocument {
+  '@timestamp': string;
+  event: { kind: 'event'; category: ['file']; type: string[]; action: 'open'; outcome: 'success' | 'failure' | 'unknown' };
+  file: { path: string; name: string; directory: string; extension?: string; inode?: string; device?: string };
+  process: { pid: number; name: string; thread: { id: number }; parent: { pid: number } };
+  user: { id: string; effective: { id: string } };
+  group: { id: string };
+  error?: { code: string };
+  filewarden: {
+    hook: string;
+    syscall: string;
+    action: string;
+    ret: number | null;
+    open_flags: { value: number; names: string[] };
+    mode?: string;
+    access: { read: boolean; write: boolean; create: boolean; truncate: boolean };
+    f_mode?: { read: boolean; write: boolean };
+    dirfd?: number;
+    path: {
+      encoding: 'utf8' | 'escaped';
+      raw_b64?: string;
+      as_passed?: string;
+      as_passed_raw_b64?: string;
+      resolution: Resolution;
+      truncated: boolean;
+      tail_only: boolean;
+      original_length?: number;
+      unreadable: boolean;
+    };
+    cgroup_id: string;
+    mntns_id: number;
+    cpu: number;
+    boot_ns: string;
+  };
+}
+
+/** "2026-11-25T10:00:00.123456789Z": ECS @timestamp with every nanosecond kept. */
+export function isoNanos(wallNs: bigint): string {
+  const ms = wallNs / 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString(); // ...sss Z
+  const frac = (wallNs % 1_000_000_000n).toString().padStart(9, '0');
+  return `${iso.slice(0, 19)}.${frac}Z`;
+}
+
+function splitName(p: Buffer): { dir: Buffer; base: Buffer } {
+  const i = p.lastIndexOf(0x2f);
+  if (i < 0) return { dir: Buffer.alloc(0), base: p };
+  return { dir: i === 0 ? p.subarray(0, 1) : p.subarray(0, i), base: p.subarray(i + 1) };
+}
+
+export function toEcs(e: CapturedEvent): EcsOpenDocument {
+  const full = pathText(e.resolvedPath);
+  const { dir, base } = splitName(e.resolvedPath);
+  const name = pathText(base).text;
+  const dot = name.lastIndexOf('.');
+  const acc = accessOf(e.openFlags);
+  const type = ['access'];
+  if (acc.write || acc.truncate) type.push('change');
+  if (acc.create) type.push('creation');
+  const outcome = e.retUnknown ? 'unknown' : e.ret < 0 ? 'failure' : 'success';
+  const asPassed = e.pathResolved ? undefined : pathText(e.path);
+  const doc: EcsOpenDocument = {
+    '@timestamp': isoNanos(e.wallNs),
+    event: { kind: 'event', category: ['file'], type, action: 'open', outcome },
+    file: { path: full.text, name, directory: pathText(dir).text },
+    process: { pid: e.pid, name: e.comm, thread: { id: e.tid }, parent: { pid: e.ppid } },
+    user: { id: String(e.uid), effective: { id: String(e.euid) } },
+    group: { id: String(e.gid) },
+    filewarden: {
+      hook: e.hook,
+      syscall: e.syscall,
+      action: e.action,
+      ret: e.retUnknown ? null : e.ret,
+      open_flags: { value: e.openFlags, names: openFlagNames(e.openFlags) },
+      access: acc,
+      path: {
+        encoding: full.encoding,
+        resolution: e.resolution,
+        truncated: e.pathTruncated,
+        tail_only: e.pathTail,
+        unreadable: e.pathUnreadable,
+      },
+      cgroup_id: e.cgroupId.toString(),
+      mntns_id: e.mntnsId,
+      cpu: e.cpu,
+      boot_ns: e.tsNs.toString(),
+    },
+  };
+  if (dot > 0) doc.file.extension = name.slice(dot + 1);
+  if (e.hasFile) {
+    doc.file.inode = e.ino.toString();
+    doc.file.device = `${e.dev >>> 20}:${e.dev & 0xfffff}`;
+    doc.filewarden.f_mode = { read: (e.fMode & 1) !== 0, write: (e.fMode & 2) !== 0 };
+  }
+  if (e.ret < 0 && !e.retUnknown) doc.error = { code: errnoName(-e.ret) };
+  if (acc.create) doc.filewarden.mode = `0${e.mode.toString(8)}`;
+  if (full.rawBase64) doc.filewarden.path.raw_b64 = full.rawBase64;
+  if (e.pathOrigLen !== undefined && e.pathTruncated) doc.filewarden.path.original_length = e.pathOrigLen;
+  if (asPassed) {
+    doc.filewarden.dirfd = e.dirfd;
+    if (!asPassed.rawBase64 ? asPassed.text !== full.text : asPassed.rawBase64 !== full.rawBase64) {
+      doc.filewarden.path.as_passed = asPassed.text;
+      if (asPassed.rawBase64) doc.filewarden.path.as_passed_raw_b64 = asPassed.rawBase64;
+    }
+  }
+  return doc;
+}

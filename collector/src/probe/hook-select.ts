@@ -1,0 +1,66 @@
+// Chooses the hook family: `auto` tries the strongest first and keeps the first that loads and
+// attaches on the running kernel, recording why each stronger one was skipped.
+import fs from 'node:fs';
+import { HOOKS, type FilterOptions, type Hook, isNativeError, native } from './native';
+
+/** Strongest first: LSM (full path, can deny), fexit, kprobe (full path), tracepoint (name as passed). */
+export const AUTO_ORDER: readonly Hook[] = ['lsm', 'fexit', 'kprobe', 'tracepoint'];
+
+export type HookRequest = Hook | 'auto';
+
+export function parseHookRequest(s: string): HookRequest {
+  if (s === 'auto' || (HOOKS as readonly string[]).includes(s)) return s as HookRequest;
+  throw new Error(`--hooks must be auto, ${HOOKS.join(', ')}; got ${JSON.stringify(s)}`);
+}
+
+/** No hook family loads and attaches on this kernel; the message lists each one's reason. */
+export class NoHookError extends Error {
+  override readonly name = 'NoHookError';
+}
+
+export interface SkippedHook {
+  hook: Hook;
+  reason: string;
+  code?: string;
+  errno?: number;
+}
+
+export interface HookChoice {
+  hook: Hook;
+  requested: HookRequest;
+  skipped: SkippedHook[];
+}
+
+function readOr(p: string): string | undefined {
+  try {
+    return fs.readFileSync(p, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A short, specific reason from the kernel's answer and what /sys says about lockdown and LSMs. */
+export function explainRefusal(hook: Hook, err: unknown): string {
+  if (!isNativeError(err)) return String(err);
+  const lockdown = readOr('/sys/kernel/security/lockdown')?.match(/\[(\w+)\]/)?.[1];
+  const lsms = readOr('/sys/kernel/security/lsm');
+  if (hook === 'lsm' && lsms !== undefined && !lsms.split(',').includes('bpf')) return `BPF LSM inactive (active LSMs: ${lsms}); add bpf to lsm= on the kernel command line`;
+  if ((hook === 'lsm' || hook === 'fexit') && err.errno === 1 && lockdown && lockdown !== 'none') return `kernel lockdown (${lockdown}) refuses ${hook} programs`;
+  if (hook === 'kprobe' && err.code === 'FW_ERR_ATTACH') return 'kprobes not compiled in (CONFIG_KPROBES unset) or vfs_open not probeable; the programs passed the verifier';
+  return `${err.code}: ${err.message}`;
+}
+
+/** Resolves a hook request to one hook that works here. Throws when none does. */
+export function selectHook(requested: HookRequest, filters?: FilterOptions): HookChoice {
+  if (requested !== 'auto') return { hook: requested, requested, skipped: [] };
+  const skipped: SkippedHook[] = [];
+  for (const hook of AUTO_ORDER) {
+    try {
+      native().checkHook({ hook, attach: true, selfPid: process.pid, filters });
+      return { hook, requested, skipped };
+    } catch (e) {
+      skipped.push({ hook, reason: explainRefusal(hook, e), ...(isNativeError(e) ? { code: e.code, errno: e.errno } : {}) });
+    }
+  }
+  throw new NoHookError(`no hook works on this kernel: ${skipped.map((s) => `${s.hook}: ${s.reason}`).join('; ')}`);
+}

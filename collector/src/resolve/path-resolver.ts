@@ -1,0 +1,86 @@
+// Resolves names the kernel recorded as passed (tracepoints) to absolute paths: a relative name is
+// joined to the process's cwd or to the directory behind its dirfd, read from /proc while the
+// process lives. The join is lexical ("." and ".." folded, symlinks not followed); the raw name as
+// passed is always kept next to it.
+import fs from 'node:fs';
+
+export const AT_FDCWD = -100;
+
+export type Resolution =
+  /** The kernel resolved the path itself (dentry walk or bpf_d_path). */
+  | 'kernel'
+  /** The name was absolute as passed. */
+  | 'absolute'
+  /** Joined to the cwd or dirfd read from /proc. */
+  | 'proc'
+  /** The process (or its fd) was gone before it could be read: only the name as passed is known. */
+  | 'unavailable';
+
+export interface ResolvedPath {
+  /** Absolute path bytes, or the name as passed when resolution was unavailable. */
+  path: Buffer;
+  resolution: Resolution;
+}
+
+const SLASH = 0x2f;
+
+/** Folds "", "." and ".." components of an absolute path, byte-exact for everything else. */
+export function normalizeAbsolute(p: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i <= p.length; i++) {
+    if (i === p.length || p[i] === SLASH) {
+      const part = p.subarray(start, i);
+      if (part.length === 0 || (part.length === 1 && part[0] === 0x2e)) {
+        // skip
+      } else if (part.length === 2 && part[0] === 0x2e && part[1] === 0x2e) {
+        out.pop();
+      } else {
+        out.push(part);
+      }
+      start = i + 1;
+    }
+  }
+  if (out.length === 0) return Buffer.from('/');
+  const parts: Buffer[] = [];
+  for (const part of out) parts.push(Buffer.from('/'), part);
+  return Buffer.concat(parts);
+}
+
+/**
+ * Resolves within one batch: the cwd and dirfd of a process are read once per batch, which keeps
+ * /proc reads bounded when a process opens many relative names.
+ */
+export class PathResolver {
+  private readonly bases = new Map<string, Buffer | null>();
+
+  /** Forget cached cwd/dirfd targets (call between batches: they change). */
+  reset(): void {
+    this.bases.clear();
+  }
+
+  resolve(pid: number, dirfd: number, name: Buffer, kernelResolved: boolean): ResolvedPath {
+    if (kernelResolved) return { path: name, resolution: 'kernel' };
+    if (name.length > 0 && name[0] === SLASH) return { path: normalizeAbsolute(name), resolution: 'absolute' };
+    const base = this.base(pid, dirfd);
+    if (!base) return { path: name, resolution: 'unavailable' };
+    return { path: normalizeAbsolute(Buffer.concat([base, Buffer.from('/'), name])), resolution: 'proc' };
+  }
+
+  private base(pid: number, dirfd: number): Buffer | null {
+    const key = `${pid}:${dirfd}`;
+    let b = this.bases.get(key);
+    if (b === undefined) {
+      const link = dirfd === AT_FDCWD ? `/proc/${pid}/cwd` : `/proc/${pid}/fd/${dirfd}`;
+      try {
+        b = fs.readlinkSync(link, { encoding: 'buffer' });
+        // A deleted directory reads as "/path (deleted)": not a usable base.
+        if (b.length === 0 || b[0] !== SLASH || b.toString('latin1').endsWith(' (deleted)')) b = null;
+      } catch {
+        b = null;
+      }
+      this.bases.set(key, b);
+    }
+    return b;
+  }
+}

@@ -1,0 +1,137 @@
+// Option parsing and coded errors for the binding. Every bad value is refused with a message that
+// names the option, before anything is loaded into the kernel.
+#include "js_options.h"
+
+#include <string>
+
+namespace filewarden {
+
+namespace {
+
+Napi::TypeError Bad(Napi::Env env, const std::string &what)
+{
+	Napi::TypeError e = Napi::TypeError::New(env, what);
+	e.Set("code", Napi::String::New(env, "FW_ERR_OPTIONS"));
+	return e;
+}
+
+Napi::Array OptArray(const Napi::Object &o, const char *key)
+{
+	Napi::Value v = o.Get(key);
+	if (v.IsUndefined())
+		return Napi::Array::New(o.Env(), 0);
+	if (!v.IsArray())
+		throw Bad(o.Env(), std::string("filters.") + key + " must be an array");
+	return v.As<Napi::Array>();
+}
+
+// A string (UTF-8) or a Buffer (raw bytes: names need not be valid UTF-8).
+std::string Bytes(Napi::Env env, Napi::Value v, const std::string &what)
+{
+	if (v.IsBuffer()) {
+		auto b = v.As<Napi::Buffer<char>>();
+		return std::string(b.Data(), b.Length());
+	}
+	if (v.IsString())
+		return v.As<Napi::String>().Utf8Value();
+	throw Bad(env, what + " must be a string or a Buffer");
+}
+
+uint64_t Integer(Napi::Env env, Napi::Value v, const std::string &what, uint64_t max)
+{
+	if (v.IsBigInt()) {
+		bool lossless = false;
+		uint64_t n = v.As<Napi::BigInt>().Uint64Value(&lossless);
+		if (lossless && n <= max)
+			return n;
+	} else if (v.IsNumber()) {
+		double d = v.As<Napi::Number>().DoubleValue();
+		if (d >= 0 && d <= static_cast<double>(max) && d == static_cast<double>(static_cast<uint64_t>(d)))
+			return static_cast<uint64_t>(d);
+	}
+	throw Bad(env, what + " must be an integer from 0 to " + std::to_string(max));
+}
+
+void ParseFilters(const Napi::Object &f, FilterSpec *out)
+{
+	Napi::Env env = f.Env();
+	for (auto [key, mode] : {std::pair{"includePaths", FW_FILTER_INCLUDE}, std::pair{"excludePaths", FW_FILTER_EXCLUDE}}) {
+		Napi::Array a = OptArray(f, key);
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			std::string p = Bytes(env, a.Get(i), std::string("filters.") + key + "[" + std::to_string(i) + "]");
+			if (p.empty() || p.size() > FW_PREFIX_MAX)
+				throw Bad(env, std::string("filters.") + key + "[" + std::to_string(i) + "] must be 1 to " +
+					       std::to_string(FW_PREFIX_MAX) + " bytes long");
+			out->paths.push_back({p, static_cast<uint8_t>(mode)});
+		}
+	}
+	for (auto [key, mode] : {std::pair{"includeComms", FW_FILTER_INCLUDE}, std::pair{"excludeComms", FW_FILTER_EXCLUDE}}) {
+		Napi::Array a = OptArray(f, key);
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			std::string c = Bytes(env, a.Get(i), std::string("filters.") + key + "[" + std::to_string(i) + "]");
+			if (c.empty() || c.size() >= FW_COMM_LEN)
+				throw Bad(env, std::string("filters.") + key + "[" + std::to_string(i) + "] must be 1 to " +
+					       std::to_string(FW_COMM_LEN - 1) + " bytes long (the kernel's comm length)");
+			out->comms.push_back({c, static_cast<uint8_t>(mode)});
+		}
+	}
+	for (auto [key, mode] : {std::pair{"includeUids", FW_FILTER_INCLUDE}, std::pair{"excludeUids", FW_FILTER_EXCLUDE}}) {
+		Napi::Array a = OptArray(f, key);
+		for (uint32_t i = 0; i < a.Length(); i++)
+			out->uids.push_back({static_cast<uint32_t>(Integer(env, a.Get(i), std::string("filters.") + key + "[" +
+					     std::to_string(i) + "]", UINT32_MAX)), static_cast<uint8_t>(mode)});
+	}
+	for (auto [key, mode] : {std::pair{"includeCgroups", FW_FILTER_INCLUDE}, std::pair{"excludeCgroups", FW_FILTER_EXCLUDE}}) {
+		Napi::Array a = OptArray(f, key);
+		for (uint32_t i = 0; i < a.Length(); i++)
+			out->cgroups.push_back({Integer(env, a.Get(i), std::string("filters.") + key + "[" + std::to_string(i) + "]",
+							UINT64_MAX), static_cast<uint8_t>(mode)});
+	}
+	size_t total = out->paths.size() + out->comms.size() + out->uids.size() + out->cgroups.size();
+	if (out->paths.size() > FW_FILTER_ENTRIES || out->comms.size() > FW_FILTER_ENTRIES ||
+	    out->uids.size() > FW_FILTER_ENTRIES || out->cgroups.size() > FW_FILTER_ENTRIES || total == SIZE_MAX)
+		throw Bad(env, "at most " + std::to_string(FW_FILTER_ENTRIES) + " filter entries of each kind");
+}
+
+} // namespace
+
+uint32_t OptU32(const Napi::Object &o, const char *key, uint32_t dflt)
+{
+	Napi::Value v = o.Get(key);
+	if (v.IsUndefined())
+		return dflt;
+	return static_cast<uint32_t>(Integer(o.Env(), v, key, UINT32_MAX));
+}
+
+ProbeOptions ParseProbeOptions(const Napi::Object &o)
+{
+	Napi::Env env = o.Env();
+	ProbeOptions opts;
+	Napi::Value hook = o.Get("hook");
+	if (!hook.IsUndefined()) {
+		if (!hook.IsString() || !ParseHook(hook.As<Napi::String>().Utf8Value(), &opts.hook))
+			throw Bad(env, "hook must be one of tracepoint, kprobe, fexit, lsm");
+	}
+	opts.ringbuf_bytes = OptU32(o, "ringbufBytes", opts.ringbuf_bytes);
+	opts.self_tgid = OptU32(o, "selfPid", 0);
+	Napi::Value f = o.Get("filters");
+	if (!f.IsUndefined()) {
+		if (!f.IsObject())
+			throw Bad(env, "filters must be an object");
+		ParseFilters(f.As<Napi::Object>(), &opts.filters);
+	}
+	return opts;
+}
+
+Napi::Error MakeError(Napi::Env env, const ProbeError &e)
+{
+	Napi::Error err = Napi::Error::New(env, e.message);
+	err.Set("code", Napi::String::New(env, e.code));
+	err.Set("errno", Napi::Number::New(env, e.err));
+	err.Set("hook", Napi::String::New(env, e.hook));
+	if (!e.log.empty())
+		err.Set("log", Napi::String::New(env, e.log));
+	return err;
+}
+
+} // namespace filewarden
