@@ -92,15 +92,27 @@ static long fw_judge_step(__u32 i, struct fw_judge_ctx *c)
 }
 
 /* Decides on the record's path. Returns true to drop it. A name the kernel cannot judge (relative,
- * or not normalised) is kept and flagged for user space, which applies the same rules. */
+ * or not normalised: /tmp/../etc/shadow must neither escape "/etc/" nor pass as "/tmp/") is kept
+ * and flagged for user space, which resolves it and applies the same rules. */
 static __always_inline bool fw_path_filtered(struct fw_scratch *s, struct fw_open_event *e, bool normalised)
 {
 	__u32 n = e->path_len;
 	__u8 *mode;
-	bool drop;
 
 	if (!(filter_flags & FW_FILTERS_PATH))
 		return false;
+	if (!normalised) {
+		struct fw_judge_ctx c = {.len = e->path_len};
+		if (e->path_len == 0 || e->path[0] != '/') {
+			e->flags |= FW_FLAG_PATH_UNJUDGED;
+			return false;
+		}
+		bpf_loop(FW_PATH_MAX, fw_judge_step, &c, 0);
+		if (c.unjudgeable) {
+			e->flags |= FW_FLAG_PATH_UNJUDGED;
+			return false;
+		}
+	}
 	if (n > FW_PREFIX_MAX)
 		n = FW_PREFIX_MAX;
 	s->key.prefixlen = n * 8;
@@ -109,21 +121,7 @@ static __always_inline bool fw_path_filtered(struct fw_scratch *s, struct fw_ope
 	if (bpf_probe_read_kernel(s->key.data, FW_PREFIX_MAX, e->path) != 0)
 		return false;
 	mode = bpf_map_lookup_elem(&filter_path, &s->key);
-	drop = fw_set_drops(mode, filter_flags & FW_FILTERS_PATH_INCLUDE);
-	if (!drop || normalised)
-		return drop;
-	/* Only a drop needs the name to be judgeable: /tmp/../etc/shadow must not escape "/etc/". */
-	if (e->path_len == 0 || e->path[0] != '/') {
-		e->flags |= FW_FLAG_PATH_UNJUDGED;
-		return false;
-	}
-	struct fw_judge_ctx c = {.len = e->path_len};
-	bpf_loop(FW_PATH_MAX, fw_judge_step, &c, 0);
-	if (c.unjudgeable) {
-		e->flags |= FW_FLAG_PATH_UNJUDGED;
-		return false;
-	}
-	return true;
+	return fw_set_drops(mode, filter_flags & FW_FILTERS_PATH_INCLUDE);
 }
 
 #endif
