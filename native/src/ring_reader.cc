@@ -104,9 +104,12 @@ void RingReader::Flush()
 
 void RingReader::Run()
 {
-	const int poll_ms = static_cast<int>(std::min<long>(max_delay_.count(), 100));
+	// The kernel never wakes this thread (BPF_RB_NO_WAKEUP), so it drains on a 10 ms timer: at
+	// 400k events/s that is about 800 KB per round, well inside the default 4 MiB buffer.
+	const int poll_ms = static_cast<int>(std::min<long>(max_delay_.count(), 10));
 	while (!stop_.load()) {
 		probe_->Poll(poll_ms);
+		probe_->Drain();
 		if (batch_->records > 0 && std::chrono::steady_clock::now() - batch_started_ >= max_delay_)
 			Flush();
 	}

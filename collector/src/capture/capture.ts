@@ -67,7 +67,12 @@ export class Capture {
             this.filteredUser++;
             continue;
           }
-          out.push({ ...e, resolvedPath: r.path, resolution: r.resolution, wallNs: e.tsNs + offset });
+          // Extend the decoded object in place: a copy per event is measurable at 400k events/s.
+          const c = e as CapturedEvent;
+          c.resolvedPath = r.path;
+          c.resolution = r.resolution;
+          c.wallNs = e.tsNs + offset;
+          out.push(c);
         }
         this.delivered += out.length;
         if (out.length > 0) onEvents(out);

@@ -24,8 +24,21 @@ export interface ResolvedPath {
 
 const SLASH = 0x2f;
 
+/** True when an absolute name has no "//", "/." (so no "." or ".." component) and no trailing "/". */
+function isNormal(p: Buffer): boolean {
+  if (p.length > 1 && p[p.length - 1] === SLASH) return false;
+  let i = p.indexOf(SLASH);
+  while (i >= 0 && i + 1 < p.length) {
+    const next = p[i + 1];
+    if (next === SLASH || next === 0x2e) return false;
+    i = p.indexOf(SLASH, i + 1);
+  }
+  return true;
+}
+
 /** Folds "", "." and ".." components of an absolute path, byte-exact for everything else. */
 export function normalizeAbsolute(p: Buffer): Buffer {
+  if (isNormal(p)) return p;
   const out: Buffer[] = [];
   let start = 0;
   for (let i = 0; i <= p.length; i++) {
