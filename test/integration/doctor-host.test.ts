@@ -16,7 +16,7 @@ async function doctor(env: NodeJS.ProcessEnv = {}): Promise<{ code: number | nul
 t.test('doctor reports this kernel as its own files describe it', async (t) => {
   const { code, checks } = await doctor();
   t.equal(code, 0, 'all required checks pass on the test host');
-  for (const id of ['btf', 'tracefs', 'securityfs', 'lockdown', 'lsm', 'tracepoints', 'kprobes', 'memlock', 'privileges', 'redis', 'elasticsearch']) {
+  for (const id of ['btf', 'tracefs', 'securityfs', 'lockdown', 'lsm', 'tracepoints', 'kprobes', 'memlock', 'privileges', 'hooks', 'redis', 'elasticsearch']) {
     t.ok(checks.has(id), `a ${id} line`);
   }
 
@@ -33,6 +33,12 @@ t.test('doctor reports this kernel as its own files describe it', async (t) => {
   const kprobes = /^CONFIG_KPROBES=y$/m.test(config) || fs.existsSync('/sys/kernel/tracing/kprobe_events');
   t.equal(checks.get('kprobes')?.status, kprobes ? 'ok' : 'warn');
   t.match(checks.get('kprobes')?.detail, kprobes ? 'kprobes available' : 'kprobes unavailable');
+
+  // doctor reports the hook `--hooks auto` would pick, with each skipped hook's reason.
+  const hooks = checks.get('hooks')?.detail ?? '';
+  t.match(hooks, /--hooks auto picks (lsm|fexit|kprobe|tracepoint)/);
+  if (lockdown && lockdown !== 'none') t.match(hooks, /lsm: (kernel lockdown|BPF LSM inactive)/, 'lsm skipped, with the reason');
+  if (!kprobes) t.match(hooks, /kprobe: kprobes not compiled in/, 'kprobe skipped, with the reason');
 
   t.equal(checks.get('tracepoints')?.status, 'ok');
   t.match(checks.get('tracepoints')?.detail, 'syscall tracepoints usable: sys_enter/sys_exit for openat');

@@ -18,6 +18,7 @@ import {
   readText,
   type Mount,
 } from './kernel-facts';
+import { selectHook } from '../../../collector/src/probe/hook-select';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -202,8 +203,24 @@ export async function fixMounts(run: (cmd: string, args: string[]) => Promise<{ 
   return done;
 }
 
+/** Which hook `--hooks auto` picks here, and why each stronger one was skipped. */
+export function checkHooks(): CheckResult {
+  try {
+    const c = selectHook('auto');
+    const skipped = c.skipped.map((s) => `${s.hook}: ${s.reason}`).join('; ');
+    return {
+      id: 'hooks',
+      status: c.hook === 'lsm' ? 'ok' : 'warn',
+      detail: `--hooks auto picks ${c.hook}${skipped ? `; skipped ${skipped}` : ''}`,
+      fix: 'the lsm hook (full paths, can deny) needs lsm=...,bpf on the kernel command line and no lockdown of BPF LSM; see docs/capture.md',
+    };
+  } catch (e) {
+    return { id: 'hooks', status: 'fail', detail: (e as Error).message, fix: 'run as root on a kernel with BTF and syscall tracepoints' };
+  }
+}
+
 export async function runChecks(stateDir: string): Promise<CheckResult[]> {
-  return [...checkKernel(readMounts()), ...(await checkServices(stateDir))];
+  return [...checkKernel(readMounts()), checkHooks(), ...(await checkServices(stateDir))];
 }
 
 export function formatCheck(c: CheckResult): string {
