@@ -89,9 +89,7 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 	e->ret = ctx->ret;
 
 	n = bpf_probe_read_user_str(e->path, FW_PATH_MAX, a->filename);
-	if (n <= 0) {
-		e->path_len = 0;
-		e->path_orig_len = 0;
+	if (n <= 0) { /* path_len and path_orig_len stay 0 (fw_fill_task) */
 		e->flags |= FW_FLAG_PATH_UNREADABLE;
 	} else {
 		e->path_len = n - 1;

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from 'commander';
 import { Capture, type CaptureStats } from '../../collector/src/capture/capture';
 import { toEcs } from '../../collector/src/format/ecs';
 import type { HookRequest } from '../../collector/src/probe/hook-select';
+import { mountOf, parseMounts, readText } from '../../collector/src/probe/kernel-facts';
 import { type FilterOptions, native } from '../../collector/src/probe/native';
 
 export interface CollectOptions {
@@ -47,10 +48,15 @@ export function parseUid(v: string): number {
   return Number(v);
 }
 
-/** A cgroup v2 id, or a cgroup path (its id is the inode number of its directory). */
+/**
+ * A cgroup v2 id, or a cgroup path: absolute, or relative to the cgroup2 mount (which is
+ * /sys/fs/cgroup/unified on hybrid hosts). Its id is the inode number of its directory.
+ */
 export function parseCgroup(v: string): bigint {
   if (/^\d+$/.test(v)) return BigInt(v);
-  const dir = v.startsWith('/sys/fs/cgroup') ? v : path.join('/sys/fs/cgroup', v);
+  const cgroup2 = mountOf('cgroup2', parseMounts(readText('/proc/mounts') ?? ''))?.target;
+  if (!cgroup2 && !path.isAbsolute(v)) throw new InvalidArgumentError('no cgroup2 mount on this host: give a cgroup id or an absolute path');
+  const dir = path.isAbsolute(v) ? v : path.join(cgroup2!, v);
   try {
     return fs.statSync(dir, { bigint: true }).ino;
   } catch (e) {
@@ -92,7 +98,9 @@ export async function collect(o: CollectOptions, err: (line: string) => void): P
   let printed = 0;
   let stopping: Promise<void> | undefined;
   let capture: Capture | undefined;
-  const stop = (): Promise<void> => (stopping ??= capture ? capture.close() : Promise.resolve());
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = (): Promise<void> => (stopping ??= (capture ? capture.close() : Promise.resolve()).then(stopped));
   let pipeClosed = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') {
@@ -118,13 +126,7 @@ export async function collect(o: CollectOptions, err: (line: string) => void): P
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const timer = o.duration ? setTimeout(() => void stop(), o.duration * 1000) : undefined;
-  await new Promise<void>((resolve) => {
-    const wait = (): void => {
-      if (stopping) void stopping.then(resolve);
-      else setTimeout(wait, 50);
-    };
-    wait();
-  });
+  await done;
   if (timer) clearTimeout(timer);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);

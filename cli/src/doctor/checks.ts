@@ -17,7 +17,7 @@ import {
   readKernelConfig,
   readText,
   type Mount,
-} from './kernel-facts';
+} from '../../../collector/src/probe/kernel-facts';
 import { selectHook } from '../../../collector/src/probe/hook-select';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';

@@ -1,6 +1,6 @@
 // Chooses the hook family: `auto` tries the strongest first and keeps the first that loads and
 // attaches on the running kernel, recording why each stronger one was skipped.
-import fs from 'node:fs';
+import { parseLockdown, parseLsmList, readText } from './kernel-facts';
 import { HOOKS, type FilterOptions, type Hook, isNativeError, native } from './native';
 
 /** Strongest first: LSM (full path, can deny), fexit, kprobe (full path), tracepoint (name as passed). */
@@ -31,20 +31,14 @@ export interface HookChoice {
   skipped: SkippedHook[];
 }
 
-function readOr(p: string): string | undefined {
-  try {
-    return fs.readFileSync(p, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
 /** A short, specific reason from the kernel's answer and what /sys says about lockdown and LSMs. */
 export function explainRefusal(hook: Hook, err: unknown): string {
   if (!isNativeError(err)) return String(err);
-  const lockdown = readOr('/sys/kernel/security/lockdown')?.match(/\[(\w+)\]/)?.[1];
-  const lsms = readOr('/sys/kernel/security/lsm');
-  if (hook === 'lsm' && lsms !== undefined && !lsms.split(',').includes('bpf')) return `BPF LSM inactive (active LSMs: ${lsms}); add bpf to lsm= on the kernel command line`;
+  const lockdownText = readText('/sys/kernel/security/lockdown');
+  const lockdown = lockdownText === undefined ? undefined : parseLockdown(lockdownText);
+  const lsmText = readText('/sys/kernel/security/lsm');
+  const lsms = lsmText === undefined ? undefined : parseLsmList(lsmText);
+  if (hook === 'lsm' && lsms !== undefined && !lsms.includes('bpf')) return `BPF LSM inactive (active LSMs: ${lsms.join(',')}); add bpf to lsm= on the kernel command line`;
   if ((hook === 'lsm' || hook === 'fexit') && err.errno === 1 && lockdown && lockdown !== 'none') return `kernel lockdown (${lockdown}) refuses ${hook} programs`;
   if (hook === 'kprobe' && err.code === 'FW_ERR_ATTACH') return 'kprobes not compiled in (CONFIG_KPROBES unset) or vfs_open not probeable; the programs passed the verifier';
   return `${err.code}: ${err.message}`;

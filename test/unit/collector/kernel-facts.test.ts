@@ -1,6 +1,6 @@
 // Doctor's parsers read the kernel's own formats exactly, including the awkward corners.
 import t from 'tap';
-import { CAP, hasCap, parseCapEff, parseKernelConfig, parseKernelRelease, parseLockdown, parseLsmList, parseMemlock, parseMounts } from '../../../cli/src/doctor/kernel-facts';
+import { CAP, hasCap, parseCapEff, parseKernelConfig, parseKernelRelease, parseLockdown, parseLsmList, parseMemlock, parseMounts } from '../../../collector/src/probe/kernel-facts';
 
 t.test('lockdown mode is the bracketed word', async (t) => {
   t.equal(parseLockdown('none [integrity] confidentiality\n'), 'integrity');

@@ -1,4 +1,4 @@
-// Reads the kernel facts doctor reports, from the same sources libbpf and the kernel use:
+// Reads the kernel facts that doctor reports and hook selection explains, from the same sources
 // /proc, sysfs, tracefs, securityfs and the kernel config. Parsers are pure for unit tests.
 import fs from 'node:fs';
 import os from 'node:os';
