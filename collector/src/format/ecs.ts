@@ -16,11 +16,11 @@ export interface CapturedEvent extends OpenEvent {
 
 export interface EcsOpenDocument {
   '@timestamp': string;
-  event: { kind: 'event'; category: ['file']; type: string[]; action: 'open'; outcome: 'success' | 'failure' | 'unknown' };
+  event: { kind: 'event'; category: ['file']; type: string[]; action: 'open'; outcome: 'success' | 'failure' | 'unknown'; sequence?: number; id?: string };
   file: { path: string; name: string; directory: string; extension?: string; inode?: string; device?: string };
-  process: { pid: number; name: string; thread: { id: number }; parent: { pid: number } };
-  user: { id: string; effective: { id: string } };
-  group: { id: string };
+  process: { pid: number; name: string; executable?: string; args?: string[]; args_count?: number; thread: { id: number }; parent: { pid: number } };
+  user: { id: string; name?: string; effective: { id: string; name?: string } };
+  group: { id: string; name?: string };
   error?: { code: string };
   filewarden: {
     hook: string;
@@ -47,6 +47,11 @@ export interface EcsOpenDocument {
     mntns_id: number;
     cpu: number;
     boot_ns: string;
+    /** Set by the indexer: where process.executable/args came from. */
+    process_info?: 'proc' | 'unavailable';
+    seq?: number;
+    seq_stream?: string;
+    boot_id?: string;
   };
 }
 

@@ -1,0 +1,190 @@
+// The host agent: capture -> sequence -> enrich -> batch -> Redis (or the disk spool), with
+// Prometheus counters for every stage and a shutdown that flushes everything it has read.
+import path from 'node:path';
+import { Gauge, Registry } from 'prom-client';
+import { type BatchHost, type BatchJobData, encodeBatch, toWire, type WireBatch } from '../batch/wire';
+import { Sequencer } from '../batch/sequencer';
+import { Capture, type CaptureOptions } from '../capture/capture';
+import { AccountNames } from '../enrich/account-names';
+import { hostIdentity } from '../enrich/host-identity';
+import { ProcessInfoReader } from '../enrich/process-info';
+import type { CapturedEvent } from '../format/ecs';
+import { mirroredCounter, serveMetrics, type MetricsServer } from '../metrics/metrics-server';
+import { EventQueue } from '../queue/event-queue';
+import { Shipper } from '../queue/shipper';
+import { DiskSpool } from '../spool/disk-spool';
+
+export interface CollectorAgentOptions {
+  capture: CaptureOptions;
+  redisUrl: string;
+  /** Holds sequence.json and spool/. */
+  stateDir: string;
+  /** @defaultValue 'filewarden-events' */
+  queue?: string;
+  /** A batch is sent when it holds this many events... @defaultValue 2000 */
+  batchEvents?: number;
+  /** ...or when its oldest event is this old. @defaultValue 200 */
+  batchDelayMs?: number;
+  /** @defaultValue 1 GiB */
+  spoolMaxBytes?: number;
+  /** Port for GET /metrics; 0 picks a free one. @defaultValue 9464 */
+  metricsPort?: number;
+  /** @defaultValue '127.0.0.1' */
+  metricsHost?: string;
+  log(line: string): void;
+}
+
+export const COLLECTOR_DEFAULTS = { batchEvents: 2000, batchDelayMs: 200, spoolMaxBytes: 1 << 30, metricsPort: 9464, metricsHost: '127.0.0.1' };
+
+export class CollectorAgent {
+  readonly registry = new Registry();
+  private capture!: Capture;
+  private readonly sequencer: Sequencer;
+  private readonly queue: EventQueue;
+  private readonly spool: DiskSpool;
+  private readonly shipper: Shipper;
+  private readonly host: BatchHost;
+  private readonly accounts = new AccountNames();
+  private readonly procs = new ProcessInfoReader();
+  private metrics: MetricsServer | undefined;
+  private current: WireBatch | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sequenced = 0;
+  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir'>>;
+
+  constructor(private readonly opts: CollectorAgentOptions) {
+    this.o = {
+      queue: opts.queue ?? 'filewarden-events',
+      batchEvents: opts.batchEvents ?? COLLECTOR_DEFAULTS.batchEvents,
+      batchDelayMs: opts.batchDelayMs ?? COLLECTOR_DEFAULTS.batchDelayMs,
+      spoolMaxBytes: opts.spoolMaxBytes ?? COLLECTOR_DEFAULTS.spoolMaxBytes,
+      metricsPort: opts.metricsPort ?? COLLECTOR_DEFAULTS.metricsPort,
+      metricsHost: opts.metricsHost ?? COLLECTOR_DEFAULTS.metricsHost,
+    };
+    const id = hostIdentity();
+    this.host = { name: id.name, bootId: id.bootId, ...(id.id ? { id: id.id } : {}) };
+    this.sequencer = new Sequencer(opts.stateDir, id.bootId);
+    const start = this.sequencer.start;
+    if (start.unacked) {
+      opts.log(
+        `sequence: the previous run of boot ${id.bootId} stopped without acknowledging seq ${start.unacked.from}..${start.unacked.to} ` +
+          `(${start.unacked.to - start.unacked.from + 1} events lost); continuing at ${this.sequencer.assigned + 1}`,
+      );
+    } else if (start.resumed) {
+      opts.log(`sequence: continuing boot ${id.bootId} at seq ${this.sequencer.assigned + 1}`);
+    } else {
+      opts.log(`sequence: new stream ${this.sequencer.stream} for boot ${id.bootId}`);
+    }
+    this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue });
+    this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
+    this.shipper = new Shipper(this.queue, this.spool, { acked: (last) => this.sequencer.ack(last), log: opts.log });
+    this.defineMetrics();
+  }
+
+  /** Loads the probe and starts shipping; resolves once events flow and /metrics answers. */
+  async start(): Promise<void> {
+    this.metrics = await serveMetrics(this.registry, this.o.metricsPort, this.o.metricsHost);
+    this.capture = new Capture(this.opts.capture, (events) => this.onEvents(events));
+    const c = this.capture.choice;
+    this.opts.log(`collect: hook ${c.hook}${c.requested === 'auto' ? ' (auto)' : ''}: ${this.capture.attached().join(', ')}`);
+    for (const s of c.skipped) this.opts.log(`collect: skipped ${s.hook}: ${s.reason}`);
+    this.opts.log(`collect: queue ${this.o.queue} at ${this.opts.redisUrl}; spool ${this.spool.dir}; metrics ${this.metrics.url}`);
+  }
+
+  get metricsUrl(): string | undefined {
+    return this.metrics?.url;
+  }
+
+  /** Detaches the probe, ships every event read so far (to Redis or the spool), then closes. */
+  async stop(): Promise<void> {
+    await this.capture?.close();
+    this.flush();
+    await this.shipper.close();
+    await this.queue.close();
+    await this.metrics?.close();
+    const s = this.shipper.stats();
+    const k = this.capture?.stats();
+    this.opts.log(
+      `collect: stopped at seq ${this.sequencer.assigned}; queued ${s.eventsQueued}, spooled ${s.eventsSpooled} (left in spool ${this.spool.stats().events}), ` +
+        `dropped ${s.eventsDropped} (spool full)${k ? `, kernel dropped ${k.dropped} (ring buffer full)` : ''}`,
+    );
+  }
+
+  private onEvents(events: CapturedEvent[]): void {
+    // Numbers are reserved on disk before use: a crash from here on is a reported gap, not a silent one.
+    const first = this.sequencer.assign(events.length);
+    this.sequenced += events.length;
+    this.procs.reset();
+    const now = Date.now();
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const b = (this.current ??= this.newBatch());
+      b.events.push(toWire(e, first + i));
+      const pid = String(e.pid);
+      if (!(pid in b.procs)) {
+        const info = this.procs.info(e.pid);
+        if (info) b.procs[pid] = info;
+      }
+      const uid = String(e.uid);
+      if (!(uid in b.users)) {
+        const n = this.accounts.userName(e.uid, now);
+        if (n !== undefined) b.users[uid] = n;
+      }
+      const euid = String(e.euid);
+      if (!(euid in b.users)) {
+        const n = this.accounts.userName(e.euid, now);
+        if (n !== undefined) b.users[euid] = n;
+      }
+      const gid = String(e.gid);
+      if (!(gid in b.groups)) {
+        const n = this.accounts.groupName(e.gid, now);
+        if (n !== undefined) b.groups[gid] = n;
+      }
+      if (b.events.length >= this.o.batchEvents) this.flush();
+    }
+  }
+
+  private newBatch(): WireBatch {
+    this.timer = setTimeout(() => this.flush(), this.o.batchDelayMs);
+    return { v: 1, host: this.host, procs: {}, users: {}, groups: {}, events: [] };
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const b = this.current;
+    this.current = undefined;
+    if (!b || b.events.length === 0) return;
+    const data: BatchJobData = encodeBatch(b, this.sequencer.stream);
+    this.shipper.ship(data).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
+  }
+
+  private defineMetrics(): void {
+    const r = this.registry;
+    const k = (f: (s: ReturnType<Capture['stats']>) => number) => () => (this.capture ? f(this.capture.stats()) : 0);
+    mirroredCounter(r, 'filewarden_kernel_events_seen_total', 'opens the hook saw (before filters)', k((s) => s.seen));
+    mirroredCounter(r, 'filewarden_kernel_events_filtered_total', 'opens dropped by the in-kernel filters', k((s) => s.filtered));
+    mirroredCounter(r, 'filewarden_kernel_events_emitted_total', 'events written to the ring buffer', k((s) => s.emitted));
+    mirroredCounter(r, 'filewarden_kernel_events_dropped_total', 'events lost because the ring buffer was full', k((s) => s.dropped));
+    mirroredCounter(r, 'filewarden_kernel_args_lost_total', 'syscall entries whose arguments were lost (pending map full)', k((s) => s.argsLost));
+    mirroredCounter(r, 'filewarden_events_filtered_user_total', 'events dropped by the user-space half of the path filter', k((s) => s.filteredUser));
+    mirroredCounter(r, 'filewarden_events_unresolved_total', 'relative names whose process was gone before resolution', k((s) => s.unresolved));
+    mirroredCounter(r, 'filewarden_events_sequenced_total', 'events given a sequence number by this run', () => this.sequenced);
+    const sh = (f: (s: ReturnType<Shipper['stats']>) => number) => () => f(this.shipper.stats());
+    mirroredCounter(r, 'filewarden_events_queued_total', 'events added to Redis (directly or from the spool)', sh((s) => s.eventsQueued));
+    mirroredCounter(r, 'filewarden_batches_queued_total', 'batches (jobs) added to Redis', sh((s) => s.batchesQueued));
+    mirroredCounter(r, 'filewarden_events_spooled_total', 'events written to the disk spool while Redis was unreachable', sh((s) => s.eventsSpooled));
+    mirroredCounter(r, 'filewarden_spool_replayed_events_total', 'spooled events later added to Redis', sh((s) => s.eventsReplayed));
+    mirroredCounter(r, 'filewarden_spool_dropped_events_total', 'events lost because the spool was full', sh((s) => s.eventsDropped));
+    mirroredCounter(r, 'filewarden_process_info_unavailable_total', 'processes gone before executable and args could be read', () => this.procs.unavailable);
+    const gauge = (name: string, help: string, read: () => number): void =>
+      void new Gauge({ name, help, registers: [r], collect() { this.set(read()); } });
+    gauge('filewarden_spool_events', 'events waiting in the disk spool', () => this.spool.stats().events);
+    gauge('filewarden_spool_bytes', 'bytes used by the disk spool', () => this.spool.stats().bytes);
+    gauge('filewarden_redis_up', '1 when the Redis connection is ready', () => (this.queue.connected ? 1 : 0));
+    gauge('filewarden_seq_assigned', 'highest sequence number given to an event in this boot', () => this.sequencer.assigned);
+    gauge('filewarden_seq_acked', 'every event up to this sequence number is in Redis, in the spool, or counted as dropped', () => this.sequencer.acked);
+    const lost = this.sequencer.start.unacked;
+    gauge('filewarden_seq_lost_at_start', 'events the previous run of this boot sequenced but never acknowledged', () => (lost ? lost.to - lost.from + 1 : 0));
+  }
+}

@@ -1,0 +1,124 @@
+// Hands batches to Redis in sequence order, or to the disk spool while Redis is unreachable, and
+// replays the spool oldest first once Redis is back. New batches go behind the spool, never around
+// it. A batch the spool cannot hold is dropped, counted and logged with its sequence range.
+import type { BatchJobData } from '../batch/wire';
+import type { DiskSpool } from '../spool/disk-spool';
+import { type EventQueue, QueueUnavailableError } from './event-queue';
+
+export interface ShipperStats {
+  batchesQueued: number;
+  eventsQueued: number;
+  eventsSpooled: number;
+  eventsReplayed: number;
+  eventsDropped: number;
+  batchesDropped: number;
+}
+
+export interface ShipperEvents {
+  /** Everything up to `last` is in Redis, in the spool, or counted as dropped. */
+  acked(last: number): void;
+  log(line: string): void;
+}
+
+const events = (d: BatchJobData): number => d.last - d.first + 1;
+
+export class Shipper {
+  private readonly stats_: ShipperStats = { batchesQueued: 0, eventsQueued: 0, eventsSpooled: 0, eventsReplayed: 0, eventsDropped: 0, batchesDropped: 0 };
+  private chain: Promise<void> = Promise.resolve();
+  private replaying: Promise<void> | undefined;
+  private closed = false;
+  private lastFailure = '';
+
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly spool: DiskSpool,
+    private readonly on: ShipperEvents,
+    /** Pause between replay attempts while Redis is down. @defaultValue 1000 */
+    private readonly retryMs = 1000,
+  ) {
+    if (!spool.empty) {
+      const s = spool.stats();
+      on.log(`spool: ${s.events} events in ${s.batches} batches from an earlier run; replaying when Redis answers`);
+      this.kickReplay();
+    }
+  }
+
+  stats(): ShipperStats {
+    return { ...this.stats_ };
+  }
+
+  /** Queues the batch behind every earlier one; the promise settles once it is acknowledged. */
+  ship(d: BatchJobData): Promise<void> {
+    this.chain = this.chain.then(() => this.shipOne(d));
+    return this.chain;
+  }
+
+  /** Resolves when every batch handed to ship() is acknowledged (queued, spooled or dropped). */
+  flushed(): Promise<void> {
+    return this.chain;
+  }
+
+  /** Stops replaying; batches left in the spool stay there for the next start. */
+  async close(): Promise<void> {
+    await this.chain;
+    this.closed = true;
+    await this.replaying;
+  }
+
+  private async shipOne(d: BatchJobData): Promise<void> {
+    if (this.spool.empty) {
+      try {
+        await this.queue.add(d);
+        this.stats_.batchesQueued++;
+        this.stats_.eventsQueued += events(d);
+        this.on.acked(d.last);
+        return;
+      } catch (e) {
+        if (!(e instanceof QueueUnavailableError)) throw e;
+        this.noteFailure(e.message);
+      }
+    }
+    if (this.spool.append(d)) {
+      this.stats_.eventsSpooled += events(d);
+    } else {
+      this.stats_.eventsDropped += events(d);
+      this.stats_.batchesDropped++;
+      const s = this.spool.stats();
+      this.on.log(`spool: FULL (${s.bytes} of ${this.spool.maxBytes} bytes): dropped events seq ${d.first}..${d.last} of boot ${d.boot}`);
+    }
+    this.on.acked(d.last);
+    this.kickReplay();
+  }
+
+  private noteFailure(msg: string): void {
+    if (msg !== this.lastFailure) this.on.log(`queue: redis unavailable (${msg}); spooling to ${this.spool.dir}`);
+    this.lastFailure = msg;
+  }
+
+  private kickReplay(): void {
+    this.replaying ??= this.replay().finally(() => (this.replaying = undefined));
+  }
+
+  private async replay(): Promise<void> {
+    while (!this.closed) {
+      const head = this.spool.peek();
+      if (!head) {
+        if (this.lastFailure) this.on.log('queue: redis is back; spool drained');
+        this.lastFailure = '';
+        return;
+      }
+      try {
+        await this.queue.add(head.data);
+      } catch (e) {
+        if (!(e instanceof QueueUnavailableError)) throw e;
+        this.noteFailure(e.message);
+        await new Promise((r) => setTimeout(r, this.retryMs));
+        continue;
+      }
+      this.spool.remove(head.name);
+      this.stats_.eventsReplayed += events(head.data);
+      this.stats_.batchesQueued++;
+      this.stats_.eventsQueued += events(head.data);
+    }
+  }
+}

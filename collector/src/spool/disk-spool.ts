@@ -1,0 +1,105 @@
+// A bounded on-disk FIFO of batches for when Redis is unreachable. One file per batch, named by a
+// counter so a directory listing is the order; written to a temporary name, fsynced and renamed,
+// so a crash leaves whole batches only. What does not fit is refused, and the caller counts it.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BatchJobData } from '../batch/wire';
+
+const SUFFIX = '.batch';
+const NAME = /^(\d{16})\.batch$/;
+
+export interface SpoolEntry {
+  name: string;
+  data: BatchJobData;
+}
+
+export interface SpoolStats {
+  batches: number;
+  events: number;
+  bytes: number;
+}
+
+export class DiskSpool {
+  private readonly names: string[] = [];
+  private readonly sizes = new Map<string, { bytes: number; events: number }>();
+  private next = 1;
+  private bytes = 0;
+  private events = 0;
+
+  /** @param maxBytes the spool refuses a batch that would take it past this size */
+  constructor(
+    readonly dir: string,
+    readonly maxBytes: number,
+  ) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const f of fs.readdirSync(dir).sort()) {
+      const m = NAME.exec(f);
+      if (!m) {
+        // A temporary file from a crash mid-write: that batch was never acknowledged.
+        if (f.endsWith('.tmp')) fs.rmSync(path.join(dir, f), { force: true });
+        continue;
+      }
+      const full = path.join(dir, f);
+      const data = this.load(full);
+      const bytes = fs.statSync(full).size;
+      this.names.push(f);
+      this.sizes.set(f, { bytes, events: data.last - data.first + 1 });
+      this.bytes += bytes;
+      this.events += data.last - data.first + 1;
+      this.next = Number(m[1]) + 1;
+    }
+  }
+
+  get empty(): boolean {
+    return this.names.length === 0;
+  }
+
+  stats(): SpoolStats {
+    return { batches: this.names.length, events: this.events, bytes: this.bytes };
+  }
+
+  /** Appends a batch durably; false when it does not fit (nothing is written then). */
+  append(data: BatchJobData): boolean {
+    const text = JSON.stringify(data);
+    const bytes = Buffer.byteLength(text);
+    if (this.bytes + bytes > this.maxBytes) return false;
+    const name = String(this.next++).padStart(16, '0') + SUFFIX;
+    const full = path.join(this.dir, name);
+    const tmp = `${full}.tmp`;
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, text);
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, full);
+    const events = data.last - data.first + 1;
+    this.names.push(name);
+    this.sizes.set(name, { bytes, events });
+    this.bytes += bytes;
+    this.events += events;
+    return true;
+  }
+
+  /** The oldest batch, without removing it. */
+  peek(): SpoolEntry | undefined {
+    const name = this.names[0];
+    return name === undefined ? undefined : { name, data: this.load(path.join(this.dir, name)) };
+  }
+
+  /** Removes the oldest batch once it is safely elsewhere. */
+  remove(name: string): void {
+    if (this.names[0] !== name) throw new Error(`spool: ${name} is not the oldest batch`);
+    fs.rmSync(path.join(this.dir, name), { force: true });
+    this.names.shift();
+    const s = this.sizes.get(name)!;
+    this.sizes.delete(name);
+    this.bytes -= s.bytes;
+    this.events -= s.events;
+  }
+
+  private load(file: string): BatchJobData {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as BatchJobData;
+  }
+}
