@@ -32,3 +32,21 @@ export function resolveEndpoints(stateDir: string, env: NodeJS.ProcessEnv = proc
     elasticsearchSource: env.FILEWARDEN_ELASTICSEARCH_URL ? 'env' : 'stack',
   };
 }
+
+/** One service's URL: the explicit value, then the environment, then the embedded stack. */
+export function resolveEndpoint(stateDir: string, service: 'redis' | 'elasticsearch', explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return explicit;
+  const state = readState(stackPaths(stateDir).stateFile);
+  const url =
+    service === 'redis'
+      ? (env.FILEWARDEN_REDIS_URL ?? (state.redis ? redisUrl(state.redis) : undefined))
+      : (env.FILEWARDEN_ELASTICSEARCH_URL ?? (state.elasticsearch ? elasticsearchUrl(state.elasticsearch) : undefined));
+  if (!url) {
+    const name = service === 'redis' ? 'Redis' : 'Elasticsearch';
+    const v = service === 'redis' ? 'FILEWARDEN_REDIS_URL' : 'FILEWARDEN_ELASTICSEARCH_URL';
+    throw new StackError('FW_STACK_NOT_RUNNING', `no ${name} configured and the embedded stack in ${stateDir} has none`, {
+      hint: `run \`filewarden stack up\`, or pass the URL option, or set ${v}`,
+    });
+  }
+  return url;
+}
