@@ -1,4 +1,4 @@
-// `filewarden collect --stdout`: captures opens with the chosen hook and prints one ECS-shaped JSON
+// `filewarden collect --stdout` and the capture options shared with the Redis mode: captures opens with the chosen hook and prints one ECS-shaped JSON
 // document per line, like opensnoop but with every field, exact names and visible drop counters.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -91,10 +91,6 @@ export function formatStats(s: CaptureStats): string {
 }
 
 export async function collect(o: CollectOptions, err: (line: string) => void): Promise<number> {
-  if (!o.stdout) {
-    err('collect: choose an output: --stdout prints NDJSON (the Redis pipeline runs under `filewarden up`)');
-    return 2;
-  }
   let printed = 0;
   let stopping: Promise<void> | undefined;
   let capture: Capture | undefined;

@@ -6,6 +6,12 @@ import { NoHookError, parseHookRequest } from '../../collector/src/probe/hook-se
 import { isNativeError } from '../../collector/src/probe/native';
 import { collect, type CollectOptions, parseCgroup, parseComm, parsePositive, parsePrefix, parseUid, repeat } from './collect';
 import { fixMounts, formatCheck, runChecks } from './doctor/checks';
+import { gapsCommand, type GapsCliOptions, type IndexCliOptions, runCollector, runIndexer, type ShipOptions, up } from './pipeline';
+import { COLLECTOR_DEFAULTS } from '../../collector/src/agent/collector-agent';
+import { DEFAULT_QUEUE } from '../../collector/src/queue/event-queue';
+import { INDEXER_DEFAULTS } from '../../indexer/src/worker/indexer-worker';
+import { EsConfigError } from '../../indexer/src/es-client';
+import { HostIdentityError } from '../../collector/src/enrich/host-identity';
 
 const log = (line: string): void => console.log(line);
 
@@ -22,6 +28,42 @@ function parseServices(value: string): Service[] {
   }
   if (list.length === 0) throw new InvalidArgumentError('expected at least one service');
   return list as Service[];
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');
+  return Number(value);
+}
+
+function parseMetricsPort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a TCP port number (0 picks a free one)');
+  return n;
+}
+
+function parseBytes(value: string): number {
+  const m = /^(\d+)([kmg]i?b?)?$/i.exec(value);
+  if (!m) throw new InvalidArgumentError('expected a size such as 1073741824, 512m or 1g');
+  const unit = (m[2] ?? '').toLowerCase()[0];
+  const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  return Number(m[1]) * mult;
+}
+
+function parseIndexName(value: string): string {
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(value) || value.length > 200) throw new InvalidArgumentError('expected a lowercase Elasticsearch index name (a-z, 0-9, _ . -)');
+  return value;
+}
+
+function addEsOptions(c: Command): Command {
+  return c
+    .addOption(new Option('--es-url <url>', 'Elasticsearch URL (default: the embedded stack)').env('FILEWARDEN_ELASTICSEARCH_URL'))
+    .addOption(new Option('--es-api-key <key>', 'API key (base64 id:key)').env('FILEWARDEN_ES_API_KEY'))
+    .addOption(new Option('--es-username <name>', 'basic-auth user').env('FILEWARDEN_ES_USERNAME'))
+    .addOption(new Option('--es-password <password>', 'basic-auth password').env('FILEWARDEN_ES_PASSWORD'))
+    .addOption(new Option('--es-ca <file>', 'PEM CA certificate for https').env('FILEWARDEN_ES_CA'))
+    .option('--es-insecure', 'do not verify the server certificate (test clusters only)')
+    .option('--index-prefix <name>', 'event indices are <prefix>-YYYY.MM.DD', parseIndexName, INDEXER_DEFAULTS.indexPrefix)
+    .option('--deadletter-index <name>', 'where refused events go, with the error', parseIndexName, INDEXER_DEFAULTS.deadletterIndex);
 }
 
 function parseHeap(value: string): string {
@@ -121,19 +163,59 @@ export function buildProgram(): Command {
     .option('--count <n>', 'stop after printing n events', (v) => Math.floor(parsePositive(v)))
     .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
     .option('--ringbuf-bytes <n>', 'ring buffer size: a power of two, at least a page (default 4 MiB)', (v) => Math.floor(parsePositive(v)))
-    .addHelpText('after', '\nStops on SIGINT/SIGTERM, --count or --duration, and prints every event still buffered first.\nHook differences (which opens each one sees, which path it gives) are in docs/capture.md.')
-    .action(async (o: CollectOptions) => {
-      process.exitCode = await collect(o, (line) => console.error(line));
+    .addOption(new Option('--redis-url <url>', 'Redis for the queue (default: the embedded stack)').env('FILEWARDEN_REDIS_URL'))
+    .option('--queue <name>', 'BullMQ queue name', DEFAULT_QUEUE)
+    .option('--batch-events <n>', 'send a batch when it holds this many events', parseCount, COLLECTOR_DEFAULTS.batchEvents)
+    .option('--batch-delay-ms <ms>', 'or when its oldest event is this old', parseCount, COLLECTOR_DEFAULTS.batchDelayMs)
+    .option('--spool-max-bytes <size>', 'disk spool bound while Redis is unreachable (e.g. 512m, 2g)', parseBytes, COLLECTOR_DEFAULTS.spoolMaxBytes)
+    .option('--metrics-port <port>', 'Prometheus GET /metrics port (0: any free port)', parseMetricsPort, COLLECTOR_DEFAULTS.metricsPort)
+    .option('--metrics-host <addr>', 'address /metrics listens on', COLLECTOR_DEFAULTS.metricsHost)
+    .addHelpText(
+      'after',
+      '\nWithout --stdout, events go to the Redis queue (or to the disk spool under <state-dir>/collector\nwhile Redis is down), numbered per boot; `filewarden index` moves them to Elasticsearch.\n' +
+        'Stops on SIGINT/SIGTERM, --count (--stdout only) or --duration, and ships every event still buffered first.\n' +
+        'Hook differences are in docs/capture.md; guarantees and counters in docs/pipeline.md.',
+    )
+    .action(async (o: CollectOptions & ShipOptions) => {
+      if (o.stdout) process.exitCode = await collect(o, (line) => console.error(line));
+      else if (o.count !== undefined) throw new InvalidArgumentError('--count applies to --stdout only');
+      else process.exitCode = await runCollector(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+    });
+
+  addEsOptions(
+    program
+      .command('index')
+      .description('move events from the Redis queue into Elasticsearch (ECS documents, exactly once; refused ones to the dead-letter index)'),
+  )
+    .addOption(new Option('--redis-url <url>', 'Redis for the queue (default: the embedded stack)').env('FILEWARDEN_REDIS_URL'))
+    .option('--queue <name>', 'BullMQ queue name', DEFAULT_QUEUE)
+    .option('--concurrency <n>', 'batches indexed at once', parseCount, INDEXER_DEFAULTS.concurrency)
+    .option('--no-templates', 'do not install the index templates at start (when the role lacks manage_index_templates)')
+    .option('--metrics-port <port>', 'Prometheus GET /metrics port (0: any free port)', parseMetricsPort, INDEXER_DEFAULTS.metricsPort)
+    .option('--metrics-host <addr>', 'address /metrics listens on', INDEXER_DEFAULTS.metricsHost)
+    .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
+    .addHelpText('after', '\nStops on SIGINT/SIGTERM after finishing the batches in hand. Guarantees and counters: docs/pipeline.md.')
+    .action(async (o: IndexCliOptions) => {
+      process.exitCode = await runIndexer(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+    });
+
+  addEsOptions(program.command('gaps').description('list the sequence numbers missing from Elasticsearch per host boot; exit 1 when any are'))
+    .option('--boot-id <id>', 'only this boot')
+    .option('--json', 'print machine-readable JSON')
+    .action(async (o: GapsCliOptions) => {
+      process.exitCode = await gapsCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
     });
 
   program
     .command('up')
-    .description('run filewarden on this host with the embedded stack (today: start the stack, then run doctor)')
+    .description('run filewarden on this host: the embedded stack (unless FILEWARDEN_REDIS_URL and FILEWARDEN_ELASTICSEARCH_URL are set), the collector and the indexer, with a live status line')
     .option('--fix', 'let doctor mount tracefs and securityfs where missing')
-    .action(async (o: { fix?: boolean }) => {
+    .option('--hooks <hook>', 'kernel hook for the collector (see collect --help)', 'auto')
+    .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
+    .addHelpText('after', '\nStatus: events/s sequenced, batches in the queue, events in the disk spool, indexed, dead-lettered,\nand dropped (ring buffer or spool full). Stops on SIGINT/SIGTERM: the collector first, then the indexer.')
+    .action(async (o: { fix?: boolean; hooks: string; duration?: number }) => {
       const stateDir = program.opts<{ stateDir: string }>().stateDir;
-      await stackUp({ stateDir, log });
-      process.exitCode = await doctor(stateDir, { fix: o.fix });
+      process.exitCode = await up(stateDir, o, log, () => doctor(stateDir, { fix: o.fix }));
     });
   return program;
 }
@@ -149,6 +231,8 @@ export async function main(argv: string[]): Promise<void> {
     } else if (isNativeError(err)) {
       console.error(`filewarden: ${err.hook} hook: ${err.message} [${err.code}, errno ${err.errno}]`);
       if (err.log) console.error(err.log.trimEnd().replace(/^/gm, '  | '));
+    } else if (err instanceof EsConfigError || err instanceof HostIdentityError || err instanceof InvalidArgumentError) {
+      console.error(`filewarden: ${err.message}`);
     } else if (err instanceof NoHookError) {
       console.error(`filewarden: ${err.message}`);
       console.error('  hint: run filewarden doctor to see what this kernel and these privileges allow');

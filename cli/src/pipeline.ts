@@ -1,0 +1,221 @@
+// `filewarden collect` (to Redis), `filewarden index`, `filewarden gaps` and `filewarden up`: the
+// pipeline commands. Each long-running one stops cleanly on SIGINT/SIGTERM or after --duration.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { CollectorAgent } from '../../collector/src/agent/collector-agent';
+import { parseMetrics } from '../../collector/src/metrics/metrics-server';
+import { esClient, type EsConnectionOptions } from '../../indexer/src/es-client';
+import { sequenceGaps } from '../../indexer/src/gaps/sequence-gaps';
+import { IndexerWorker } from '../../indexer/src/worker/indexer-worker';
+import { resolveEndpoint, stackUp } from '../../stack/src';
+import { choosePort } from '../../stack/src/ports';
+import { filtersFrom, type CollectOptions } from './collect';
+
+export interface ShipOptions {
+  redisUrl?: string;
+  queue: string;
+  batchEvents?: number;
+  batchDelayMs?: number;
+  spoolMaxBytes?: number;
+  metricsPort?: number;
+  metricsHost?: string;
+}
+
+export interface EsCliOptions {
+  esUrl?: string;
+  esApiKey?: string;
+  esUsername?: string;
+  esPassword?: string;
+  esCa?: string;
+  esInsecure?: boolean;
+}
+
+export interface IndexCliOptions extends EsCliOptions {
+  redisUrl?: string;
+  queue: string;
+  indexPrefix: string;
+  deadletterIndex: string;
+  concurrency: number;
+  templates: boolean;
+  metricsPort?: number;
+  metricsHost?: string;
+  duration?: number;
+}
+
+type Log = (line: string) => void;
+
+/** Resolves on SIGINT, SIGTERM or after `seconds`. */
+function untilStopped(seconds?: number): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (why: string): void => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      clearTimeout(timer);
+      resolve(why);
+    };
+    const onInt = (): void => done('SIGINT');
+    const onTerm = (): void => done('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    const timer = seconds ? setTimeout(() => done('duration'), seconds * 1000) : undefined;
+  });
+}
+
+export function esOptions(stateDir: string, o: EsCliOptions): EsConnectionOptions {
+  return {
+    url: resolveEndpoint(stateDir, 'elasticsearch', o.esUrl),
+    apiKey: o.esApiKey,
+    username: o.esUsername,
+    password: o.esPassword,
+    caFile: o.esCa,
+    insecure: o.esInsecure,
+  };
+}
+
+export async function runCollector(stateDir: string, o: CollectOptions & ShipOptions, log: Log): Promise<number> {
+  const agent = new CollectorAgent({
+    capture: { hooks: o.hooks, filters: filtersFrom(o), ringbufBytes: o.ringbufBytes },
+    redisUrl: resolveEndpoint(stateDir, 'redis', o.redisUrl),
+    stateDir: path.join(stateDir, 'collector'),
+    queue: o.queue,
+    batchEvents: o.batchEvents,
+    batchDelayMs: o.batchDelayMs,
+    spoolMaxBytes: o.spoolMaxBytes,
+    metricsPort: o.metricsPort,
+    metricsHost: o.metricsHost,
+    log,
+  });
+  await agent.start();
+  const why = await untilStopped(o.duration);
+  log(`collect: stopping (${why}): flushing`);
+  await agent.stop();
+  return 0;
+}
+
+export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log): Promise<number> {
+  const worker = new IndexerWorker({
+    es: esClient(esOptions(stateDir, o)),
+    redisUrl: resolveEndpoint(stateDir, 'redis', o.redisUrl),
+    queue: o.queue,
+    indexPrefix: o.indexPrefix,
+    deadletterIndex: o.deadletterIndex,
+    concurrency: o.concurrency,
+    installTemplates: o.templates,
+    metricsPort: o.metricsPort,
+    metricsHost: o.metricsHost,
+    log,
+  });
+  await worker.start();
+  const why = await untilStopped(o.duration);
+  log(`index: stopping (${why}): finishing the batches in hand`);
+  await worker.stop();
+  return 0;
+}
+
+export interface GapsCliOptions extends EsCliOptions {
+  indexPrefix: string;
+  deadletterIndex: string;
+  bootId?: string;
+  json?: boolean;
+}
+
+/** Prints every missing sequence range; exit 1 when any event is missing. */
+export async function gapsCommand(stateDir: string, o: GapsCliOptions, log: Log): Promise<number> {
+  const es = esClient(esOptions(stateDir, o));
+  await es.indices.refresh({ index: `${o.indexPrefix}-*,${o.deadletterIndex}`, ignore_unavailable: true, allow_no_indices: true });
+  const report = await sequenceGaps(es, [`${o.indexPrefix}-*`, o.deadletterIndex], { bootId: o.bootId });
+  if (o.json) log(JSON.stringify(report, null, 2));
+  else if (report.length === 0) log('gaps: no sequenced events found');
+  for (const g of o.json ? [] : report) {
+    const head = `host ${g.host} boot ${g.bootId} stream ${g.stream}: seq 1..${g.last}, ${g.found} found, ${g.missingCount} missing`;
+    log(g.duplicated ? `${head}, ${g.duplicated} DUPLICATED` : head);
+    for (const m of g.missing) log(`  missing ${m.from === m.to ? m.from : `${m.from}..${m.to}`}`);
+  }
+  return report.some((g) => g.missingCount > 0 || g.duplicated > 0) ? 1 : 0;
+}
+
+export interface UpOptions {
+  hooks: string;
+  duration?: number;
+  fix?: boolean;
+}
+
+interface Child {
+  name: 'collect' | 'index';
+  args: string[];
+  metricsUrl: string;
+  proc?: ChildProcess;
+}
+
+/**
+ * Runs the collector and the indexer as two supervised child processes (so either can crash
+ * alone, as in production under systemd) and prints one status line a second.
+ */
+export async function up(stateDir: string, o: UpOptions, log: Log, doctor: () => Promise<number>): Promise<number> {
+  if (!process.env.FILEWARDEN_REDIS_URL || !process.env.FILEWARDEN_ELASTICSEARCH_URL) await stackUp({ stateDir, log });
+  if ((await doctor()) !== 0) return 1;
+  const cPort = (await choosePort('collector metrics', 9464, { explicit: false })).port;
+  const iPort = (await choosePort('indexer metrics', 9465, { explicit: false, avoid: [cPort] })).port;
+  const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'filewarden.js');
+  const children: Child[] = [
+    { name: 'collect', args: ['collect', '--hooks', o.hooks, '--metrics-port', String(cPort)], metricsUrl: `http://127.0.0.1:${cPort}/metrics` },
+    { name: 'index', args: ['index', '--metrics-port', String(iPort)], metricsUrl: `http://127.0.0.1:${iPort}/metrics` },
+  ];
+  const tty = process.stdout.isTTY === true;
+  let statusShown = false;
+  const print = (line: string): void => {
+    if (tty && statusShown) process.stdout.write('\r\x1b[K');
+    statusShown = false;
+    log(line);
+  };
+  let stopping = false;
+  const startChild = (c: Child): void => {
+    const proc = spawn(process.execPath, [bin, '--state-dir', stateDir, ...c.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.proc = proc;
+    for (const s of [proc.stdout, proc.stderr]) {
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n');
+        buf = lines.pop()!;
+        for (const l of lines) print(`[${c.name}] ${l}`);
+      });
+    }
+    proc.on('exit', (code, signal) => {
+      if (stopping) return;
+      print(`up: ${c.name} exited (${signal ?? `code ${code}`}); restarting in 2 s`);
+      setTimeout(() => !stopping && startChild(c), 2000);
+    });
+  };
+  children.forEach(startChild);
+
+  let prev: { t: number; seq: number } | undefined;
+  const status = async (): Promise<void> => {
+    const [cm, im] = await Promise.all(children.map((c) => fetch(c.metricsUrl).then((r) => r.text()).then(parseMetrics, () => new Map<string, number>())));
+    const seq = cm.get('filewarden_events_sequenced_total') ?? 0;
+    const now = Date.now();
+    const rate = prev && now > prev.t ? Math.max(0, ((seq - prev.seq) * 1000) / (now - prev.t)) : 0;
+    prev = { t: now, seq };
+    const depth = ['wait', 'active', 'delayed', 'prioritized'].reduce((a, s) => a + (im.get(`filewarden_queue_jobs{state="${s}"}`) ?? 0), 0);
+    const dropped = (cm.get('filewarden_kernel_events_dropped_total') ?? 0) + (cm.get('filewarden_spool_dropped_events_total') ?? 0);
+    const line =
+      `events/s ${rate.toFixed(0)} | queue ${depth} batches | spooled ${cm.get('filewarden_spool_events') ?? 0} | ` +
+      `indexed ${im.get('filewarden_indexer_events_indexed_total') ?? 0} | dead-lettered ${im.get('filewarden_indexer_events_deadlettered_total') ?? 0} | dropped ${dropped}`;
+    if (tty) {
+      process.stdout.write(`\r\x1b[K${line}`);
+      statusShown = true;
+    } else log(`status: ${line}`);
+  };
+  const timer = setInterval(() => void status(), tty ? 1000 : 5000);
+  const why = await untilStopped(o.duration);
+  clearInterval(timer);
+  stopping = true;
+  print(`up: stopping (${why}): collector first, so everything it read reaches the queue`);
+  const exited = (c: Child): Promise<void> =>
+    new Promise((r) => (c.proc && c.proc.exitCode === null && c.proc.signalCode === null ? c.proc.once('exit', () => r()) : r()));
+  children[0].proc?.kill('SIGTERM');
+  await exited(children[0]);
+  children[1].proc?.kill('SIGTERM');
+  await exited(children[1]);
+  return 0;
+}
