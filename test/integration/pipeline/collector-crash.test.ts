@@ -1,0 +1,53 @@
+// Fault 2: the collector is killed with SIGKILL mid-stream and restarted. Every event it had
+// acknowledged (queued or spooled) is in Elasticsearch, and the sequence numbers it had given out
+// but not acknowledged are exactly the gaps that the restart and `filewarden gaps` report.
+import t from 'tap';
+import { cli } from '../../utils/stack';
+import { openWorkload, pipelineEnv, readIndexed, sequenceState, startCollector, startIndexer, stopService, splitOurs, waitFor, waitQueueEmpty } from '../../utils/pipeline';
+
+t.test('a collector killed with SIGKILL mid-stream: acknowledged events all arrive, lost ones are reported exactly', async (t) => {
+  const env = pipelineEnv(t);
+  let collector = await startCollector(t, env);
+  const indexer = await startIndexer(t, env);
+  const N = 20_000;
+  const work = openWorkload(t, env.workDir, N, 4000);
+  t.ok(await waitFor(async () => ((await collector.metrics()).get('filewarden_events_queued_total') ?? 0) >= 4000, 30_000, 50), 'the collector has queued some events');
+  collector.proc.kill('SIGKILL');
+  t.equal(await collector.exited, 'SIGKILL', 'the collector died by SIGKILL');
+  const atKill = sequenceState(env);
+  t.ok(atKill.acked >= 4000 && atKill.assigned >= atKill.acked, `at the kill: seq assigned ${atKill.assigned}, acknowledged ${atKill.acked}`);
+
+  collector = await startCollector(t, env);
+  const lost = atKill.assigned - atKill.acked;
+  if (lost > 0) t.match(collector.log(), `stopped without acknowledging seq ${atKill.acked + 1}..${atKill.assigned} (${lost} events lost)`, 'the restart names the unacknowledged range');
+  else t.match(collector.log(), `continuing boot`, 'nothing was outstanding: the restart continues the stream');
+  t.equal(sequenceState(env).stream, atKill.stream, 'the restarted collector continues the same sequence stream');
+  await work.done;
+  await stopService(t, collector, 'the restarted collector');
+  const last = sequenceState(env).assigned;
+  t.ok(await waitFor(async () => (await readIndexed(env)).length > atKill.acked, 60_000), 'events arrive');
+  t.ok(await waitQueueEmpty(indexer, 60_000), 'the queue is empty');
+
+  const docs = await readIndexed(env);
+  const seqs = new Set(docs.map((d) => d.seq));
+  t.equal(seqs.size, docs.length, 'no sequence number twice');
+  const ours = splitOurs(t, env, docs);
+  t.equal(new Set(ours.map((d) => d.path)).size, ours.length, 'no opened file twice');
+  const missingAcked = [];
+  for (let q = 1; q <= atKill.acked; q++) if (!seqs.has(q)) missingAcked.push(q);
+  t.same(missingAcked, [], `every event acknowledged before the kill (seq 1..${atKill.acked}) is in Elasticsearch`);
+  const missing: number[] = [];
+  for (let q = 1; q <= last; q++) if (!seqs.has(q)) missing.push(q);
+  t.ok(missing.every((q) => q > atKill.acked && q <= atKill.assigned), `the ${missing.length} missing numbers are all in the unacknowledged range`);
+  t.comment(`kill: assigned ${atKill.assigned}, acked ${atKill.acked}; at the end: ${docs.length} indexed of seq 1..${last}, ${missing.length} missing`);
+
+  const gaps = await cli(['gaps', '--json', '--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  const report = JSON.parse(gaps.stdout) as { stream: string; last: number; missingCount: number; missing: { from: number; to: number }[] }[];
+  t.equal(report.length, 1, 'one stream in the report');
+  const reported: number[] = [];
+  for (const r of report[0].missing) for (let q = r.from; q <= r.to; q++) reported.push(q);
+  t.same(reported, missing, 'the gap report lists exactly the missing sequence numbers');
+  t.equal(report[0].last, last, 'up to the last number given out');
+  t.equal(gaps.code, missing.length > 0 ? 1 : 0, 'gaps exits 1 exactly when something is missing');
+  await stopService(t, indexer, 'the indexer');
+});

@@ -1,0 +1,225 @@
+// Harness for the pipeline fault tests: the real `filewarden collect` and `filewarden index`
+// processes on a queue, indices and state directory of their own, a paced open workload whose
+// every open is one event, and readers for what reached Elasticsearch.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@elastic/elasticsearch';
+import type { Test } from 'tap';
+import { parseMetrics } from '../../collector/src/metrics/metrics-server';
+import { tempDir } from './kernel';
+import { endpoints, esClient, repoRoot, uniqueName } from './stack';
+
+export interface PipelineEnv {
+  name: string;
+  queue: string;
+  indexPrefix: string;
+  deadletterIndex: string;
+  /** The collector's --state-dir (holds collector/sequence.json and collector/spool). */
+  stateDir: string;
+  /** Opens under here are the only ones the collector keeps (--include-path). */
+  workDir: string;
+  redisUrl: string;
+  esUrl: string;
+  es: Client;
+}
+
+export function pipelineEnv(t: Test, o: { redisUrl?: string; esUrl?: string } = {}): PipelineEnv {
+  const name = uniqueName('fwp');
+  const env: PipelineEnv = {
+    name,
+    queue: name,
+    indexPrefix: `${name}-events`,
+    deadletterIndex: `${name}-deadletter`,
+    stateDir: tempDir(t, 'fw-pipeline-state-'),
+    workDir: tempDir(t, 'fw-pipeline-work-'),
+    redisUrl: o.redisUrl ?? endpoints().redisUrl,
+    esUrl: o.esUrl ?? endpoints().elasticsearchUrl,
+    es: esClient(),
+  };
+  t.teardown(async () => {
+    await env.es.indices.delete({ index: `${env.indexPrefix}-*,${env.deadletterIndex}`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
+    await env.es.indices.deleteIndexTemplate({ name: `${env.indexPrefix},${env.deadletterIndex}` }).catch(() => undefined);
+  });
+  return env;
+}
+
+export interface Service {
+  proc: ChildProcess;
+  /** Everything it wrote to stderr so far. */
+  log(): string;
+  metricsUrl: string;
+  metrics(): Promise<Map<string, number>>;
+  /** Resolves with the exit code (or signal) once it has exited. */
+  exited: Promise<number | string>;
+}
+
+function spawnService(t: Test, args: string[], env: NodeJS.ProcessEnv): Promise<Service> {
+  const proc = spawn(process.execPath, [path.join(repoRoot, 'bin', 'filewarden.js'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  proc.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<number | string>((r) => proc.on('exit', (code, sig) => r(code ?? sig ?? 'unknown')));
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => reject(new Error(`${args[0]} did not start in 30 s:\n${text}`)), 30_000);
+    const check = (): void => {
+      const m = /metrics (http:\/\/\S+\/metrics)/.exec(text);
+      if (!m) return;
+      clearTimeout(deadline);
+      proc.stderr!.off('data', check);
+      const url = m[1];
+      resolve({
+        proc,
+        log: () => text,
+        metricsUrl: url,
+        metrics: async () => parseMetrics(await (await fetch(url)).text()),
+        exited,
+      });
+    };
+    proc.stderr!.on('data', check);
+    void exited.then((c) => reject(new Error(`${args[0]} exited (${c}) before it started:\n${text}`)));
+  });
+}
+
+export function startCollector(t: Test, env: PipelineEnv, extra: string[] = []): Promise<Service> {
+  return spawnService(
+    t,
+    ['--state-dir', env.stateDir, 'collect', '--hooks', 'tracepoint', '--include-path', `${env.workDir}/`, '--queue', env.queue, '--metrics-port', '0', '--batch-delay-ms', '100', ...extra],
+    { FILEWARDEN_REDIS_URL: env.redisUrl },
+  );
+}
+
+export function startIndexer(t: Test, env: PipelineEnv, o: { esUrl?: string } = {}): Promise<Service> {
+  return spawnService(
+    t,
+    ['--state-dir', env.stateDir, 'index', '--queue', env.queue, '--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex, '--metrics-port', '0'],
+    { FILEWARDEN_REDIS_URL: env.redisUrl, FILEWARDEN_ELASTICSEARCH_URL: o.esUrl ?? env.esUrl },
+  );
+}
+
+/** Stops a service with SIGTERM (a clean shutdown) and checks it exited 0. */
+export async function stopService(t: Test, s: Service, what: string): Promise<void> {
+  s.proc.kill('SIGTERM');
+  const code = await s.exited;
+  t.equal(code, 0, `${what} exits 0 after SIGTERM`);
+}
+
+export interface Workload {
+  /** How many opens it made so far (each one an event under workDir). */
+  done: Promise<number>;
+  proc: ChildProcess;
+}
+
+/**
+ * Creates `count` distinct files under `dir` at about `perSecond`, one openat(O_CREAT) each.
+ * Prints the number made at the end; the paths are f<i>.
+ */
+export function openWorkload(t: Test, dir: string, count: number, perSecond: number): Workload {
+  const script = `
+    const fs = require('fs');
+    const [dir, count, rate] = [process.argv[1], +process.argv[2], +process.argv[3]];
+    let i = 0; const t0 = Date.now();
+    const step = () => {
+      const due = Math.min(count, Math.ceil(((Date.now() - t0) / 1000) * rate));
+      for (; i < due; i++) fs.closeSync(fs.openSync(dir + '/f' + i, 'w'));
+      if (i < count) setTimeout(step, 5); else console.log(i);
+    };
+    step();`;
+  const proc = spawn(process.execPath, ['-e', script, dir, String(count), String(perSecond)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void proc.kill('SIGKILL'));
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<number>((resolve, reject) =>
+    proc.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`workload exited ${code}`)))),
+  );
+  return { done, proc };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` returns true or the time is up; returns the last value seen. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, everyMs = 500): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return true;
+    if (Date.now() > end) return false;
+    await sleep(everyMs);
+  }
+}
+
+export async function countIndexed(env: PipelineEnv): Promise<number> {
+  await env.es.indices.refresh({ index: `${env.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+  const r = await env.es.count({ index: `${env.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+  return r.count;
+}
+
+export interface IndexedEvent {
+  id: string;
+  seq: number;
+  stream: string;
+  path: string;
+  resolution: string;
+}
+
+/** Every event document (id, seq, stream, path), read with search_after. */
+export async function readIndexed(env: PipelineEnv): Promise<IndexedEvent[]> {
+  await env.es.indices.refresh({ index: `${env.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+  const out: IndexedEvent[] = [];
+  let after: (string | number)[] | undefined;
+  for (;;) {
+    const r = await env.es.search<{ file: { path: string }; filewarden: { seq: number; seq_stream: string; path: { resolution: string } } }>({
+      index: `${env.indexPrefix}-*`,
+      size: 10_000,
+      _source: ['file.path', 'filewarden.seq', 'filewarden.seq_stream', 'filewarden.path.resolution'],
+      sort: [{ 'filewarden.seq': 'asc' }, { 'event.id': 'asc' }],
+      ...(after ? { search_after: after } : {}),
+    });
+    for (const h of r.hits.hits) {
+      const s = h._source!;
+      out.push({ id: h._id!, seq: s.filewarden.seq, stream: s.filewarden.seq_stream, path: s.file.path, resolution: s.filewarden.path.resolution });
+    }
+    if (r.hits.hits.length < 10_000) return out;
+    after = r.hits.hits[r.hits.hits.length - 1].sort as (string | number)[];
+  }
+}
+
+/** The collector's persisted sequence state. */
+export function sequenceState(env: PipelineEnv): { assigned: number; acked: number; stream: string } {
+  return JSON.parse(fs.readFileSync(path.join(env.stateDir, 'collector', 'sequence.json'), 'utf8')) as { assigned: number; acked: number; stream: string };
+}
+
+/** Waits until the queue holds no job waiting, active or delayed (stalled jobs included). */
+export async function waitQueueEmpty(indexer: Service, timeoutMs: number): Promise<boolean> {
+  return waitFor(async () => {
+    const m = await indexer.metrics();
+    return ['wait', 'active', 'delayed', 'prioritized'].every((s) => (m.get(`filewarden_queue_jobs{state="${s}"}`) ?? 0) === 0);
+  }, timeoutMs);
+}
+
+/**
+ * Splits documents into the workload's (under workDir) and the rest. The rest can only be
+ * relative names from processes that exited before user space could resolve them: the path
+ * filter cannot judge those, so the collector keeps them rather than lose them (docs/capture.md).
+ */
+export function splitOurs(t: Test, env: PipelineEnv, docs: IndexedEvent[]): IndexedEvent[] {
+  const ours = docs.filter((d) => d.path.startsWith(`${env.workDir}/`));
+  const others = docs.filter((d) => !d.path.startsWith(`${env.workDir}/`));
+  t.same(
+    others.filter((d) => d.resolution !== 'unavailable'),
+    [],
+    `the ${others.length} events outside the work directory are all unresolvable relative names, kept by design`,
+  );
+  return ours;
+}
+
+/** The "queued N" figure from a stopped collector's last line. */
+export function queuedAtStop(log: string): number {
+  const m = /stopped at seq \d+; queued (\d+), spooled (\d+) \(left in spool (\d+)\), dropped (\d+)/.exec(log);
+  return m ? Number(m[1]) : NaN;
+}
