@@ -1,0 +1,82 @@
+// A batch survives the trip through Redis bit for bit, and a damaged one is refused, not guessed.
+import t from 'tap';
+import { batchJobId, decodeBatch, encodeBatch, fromWire, toWire, WireError, type WireBatch } from '../../../collector/src/batch/wire';
+import type { CapturedEvent } from '../../../collector/src/format/ecs';
+
+const event = (over: Partial<CapturedEvent> = {}): CapturedEvent => ({
+  tsNs: 123456789012345n,
+  wallNs: 1764064800123456789n,
+  cpu: 1,
+  pid: 42,
+  tid: 43,
+  ppid: 1,
+  uid: 1000,
+  gid: 1000,
+  euid: 0,
+  cgroupId: 18446744073709551615n,
+  mntnsId: 4026531832,
+  dirfd: -100,
+  ret: -13,
+  ino: 9007199254740993n,
+  dev: (254 << 20) | 1,
+  openFlags: 0o1101,
+  mode: 0o644,
+  fMode: 0,
+  hook: 'tracepoint',
+  action: 'allow',
+  syscall: 'openat',
+  pathResolved: false,
+  path: Buffer.from([0x72, 0x65, 0x6c, 0xff, 0x0a]),
+  resolvedPath: Buffer.from('/home/u/rel\xff\n', 'latin1'),
+  resolution: 'proc',
+  pathOrigLen: 5,
+  pathTruncated: false,
+  pathTail: false,
+  pathUnreadable: false,
+  pathUnjudged: true,
+  retUnknown: false,
+  hasFile: false,
+  comm: 'cat',
+  ...over,
+});
+
+const host = { name: 'h', bootId: '3db6063a-bad0-47d8-8462-a3ddfa1f7b4a' };
+const batchOf = (events: CapturedEvent[], first: number): WireBatch => ({
+  v: 1,
+  host,
+  procs: { '42': { executable: '/usr/bin/cat', args: ['cat', 'x'] } },
+  users: { '1000': 'u' },
+  groups: {},
+  events: events.map((e, i) => toWire(e, first + i)),
+});
+
+t.test('every field of an event, 64-bit values and raw name bytes included, comes back unchanged', async (t) => {
+  const truncated = event({ pathTruncated: true, pathOrigLen: undefined, pathTail: true, hasFile: true, retUnknown: true, pathResolved: true, resolvedPath: Buffer.from('/a/b') });
+  const d = encodeBatch(batchOf([event(), truncated], 7), 'abcd1234');
+  t.same([d.first, d.last, d.stream, d.boot], [7, 8, 'abcd1234', host.bootId]);
+  const back = decodeBatch(JSON.parse(JSON.stringify(d)));
+  t.same(fromWire(back.events[0]), event());
+  t.same(fromWire(back.events[1]), truncated);
+  t.same(back.procs['42'], { executable: '/usr/bin/cat', args: ['cat', 'x'] });
+});
+
+t.test('the job id is deterministic per boot, stream and first sequence number', async (t) => {
+  const d = encodeBatch(batchOf([event()], 1), 's1');
+  t.equal(batchJobId(d), `${host.bootId}-s1-1`);
+  t.notOk(batchJobId(d).includes(':'), 'no colon: BullMQ reserves it');
+});
+
+t.test('a batch with a hole in its sequence numbers cannot be made', async (t) => {
+  const b = batchOf([event(), event()], 1);
+  b.events[1].q = 3;
+  t.throws(() => encodeBatch(b, 's'), WireError);
+  t.throws(() => encodeBatch({ ...b, events: [] }, 's'), WireError);
+});
+
+t.test('a corrupt or mismatched batch is refused with WireError', async (t) => {
+  const d = encodeBatch(batchOf([event(), event()], 1), 's');
+  t.throws(() => decodeBatch({ ...d, z: 'AAAA' + d.z.slice(4) }), WireError);
+  t.throws(() => decodeBatch({ ...d, last: 3 }), WireError, 'header says three events, the batch holds two');
+  t.throws(() => decodeBatch({ ...d, boot: 'other' }), WireError);
+  t.throws(() => decodeBatch({ ...d, v: 2 as 1 }), WireError);
+});
