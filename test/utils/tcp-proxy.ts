@@ -1,19 +1,32 @@
 // A TCP pass-through that a test can cut (connections reset, new ones refused) and restore on the
 // same port: a real network outage between two real services, like toxiproxy, without a mock.
 import net from 'node:net';
+import tls from 'node:tls';
+
+export interface ProxyOptions {
+  /** Terminate TLS with this key and certificate (PEM) in front of a plain-text target. */
+  tls?: { key: string; cert: string };
+}
 
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   port = 0;
+  /** The Authorization header of each HTTP request seen (first packet of each request). */
+  readonly authorizations: string[] = [];
 
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly o: ProxyOptions = {},
   ) {}
 
   async start(port = 0): Promise<void> {
-    const server = net.createServer((client) => {
+    const onClient = (client: net.Socket): void => {
+      client.on('data', (d: Buffer) => {
+        const m = /\r\nauthorization: ([^\r]*)\r\n/i.exec(d.toString('latin1'));
+        if (m) this.authorizations.push(m[1]);
+      });
       const upstream = net.connect(this.targetPort, this.targetHost);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -25,7 +38,8 @@ export class TcpProxy {
       }
       client.pipe(upstream);
       upstream.pipe(client);
-    });
+    };
+    const server = this.o.tls ? tls.createServer(this.o.tls, onClient) : net.createServer(onClient);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
@@ -35,7 +49,7 @@ export class TcpProxy {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.o.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Resets every open connection and stops listening: clients see ECONNRESET, then ECONNREFUSED. */

@@ -53,7 +53,9 @@ export async function sequenceGaps(es: Client, indices: string[], filter: { boot
     },
   });
   const out: StreamGaps[] = [];
-  const boots = (r.aggregations?.boots as { buckets: (TermsBucket & { streams: { buckets: (TermsBucket & { max: { value: number }; host: { buckets: TermsBucket[] } })[] } })[] }).buckets;
+  type Boot = TermsBucket & { streams: { buckets: (TermsBucket & { max: { value: number }; host: { buckets: TermsBucket[] } })[] } };
+  // No matching index at all: Elasticsearch answers without aggregations.
+  const boots = (r.aggregations?.boots as { buckets: Boot[] } | undefined)?.buckets ?? [];
   for (const b of boots) {
     for (const s of b.streams.buckets) {
       const last = s.max.value;
