@@ -1,42 +1,22 @@
 // `npm run bench`: per-open overhead and capture throughput of the kernel capture, with ratios
 // against a no-tracing baseline measured in the same run, and peer tools measured the same way.
 // Workload: bench/openloop.c (open+close of one file, N times). Needs root.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Capture, type CaptureStats } from '../collector/src/capture/capture';
 import type { FilterOptions } from '../collector/src/probe/native';
-import { packageRoot } from '../stack/src/package-root';
+import { ensureTools, outDir, printTable, type Row, runOpenloop } from './workload';
 
 const OPENS = Number(process.env.FW_BENCH_OPENS ?? 200_000);
 const REPS = Number(process.env.FW_BENCH_REPS ?? 5);
 const THROUGHPUT_WORKERS = 2;
 const THROUGHPUT_OPENS = Number(process.env.FW_BENCH_THROUGHPUT_OPENS ?? 400_000);
-const root = packageRoot();
-const outDir = path.join(root, 'build', 'bench');
-const openloop = path.join(outDir, 'openloop');
 const target = path.join(outDir, 'target-file');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function ensureTools(): void {
-  const need = ['gcc', 'libbpf-tools', 'bpftrace', 'auditd'].filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.indexOf('install ok installed') < 0);
-  if (need.length) {
-    console.error(`bench: installing ${need.join(' ')}`);
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...need], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  fs.mkdirSync(outDir, { recursive: true });
-  execFileSync('gcc', ['-O2', '-o', openloop, path.join(root, 'bench', 'openloop.c')]);
-  fs.writeFileSync(target, 'x');
-}
-
-/** Runs the workload and returns its ns per open+close. Asynchronous so a capture keeps draining. */
 function runLoop(count = OPENS): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(openloop, [target, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`openloop exited ${code}`))));
-  });
+  return runOpenloop(target, count);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -122,18 +102,10 @@ async function measure(t: Tracer | undefined): Promise<number> {
   return median(xs);
 }
 
-interface Row {
-  name: string;
-  value: string;
-  ratio?: number;
-  target?: string;
-  met?: boolean;
-  note?: string;
-}
-
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark loads BPF programs: run it as root');
-  ensureTools();
+  ensureTools(['libbpf-tools', 'bpftrace', 'auditd']);
+  fs.writeFileSync(target, 'x');
   const rows: Row[] = [];
   console.error(`bench: ${OPENS} open+close pairs per run, median of ${REPS} runs`);
   const base = await measure(undefined);
@@ -178,12 +150,7 @@ async function main(): Promise<void> {
     note: `${sink.events} events decoded in ${secs.toFixed(2)} s, ${dropped} dropped`,
   });
 
-  const w = [38, 18, 8, 24, 6];
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i] ?? 0)).join(' ');
-  console.log(line(['measurement', 'value', 'ratio', 'target', 'met']) + ' note');
-  for (const r of rows) {
-    console.log(line([r.name, r.value, r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`, r.target ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO']) + ' ' + (r.note ?? ''));
-  }
+  printTable(rows);
 }
 
 main().catch((e) => {

@@ -9,8 +9,7 @@ import { fixMounts, formatCheck, runChecks } from './doctor/checks';
 import { gapsCommand, type GapsCliOptions, type IndexCliOptions, runCollector, runIndexer, type ShipOptions, up } from './pipeline';
 import { COLLECTOR_DEFAULTS } from '../../collector/src/agent/collector-agent';
 import { DEFAULT_QUEUE } from '../../collector/src/queue/event-queue';
-import { INDEXER_DEFAULTS } from '../../indexer/src/worker/indexer-worker';
-import { EsConfigError } from '../../indexer/src/es-client';
+import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
 import { HostIdentityError } from '../../collector/src/enrich/host-identity';
 
 const log = (line: string): void => console.log(line);
@@ -231,8 +230,8 @@ export async function main(argv: string[]): Promise<void> {
     } else if (isNativeError(err)) {
       console.error(`filewarden: ${err.hook} hook: ${err.message} [${err.code}, errno ${err.errno}]`);
       if (err.log) console.error(err.log.trimEnd().replace(/^/gm, '  | '));
-    } else if (err instanceof EsConfigError || err instanceof HostIdentityError || err instanceof InvalidArgumentError) {
-      console.error(`filewarden: ${err.message}`);
+    } else if ((err as Error).name === 'EsConfigError' || err instanceof HostIdentityError || err instanceof InvalidArgumentError) {
+      console.error(`filewarden: ${(err as Error).message}`);
     } else if (err instanceof NoHookError) {
       console.error(`filewarden: ${err.message}`);
       console.error('  hint: run filewarden doctor to see what this kernel and these privileges allow');

@@ -4,9 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { CollectorAgent } from '../../collector/src/agent/collector-agent';
 import { parseMetrics } from '../../collector/src/metrics/metrics-server';
-import { esClient, type EsConnectionOptions } from '../../indexer/src/es-client';
-import { sequenceGaps } from '../../indexer/src/gaps/sequence-gaps';
-import { IndexerWorker } from '../../indexer/src/worker/indexer-worker';
+import type { EsConnectionOptions } from '../../indexer/src/es-client';
 import { resolveEndpoint, stackUp } from '../../stack/src';
 import { choosePort } from '../../stack/src/ports';
 import { filtersFrom, type CollectOptions } from './collect';
@@ -92,7 +90,15 @@ export async function runCollector(stateDir: string, o: CollectOptions & ShipOpt
   return 0;
 }
 
+// The Elasticsearch side is loaded only by the commands that use it: the collector stays lean.
+const esModules = async () => ({
+  ...(await import('../../indexer/src/es-client')),
+  ...(await import('../../indexer/src/gaps/sequence-gaps')),
+  ...(await import('../../indexer/src/worker/indexer-worker')),
+});
+
 export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log): Promise<number> {
+  const { esClient, IndexerWorker } = await esModules();
   const worker = new IndexerWorker({
     es: esClient(esOptions(stateDir, o)),
     redisUrl: resolveEndpoint(stateDir, 'redis', o.redisUrl),
@@ -121,6 +127,7 @@ export interface GapsCliOptions extends EsCliOptions {
 
 /** Prints every missing sequence range; exit 1 when any event is missing. */
 export async function gapsCommand(stateDir: string, o: GapsCliOptions, log: Log): Promise<number> {
+  const { esClient, sequenceGaps } = await esModules();
   const es = esClient(esOptions(stateDir, o));
   await es.indices.refresh({ index: `${o.indexPrefix}-*,${o.deadletterIndex}`, ignore_unavailable: true, allow_no_indices: true });
   const report = await sequenceGaps(es, [`${o.indexPrefix}-*`, o.deadletterIndex], { bootId: o.bootId });

@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from '@elastic/elasticsearch';
+// The client is loaded when first used: the collector process, which never needs it, stays lean.
 import { StackError } from './errors';
 import type { JavaHome } from './java';
 import { packageRoot } from './package-root';
@@ -223,6 +223,7 @@ export async function startElasticsearch(p: StackPaths, o: EsStartOptions): Prom
     throw new StackError('FW_STACK_ES_START', `Elasticsearch wrote no pid file at ${p.esPid}`, { hint: `see ${serverLog}` });
   }
   const url = `http://${LOOPBACK}:${o.httpPort}`;
+  const { Client } = await import('@elastic/elasticsearch');
   const client = new Client({ node: url, requestTimeout: 70_000 });
   try {
     const health = await client.cluster.health({ wait_for_status: 'green', timeout: '60s' });

@@ -1,6 +1,6 @@
 // `filewarden stack up | status | down`: the embedded Redis and Elasticsearch used by the tests
 // and as the default pipeline backend.
-import { Client } from '@elastic/elasticsearch';
+// The client is loaded when first used: the collector process, which never needs it, stays lean.
 import {
   ES_DEFAULT_HTTP_PORT,
   ES_DEFAULT_TRANSPORT_PORT,
@@ -128,6 +128,7 @@ export async function stackStatus(stateDir: string): Promise<ServiceStatus[]> {
   if (e) {
     es.pid = e.pid;
     es.url = elasticsearchUrl(e);
+    const { Client } = await import('@elastic/elasticsearch');
     const client = new Client({ node: es.url, requestTimeout: 5000, maxRetries: 0 });
     try {
       const info = await client.info();

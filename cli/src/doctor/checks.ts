@@ -2,7 +2,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from '@elastic/elasticsearch';
 import { probeRedis, resolveEndpoints, StackError, type Endpoints } from '../../../stack/src';
 import {
   CAP,
@@ -171,6 +170,7 @@ export async function checkServices(stateDir: string): Promise<CheckResult[]> {
   } catch (err) {
     out.push({ id: 'redis', status: 'fail', detail: `${ep.redisUrl} (${ep.redisSource}) unreachable: ${(err as Error).message}`, fix: ep.redisSource === 'stack' ? startHint : 'check FILEWARDEN_REDIS_URL' });
   }
+  const { Client } = await import('@elastic/elasticsearch'); // loaded on use: see stack/src/stack.ts
   const client = new Client({ node: ep.elasticsearchUrl, requestTimeout: 5000, maxRetries: 0 });
   try {
     const info = await client.info();
