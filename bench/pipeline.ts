@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   const stateDir = path.join(outDir, `${name}-state`);
   const collectArgs = (queue: string): string[] => ['--state-dir', stateDir, 'collect', '--hooks', 'tracepoint', '--include-path', `${work}/`, '--queue', queue];
   const indexArgs = (queue: string, prefix: string): string[] => [
-    ...['--state-dir', stateDir, 'index', '--queue', queue, '--index-prefix', prefix, '--deadletter-index', `${name}-dead`],
+    ...['--state-dir', stateDir, 'index', '--queue', queue, '--index-prefix', prefix, '--deadletter-index', `${name}-dead`, '--checkpoint-index', `${name}-ckpt`],
     ...(process.env.FW_BENCH_INDEX_CONCURRENCY ? ['--concurrency', process.env.FW_BENCH_INDEX_CONCURRENCY] : []),
   ];
   const env = { FILEWARDEN_REDIS_URL: redisUrl, FILEWARDEN_ELASTICSEARCH_URL: elasticsearchUrl };
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
         if (r.hits.hits.length < 10_000) break;
         after = r.hits.hits[r.hits.hits.length - 1].sort as unknown[];
       }
-      await installTemplates(es, { indexPrefix: `${name}-raw`, deadletterIndex: `${name}-rawdead` });
+      await installTemplates(es, { indexPrefix: `${name}-raw`, deadletterIndex: `${name}-rawdead`, checkpointIndex: `${name}-rawckpt` });
       const t0 = Date.now();
       const s = await es.helpers.bulk({ datasource: docs, onDocument: (d) => [{ create: { _index: d._index, _id: d._id } }, d.doc], concurrency: 4, flushBytes: 5_000_000 });
       await until(async () => (await count(`${name}-raw-*`)) >= docs.length, 300_000, 'the raw bulk to be searchable');

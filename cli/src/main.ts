@@ -62,7 +62,8 @@ function addEsOptions(c: Command): Command {
     .addOption(new Option('--es-ca <file>', 'PEM CA certificate for https').env('FILEWARDEN_ES_CA'))
     .option('--es-insecure', 'do not verify the server certificate (test clusters only)')
     .option('--index-prefix <name>', 'event indices are <prefix>-YYYY.MM.DD', parseIndexName, INDEXER_DEFAULTS.indexPrefix)
-    .option('--deadletter-index <name>', 'where refused events go, with the error', parseIndexName, INDEXER_DEFAULTS.deadletterIndex);
+    .option('--deadletter-index <name>', 'where refused events go, with the error', parseIndexName, INDEXER_DEFAULTS.deadletterIndex)
+    .option('--checkpoint-index <name>', 'the highest sequence number each collector gave out (for gaps at the tail)', parseIndexName, INDEXER_DEFAULTS.checkpointIndex);
 }
 
 function parseHeap(value: string): string {
@@ -230,7 +231,7 @@ export async function main(argv: string[]): Promise<void> {
     } else if (isNativeError(err)) {
       console.error(`filewarden: ${err.hook} hook: ${err.message} [${err.code}, errno ${err.errno}]`);
       if (err.log) console.error(err.log.trimEnd().replace(/^/gm, '  | '));
-    } else if ((err as Error).name === 'EsConfigError' || err instanceof HostIdentityError || err instanceof InvalidArgumentError) {
+    } else if ((err as Error).name === 'EsConfigError' || err instanceof HostIdentityError || err instanceof InvalidArgumentError || (err as Error).name === 'IndexNameError') {
       console.error(`filewarden: ${(err as Error).message}`);
     } else if (err instanceof NoHookError) {
       console.error(`filewarden: ${err.message}`);

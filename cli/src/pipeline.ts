@@ -33,6 +33,7 @@ export interface IndexCliOptions extends EsCliOptions {
   queue: string;
   indexPrefix: string;
   deadletterIndex: string;
+  checkpointIndex: string;
   concurrency: number;
   templates: boolean;
   metricsPort?: number;
@@ -105,6 +106,7 @@ export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log)
     queue: o.queue,
     indexPrefix: o.indexPrefix,
     deadletterIndex: o.deadletterIndex,
+    checkpointIndex: o.checkpointIndex,
     concurrency: o.concurrency,
     installTemplates: o.templates,
     metricsPort: o.metricsPort,
@@ -121,6 +123,7 @@ export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log)
 export interface GapsCliOptions extends EsCliOptions {
   indexPrefix: string;
   deadletterIndex: string;
+  checkpointIndex: string;
   bootId?: string;
   json?: boolean;
 }
@@ -129,8 +132,8 @@ export interface GapsCliOptions extends EsCliOptions {
 export async function gapsCommand(stateDir: string, o: GapsCliOptions, log: Log): Promise<number> {
   const { esClient, sequenceGaps } = await esModules();
   const es = esClient(esOptions(stateDir, o));
-  await es.indices.refresh({ index: `${o.indexPrefix}-*,${o.deadletterIndex}`, ignore_unavailable: true, allow_no_indices: true });
-  const report = await sequenceGaps(es, [`${o.indexPrefix}-*`, o.deadletterIndex], { bootId: o.bootId });
+  await es.indices.refresh({ index: `${o.indexPrefix}-*,${o.deadletterIndex},${o.checkpointIndex}`, ignore_unavailable: true, allow_no_indices: true });
+  const report = await sequenceGaps(es, { indices: [`${o.indexPrefix}-*`, o.deadletterIndex], checkpointIndex: o.checkpointIndex }, { bootId: o.bootId });
   if (o.json) log(JSON.stringify(report, null, 2));
   else if (report.length === 0) log('gaps: no sequenced events found');
   for (const g of o.json ? [] : report) {

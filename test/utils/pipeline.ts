@@ -8,13 +8,14 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Test } from 'tap';
 import { parseMetrics } from '../../collector/src/metrics/metrics-server';
 import { tempDir } from './kernel';
-import { endpoints, esClient, repoRoot, uniqueName } from './stack';
+import { cli, endpoints, esClient, repoRoot, uniqueName } from './stack';
 
 export interface PipelineEnv {
   name: string;
   queue: string;
   indexPrefix: string;
   deadletterIndex: string;
+  checkpointIndex: string;
   /** The collector's --state-dir (holds collector/sequence.json and collector/spool). */
   stateDir: string;
   /** Opens under here are the only ones the collector keeps (--include-path). */
@@ -31,6 +32,7 @@ export function pipelineEnv(t: Test, o: { redisUrl?: string; esUrl?: string } = 
     queue: name,
     indexPrefix: `${name}-events`,
     deadletterIndex: `${name}-deadletter`,
+    checkpointIndex: `${name}-checkpoints`,
     stateDir: tempDir(t, 'fw-pipeline-state-'),
     workDir: tempDir(t, 'fw-pipeline-work-'),
     redisUrl: o.redisUrl ?? endpoints().redisUrl,
@@ -38,8 +40,8 @@ export function pipelineEnv(t: Test, o: { redisUrl?: string; esUrl?: string } = 
     es: esClient(),
   };
   t.teardown(async () => {
-    await env.es.indices.delete({ index: `${env.indexPrefix}-*,${env.deadletterIndex}`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
-    await env.es.indices.deleteIndexTemplate({ name: `${env.indexPrefix},${env.deadletterIndex}` }).catch(() => undefined);
+    await env.es.indices.delete({ index: `${env.indexPrefix}-*,${env.deadletterIndex},${env.checkpointIndex}`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
+    await env.es.indices.deleteIndexTemplate({ name: `${env.indexPrefix},${env.deadletterIndex},${env.checkpointIndex}` }).catch(() => undefined);
   });
   return env;
 }
@@ -98,9 +100,20 @@ export function startCollector(t: Test, env: PipelineEnv, extra: string[] = []):
 export function startIndexer(t: Test, env: PipelineEnv, o: { esUrl?: string } = {}): Promise<Service> {
   return spawnService(
     t,
-    ['--state-dir', env.stateDir, 'index', '--queue', env.queue, '--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex, '--metrics-port', '0'],
+    ['--state-dir', env.stateDir, 'index', '--queue', env.queue, ...indexNames(env), '--metrics-port', '0'],
     { FILEWARDEN_REDIS_URL: env.redisUrl, FILEWARDEN_ELASTICSEARCH_URL: o.esUrl ?? env.esUrl },
   );
+}
+
+/** The --index-prefix, --deadletter-index and --checkpoint-index options of this test's indices. */
+export function indexNames(env: PipelineEnv): string[] {
+  return ['--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex, '--checkpoint-index', env.checkpointIndex];
+}
+
+/** Runs `filewarden gaps --json` on this test's indices. */
+export async function gapReport(env: PipelineEnv): Promise<{ code: number | null; stdout: string; report: { stream: string; last: number; found: number; missingCount: number; missing: { from: number; to: number }[] }[] }> {
+  const r = await cli(['gaps', '--json', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  return { code: r.code, stdout: r.stdout, report: r.code === 0 || r.code === 1 ? JSON.parse(r.stdout) : [] };
 }
 
 /** Stops a service with SIGTERM (a clean shutdown) and checks it exited 0. */

@@ -2,7 +2,7 @@
 // Prometheus counters for every stage and a shutdown that flushes everything it has read.
 import path from 'node:path';
 import { Gauge, Registry } from 'prom-client';
-import { type BatchHost, type BatchJobData, encodeBatch, toWire, type WireBatch } from '../batch/wire';
+import { type BatchHost, type BatchJobData, type CheckpointJobData, encodeBatch, toWire, type WireBatch, WIRE_VERSION } from '../batch/wire';
 import { Sequencer } from '../batch/sequencer';
 import { Capture, type CaptureOptions } from '../capture/capture';
 import { AccountNames } from '../enrich/account-names';
@@ -31,10 +31,12 @@ export interface CollectorAgentOptions {
   metricsPort?: number;
   /** @defaultValue '127.0.0.1' */
   metricsHost?: string;
+  /** How often the highest number given out is sent as a checkpoint, when it moved. @defaultValue 10000 */
+  checkpointMs?: number;
   log(line: string): void;
 }
 
-export const COLLECTOR_DEFAULTS = { batchEvents: 2000, batchDelayMs: 200, spoolMaxBytes: 1 << 30, metricsPort: 9464, metricsHost: '127.0.0.1' };
+export const COLLECTOR_DEFAULTS = { batchEvents: 2000, batchDelayMs: 200, spoolMaxBytes: 1 << 30, metricsPort: 9464, metricsHost: '127.0.0.1', checkpointMs: 10_000 };
 
 export class CollectorAgent {
   readonly registry = new Registry();
@@ -50,6 +52,8 @@ export class CollectorAgent {
   private current: WireBatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sequenced = 0;
+  private checkpointed = 0;
+  private checkpointTimer: NodeJS.Timeout | undefined;
   private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir'>>;
 
   constructor(private readonly opts: CollectorAgentOptions) {
@@ -60,6 +64,7 @@ export class CollectorAgent {
       spoolMaxBytes: opts.spoolMaxBytes ?? COLLECTOR_DEFAULTS.spoolMaxBytes,
       metricsPort: opts.metricsPort ?? COLLECTOR_DEFAULTS.metricsPort,
       metricsHost: opts.metricsHost ?? COLLECTOR_DEFAULTS.metricsHost,
+      checkpointMs: opts.checkpointMs ?? COLLECTOR_DEFAULTS.checkpointMs,
     };
     const id = hostIdentity();
     this.host = { name: id.name, bootId: id.bootId, ...(id.id ? { id: id.id } : {}) };
@@ -77,7 +82,13 @@ export class CollectorAgent {
     }
     this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue });
     this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
-    this.shipper = new Shipper(this.queue, this.spool, { acked: (last) => this.sequencer.ack(last), log: opts.log });
+    this.shipper = new Shipper(this.queue, this.spool, {
+      acked: (last) => this.sequencer.ack(last),
+      dropped: () => this.checkpoint(true),
+      log: opts.log,
+    });
+    // The previous run's last numbers may all be lost (a crash): say how far it got.
+    if (start.resumed) this.checkpoint(true);
     this.defineMetrics();
   }
 
@@ -89,6 +100,7 @@ export class CollectorAgent {
     this.opts.log(`collect: hook ${c.hook}${c.requested === 'auto' ? ' (auto)' : ''}: ${this.capture.attached().join(', ')}`);
     for (const s of c.skipped) this.opts.log(`collect: skipped ${s.hook}: ${s.reason}`);
     this.opts.log(`collect: queue ${this.o.queue} at ${this.opts.redisUrl}; spool ${this.spool.dir}; metrics ${this.metrics.url}`);
+    this.checkpointTimer = setInterval(() => this.checkpoint(false), this.o.checkpointMs);
   }
 
   get metricsUrl(): string | undefined {
@@ -97,8 +109,10 @@ export class CollectorAgent {
 
   /** Detaches the probe, ships every event read so far (to Redis or the spool), then closes. */
   async stop(): Promise<void> {
+    clearInterval(this.checkpointTimer);
     await this.capture?.close();
     this.flush();
+    this.checkpoint(true);
     await this.shipper.close();
     await this.queue.close();
     await this.metrics?.close();
@@ -157,6 +171,18 @@ export class CollectorAgent {
     if (!b || b.events.length === 0) return;
     const data: BatchJobData = encodeBatch(b, this.sequencer.stream);
     this.shipper.ship(data).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
+  }
+
+  /**
+   * Sends "every number up to `assigned` was given out" behind the batches already handed over.
+   * Periodic ones only when the number moved; forced ones after a drop, at start and at stop.
+   */
+  private checkpoint(force: boolean): void {
+    const assigned = this.sequencer.assigned;
+    if (assigned === 0 || (!force && assigned === this.checkpointed)) return;
+    this.checkpointed = assigned;
+    const d: CheckpointJobData = { v: WIRE_VERSION, kind: 'checkpoint', boot: this.host.bootId, stream: this.sequencer.stream, assigned, host: this.host.name };
+    this.shipper.ship(d).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 
   private defineMetrics(): void {

@@ -79,6 +79,27 @@ export interface BatchJobData {
   z: string;
 }
 
+/**
+ * A checkpoint: "this stream has given out every number up to `assigned`". It lets the gap report
+ * see losses at the tail of a stream (a dropped last batch, a crash), which no later event reveals.
+ */
+export interface CheckpointJobData {
+  v: typeof WIRE_VERSION;
+  kind: 'checkpoint';
+  boot: string;
+  stream: string;
+  assigned: number;
+  host: string;
+}
+
+/** What the queue and the spool carry. */
+export type JobData = BatchJobData | CheckpointJobData;
+
+export const isCheckpoint = (d: JobData): d is CheckpointJobData => (d as CheckpointJobData).kind === 'checkpoint';
+
+/** Events in a job: a checkpoint has none. */
+export const eventsIn = (d: JobData): number => (isCheckpoint(d) ? 0 : d.last - d.first + 1);
+
 export class WireError extends Error {
   override readonly name = 'WireError';
 }
@@ -193,6 +214,6 @@ export function decodeBatch(d: BatchJobData): WireBatch {
 }
 
 /** The BullMQ job id: deterministic, so a batch added twice (spool replay) is one job. */
-export function batchJobId(d: Pick<BatchJobData, 'boot' | 'stream' | 'first'>): string {
-  return `${d.boot}-${d.stream}-${d.first}`;
+export function jobId(d: JobData): string {
+  return isCheckpoint(d) ? `${d.boot}-${d.stream}-upto-${d.assigned}` : `${d.boot}-${d.stream}-${d.first}`;
 }

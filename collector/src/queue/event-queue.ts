@@ -2,7 +2,7 @@
 // fails fast when Redis is unreachable, so the caller can spool instead of waiting.
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
-import { batchJobId, type BatchJobData } from '../batch/wire';
+import { isCheckpoint, jobId, type JobData } from '../batch/wire';
 
 export const DEFAULT_QUEUE = 'filewarden-events';
 export const QUEUE_PREFIX = 'filewarden';
@@ -47,8 +47,8 @@ export class EventQueue {
     return this.connection.status === 'ready';
   }
 
-  /** Adds the batch as a job; resolves once Redis has it. Rejects with QueueUnavailableError. */
-  async add(data: BatchJobData): Promise<void> {
+  /** Adds a batch or checkpoint as a job; resolves once Redis has it. Rejects with QueueUnavailableError. */
+  async add(data: JobData): Promise<void> {
     if (!this.connected) throw new QueueUnavailableError(`redis is ${this.connection.status}`);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -56,8 +56,8 @@ export class EventQueue {
     });
     try {
       await Promise.race([
-        this.queue.add('batch', data, {
-          jobId: batchJobId(data),
+        this.queue.add(isCheckpoint(data) ? 'checkpoint' : 'batch', data, {
+          jobId: jobId(data),
           attempts: JOB_ATTEMPTS,
           backoff: { type: BACKOFF_TYPE },
           removeOnComplete: true,

@@ -1,7 +1,8 @@
 // Hands batches to Redis in sequence order, or to the disk spool while Redis is unreachable, and
 // replays the spool oldest first once Redis is back. New batches go behind the spool, never around
 // it. A batch the spool cannot hold is dropped, counted and logged with its sequence range.
-import type { BatchJobData } from '../batch/wire';
+// Checkpoints travel the same way; they always fit (a full spool is when they matter most).
+import { eventsIn, isCheckpoint, type JobData } from '../batch/wire';
 import type { DiskSpool } from '../spool/disk-spool';
 import { type EventQueue, QueueUnavailableError } from './event-queue';
 
@@ -17,10 +18,11 @@ export interface ShipperStats {
 export interface ShipperEvents {
   /** Everything up to `last` is in Redis, in the spool, or counted as dropped. */
   acked(last: number): void;
+  /** A batch was dropped (spool full): the caller should checkpoint so the loss shows at the tail too. */
+  dropped?(): void;
   log(line: string): void;
 }
 
-const events = (d: BatchJobData): number => d.last - d.first + 1;
 
 export class Shipper {
   private readonly stats_: ShipperStats = { batchesQueued: 0, eventsQueued: 0, eventsSpooled: 0, eventsReplayed: 0, eventsDropped: 0, batchesDropped: 0 };
@@ -47,8 +49,8 @@ export class Shipper {
     return { ...this.stats_ };
   }
 
-  /** Queues the batch behind every earlier one; the promise settles once it is acknowledged. */
-  ship(d: BatchJobData): Promise<void> {
+  /** Queues the job behind every earlier one; the promise settles once it is acknowledged. */
+  ship(d: JobData): Promise<void> {
     this.chain = this.chain.then(() => this.shipOne(d));
     return this.chain;
   }
@@ -65,28 +67,32 @@ export class Shipper {
     await this.replaying;
   }
 
-  private async shipOne(d: BatchJobData): Promise<void> {
+  private async shipOne(d: JobData): Promise<void> {
+    const checkpoint = isCheckpoint(d);
     if (this.spool.empty) {
       try {
         await this.queue.add(d);
-        this.stats_.batchesQueued++;
-        this.stats_.eventsQueued += events(d);
-        this.on.acked(d.last);
+        if (!checkpoint) {
+          this.stats_.batchesQueued++;
+          this.stats_.eventsQueued += eventsIn(d);
+          this.on.acked(d.last);
+        }
         return;
       } catch (e) {
         if (!(e instanceof QueueUnavailableError)) throw e;
         this.noteFailure(e.message);
       }
     }
-    if (this.spool.append(d)) {
-      this.stats_.eventsSpooled += events(d);
-    } else {
-      this.stats_.eventsDropped += events(d);
+    if (this.spool.append(d, checkpoint)) {
+      this.stats_.eventsSpooled += eventsIn(d);
+    } else if (!checkpoint) {
+      this.stats_.eventsDropped += eventsIn(d);
       this.stats_.batchesDropped++;
       const s = this.spool.stats();
       this.on.log(`spool: FULL (${s.bytes} of ${this.spool.maxBytes} bytes): dropped events seq ${d.first}..${d.last} of boot ${d.boot}`);
+      this.on.dropped?.();
     }
-    this.on.acked(d.last);
+    if (!checkpoint) this.on.acked(d.last);
     this.kickReplay();
   }
 
@@ -116,9 +122,10 @@ export class Shipper {
         continue;
       }
       this.spool.remove(head.name);
-      this.stats_.eventsReplayed += events(head.data);
+      if (isCheckpoint(head.data)) continue;
+      this.stats_.eventsReplayed += eventsIn(head.data);
       this.stats_.batchesQueued++;
-      this.stats_.eventsQueued += events(head.data);
+      this.stats_.eventsQueued += eventsIn(head.data);
     }
   }
 }

@@ -3,14 +3,14 @@
 // so a crash leaves whole batches only. What does not fit is refused, and the caller counts it.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BatchJobData } from '../batch/wire';
+import { eventsIn, type JobData } from '../batch/wire';
 
 const SUFFIX = '.batch';
 const NAME = /^(\d{16})\.batch$/;
 
 export interface SpoolEntry {
   name: string;
-  data: BatchJobData;
+  data: JobData;
 }
 
 export interface SpoolStats {
@@ -43,9 +43,9 @@ export class DiskSpool {
       const data = this.load(full);
       const bytes = fs.statSync(full).size;
       this.names.push(f);
-      this.sizes.set(f, { bytes, events: data.last - data.first + 1 });
+      this.sizes.set(f, { bytes, events: eventsIn(data) });
       this.bytes += bytes;
-      this.events += data.last - data.first + 1;
+      this.events += eventsIn(data);
       this.next = Number(m[1]) + 1;
     }
   }
@@ -58,11 +58,14 @@ export class DiskSpool {
     return { batches: this.names.length, events: this.events, bytes: this.bytes };
   }
 
-  /** Appends a batch durably; false when it does not fit (nothing is written then). */
-  append(data: BatchJobData): boolean {
+  /**
+   * Appends a job durably; false when it does not fit (nothing is written then). `force` is for
+   * checkpoints: a few hundred bytes that record a loss must not be lost to the same full spool.
+   */
+  append(data: JobData, force = false): boolean {
     const text = JSON.stringify(data);
     const bytes = Buffer.byteLength(text);
-    if (this.bytes + bytes > this.maxBytes) return false;
+    if (!force && this.bytes + bytes > this.maxBytes) return false;
     const name = String(this.next++).padStart(16, '0') + SUFFIX;
     const full = path.join(this.dir, name);
     const tmp = `${full}.tmp`;
@@ -74,7 +77,7 @@ export class DiskSpool {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, full);
-    const events = data.last - data.first + 1;
+    const events = eventsIn(data);
     this.names.push(name);
     this.sizes.set(name, { bytes, events });
     this.bytes += bytes;
@@ -99,7 +102,7 @@ export class DiskSpool {
     this.events -= s.events;
   }
 
-  private load(file: string): BatchJobData {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as BatchJobData;
+  private load(file: string): JobData {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as JobData;
   }
 }

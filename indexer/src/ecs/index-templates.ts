@@ -93,14 +93,25 @@ export const DEADLETTER_MAPPING = {
   },
 } as const;
 
+/** One document per (boot, stream): the highest sequence number the collector gave out. */
+export const CHECKPOINT_MAPPING = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': { type: 'date' },
+    host: { properties: { name: kw } },
+    filewarden: { properties: { boot_id: kw, seq_stream: kw, seq_assigned: long } },
+  },
+} as const;
+
 export interface TemplateOptions {
   indexPrefix: string;
   deadletterIndex: string;
+  checkpointIndex: string;
   /** @defaultValue '1s' */
   refreshInterval?: string;
 }
 
-/** Installs (or updates) both templates; needs the manage_index_templates cluster privilege. */
+/** Installs (or updates) the three templates; needs the manage_index_templates cluster privilege. */
 export async function installTemplates(es: Client, o: TemplateOptions): Promise<void> {
   const settings = { number_of_shards: 1, refresh_interval: o.refreshInterval ?? '1s' };
   await es.indices.putIndexTemplate({
@@ -115,6 +126,13 @@ export async function installTemplates(es: Client, o: TemplateOptions): Promise<
     index_patterns: [o.deadletterIndex],
     priority: 200,
     template: { settings, mappings: DEADLETTER_MAPPING as never },
+    _meta: { managed_by: 'filewarden' },
+  });
+  await es.indices.putIndexTemplate({
+    name: o.checkpointIndex,
+    index_patterns: [o.checkpointIndex],
+    priority: 200,
+    template: { settings, mappings: CHECKPOINT_MAPPING as never },
     _meta: { managed_by: 'filewarden' },
   });
 }

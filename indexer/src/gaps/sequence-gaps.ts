@@ -29,9 +29,20 @@ interface TermsBucket {
   doc_count: number;
 }
 
-/** Missing numbers in 1..last of each (boot, stream) across the event indices and the dead letters. */
-export async function sequenceGaps(es: Client, indices: string[], filter: { bootId?: string } = {}): Promise<StreamGaps[]> {
-  const index = indices.join(',');
+export interface GapSources {
+  /** Where events are: the event indices and the dead-letter index. */
+  indices: string[];
+  /** Where the collectors' checkpoints are (the highest number each stream gave out). */
+  checkpointIndex: string;
+}
+
+/**
+ * Missing numbers in 1..last of each (boot, stream) across the event indices and the dead letters,
+ * where last is the highest number seen in an event or a checkpoint: a lost tail shows too.
+ */
+export async function sequenceGaps(es: Client, src: GapSources, filter: { bootId?: string } = {}): Promise<StreamGaps[]> {
+  const index = src.indices.join(',');
+  const assigned = await checkpoints(es, src.checkpointIndex, filter.bootId);
   const must: object[] = [{ exists: { field: 'filewarden.seq' } }];
   if (filter.bootId) must.push({ term: { 'filewarden.boot_id': filter.bootId } });
   const r = await es.search({
@@ -53,18 +64,56 @@ export async function sequenceGaps(es: Client, indices: string[], filter: { boot
     },
   });
   const out: StreamGaps[] = [];
+  const key = (boot: string, stream: string): string => `${boot}/${stream}`;
   type Boot = TermsBucket & { streams: { buckets: (TermsBucket & { max: { value: number }; host: { buckets: TermsBucket[] } })[] } };
   // No matching index at all: Elasticsearch answers without aggregations.
   const boots = (r.aggregations?.boots as { buckets: Boot[] } | undefined)?.buckets ?? [];
   for (const b of boots) {
     for (const s of b.streams.buckets) {
-      const last = s.max.value;
-      const g: StreamGaps = { host: s.host.buckets[0]?.key ?? '', bootId: b.key, stream: s.key, first: 1, last, found: s.doc_count, missing: [], missingCount: 0, duplicated: 0 };
+      const ck = assigned.get(key(b.key, s.key));
+      assigned.delete(key(b.key, s.key));
+      const last = Math.max(s.max.value, ck?.assigned ?? 0);
+      const g: StreamGaps = { host: s.host.buckets[0]?.key ?? ck?.host ?? '', bootId: b.key, stream: s.key, first: 1, last, found: s.doc_count, missing: [], missingCount: 0, duplicated: 0 };
       if (s.doc_count !== last) await scanStream(es, index, g);
       out.push(g);
     }
   }
+  // Streams with a checkpoint and no event at all: every number is missing.
+  for (const ck of assigned.values()) {
+    const g: StreamGaps = { host: ck.host, bootId: ck.bootId, stream: ck.stream, first: 1, last: ck.assigned, found: 0, missing: [], missingCount: 0, duplicated: 0 };
+    addRange(g, 1, ck.assigned);
+    out.push(g);
+  }
   return out;
+}
+
+interface Checkpoint {
+  host: string;
+  bootId: string;
+  stream: string;
+  assigned: number;
+}
+
+async function checkpoints(es: Client, index: string, bootId?: string): Promise<Map<string, Checkpoint>> {
+  const out = new Map<string, Checkpoint>();
+  let after: (string | number)[] | undefined;
+  for (;;) {
+    const r = await es.search<{ host: { name: string }; filewarden: { boot_id: string; seq_stream: string; seq_assigned: number } }>({
+      index,
+      size: 1000,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      query: bootId ? { term: { 'filewarden.boot_id': bootId } } : { match_all: {} },
+      sort: [{ 'filewarden.boot_id': 'asc' }, { 'filewarden.seq_stream': 'asc' }],
+      ...(after ? { search_after: after } : {}),
+    });
+    for (const h of r.hits.hits) {
+      const f = h._source!.filewarden;
+      out.set(`${f.boot_id}/${f.seq_stream}`, { host: h._source!.host.name, bootId: f.boot_id, stream: f.seq_stream, assigned: f.seq_assigned });
+    }
+    if (r.hits.hits.length < 1000) return out;
+    after = r.hits.hits[r.hits.hits.length - 1].sort as (string | number)[];
+  }
 }
 
 async function scanStream(es: Client, index: string, g: StreamGaps): Promise<void> {

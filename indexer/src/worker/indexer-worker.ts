@@ -5,7 +5,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { type BatchJobData, decodeBatch, WireError } from '../../../collector/src/batch/wire';
+import { type BatchJobData, type CheckpointJobData, decodeBatch, isCheckpoint, type JobData, WireError } from '../../../collector/src/batch/wire';
 import { serveMetrics, type MetricsServer } from '../../../collector/src/metrics/metrics-server';
 import { BACKOFF_TYPE, DEFAULT_QUEUE, QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
 import { type BulkItem, type BulkResult, BulkWriter } from '../bulk/bulk-writer';
@@ -22,6 +22,8 @@ export interface IndexerOptions {
   indexPrefix?: string;
   /** @defaultValue 'filewarden-deadletter' */
   deadletterIndex?: string;
+  /** @defaultValue 'filewarden-checkpoints' */
+  checkpointIndex?: string;
   /** Batches indexed at once. @defaultValue 2 */
   concurrency?: number;
   /** Install the index templates at start (needs manage_index_templates). @defaultValue true */
@@ -33,6 +35,10 @@ export interface IndexerOptions {
   log(line: string): void;
 }
 
+
+export class IndexNameError extends Error {
+  override readonly name = 'IndexNameError';
+}
 
 /** Job retry delay: 0.5 s doubling to a 30 s cap. */
 export function backoffDelay(attemptsMade: number): number {
@@ -54,16 +60,19 @@ export class IndexerWorker {
     batches: Counter;
     attemptsFailed: Counter;
     poison: Counter;
+    checkpoints: Counter;
     latency: Histogram;
   };
   readonly prefix: string;
   readonly deadletterIndex: string;
+  readonly checkpointIndex: string;
 
   constructor(private readonly o: IndexerOptions) {
     this.prefix = o.indexPrefix ?? INDEXER_DEFAULTS.indexPrefix;
     this.deadletterIndex = o.deadletterIndex ?? INDEXER_DEFAULTS.deadletterIndex;
-    if (this.deadletterIndex.startsWith(`${this.prefix}-`)) {
-      throw new Error(`the dead-letter index ${this.deadletterIndex} must not match the event indices ${this.prefix}-*`);
+    this.checkpointIndex = o.checkpointIndex ?? INDEXER_DEFAULTS.checkpointIndex;
+    for (const i of [this.deadletterIndex, this.checkpointIndex]) {
+      if (i.startsWith(`${this.prefix}-`)) throw new IndexNameError(`the index ${i} must not match the event indices ${this.prefix}-*`);
     }
     this.connection = new IORedis(o.redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
@@ -80,6 +89,7 @@ export class IndexerWorker {
       batches: counter('filewarden_indexer_batches_total', 'batches (jobs) completed'),
       attemptsFailed: counter('filewarden_indexer_batch_attempts_failed_total', 'batch attempts that failed and will be retried (Elasticsearch unavailable or overloaded)'),
       poison: counter('filewarden_indexer_batches_poison_total', 'batches that can never be decoded, left in the failed set for inspection'),
+      checkpoints: counter('filewarden_indexer_checkpoints_total', 'sequence checkpoints recorded (highest number a collector gave out)'),
       latency: new Histogram({
         name: 'filewarden_indexer_event_latency_seconds',
         help: 'from the open (event time) to Elasticsearch acknowledging the write',
@@ -101,9 +111,11 @@ export class IndexerWorker {
   }
 
   async start(): Promise<void> {
-    if (this.o.installTemplates ?? true) await installTemplates(this.o.es, { indexPrefix: this.prefix, deadletterIndex: this.deadletterIndex });
+    if (this.o.installTemplates ?? true) {
+      await installTemplates(this.o.es, { indexPrefix: this.prefix, deadletterIndex: this.deadletterIndex, checkpointIndex: this.checkpointIndex });
+    }
     this.metrics = await serveMetrics(this.registry, this.o.metricsPort ?? INDEXER_DEFAULTS.metricsPort, this.o.metricsHost ?? INDEXER_DEFAULTS.metricsHost);
-    this.worker = new Worker<BatchJobData, BulkResult>(this.queue.name, (job) => this.process(job), {
+    this.worker = new Worker<JobData, BulkResult | undefined>(this.queue.name, (job) => (isCheckpoint(job.data) ? this.checkpoint(job.data) : this.process(job as Job<BatchJobData, BulkResult>)), {
       connection: this.connection,
       prefix: QUEUE_PREFIX,
       concurrency: this.o.concurrency ?? INDEXER_DEFAULTS.concurrency,
@@ -123,7 +135,7 @@ export class IndexerWorker {
         this.o.log(`index: batch ${job?.id} attempt ${job?.attemptsMade} failed, will retry: ${e.message}`);
       }
     });
-    this.o.log(`index: queue ${this.queue.name} -> ${this.prefix}-YYYY.MM.DD (dead letters: ${this.deadletterIndex}); metrics ${this.metrics.url}`);
+    this.o.log(`index: queue ${this.queue.name} -> ${this.prefix}-YYYY.MM.DD (dead letters: ${this.deadletterIndex}, checkpoints: ${this.checkpointIndex}); metrics ${this.metrics.url}`);
   }
 
   get metricsUrl(): string | undefined {
@@ -136,6 +148,23 @@ export class IndexerWorker {
     await this.queue.close().catch(() => undefined);
     this.connection.disconnect();
     await this.metrics?.close();
+  }
+
+  /** Keeps the highest number per stream: external versioning refuses a lower one with 409. */
+  private async checkpoint(d: CheckpointJobData): Promise<undefined> {
+    try {
+      await this.o.es.index({
+        index: this.checkpointIndex,
+        id: `${d.boot}-${d.stream}`,
+        version: d.assigned,
+        version_type: 'external_gte',
+        document: { '@timestamp': new Date().toISOString(), host: { name: d.host }, filewarden: { boot_id: d.boot, seq_stream: d.stream, seq_assigned: d.assigned } },
+      });
+    } catch (e) {
+      if ((e as { meta?: { statusCode?: number } }).meta?.statusCode !== 409) throw e;
+    }
+    this.c.checkpoints.inc();
+    return undefined;
   }
 
   private async process(job: Job<BatchJobData, BulkResult>): Promise<BulkResult> {

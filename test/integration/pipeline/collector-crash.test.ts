@@ -3,7 +3,7 @@
 // but not acknowledged are exactly the gaps that the restart and `filewarden gaps` report.
 import t from 'tap';
 import { cli } from '../../utils/stack';
-import { openWorkload, pipelineEnv, readIndexed, sequenceState, startCollector, startIndexer, stopService, splitOurs, waitFor, waitQueueEmpty } from '../../utils/pipeline';
+import { openWorkload, pipelineEnv, readIndexed, sequenceState, startCollector, startIndexer, stopService, splitOurs, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
 
 t.test('a collector killed with SIGKILL mid-stream: acknowledged events all arrive, lost ones are reported exactly', async (t) => {
   const env = pipelineEnv(t);
@@ -41,7 +41,7 @@ t.test('a collector killed with SIGKILL mid-stream: acknowledged events all arri
   t.ok(missing.every((q) => q > atKill.acked && q <= atKill.assigned), `the ${missing.length} missing numbers are all in the unacknowledged range`);
   t.comment(`kill: assigned ${atKill.assigned}, acked ${atKill.acked}; at the end: ${docs.length} indexed of seq 1..${last}, ${missing.length} missing`);
 
-  const gaps = await cli(['gaps', '--json', '--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  const gaps = await cli(['gaps', '--json', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
   const report = JSON.parse(gaps.stdout) as { stream: string; last: number; missingCount: number; missing: { from: number; to: number }[] }[];
   t.equal(report.length, 1, 'one stream in the report');
   const reported: number[] = [];

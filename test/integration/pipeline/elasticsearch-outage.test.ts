@@ -3,7 +3,7 @@
 import t from 'tap';
 import { TcpProxy } from '../../utils/tcp-proxy';
 import { cli, endpoints } from '../../utils/stack';
-import { countIndexed, openWorkload, pipelineEnv, readIndexed, sleep, startCollector, startIndexer, queuedAtStop, splitOurs, stopService, waitFor, waitQueueEmpty } from '../../utils/pipeline';
+import { countIndexed, openWorkload, pipelineEnv, readIndexed, sleep, startCollector, startIndexer, queuedAtStop, splitOurs, stopService, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
 
 t.test('with Elasticsearch unreachable for 30 s, every event arrives once after it recovers', async (t) => {
   const es = new URL(endpoints().elasticsearchUrl);
@@ -37,7 +37,7 @@ t.test('with Elasticsearch unreachable for 30 s, every event arrives once after 
   const docs = splitOurs(t, env, all);
   t.equal(docs.length, N, 'one document per workload open');
   t.equal(new Set(docs.map((d) => d.path)).size, N, 'every opened file once');
-  const gaps = await cli(['gaps', '--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  const gaps = await cli(['gaps', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
   t.equal(gaps.code, 0, 'the gap report finds nothing missing');
   t.comment(`indexer: ${(await indexer.metrics()).get('filewarden_indexer_events_duplicate_total')} duplicates (409) after retries, none stored twice`);
   await stopService(t, indexer, 'the indexer');

@@ -3,7 +3,7 @@
 // they had already written come back as 409s, not as second copies.
 import t from 'tap';
 import { cli } from '../../utils/stack';
-import { countIndexed, openWorkload, pipelineEnv, readIndexed, startCollector, startIndexer, stopService, queuedAtStop, splitOurs, waitFor, waitQueueEmpty } from '../../utils/pipeline';
+import { countIndexed, openWorkload, pipelineEnv, readIndexed, startCollector, startIndexer, stopService, queuedAtStop, splitOurs, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
 
 t.test('an indexer killed with SIGKILL mid-stream loses and duplicates nothing after a restart', async (t) => {
   const env = pipelineEnv(t);
@@ -34,7 +34,7 @@ t.test('an indexer killed with SIGKILL mid-stream loses and duplicates nothing a
   t.equal(new Set(docs.map((d) => d.path)).size, N, 'every opened file once');
   const m = await indexer.metrics();
   t.comment(`after restart: indexed ${m.get('filewarden_indexer_events_indexed_total')}, 409 duplicates ${m.get('filewarden_indexer_events_duplicate_total')}`);
-  const gaps = await cli(['gaps', '--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  const gaps = await cli(['gaps', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
   t.equal(gaps.code, 0, 'the gap report finds nothing missing');
   t.match(gaps.stdout, new RegExp(`seq 1\\.\\.${queued}, ${queued} found, 0 missing`));
   await stopService(t, indexer, 'the restarted indexer');

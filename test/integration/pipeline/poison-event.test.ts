@@ -7,7 +7,7 @@ import { hostIdentity } from '../../../collector/src/enrich/host-identity';
 import { EventQueue } from '../../../collector/src/queue/event-queue';
 import { startCapture } from '../../utils/kernel';
 import { cli } from '../../utils/stack';
-import { countIndexed, openWorkload, pipelineEnv, sleep, startIndexer, stopService, waitFor, waitQueueEmpty } from '../../utils/pipeline';
+import { countIndexed, openWorkload, pipelineEnv, sleep, startIndexer, stopService, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
 
 t.test('a poison event goes to the dead-letter index and does not block the others', async (t) => {
   const env = pipelineEnv(t);
@@ -47,7 +47,7 @@ t.test('a poison event goes to the dead-letter index and does not block the othe
   t.equal(d.raw.event.q, 8, 'with the raw wire event (seq 8)');
   t.equal(d.raw.event.w, '-1000000000', 'exactly as it arrived');
   t.equal(d.filewarden.seq, 8, 'searchable by sequence number');
-  const gaps = await cli(['gaps', '--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  const gaps = await cli(['gaps', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
   t.equal(gaps.code, 0, 'the gap report counts the dead letter as accounted for');
   t.match(gaps.stdout, /seq 1\.\.40, 40 found, 0 missing/);
   await stopService(t, indexer, 'the indexer');

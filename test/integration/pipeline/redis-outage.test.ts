@@ -5,7 +5,7 @@ import { startRedis, stopRedis, stackPaths } from '../../../stack/src';
 import { choosePort } from '../../../stack/src/ports';
 import { tempDir } from '../../utils/kernel';
 import { cli } from '../../utils/stack';
-import { countIndexed, openWorkload, pipelineEnv, readIndexed, sleep, startCollector, startIndexer, queuedAtStop, splitOurs, stopService, waitFor, waitQueueEmpty } from '../../utils/pipeline';
+import { countIndexed, openWorkload, pipelineEnv, readIndexed, sleep, startCollector, startIndexer, queuedAtStop, splitOurs, stopService, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
 
 t.test('with Redis down for 30 s under load, the spool takes over and every event arrives after the restart', async (t) => {
   // A Redis of this test's own (with AOF, as the stack runs it): the shared one stays up for the others.
@@ -43,7 +43,7 @@ t.test('with Redis down for 30 s under load, the spool takes over and every even
   const docs = splitOurs(t, env, all);
   t.equal(docs.length, N, 'one document per workload open');
   t.equal(new Set(docs.map((d) => d.path)).size, N, 'every opened file once');
-  const gaps = await cli(['gaps', '--index-prefix', env.indexPrefix, '--deadletter-index', env.deadletterIndex], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  const gaps = await cli(['gaps', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
   t.equal(gaps.code, 0, 'the gap report finds nothing missing');
   await stopService(t, indexer, 'the indexer');
 });

@@ -27,7 +27,7 @@ t.test('batches come back in order, also after a restart, and the bound is kept'
   t.notOk(fs.existsSync(path.join(dir, '0000000000000009.batch.tmp')), 'the half-written file is removed');
   const firsts: number[] = [];
   for (let e = again.peek(); e; e = again.peek()) {
-    firsts.push(e.data.first);
+    firsts.push((e.data as BatchJobData).first);
     t.throws(() => again.remove('0000000000000099.batch'), /not the oldest/);
     again.remove(e.name);
   }
@@ -35,4 +35,14 @@ t.test('batches come back in order, also after a restart, and the bound is kept'
   t.ok(again.empty);
   t.ok(again.append(batch(41, 10, 1000)), 'room again once drained');
   t.match(fs.readdirSync(dir), ['0000000000000004.batch'], 'numbering continues after the restart');
+});
+
+t.test('a checkpoint is kept even by a full spool: it is what records the loss', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-spool-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const s = new DiskSpool(dir, 100);
+  t.notOk(s.append(batch(11, 10, 1000)), 'a batch larger than the bound is refused');
+  t.ok(s.append({ v: 1, kind: 'checkpoint', boot: 'b', stream: 's', assigned: 20, host: 'h' }, true), 'a forced checkpoint is written');
+  t.same(new DiskSpool(dir, 100).stats().events, 0, 'a checkpoint holds no events');
+  t.equal(new DiskSpool(dir, 100).stats().batches, 1);
 });

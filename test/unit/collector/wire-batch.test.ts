@@ -1,6 +1,6 @@
 // A batch survives the trip through Redis bit for bit, and a damaged one is refused, not guessed.
 import t from 'tap';
-import { batchJobId, decodeBatch, encodeBatch, fromWire, toWire, WireError, type WireBatch } from '../../../collector/src/batch/wire';
+import { decodeBatch, encodeBatch, fromWire, jobId, toWire, WireError, type WireBatch } from '../../../collector/src/batch/wire';
 import type { CapturedEvent } from '../../../collector/src/format/ecs';
 
 const event = (over: Partial<CapturedEvent> = {}): CapturedEvent => ({
@@ -62,8 +62,9 @@ t.test('every field of an event, 64-bit values and raw name bytes included, come
 
 t.test('the job id is deterministic per boot, stream and first sequence number', async (t) => {
   const d = encodeBatch(batchOf([event()], 1), 's1');
-  t.equal(batchJobId(d), `${host.bootId}-s1-1`);
-  t.notOk(batchJobId(d).includes(':'), 'no colon: BullMQ reserves it');
+  t.equal(jobId(d), `${host.bootId}-s1-1`);
+  t.notOk(jobId(d).includes(':'), 'no colon: BullMQ reserves it');
+  t.equal(jobId({ v: 1, kind: 'checkpoint', boot: host.bootId, stream: 's1', assigned: 9, host: 'h' }), `${host.bootId}-s1-upto-9`);
 });
 
 t.test('a batch with a hole in its sequence numbers cannot be made', async (t) => {
