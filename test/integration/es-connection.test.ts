@@ -14,12 +14,12 @@ t.test('https with --es-ca, --es-insecure, basic auth and API keys', async (t) =
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
   const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
-  t.equal(r.status, 0, `openssl made a certificate ${r.stderr}`);
+  t.equal(r.status, 0, r.status === 0 ? 'openssl made a certificate' : `openssl failed: ${r.stderr}`);
   const es = new URL(endpoints().elasticsearchUrl);
   const proxy = new TcpProxy(es.hostname, Number(es.port), { tls: { key: fs.readFileSync(key, 'utf8'), cert: fs.readFileSync(cert, 'utf8') } });
   await proxy.start();
   t.teardown(() => proxy.close());
-  const prefix = ['--index-prefix', `${uniqueName('fwtls')}-events`, '--deadletter-index', `${uniqueName('fwtls')}-dead`];
+  const prefix = ['--index-prefix', `${uniqueName('fwtls')}-events`, '--deadletter-index', `${uniqueName('fwtls')}-dead`, '--checkpoint-index', `${uniqueName('fwtls')}-ckpt`];
 
   const trusted = await cli(['gaps', '--es-url', proxy.url, '--es-ca', cert, ...prefix]);
   t.equal(trusted.code, 0, `the CA file is trusted: ${trusted.stderr}`);
