@@ -113,7 +113,8 @@ export interface TemplateOptions {
 
 /** Installs (or updates) the three templates; needs the manage_index_templates cluster privilege. */
 export async function installTemplates(es: Client, o: TemplateOptions): Promise<void> {
-  const settings = { number_of_shards: 1, refresh_interval: o.refreshInterval ?? '1s' };
+  // One replica where there is a second node to hold it, none on a single node (which stays green).
+  const settings = { number_of_shards: 1, auto_expand_replicas: '0-1', refresh_interval: o.refreshInterval ?? '1s' };
   await es.indices.putIndexTemplate({
     name: `${o.indexPrefix}`,
     index_patterns: [`${o.indexPrefix}-*`],
