@@ -236,3 +236,27 @@ export function queuedAtStop(log: string): number {
   const m = /stopped at seq \d+; queued (\d+), spooled (\d+) \(left in spool (\d+)\), dropped (\d+)/.exec(log);
   return m ? Number(m[1]) : NaN;
 }
+
+/**
+ * The exactly-once promise after a stopped collector and a running indexer: every event the
+ * collector queued is in Elasticsearch once (one _id, one sequence number, 1..N without a hole),
+ * each of the workload's `opens` files appears once, and `filewarden gaps` finds nothing missing.
+ */
+export async function expectExactlyOnce(t: Test, env: PipelineEnv, collector: Service, indexer: Service, opens: number, timeoutMs: number): Promise<void> {
+  const queued = queuedAtStop(collector.log());
+  t.ok(queued >= opens, `the collector queued every event (${queued})`);
+  t.ok(await waitFor(async () => (await countIndexed(env)) >= queued, timeoutMs), 'every event reaches Elasticsearch');
+  // Batches a dead indexer held, or a failed attempt left delayed, must finish too before counting.
+  t.ok(await waitQueueEmpty(indexer, timeoutMs), 'the queue is empty, stalled and delayed batches included');
+  const all = await readIndexed(env);
+  t.equal(all.length, queued, 'as many documents as events queued');
+  t.equal(new Set(all.map((d) => d.id)).size, all.length, 'no duplicate _id');
+  t.same([new Set(all.map((d) => d.seq)).size, all[0]?.seq, all[all.length - 1]?.seq], [queued, 1, queued], 'sequence 1..N, each number once');
+  const docs = splitOurs(t, env, all);
+  t.equal(docs.length, opens, 'one document per workload open');
+  t.equal(new Set(docs.map((d) => d.path)).size, opens, 'every opened file once');
+  const gaps = await gapReport(env);
+  t.equal(gaps.code, 0, 'the gap report finds nothing missing');
+  t.same(gaps.report.map((g) => [g.last, g.found, g.missingCount]), [[queued, queued, 0]], `gaps: seq 1..${queued}, all found`);
+  t.comment(`indexer: ${(await indexer.metrics()).get('filewarden_indexer_events_duplicate_total')} duplicates (409, already indexed), none stored twice`);
+}

@@ -115,25 +115,12 @@ export interface TemplateOptions {
 export async function installTemplates(es: Client, o: TemplateOptions): Promise<void> {
   // One replica where there is a second node to hold it, none on a single node (which stays green).
   const settings = { number_of_shards: 1, auto_expand_replicas: '0-1', refresh_interval: o.refreshInterval ?? '1s' };
-  await es.indices.putIndexTemplate({
-    name: `${o.indexPrefix}`,
-    index_patterns: [`${o.indexPrefix}-*`],
-    priority: 200,
-    template: { settings, mappings: EVENT_MAPPING as never },
-    _meta: { managed_by: 'filewarden' },
-  });
-  await es.indices.putIndexTemplate({
-    name: o.deadletterIndex,
-    index_patterns: [o.deadletterIndex],
-    priority: 200,
-    template: { settings, mappings: DEADLETTER_MAPPING as never },
-    _meta: { managed_by: 'filewarden' },
-  });
-  await es.indices.putIndexTemplate({
-    name: o.checkpointIndex,
-    index_patterns: [o.checkpointIndex],
-    priority: 200,
-    template: { settings, mappings: CHECKPOINT_MAPPING as never },
-    _meta: { managed_by: 'filewarden' },
-  });
+  const templates: [string, string, object][] = [
+    [o.indexPrefix, `${o.indexPrefix}-*`, EVENT_MAPPING],
+    [o.deadletterIndex, o.deadletterIndex, DEADLETTER_MAPPING],
+    [o.checkpointIndex, o.checkpointIndex, CHECKPOINT_MAPPING],
+  ];
+  for (const [name, pattern, mappings] of templates) {
+    await es.indices.putIndexTemplate({ name, index_patterns: [pattern], priority: 200, template: { settings, mappings }, _meta: { managed_by: 'filewarden' } });
+  }
 }
