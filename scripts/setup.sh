@@ -14,7 +14,8 @@ say() { [ "${FILEWARDEN_SETUP_QUIET:-}" = 1 ] || echo "setup: $*" >&2; }
 # unpack and build Debian's libbpf, elfutils and zlib sources for static linking.
 # strace: ground truth for the kernel tests' workload.
 # python3: the kernel tests' workload (it can call openat with a dirfd).
-APT_PACKAGES=(redis-server openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates
+# qemu-system-x86, busybox-static: the VM kernel matrix (test/vm) boots Debian's kernels under qemu.
+APT_PACKAGES=(redis-server openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates qemu-system-x86 busybox-static
   clang llvm bpftool make g++ dpkg-dev bzip2 xz-utils zlib1g-dev python3 strace)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

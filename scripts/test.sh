@@ -26,10 +26,21 @@ mkdir -p test-artifacts
 set +e
 npx --no-install tap "$@" 2>&1 | tee test-artifacts/tap.log
 status=${PIPESTATUS[0]}
+# The VM kernel matrix runs alone, after the rest: its qemu guests take both cores.
+if [ $# -eq 0 ]; then
+  echo "== VM kernel matrix (Debian 6.1 and 6.12 under qemu)"
+  npx --no-install tap test/vm/kernel-matrix.vm.ts 2>&1 | tee test-artifacts/vm.log
+  vm_status=${PIPESTATUS[0]}
+  [ "$vm_status" = 0 ] || status=$vm_status
+  cat test-artifacts/vm.log >> test-artifacts/tap.log
+fi
 set -e
 # tap ends with "# { total: N, pass: P, fail: F }"; restate it as a plain closing line.
-summary=$(grep -E '^# \{ total: [0-9]+' test-artifacts/tap.log | tail -1)
-pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
-fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
+# (one summary line per tap run; the VM matrix adds a second)
+pass=0; fail=0
+while read -r summary; do
+  pass=$((pass + $(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")))
+  fail=$((fail + $(sed -nE 's/.*fail: ([0-9]+).*/\1/p;t;s/.*/0/p' <<<"$summary")))
+done < <(grep -E '^# \{ total: [0-9]+' test-artifacts/tap.log)
 echo "tests: ${pass:-0} passed, ${fail:-0} failed"
 exit "$status"

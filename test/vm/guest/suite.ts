@@ -1,0 +1,174 @@
+// The kernel matrix's checks, run by one node process on the kernel under test (inside a qemu
+// guest, or on the host for the host column). Under TCG a node start costs seconds, so this is a
+// plain compiled script, not tap: it writes one NDJSON line per cell and the host-side tap test
+// (test/vm/kernel-matrix.test.ts) asserts them. Usage: node suite.js <kernel-name> <results.ndjson>
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { Capture } from '../../../collector/src/capture/capture';
+import type { CapturedEvent } from '../../../collector/src/format/ecs';
+import { explainRefusal, selectHook } from '../../../collector/src/probe/hook-select';
+import { HOOKS, type Hook, native } from '../../../collector/src/probe/native';
+
+export interface Cell {
+  kernel: string;
+  hook: Hook | '-';
+  test: string;
+  status: 'pass' | 'fail' | 'n/a';
+  detail: string;
+}
+
+const [kernel, resultsFile] = process.argv.slice(2);
+if (!kernel || !resultsFile) {
+  console.error('usage: suite.js <kernel-name> <results.ndjson>');
+  process.exit(2);
+}
+const repo = path.resolve(__dirname, '..', '..', '..', '..');
+const cells: Cell[] = [];
+const record = (c: Omit<Cell, 'kernel'>): void => {
+  const cell = { kernel, ...c };
+  cells.push(cell);
+  fs.appendFileSync(resultsFile, JSON.stringify(cell) + '\n');
+  console.log(`fw-vm: ${cell.hook} ${cell.test}: ${cell.status} ${cell.detail}`);
+};
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_CREAT = 0o100;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the workload shell with the hook attached; returns its events under `dir`. */
+async function capture(hook: Hook, dir: string, script: string): Promise<{ events: CapturedEvent[]; pid: number; status: number | null }> {
+  const events: CapturedEvent[] = [];
+  const cap = new Capture({ hooks: hook, batchDelayMs: 10, filters: { includePaths: [`${dir}/`] } }, (b) => events.push(...b));
+  let status: number | null = null;
+  try {
+    // Asynchronous, and the shell lingers: relative names are resolved from its /proc cwd while it lives.
+    const child = spawn('/bin/sh', ['-c', `echo $$ > ${dir}/pid; ${script}; sleep 1`], { cwd: dir, stdio: 'ignore' });
+    status = await new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await sleep(300);
+  } finally {
+    await cap.close();
+  }
+  const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
+  return { events: events.filter((e) => e.pid === pid), pid, status };
+}
+
+async function hookCells(hook: Hook): Promise<void> {
+  try {
+    native().checkHook({ hook, attach: true, selfPid: process.pid });
+  } catch (e) {
+    const reason = explainRefusal(hook, e);
+    // Inside the guests every hook must work; on the host the refusals are the known kernel facts.
+    const status = kernel === 'host' ? 'n/a' : 'fail';
+    for (const test of ['attach', 'open fields', 'relative name, full path', 'ENOENT']) record({ hook, test, status, detail: reason });
+    return;
+  }
+  record({ hook, test: 'attach', status: 'pass', detail: 'loaded and attached' });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fw-vm-${hook}-`));
+  try {
+    fs.writeFileSync(path.join(dir, 'read.txt'), 'r');
+    // `true`, not `:`, for the failing open: a redirection error on a special built-in ends the shell.
+    const { events } = await capture(hook, dir, `: > ${dir}/abs.txt; : < ${dir}/read.txt; : > rel.txt; true < ${dir}/missing.txt 2>/dev/null`);
+    const find = (p: string): CapturedEvent | undefined => events.find((e) => e.resolvedPath.toString() === p);
+    const problems: string[] = [];
+    const created = find(`${dir}/abs.txt`);
+    const read = find(`${dir}/read.txt`);
+    if (!created) problems.push('no event for the O_CREAT open');
+    if (!read) problems.push('no event for the read open');
+    for (const [e, want, file] of [[created, O_WRONLY, 'abs.txt'], [read, 0, 'read.txt']] as const) {
+      if (!e) continue;
+      if (e.comm !== 'sh') problems.push(`${file}: comm ${e.comm}`);
+      if ((e.openFlags & O_ACCMODE) !== want) problems.push(`${file}: access mode ${e.openFlags & O_ACCMODE}, want ${want}`);
+      if (e.hook !== hook) problems.push(`${file}: hook ${e.hook}`);
+      if (hook === 'lsm' ? !e.retUnknown : e.ret < 0) problems.push(`${file}: ret ${e.ret} (unknown ${e.retUnknown})`);
+      if (hook !== 'tracepoint' && e.resolution !== 'kernel') problems.push(`${file}: resolution ${e.resolution}`);
+      const ino = fs.statSync(path.join(dir, file)).ino;
+      if (!e.hasFile || Number(e.ino) !== ino) problems.push(`${file}: inode ${e.ino} (has file ${e.hasFile}), want ${ino}`);
+    }
+    if (hook === 'tracepoint' && created && (created.openFlags & O_CREAT) === 0) problems.push('O_CREAT missing from the syscall flags');
+    const n = events.length;
+    record({ hook, test: 'open fields', status: problems.length ? 'fail' : 'pass', detail: problems.length ? problems.join('; ') : `${n} events; pid, comm, access mode, result, inode right` });
+
+    const rel = find(`${dir}/rel.txt`);
+    const relOk = rel && (hook === 'tracepoint' ? rel.resolution === 'proc' && rel.path.toString() === 'rel.txt' : rel.resolution === 'kernel' && rel.pathResolved);
+    record({
+      hook,
+      test: 'relative name, full path',
+      status: relOk ? 'pass' : 'fail',
+      detail: rel ? `${rel.resolvedPath} (${rel.resolution}${hook === 'lsm' ? ', bpf_d_path' : ''})` : `no event for the relative open among ${events.map((e) => `${e.resolvedPath} ${e.resolution}`).join(', ')}`,
+    });
+
+    const missing = find(`${dir}/missing.txt`);
+    if (hook === 'tracepoint') record({ hook, test: 'ENOENT', status: missing?.ret === -2 ? 'pass' : 'fail', detail: missing ? `ret ${missing.ret}` : 'no event' });
+    else record({ hook, test: 'ENOENT', status: missing ? 'fail' : 'n/a', detail: missing ? 'an ENOENT open was reported by a hook that runs on opened files' : 'the hook runs on files that exist (docs/capture.md)' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function autoCell(): void {
+  try {
+    const c = selectHook('auto');
+    const want = kernel === 'host' ? 'tracepoint' : 'lsm';
+    record({ hook: '-', test: 'auto picks', status: c.hook === want ? 'pass' : 'fail', detail: `${c.hook}${c.skipped.length ? `; skipped ${c.skipped.map((s) => s.hook).join(', ')}` : ''}` });
+  } catch (e) {
+    record({ hook: '-', test: 'auto picks', status: 'fail', detail: (e as Error).message });
+  }
+}
+
+function doctorCell(): void {
+  const r = spawnSync(process.execPath, [path.join(repo, 'bin', 'filewarden.js'), 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, FILEWARDEN_STATE_DIR: os.tmpdir() } });
+  let checks: { id: string; status: string; detail: string }[] = [];
+  try {
+    checks = JSON.parse(r.stdout);
+  } catch {
+    record({ hook: '-', test: 'doctor', status: 'fail', detail: `no JSON: ${r.stderr.slice(-300)}` });
+    return;
+  }
+  const by = new Map(checks.map((c) => [c.id, c]));
+  const guest = kernel !== 'host';
+  const lsms = fs.readFileSync('/sys/kernel/security/lsm', 'utf8').trim();
+  const expect: [string, (c: { status: string; detail: string }) => boolean, string][] = [
+    ['btf', (c) => c.status === 'ok', 'BTF present'],
+    ['lsm', (c) => c.status === 'ok' && c.detail.includes(lsms) && (!guest || /bpf/.test(lsms)), guest ? 'BPF LSM active' : `LSMs ${lsms}`],
+    ['lockdown', (c) => (guest ? /none/.test(c.detail) : /integrity/.test(c.detail)), guest ? 'lockdown none' : 'lockdown integrity'],
+    ['kprobes', (c) => (guest ? c.status === 'ok' : c.status !== 'ok'), guest ? 'kprobes available' : 'kprobes missing'],
+    ['hooks', (c) => new RegExp(guest ? 'lsm' : 'tracepoint').test(c.detail), guest ? 'auto: lsm' : 'auto: tracepoint'],
+  ];
+  const wrong = expect.filter(([id, ok]) => !by.has(id) || !ok(by.get(id)!)).map(([id, , want]) => `${id}: want ${want}, got ${by.get(id)?.status ?? 'missing'} ${by.get(id)?.detail ?? ''}`);
+  record({ hook: '-', test: 'doctor', status: wrong.length ? 'fail' : 'pass', detail: wrong.length ? wrong.join('; ') : expect.map(([, , w]) => w).join(', ') });
+}
+
+function overrideCell(): void {
+  // bpf_override_return needs CONFIG_BPF_KPROBE_OVERRIDE (and with it function error injection).
+  const config = process.env.FW_VM_KERNEL_CONFIG ?? '/proc/config.gz';
+  let text: string | undefined;
+  try {
+    const raw = fs.readFileSync(config);
+    text = config.endsWith('.gz') ? zlib.gunzipSync(raw).toString() : raw.toString();
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) {
+    record({ hook: '-', test: 'bpf_override_return', status: 'fail', detail: `cannot read the kernel config (${config})` });
+    return;
+  }
+  const on = /^CONFIG_BPF_KPROBE_OVERRIDE=y/m.test(text);
+  record({ hook: '-', test: 'bpf_override_return', status: on ? 'pass' : 'n/a', detail: on ? 'supported (CONFIG_BPF_KPROBE_OVERRIDE=y)' : 'unsupported: CONFIG_BPF_KPROBE_OVERRIDE is not set' });
+}
+
+async function main(): Promise<void> {
+  fs.writeFileSync(resultsFile, '');
+  for (const hook of HOOKS) await hookCells(hook);
+  autoCell();
+  doctorCell();
+  overrideCell();
+  console.log(`fw-vm: done ${cells.filter((c) => c.status === 'fail').length} failed of ${cells.length}`);
+}
+
+main().catch((e) => {
+  record({ hook: '-', test: 'suite', status: 'fail', detail: (e as Error).stack ?? String(e) });
+  process.exitCode = 1;
+});
