@@ -91,34 +91,46 @@ static long fw_judge_step(__u32 i, struct fw_judge_ctx *c)
 	return 0;
 }
 
-/* Decides on the record's path. Returns true to drop it. A name the kernel cannot judge (relative,
- * or not normalised: /tmp/../etc/shadow must neither escape "/etc/" nor pass as "/tmp/") is kept
- * and flagged for user space, which resolves it and applies the same rules. */
-static __always_inline bool fw_path_filtered(struct fw_scratch *s, struct fw_open_event *e, bool normalised)
+/* True when the record's name can be judged by byte prefix: absolute and normalised. Relative or
+ * unnormalised names (/tmp/../etc/shadow must neither escape "/etc/" nor pass as "/tmp/") cannot. */
+static __always_inline bool fw_judgeable(struct fw_open_event *e, bool normalised)
+{
+	struct fw_judge_ctx c = {.len = e->path_len};
+
+	if (normalised)
+		return true;
+	if (e->path_len == 0 || e->path[0] != '/')
+		return false;
+	bpf_loop(FW_PATH_MAX, fw_judge_step, &c, 0);
+	return !c.unjudgeable;
+}
+
+/* Loads the record's name into the scratch LPM key; false when it cannot be read. */
+static __always_inline bool fw_load_prefix_key(struct fw_scratch *s, struct fw_open_event *e)
 {
 	__u32 n = e->path_len;
-	__u8 *mode;
 
-	if (!(filter_flags & FW_FILTERS_PATH))
-		return false;
-	if (!normalised) {
-		struct fw_judge_ctx c = {.len = e->path_len};
-		if (e->path_len == 0 || e->path[0] != '/') {
-			e->flags |= FW_FLAG_PATH_UNJUDGED;
-			return false;
-		}
-		bpf_loop(FW_PATH_MAX, fw_judge_step, &c, 0);
-		if (c.unjudgeable) {
-			e->flags |= FW_FLAG_PATH_UNJUDGED;
-			return false;
-		}
-	}
 	if (n > FW_PREFIX_MAX)
 		n = FW_PREFIX_MAX;
 	s->key.prefixlen = n * 8;
 	/* A constant size (the trie compares only prefixlen bits; bytes past the name do not matter),
 	 * which also spares the verifier a variable length. */
-	if (bpf_probe_read_kernel(s->key.data, FW_PREFIX_MAX, e->path) != 0)
+	return bpf_probe_read_kernel(s->key.data, FW_PREFIX_MAX, e->path) == 0;
+}
+
+/* Decides on the record's path. Returns true to drop it. A name the kernel cannot judge is kept
+ * and flagged for user space, which resolves it and applies the same rules. */
+static __always_inline bool fw_path_filtered(struct fw_scratch *s, struct fw_open_event *e, bool normalised)
+{
+	__u8 *mode;
+
+	if (!(filter_flags & FW_FILTERS_PATH))
+		return false;
+	if (!fw_judgeable(e, normalised)) {
+		e->flags |= FW_FLAG_PATH_UNJUDGED;
+		return false;
+	}
+	if (!fw_load_prefix_key(s, e))
 		return false;
 	mode = bpf_map_lookup_elem(&filter_path, &s->key);
 	return fw_set_drops(mode, filter_flags & FW_FILTERS_PATH_INCLUDE);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* BPF-LSM file_open: runs on every open after permission checks, before the file is handed to the
- * caller, so it can later refuse it (deny policy). Here bpf_d_path is allowed and gives the full
+ * caller, so it can refuse it (the deny policy, policy.bpf.h). Here bpf_d_path is allowed and gives the full
  * path; the dentry walk is the fallback for names longer than the buffer. */
 #define __KERNEL_BPF__ 1
 #include "vmlinux.h"
@@ -10,7 +10,10 @@
 #include "event.h"
 #include "maps.bpf.h"
 #include "filters.bpf.h"
+#include "policy.bpf.h"
 #include "path.bpf.h"
+
+#define FW_EPERM 1
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -43,6 +46,6 @@ int BPF_PROG(lsm_file_open, struct file *file)
 	} else {
 		fw_resolve_path(s, e, &file->f_path);
 	}
-	fw_finish_resolved(s, e, file);
-	return 0;
+	/* DENY, and KILL too (the process is dying anyway): refuse the open itself. */
+	return fw_finish_resolved(s, e, file) == FW_ACTION_ALLOW ? 0 : -FW_EPERM;
 }

@@ -110,16 +110,22 @@ static __always_inline void fw_fill_file(struct fw_open_event *e, struct file *f
 }
 
 /* Finishes a record whose path was resolved in the kernel: path filters, file fields, submit. */
-static __always_inline void fw_finish_resolved(struct fw_scratch *s, struct fw_open_event *e, struct file *f)
+/* Applies the policy and the path filter to a kernel-resolved record and submits it. Returns the
+ * policy's action (the LSM hook refuses the open unless it is FW_ACTION_ALLOW). */
+static __always_inline __u8 fw_finish_resolved(struct fw_scratch *s, struct fw_open_event *e, struct file *f)
 {
-	/* A tail-only name has lost its start: user space cannot judge it either, but keeps it. */
-	if (fw_path_filtered(s, e, !(e->flags & FW_FLAG_PATH_TAIL))) {
+	/* A tail-only name has lost its start: neither the policy nor a filter can judge it. */
+	bool whole = !(e->flags & FW_FLAG_PATH_TAIL);
+	__u8 act = whole ? fw_enforce(s, e, true) : FW_ACTION_ALLOW;
+
+	if (act == FW_ACTION_ALLOW && fw_path_filtered(s, e, whole)) {
 		fw_count(FW_CNT_FILTERED);
-		return;
+		return act;
 	}
 	if (f)
 		fw_fill_file(e, f);
 	fw_submit(e);
+	return act;
 }
 
 #endif

@@ -9,6 +9,7 @@
 #include "event.h"
 #include "maps.bpf.h"
 #include "filters.bpf.h"
+#include "policy.bpf.h"
 #include "path.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -103,7 +104,8 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 			}
 		}
 	}
-	if (fw_path_filtered(s, e, false)) {
+	/* Only the name as passed is known here: an absolute, normalised one can be enforced. */
+	if (fw_enforce(s, e, false) == FW_ACTION_ALLOW && fw_path_filtered(s, e, false)) {
 		fw_count(FW_CNT_FILTERED);
 		goto out;
 	}

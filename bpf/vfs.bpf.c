@@ -10,6 +10,7 @@
 #include "event.h"
 #include "maps.bpf.h"
 #include "filters.bpf.h"
+#include "policy.bpf.h"
 #include "path.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

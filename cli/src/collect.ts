@@ -7,7 +7,7 @@ import { Capture, type CaptureStats } from '../../collector/src/capture/capture'
 import { toEcs } from '../../collector/src/format/ecs';
 import type { HookRequest } from '../../collector/src/probe/hook-select';
 import { mountOf, parseMounts, readText } from '../../collector/src/probe/kernel-facts';
-import { type FilterOptions, native } from '../../collector/src/probe/native';
+import { type FilterOptions, native, type PolicyOptions } from '../../collector/src/probe/native';
 
 export interface CollectOptions {
   stdout?: boolean;
@@ -20,6 +20,8 @@ export interface CollectOptions {
   excludeUid: number[];
   includeCgroup: bigint[];
   excludeCgroup: bigint[];
+  denyPath: string[];
+  killPath: string[];
   count?: number;
   duration?: number;
   ringbufBytes?: number;
@@ -35,6 +37,12 @@ export function parsePrefix(v: string): string {
   if (v.length === 0) throw new InvalidArgumentError('a path prefix cannot be empty');
   if (Buffer.byteLength(v) > max) throw new InvalidArgumentError(`a path prefix can be at most ${max} bytes (the kernel's LPM trie key)`);
   return v;
+}
+
+/** A policy prefix: absolute, because the kernel enforces only on full, normalised paths. */
+export function parsePolicyPrefix(v: string): string {
+  if (!v.startsWith('/')) throw new InvalidArgumentError('an enforcement prefix must be an absolute path');
+  return parsePrefix(v);
 }
 
 export function parseComm(v: string): string {
@@ -83,6 +91,10 @@ export function filtersFrom(o: CollectOptions): FilterOptions {
   };
 }
 
+export function policyFrom(o: CollectOptions): PolicyOptions | undefined {
+  return o.denyPath.length || o.killPath.length ? { denyPaths: o.denyPath, killPaths: o.killPath } : undefined;
+}
+
 export function formatStats(s: CaptureStats): string {
   return (
     `seen ${s.seen}, filtered ${s.filtered} in kernel + ${s.filteredUser} in user space, emitted ${s.emitted}, ` +
@@ -104,7 +116,7 @@ export async function collect(o: CollectOptions, err: (line: string) => void): P
       void stop();
     }
   });
-  capture = new Capture({ hooks: o.hooks, filters: filtersFrom(o), ringbufBytes: o.ringbufBytes }, (events) => {
+  capture = new Capture({ hooks: o.hooks, filters: filtersFrom(o), policy: policyFrom(o), ringbufBytes: o.ringbufBytes }, (events) => {
     let out = '';
     for (const e of events) {
       if (pipeClosed || (o.count !== undefined && printed >= o.count)) break;

@@ -4,7 +4,7 @@ import { ALL_SERVICES, defaultStateDir, stackDown, StackError, stackStatus, stac
 import { run } from '../../stack/src/processes';
 import { NoHookError, parseHookRequest } from '../../collector/src/probe/hook-select';
 import { isNativeError } from '../../collector/src/probe/native';
-import { collect, type CollectOptions, parseCgroup, parseComm, parsePositive, parsePrefix, parseUid, repeat } from './collect';
+import { collect, type CollectOptions, parseCgroup, parseComm, parsePolicyPrefix, parsePositive, parsePrefix, parseUid, repeat } from './collect';
 import { fixMounts, formatCheck, runChecks } from './doctor/checks';
 import { gapsCommand, type GapsCliOptions, type IndexCliOptions, runCollector, runIndexer, type ShipOptions, up } from './pipeline';
 import { COLLECTOR_DEFAULTS } from '../../collector/src/agent/collector-agent';
@@ -160,6 +160,8 @@ export function buildProgram(): Command {
     .option('--exclude-uid <uid>', 'drop these uids (repeatable)', repeat(parseUid), [])
     .option('--include-cgroup <id|path>', 'keep only these cgroups (v2 id or path; repeatable)', repeat(parseCgroup), [])
     .option('--exclude-cgroup <id|path>', 'drop these cgroups (v2 id or path; repeatable)', repeat(parseCgroup), [])
+    .option('--deny-path <prefix>', 'refuse opens under this absolute prefix with EPERM, in the kernel (lsm hook only; repeatable)', repeat(parsePolicyPrefix), [])
+    .option('--kill-path <prefix>', 'SIGKILL a process that opens under this absolute prefix, in the kernel (repeatable; see docs/enforcement.md)', repeat(parsePolicyPrefix), [])
     .option('--count <n>', 'stop after printing n events', (v) => Math.floor(parsePositive(v)))
     .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
     .option('--ringbuf-bytes <n>', 'ring buffer size: a power of two, at least a page (default 4 MiB)', (v) => Math.floor(parsePositive(v)))

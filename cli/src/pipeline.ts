@@ -7,7 +7,7 @@ import { parseMetrics } from '../../collector/src/metrics/metrics-server';
 import type { EsConnectionOptions } from '../../indexer/src/es-client';
 import { resolveEndpoint, stackUp } from '../../stack/src';
 import { choosePort } from '../../stack/src/ports';
-import { filtersFrom, type CollectOptions } from './collect';
+import { filtersFrom, policyFrom, type CollectOptions } from './collect';
 
 export interface ShipOptions {
   redisUrl?: string;
@@ -73,7 +73,7 @@ export function esOptions(stateDir: string, o: EsCliOptions): EsConnectionOption
 
 export async function runCollector(stateDir: string, o: CollectOptions & ShipOptions, log: Log): Promise<number> {
   const agent = new CollectorAgent({
-    capture: { hooks: o.hooks, filters: filtersFrom(o), ringbufBytes: o.ringbufBytes },
+    capture: { hooks: o.hooks, filters: filtersFrom(o), policy: policyFrom(o), ringbufBytes: o.ringbufBytes },
     redisUrl: resolveEndpoint(stateDir, 'redis', o.redisUrl),
     stateDir: path.join(stateDir, 'collector'),
     queue: o.queue,

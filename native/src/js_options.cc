@@ -93,6 +93,26 @@ void ParseFilters(const Napi::Object &f, FilterSpec *out)
 		throw Bad(env, "at most " + std::to_string(FW_FILTER_ENTRIES) + " filter entries of each kind");
 }
 
+void ParsePolicy(const Napi::Object &f, Hook hook, PolicySpec *out)
+{
+	Napi::Env env = f.Env();
+	for (auto [key, action] : {std::pair{"denyPaths", FW_ACTION_DENY}, std::pair{"killPaths", FW_ACTION_KILL}}) {
+		Napi::Array a = OptArray(f, key);
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			std::string what = std::string("policy.") + key + "[" + std::to_string(i) + "]";
+			std::string p = Bytes(env, a.Get(i), what);
+			if (p.empty() || p.size() > FW_PREFIX_MAX || p[0] != '/')
+				throw Bad(env, what + " must be an absolute path prefix of 1 to " + std::to_string(FW_PREFIX_MAX) + " bytes");
+			if (action == FW_ACTION_DENY && hook != Hook::Lsm)
+				throw Bad(env, what + ": only the lsm hook can refuse an open; use killPaths with the " +
+					       std::string(HookName(hook)) + " hook");
+			out->paths.push_back({p, static_cast<uint8_t>(action)});
+		}
+	}
+	if (out->paths.size() > FW_FILTER_ENTRIES)
+		throw Bad(env, "at most " + std::to_string(FW_FILTER_ENTRIES) + " policy entries");
+}
+
 } // namespace
 
 uint32_t OptU32(const Napi::Object &o, const char *key, uint32_t dflt)
@@ -119,6 +139,12 @@ ProbeOptions ParseProbeOptions(const Napi::Object &o)
 		if (!f.IsObject())
 			throw Bad(env, "filters must be an object");
 		ParseFilters(f.As<Napi::Object>(), &opts.filters);
+	}
+	Napi::Value pol = o.Get("policy");
+	if (!pol.IsUndefined()) {
+		if (!pol.IsObject())
+			throw Bad(env, "policy must be an object");
+		ParsePolicy(pol.As<Napi::Object>(), opts.hook, &opts.policy);
 	}
 	return opts;
 }

@@ -172,6 +172,21 @@ int FillFilters(bpf_object *obj, const FilterSpec &f, std::string *what)
 	return 0;
 }
 
+int FillPolicy(bpf_object *obj, const PolicySpec &pol, std::string *what)
+{
+	bpf_map *m = bpf_object__find_map_by_name(obj, "policy_path");
+	if (!m)
+		return *what = "the policy map", -ENOENT;
+	for (const auto &[prefix, action] : pol.paths) {
+		fw_prefix_key key{};
+		key.prefixlen = static_cast<uint32_t>(prefix.size() * 8);
+		std::memcpy(key.data, prefix.data(), prefix.size());
+		if (int e = bpf_map__update_elem(m, &key, sizeof(key), &action, sizeof(action), BPF_ANY))
+			return *what = "policy prefix " + prefix, e;
+	}
+	return 0;
+}
+
 } // namespace
 
 const char *HookName(Hook h)
@@ -228,6 +243,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 			return false;
 		skel->rodata->self_tgid = opts.self_tgid;
 		skel->rodata->filter_flags = filter_flags;
+		skel->rodata->policy_enabled = opts.policy.paths.empty() ? 0 : 1;
 		p->obj_ = skel->obj;
 		p->destroy_ = [skel, destroy] { destroy(skel); };
 		return true;
@@ -275,6 +291,10 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		p->loaded_.push_back(bpf_program__name(pr));
 	if (int e = FillFilters(p->obj_, opts.filters, &log)) {
 		*err = {"FW_ERR_FILTER", -e, hook, "cannot set the filter for " + log};
+		return nullptr;
+	}
+	if (int e = FillPolicy(p->obj_, opts.policy, &log)) {
+		*err = {"FW_ERR_POLICY", -e, hook, "cannot set " + log};
 		return nullptr;
 	}
 	p->counters_fd_ = bpf_map__fd(bpf_object__find_map_by_name(p->obj_, "counters"));

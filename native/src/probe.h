@@ -32,12 +32,19 @@ struct FilterSpec {
 	std::vector<std::pair<uint64_t, uint8_t>> cgroups;
 };
 
+// The in-kernel enforcement policy: (byte prefix, FW_ACTION_DENY or FW_ACTION_KILL). Deny needs the
+// lsm hook; the longest matching prefix decides.
+struct PolicySpec {
+	std::vector<std::pair<std::string, uint8_t>> paths;
+};
+
 struct ProbeOptions {
 	Hook hook = Hook::Tracepoint;
 	uint32_t ringbuf_bytes = 1u << 22; // power of two, >= page size
 	uint32_t self_tgid = 0;            // never traced
 	bool attach = true;                // false: load only (the verifier runs), attach nothing
 	FilterSpec filters;
+	PolicySpec policy;
 };
 
 using RecordSink = std::function<void(const void *data, size_t size)>;

@@ -4,7 +4,7 @@ import { OpenEventDecoder } from '../decode/open-event';
 import { PathFilter } from '../filter/path-filter';
 import type { CapturedEvent } from '../format/ecs';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
-import { type FilterOptions, native, type ReaderStats, type RingReader } from '../probe/native';
+import { type FilterOptions, native, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
 import { PathResolver } from '../resolve/path-resolver';
 
 export interface CaptureOptions {
@@ -12,6 +12,8 @@ export interface CaptureOptions {
   hooks?: HookRequest;
   /** @defaultValue none */
   filters?: FilterOptions;
+  /** In-kernel enforcement (deny needs the lsm hook). @defaultValue none */
+  policy?: PolicyOptions;
   /** @defaultValue 4 MiB (see RingReaderOptions) */
   ringbufBytes?: number;
   /** @defaultValue 4096 */
@@ -41,7 +43,7 @@ export class Capture {
   /** Loads and attaches the hook; events flow to onEvents until close(). */
   constructor(opts: CaptureOptions, onEvents: (events: CapturedEvent[]) => void) {
     const { RingReader, layout, clocks } = native();
-    this.choice = selectHook(opts.hooks ?? 'auto', opts.filters);
+    this.choice = selectHook(opts.hooks ?? 'auto', opts.filters, opts.policy);
     this.pathFilter = new PathFilter(opts.filters);
     const decoder = new OpenEventDecoder(layout());
     this.reader = new RingReader(
@@ -49,6 +51,7 @@ export class Capture {
         hook: this.choice.hook,
         selfPid: process.pid,
         filters: opts.filters,
+        policy: opts.policy,
         ringbufBytes: opts.ringbufBytes,
         batchRecords: opts.batchRecords,
         batchDelayMs: opts.batchDelayMs,

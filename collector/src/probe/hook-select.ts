@@ -1,7 +1,7 @@
 // Chooses the hook family: `auto` tries the strongest first and keeps the first that loads and
 // attaches on the running kernel, recording why each stronger one was skipped.
 import { parseLockdown, parseLsmList, readText } from './kernel-facts';
-import { HOOKS, type FilterOptions, type Hook, isNativeError, native } from './native';
+import { HOOKS, type FilterOptions, type Hook, isNativeError, native, type PolicyOptions } from './native';
 
 /** Strongest first: LSM (full path, can deny), fexit, kprobe (full path), tracepoint (name as passed). */
 export const AUTO_ORDER: readonly Hook[] = ['lsm', 'fexit', 'kprobe', 'tracepoint'];
@@ -44,13 +44,16 @@ export function explainRefusal(hook: Hook, err: unknown): string {
   return `${err.code}: ${err.message}`;
 }
 
-/** Resolves a hook request to one hook that works here. Throws when none does. */
-export function selectHook(requested: HookRequest, filters?: FilterOptions): HookChoice {
+/**
+ * Resolves a hook request to one hook that works here. Throws when none does. With a deny policy
+ * only lsm qualifies: the others refuse the options, and say why.
+ */
+export function selectHook(requested: HookRequest, filters?: FilterOptions, policy?: PolicyOptions): HookChoice {
   if (requested !== 'auto') return { hook: requested, requested, skipped: [] };
   const skipped: SkippedHook[] = [];
   for (const hook of AUTO_ORDER) {
     try {
-      native().checkHook({ hook, attach: true, selfPid: process.pid, filters });
+      native().checkHook({ hook, attach: true, selfPid: process.pid, filters, policy });
       return { hook, requested, skipped };
     } catch (e) {
       skipped.push({ hook, reason: explainRefusal(hook, e), ...(isNativeError(e) ? { code: e.code, errno: e.errno } : {}) });

@@ -61,6 +61,18 @@ export interface FilterOptions {
   excludeCgroups?: (number | bigint)[];
 }
 
+/**
+ * The in-kernel enforcement policy (bpf/policy.bpf.h): absolute byte prefixes, the longest match
+ * decides. `denyPaths`: the lsm hook refuses the open with EPERM (no other hook can). `killPaths`:
+ * the hook sends SIGKILL to the opening process; under lsm the open is refused too, elsewhere the
+ * syscall in flight completes (an O_TRUNC open still truncates). It acts on the processes the
+ * comm/uid/cgroup filters keep, whatever the path filters say, and the event records the action.
+ */
+export interface PolicyOptions {
+  denyPaths?: (string | Buffer)[];
+  killPaths?: (string | Buffer)[];
+}
+
 export interface ProbeOptions {
   /** Which hook family captures opens. @defaultValue 'tracepoint' */
   hook?: Hook;
@@ -68,6 +80,8 @@ export interface ProbeOptions {
   selfPid?: number;
   /** @defaultValue no filters */
   filters?: FilterOptions;
+  /** @defaultValue no policy */
+  policy?: PolicyOptions;
 }
 
 export interface RingReaderOptions extends ProbeOptions {

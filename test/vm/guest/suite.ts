@@ -10,15 +10,9 @@ import zlib from 'node:zlib';
 import { Capture } from '../../../collector/src/capture/capture';
 import type { CapturedEvent } from '../../../collector/src/format/ecs';
 import { explainRefusal, selectHook } from '../../../collector/src/probe/hook-select';
-import { HOOKS, type Hook, native } from '../../../collector/src/probe/native';
+import { HOOKS, type Hook, native, type PolicyOptions } from '../../../collector/src/probe/native';
+import { type Cell, HOOK_TESTS } from './cells';
 
-export interface Cell {
-  kernel: string;
-  hook: Hook | '-';
-  test: string;
-  status: 'pass' | 'fail' | 'n/a';
-  detail: string;
-}
 
 const [kernel, resultsFile] = process.argv.slice(2);
 if (!kernel || !resultsFile) {
@@ -39,20 +33,61 @@ const O_CREAT = 0o100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the workload shell with the hook attached; returns its events under `dir`. */
-async function capture(hook: Hook, dir: string, script: string): Promise<{ events: CapturedEvent[]; pid: number; status: number | null }> {
+interface Run {
+  events: CapturedEvent[];
+  pid: number;
+  /** The shell's exit code, or 128 + signal number as a shell would report it. */
+  status: number;
+  stderr: string;
+}
+
+async function capture(hook: Hook, dir: string, script: string, policy?: PolicyOptions): Promise<Run> {
   const events: CapturedEvent[] = [];
-  const cap = new Capture({ hooks: hook, batchDelayMs: 10, filters: { includePaths: [`${dir}/`] } }, (b) => events.push(...b));
-  let status: number | null = null;
+  const cap = new Capture({ hooks: hook, batchDelayMs: 10, filters: { includePaths: [`${dir}/`] }, policy }, (b) => events.push(...b));
+  let status = -1;
+  let stderr = '';
   try {
     // Asynchronous, and the shell lingers: relative names are resolved from its /proc cwd while it lives.
-    const child = spawn('/bin/sh', ['-c', `echo $$ > ${dir}/pid; ${script}; sleep 1`], { cwd: dir, stdio: 'ignore' });
-    status = await new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const child = spawn('/bin/sh', ['-c', `echo $$ > ${dir}/pid; ${script}; sleep 1`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    status = await new Promise<number>((r) => child.on('exit', (code, sig) => r(code ?? 128 + os.constants.signals[sig!])));
     await sleep(300);
   } finally {
     await cap.close();
   }
   const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
-  return { events: events.filter((e) => e.pid === pid), pid, status };
+  return { events: events.filter((e) => e.pid === pid), pid, status, stderr };
+}
+
+/** SIGKILL at the open: the shell dies (137) before its next command, and the event says kill. */
+async function killCell(hook: Hook, dir: string): Promise<void> {
+  fs.mkdirSync(path.join(dir, 'kill'));
+  const r = await capture(hook, dir, `: > ${dir}/kill/victim; echo survived >&2`, { killPaths: [`${dir}/kill/`] });
+  const e = r.events.find((x) => x.resolvedPath.toString() === `${dir}/kill/victim`);
+  const ok = r.status === 137 && !r.stderr.includes('survived') && e?.action === 'kill';
+  record({ hook, test: 'kill at open', status: ok ? 'pass' : 'fail', detail: `exit status ${r.status}; event action ${e?.action ?? 'missing'}${hook === 'lsm' ? `; file created: ${fs.existsSync(path.join(dir, 'kill', 'victim'))}` : ''}` });
+}
+
+/** LSM deny: EPERM to the caller, the file untouched, including an O_TRUNC open of a file with content. */
+async function denyCell(hook: Hook, dir: string): Promise<void> {
+  if (hook !== 'lsm') {
+    try {
+      native().checkHook({ hook, attach: false, selfPid: process.pid, policy: { denyPaths: [`${dir}/deny/`] } });
+      record({ hook, test: 'deny (EPERM)', status: 'fail', detail: 'a deny policy was accepted by a hook that cannot refuse an open' });
+    } catch (e) {
+      record({ hook, test: 'deny (EPERM)', status: 'n/a', detail: `only lsm can refuse an open; the ${hook} hook says so at load (${(e as { code?: string }).code})` });
+    }
+    return;
+  }
+  fs.mkdirSync(path.join(dir, 'deny'));
+  const file = path.join(dir, 'deny', 'evidence');
+  fs.writeFileSync(file, 'keep me');
+  const r = await capture(hook, dir, `true > ${file}; true < ${file}`, { denyPaths: [`${dir}/deny/`] });
+  const denied = r.events.filter((x) => x.resolvedPath.toString() === file && x.action === 'deny');
+  const eperm = (r.stderr.match(/Operation not permitted/g) ?? []).length;
+  const content = fs.readFileSync(file, 'utf8');
+  const ok = eperm === 2 && content === 'keep me' && denied.length === 2;
+  record({ hook, test: 'deny (EPERM)', status: ok ? 'pass' : 'fail', detail: `${eperm} of 2 opens got EPERM; content after O_TRUNC: ${JSON.stringify(content)}; ${denied.length} deny events` });
 }
 
 async function hookCells(hook: Hook): Promise<void> {
@@ -62,7 +97,7 @@ async function hookCells(hook: Hook): Promise<void> {
     const reason = explainRefusal(hook, e);
     // Inside the guests every hook must work; on the host the refusals are the known kernel facts.
     const status = kernel === 'host' ? 'n/a' : 'fail';
-    for (const test of ['attach', 'open fields', 'relative name, full path', 'ENOENT']) record({ hook, test, status, detail: reason });
+    for (const test of HOOK_TESTS) record({ hook, test, status, detail: reason });
     return;
   }
   record({ hook, test: 'attach', status: 'pass', detail: 'loaded and attached' });
@@ -103,6 +138,8 @@ async function hookCells(hook: Hook): Promise<void> {
     const missing = find(`${dir}/missing.txt`);
     if (hook === 'tracepoint') record({ hook, test: 'ENOENT', status: missing?.ret === -2 ? 'pass' : 'fail', detail: missing ? `ret ${missing.ret}` : 'no event' });
     else record({ hook, test: 'ENOENT', status: missing ? 'fail' : 'n/a', detail: missing ? 'an ENOENT open was reported by a hook that runs on opened files' : 'the hook runs on files that exist (docs/capture.md)' });
+    await killCell(hook, dir);
+    await denyCell(hook, dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
