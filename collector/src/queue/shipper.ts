@@ -51,7 +51,8 @@ export class Shipper {
 
   /** Queues the job behind every earlier one; the promise settles once it is acknowledged. */
   ship(d: JobData): Promise<void> {
-    this.chain = this.chain.then(() => this.shipOne(d));
+    // Never chain onto a rejection: one unexpected failure must not skip every later batch.
+    this.chain = this.chain.catch(() => undefined).then(() => this.shipOne(d));
     return this.chain;
   }
 
@@ -79,18 +80,27 @@ export class Shipper {
         }
         return;
       } catch (e) {
-        if (!(e instanceof QueueUnavailableError)) throw e;
-        this.noteFailure(e.message);
+        // Whatever Redis or BullMQ answered, the batch is not queued: the spool keeps it.
+        this.noteFailure(e instanceof QueueUnavailableError ? e.message : `unexpected: ${(e as Error).message}`);
       }
     }
-    if (this.spool.append(d, checkpoint)) {
+    let spooled = false;
+    let why = '';
+    try {
+      spooled = this.spool.append(d, checkpoint);
+      if (!spooled) why = `FULL (${this.spool.stats().bytes} of ${this.spool.maxBytes} bytes)`;
+    } catch (e) {
+      why = `cannot write (${(e as Error).message})`;
+    }
+    if (spooled) {
       this.stats_.eventsSpooled += eventsIn(d);
     } else if (!checkpoint) {
       this.stats_.eventsDropped += eventsIn(d);
       this.stats_.batchesDropped++;
-      const s = this.spool.stats();
-      this.on.log(`spool: FULL (${s.bytes} of ${this.spool.maxBytes} bytes): dropped events seq ${d.first}..${d.last} of boot ${d.boot}`);
+      this.on.log(`spool: ${why}: dropped events seq ${d.first}..${d.last} of boot ${d.boot}`);
       this.on.dropped?.();
+    } else {
+      this.on.log(`spool: ${why}: checkpoint up to seq ${d.assigned} not kept`);
     }
     if (!checkpoint) this.on.acked(d.last);
     this.kickReplay();
@@ -116,8 +126,7 @@ export class Shipper {
       try {
         await this.queue.add(head.data);
       } catch (e) {
-        if (!(e instanceof QueueUnavailableError)) throw e;
-        this.noteFailure(e.message);
+        this.noteFailure(e instanceof QueueUnavailableError ? e.message : `unexpected: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, this.retryMs));
         continue;
       }
