@@ -233,7 +233,7 @@ export async function main(argv: string[]): Promise<void> {
     } else if (isNativeError(err)) {
       console.error(`filewarden: ${err.hook} hook: ${err.message} [${err.code}, errno ${err.errno}]`);
       if (err.log) console.error(err.log.trimEnd().replace(/^/gm, '  | '));
-    } else if ((err as Error).name === 'EsConfigError' || err instanceof HostIdentityError || err instanceof InvalidArgumentError || (err as Error).name === 'IndexNameError') {
+    } else if ((err as Error).name === 'EsConfigError' || err instanceof HostIdentityError || err instanceof InvalidArgumentError || ['IndexNameError', 'IndexerStartError'].includes((err as Error).name)) {
       console.error(`filewarden: ${(err as Error).message}`);
     } else if (err instanceof NoHookError) {
       console.error(`filewarden: ${err.message}`);

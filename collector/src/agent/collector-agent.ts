@@ -87,15 +87,25 @@ export class CollectorAgent {
       dropped: () => this.checkpoint(true),
       log: opts.log,
     });
-    // The previous run's last numbers may all be lost (a crash): say how far it got.
-    if (start.resumed) this.checkpoint(true);
     this.defineMetrics();
   }
 
   /** Loads the probe and starts shipping; resolves once events flow and /metrics answers. */
   async start(): Promise<void> {
-    this.metrics = await serveMetrics(this.registry, this.o.metricsPort, this.o.metricsHost);
-    this.capture = new Capture(this.opts.capture, (events) => this.onEvents(events));
+    try {
+      this.metrics = await serveMetrics(this.registry, this.o.metricsPort, this.o.metricsHost);
+      // A moment for Redis to answer, so the first batches need not go through the spool.
+      await this.queue.ready(2000);
+      this.capture = new Capture(this.opts.capture, (events) => this.onEvents(events));
+    } catch (e) {
+      // Nothing was read from the kernel: close what is open so the process can exit with the error.
+      await this.shipper.close();
+      await this.queue.close();
+      await this.metrics?.close();
+      throw e;
+    }
+    // The previous run's last numbers may all be lost (a crash): say how far it got.
+    if (this.sequencer.start.resumed) this.checkpoint(true);
     const c = this.capture.choice;
     this.opts.log(`collect: hook ${c.hook}${c.requested === 'auto' ? ' (auto)' : ''}: ${this.capture.attached().join(', ')}`);
     for (const s of c.skipped) this.opts.log(`collect: skipped ${s.hook}: ${s.reason}`);

@@ -43,6 +43,20 @@ export class EventQueue {
     this.timeoutMs = o.addTimeoutMs ?? 5000;
   }
 
+  /** Resolves once Redis answers, or after `timeoutMs` (then adds fail fast and batches spool). */
+  ready(timeoutMs: number): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.connection.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.connection.once('ready', done);
+    });
+  }
+
   get connected(): boolean {
     return this.connection.status === 'ready';
   }

@@ -36,6 +36,10 @@ export interface IndexerOptions {
 }
 
 
+export class IndexerStartError extends Error {
+  override readonly name = 'IndexerStartError';
+}
+
 export class IndexNameError extends Error {
   override readonly name = 'IndexNameError';
 }
@@ -111,10 +115,19 @@ export class IndexerWorker {
   }
 
   async start(): Promise<void> {
-    if (this.o.installTemplates ?? true) {
-      await installTemplates(this.o.es, { indexPrefix: this.prefix, deadletterIndex: this.deadletterIndex, checkpointIndex: this.checkpointIndex });
+    try {
+      if (this.o.installTemplates ?? true) {
+        await installTemplates(this.o.es, { indexPrefix: this.prefix, deadletterIndex: this.deadletterIndex, checkpointIndex: this.checkpointIndex }).catch((e: Error) => {
+          throw new IndexerStartError(`cannot install the index templates: ${e.message}`);
+        });
+      }
+      this.metrics = await serveMetrics(this.registry, this.o.metricsPort ?? INDEXER_DEFAULTS.metricsPort, this.o.metricsHost ?? INDEXER_DEFAULTS.metricsHost);
+    } catch (e) {
+      // Close what is open so the process exits with the error (a supervisor restarts it).
+      await this.queue.close().catch(() => undefined);
+      this.connection.disconnect();
+      throw e;
     }
-    this.metrics = await serveMetrics(this.registry, this.o.metricsPort ?? INDEXER_DEFAULTS.metricsPort, this.o.metricsHost ?? INDEXER_DEFAULTS.metricsHost);
     this.worker = new Worker<JobData, BulkResult | undefined>(this.queue.name, (job) => (isCheckpoint(job.data) ? this.checkpoint(job.data) : this.process(job as Job<BatchJobData, BulkResult>)), {
       connection: this.connection,
       prefix: QUEUE_PREFIX,
