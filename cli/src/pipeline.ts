@@ -60,6 +60,14 @@ function untilStopped(seconds?: number): Promise<string> {
   });
 }
 
+/** Starts a long-running service, runs it until a signal or --duration, then stops it cleanly. */
+async function serve(svc: { start(): Promise<void>; stop(): Promise<void> }, duration: number | undefined, stopping: (why: string) => void): Promise<number> {
+  await svc.start();
+  stopping(await untilStopped(duration));
+  await svc.stop();
+  return 0;
+}
+
 export function esOptions(stateDir: string, o: EsCliOptions): EsConnectionOptions {
   return {
     url: resolveEndpoint(stateDir, 'elasticsearch', o.esUrl),
@@ -84,11 +92,7 @@ export async function runCollector(stateDir: string, o: CollectOptions & ShipOpt
     metricsHost: o.metricsHost,
     log,
   });
-  await agent.start();
-  const why = await untilStopped(o.duration);
-  log(`collect: stopping (${why}): flushing`);
-  await agent.stop();
-  return 0;
+  return serve(agent, o.duration, (why) => log(`collect: stopping (${why}): flushing`));
 }
 
 // The Elasticsearch side is loaded only by the commands that use it: the collector stays lean.
@@ -113,11 +117,7 @@ export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log)
     metricsHost: o.metricsHost,
     log,
   });
-  await worker.start();
-  const why = await untilStopped(o.duration);
-  log(`index: stopping (${why}): finishing the batches in hand`);
-  await worker.stop();
-  return 0;
+  return serve(worker, o.duration, (why) => log(`index: stopping (${why}): finishing the batches in hand`));
 }
 
 export interface GapsCliOptions extends EsCliOptions {

@@ -113,10 +113,6 @@ export class CollectorAgent {
     this.checkpointTimer = setInterval(() => this.checkpoint(false), this.o.checkpointMs);
   }
 
-  get metricsUrl(): string | undefined {
-    return this.metrics?.url;
-  }
-
   /** Detaches the probe, ships every event read so far (to Redis or the spool), then closes. */
   async stop(): Promise<void> {
     clearInterval(this.checkpointTimer);

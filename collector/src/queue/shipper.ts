@@ -12,7 +12,6 @@ export interface ShipperStats {
   eventsSpooled: number;
   eventsReplayed: number;
   eventsDropped: number;
-  batchesDropped: number;
 }
 
 export interface ShipperEvents {
@@ -25,7 +24,7 @@ export interface ShipperEvents {
 
 
 export class Shipper {
-  private readonly stats_: ShipperStats = { batchesQueued: 0, eventsQueued: 0, eventsSpooled: 0, eventsReplayed: 0, eventsDropped: 0, batchesDropped: 0 };
+  private readonly stats_: ShipperStats = { batchesQueued: 0, eventsQueued: 0, eventsSpooled: 0, eventsReplayed: 0, eventsDropped: 0 };
   private chain: Promise<void> = Promise.resolve();
   private replaying: Promise<void> | undefined;
   private closed = false;
@@ -96,7 +95,6 @@ export class Shipper {
       this.stats_.eventsSpooled += eventsIn(d);
     } else if (!checkpoint) {
       this.stats_.eventsDropped += eventsIn(d);
-      this.stats_.batchesDropped++;
       this.on.log(`spool: ${why}: dropped events seq ${d.first}..${d.last} of boot ${d.boot}`);
       this.on.dropped?.();
     } else {

@@ -12,7 +12,7 @@ export interface StreamGaps {
   host: string;
   bootId: string;
   stream: string;
-  first: number;
+  /** Numbers run from 1 to last. */
   last: number;
   /** Documents found (events plus dead letters). */
   found: number;
@@ -73,14 +73,14 @@ export async function sequenceGaps(es: Client, src: GapSources, filter: { bootId
       const ck = assigned.get(key(b.key, s.key));
       assigned.delete(key(b.key, s.key));
       const last = Math.max(s.max.value, ck?.assigned ?? 0);
-      const g: StreamGaps = { host: s.host.buckets[0]?.key ?? ck?.host ?? '', bootId: b.key, stream: s.key, first: 1, last, found: s.doc_count, missing: [], missingCount: 0, duplicated: 0 };
+      const g: StreamGaps = { host: s.host.buckets[0]?.key ?? ck?.host ?? '', bootId: b.key, stream: s.key, last, found: s.doc_count, missing: [], missingCount: 0, duplicated: 0 };
       if (s.doc_count !== last) await scanStream(es, index, g);
       out.push(g);
     }
   }
   // Streams with a checkpoint and no event at all: every number is missing.
   for (const ck of assigned.values()) {
-    const g: StreamGaps = { host: ck.host, bootId: ck.bootId, stream: ck.stream, first: 1, last: ck.assigned, found: 0, missing: [], missingCount: 0, duplicated: 0 };
+    const g: StreamGaps = { host: ck.host, bootId: ck.bootId, stream: ck.stream, last: ck.assigned, found: 0, missing: [], missingCount: 0, duplicated: 0 };
     addRange(g, 1, ck.assigned);
     out.push(g);
   }

@@ -151,10 +151,6 @@ export class IndexerWorker {
     this.o.log(`index: queue ${this.queue.name} -> ${this.prefix}-YYYY.MM.DD (dead letters: ${this.deadletterIndex}, checkpoints: ${this.checkpointIndex}); metrics ${this.metrics.url}`);
   }
 
-  get metricsUrl(): string | undefined {
-    return this.metrics?.url;
-  }
-
   /** Finishes the jobs in hand, then stops. */
   async stop(): Promise<void> {
     await this.worker?.close();

@@ -2,8 +2,7 @@
 // acknowledged (queued or spooled) is in Elasticsearch, and the sequence numbers it had given out
 // but not acknowledged are exactly the gaps that the restart and `filewarden gaps` report.
 import t from 'tap';
-import { cli } from '../../utils/stack';
-import { openWorkload, pipelineEnv, readIndexed, sequenceState, startCollector, startIndexer, stopService, splitOurs, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
+import { openWorkload, pipelineEnv, readIndexed, sequenceState, startCollector, startIndexer, stopService, splitOurs, waitFor, waitQueueEmpty, gapReport } from '../../utils/pipeline';
 
 t.test('a collector killed with SIGKILL mid-stream: acknowledged events all arrive, lost ones are reported exactly', async (t) => {
   const env = pipelineEnv(t);
@@ -41,8 +40,8 @@ t.test('a collector killed with SIGKILL mid-stream: acknowledged events all arri
   t.ok(missing.every((q) => q > atKill.acked && q <= atKill.assigned), `the ${missing.length} missing numbers are all in the unacknowledged range`);
   t.comment(`kill: assigned ${atKill.assigned}, acked ${atKill.acked}; at the end: ${docs.length} indexed of seq 1..${last}, ${missing.length} missing`);
 
-  const gaps = await cli(['gaps', '--json', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
-  const report = JSON.parse(gaps.stdout) as { stream: string; last: number; missingCount: number; missing: { from: number; to: number }[] }[];
+  const gaps = await gapReport(env);
+  const report = gaps.report;
   t.equal(report.length, 1, 'one stream in the report');
   const reported: number[] = [];
   for (const r of report[0].missing) for (let q = r.from; q <= r.to; q++) reported.push(q);

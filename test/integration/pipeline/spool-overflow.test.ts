@@ -4,8 +4,7 @@ import t from 'tap';
 import { startRedis, stopRedis, stackPaths } from '../../../stack/src';
 import { choosePort } from '../../../stack/src/ports';
 import { tempDir } from '../../utils/kernel';
-import { cli } from '../../utils/stack';
-import { openWorkload, pipelineEnv, readIndexed, startCollector, startIndexer, stopService, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
+import { openWorkload, pipelineEnv, readIndexed, startCollector, startIndexer, stopService, waitFor, waitQueueEmpty, gapReport } from '../../utils/pipeline';
 
 t.test('when Redis is unreachable and the spool is full, the dropped events are counted and reported exactly', async (t) => {
   const port = (await choosePort('test redis', 16500, { explicit: false })).port;
@@ -30,9 +29,9 @@ t.test('when Redis is unreachable and the spool is full, the dropped events are 
   t.ok(await waitQueueEmpty(indexer, 30_000));
   const docs = await readIndexed(env);
   t.ok(docs.length > 0, `${docs.length} events indexed from the spool`);
-  const gaps = await cli(['gaps', '--json', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  const gaps = await gapReport(env);
   t.equal(gaps.code, 1, 'gaps exits 1: events are missing');
-  const report = JSON.parse(gaps.stdout) as { missing: { from: number; to: number }[]; missingCount: number }[];
+  const report = gaps.report;
   // Adjacent dropped batches appear as one range in the report.
   const merged: { from: number; to: number }[] = [];
   for (const r of dropped) {
