@@ -114,9 +114,9 @@ static __always_inline void fw_fill_file(struct fw_open_event *e, struct file *f
  * policy's action (the LSM hook refuses the open unless it is FW_ACTION_ALLOW). */
 static __always_inline __u8 fw_finish_resolved(struct fw_scratch *s, struct fw_open_event *e, struct file *f)
 {
-	/* A tail-only name has lost its start: neither the policy nor a filter can judge it. */
+	/* A tail-only name has lost its start: no filter can judge it (nor the path policy). */
 	bool whole = !(e->flags & FW_FLAG_PATH_TAIL);
-	__u8 act = whole ? fw_enforce(s, e, true) : FW_ACTION_ALLOW;
+	__u8 act = fw_enforce(s, e, true, e->hook == FW_HOOK_LSM);
 
 	if (act == FW_ACTION_ALLOW && fw_path_filtered(s, e, whole)) {
 		fw_count(FW_CNT_FILTERED);

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The in-kernel enforcement policy: path prefixes in an LPM trie, the longest matching prefix
- * decides, each with an action. FW_ACTION_KILL sends SIGKILL to the opening process from the hook
- * (the syscall in flight still completes, except under LSM where the open is refused too);
- * FW_ACTION_DENY makes the LSM hook refuse the open with EPERM (only the lsm hook can). An open
- * the policy acts on is always recorded, whatever the path filters say: it is evidence. */
+/* The in-kernel enforcement policy, changed at run time by user space:
+ * - policy_path: path prefixes for any process; policy_scoped: a comm or an executable (dev, ino)
+ *   plus a path prefix. In each trie the longest matching prefix decides; across the two the
+ *   strongest action wins (kill > deny > allow).
+ * - kill_tgid: processes to kill at their next traced open (remote kill commands).
+ * FW_ACTION_KILL sends SIGKILL to the opening process from the hook; the syscall in flight still
+ * completes, except under LSM where the open is refused too. FW_ACTION_DENY makes the LSM hook refuse
+ * the open with EPERM; a hook that cannot refuse kills instead and flags the event. An open the
+ * policy acts on is always recorded, whatever the path filters say: it is evidence. */
 #ifndef FILEWARDEN_POLICY_BPF_H
 #define FILEWARDEN_POLICY_BPF_H
 
 #define FW_SIGKILL 9
+#define FW_NSEC_PER_TICK (1000000000ULL / FW_USER_HZ)
 
-/* Set before load when the policy map holds entries: no policy, no lookup. */
-const volatile __u32 policy_enabled = 0;
+/* enum fw_policy_armed bits; written by user space through the mmapped .bss after load. */
+__u32 policy_armed = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -20,21 +25,110 @@ struct {
 	__type(value, __u8); /* enum fw_action */
 } policy_path SEC(".maps");
 
-/* The policy's action for this record's path; records it in the event and sends SIGKILL for KILL.
- * A name the kernel cannot judge (relative, unnormalised: tracepoint names as passed) is allowed. */
-static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_open_event *e, bool normalised)
-{
-	__u8 *act;
+/* Key: FW_SCOPE_LEN bytes of qualifier (enum fw_scope_kind first), then the path prefix. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, FW_FILTER_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fw_prefix_key);
+	__type(value, __u8); /* enum fw_action */
+} policy_scoped SEC(".maps");
 
-	if (!policy_enabled || !fw_judgeable(e, normalised) || !fw_load_prefix_key(s, e))
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FW_FILTER_ENTRIES);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u64); /* start time in USER_HZ ticks as /proc/<pid>/stat shows it: pid reuse guard */
+} kill_tgid SEC(".maps");
+
+/* SIGKILL for a process on the kill-target list whose start time matches (a reused pid does not). */
+static __always_inline bool fw_kill_targeted(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
+	__u64 *start;
+
+	if (!(policy_armed & FW_ARMED_TARGETS))
+		return false;
+	start = bpf_map_lookup_elem(&kill_tgid, &tgid);
+	if (!start)
+		return false;
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, group_leader, start_boottime) / FW_NSEC_PER_TICK != *start)
+		return false;
+	bpf_send_signal(FW_SIGKILL);
+	return true;
+}
+
+static __always_inline __u8 fw_stronger(__u8 a, __u8 *b)
+{
+	return b && *b > a ? *b : a;
+}
+
+/* The strongest action of the two tries for this record's path. */
+static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_open_event *e)
+{
+	__u32 armed = policy_armed;
+	__u8 act = FW_ACTION_ALLOW;
+	__u32 n = e->path_len;
+
+	if (armed & FW_ARMED_PATH) {
+		if (!fw_load_prefix_key(s, e))
+			return act;
+		act = fw_stronger(act, bpf_map_lookup_elem(&policy_path, &s->key));
+	}
+	if (armed & FW_ARMED_SCOPED) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+		__u32 dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		__u64 ino = BPF_CORE_READ(exe, f_inode, i_ino);
+
+		if (n > FW_PREFIX_MAX - FW_SCOPE_LEN)
+			n = FW_PREFIX_MAX - FW_SCOPE_LEN;
+		s->key.prefixlen = (FW_SCOPE_LEN + n) * 8;
+		if (bpf_probe_read_kernel(s->key.data + FW_SCOPE_LEN, FW_PREFIX_MAX - FW_SCOPE_LEN, e->path) != 0)
+			return act;
+		__builtin_memset(s->key.data, 0, FW_SCOPE_LEN);
+		s->key.data[0] = FW_SCOPE_COMM;
+		__builtin_memcpy(s->key.data + 1, e->comm, FW_SCOPE_LEN - 1);
+		act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key));
+		if (ino) {
+			__builtin_memset(s->key.data, 0, FW_SCOPE_LEN);
+			s->key.data[0] = FW_SCOPE_EXE;
+			__builtin_memcpy(s->key.data + 4, &dev, sizeof(dev));
+			__builtin_memcpy(s->key.data + 8, &ino, sizeof(ino));
+			act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key));
+		}
+	}
+	return act;
+}
+
+/* The policy's action for this record: a kill target first, then the path policy. Records the action
+ * (and how it was carried out) in the event and sends SIGKILL where the action is a kill, or a deny on
+ * a hook that cannot refuse the open (`can_deny` false). A name the kernel cannot judge (relative,
+ * unnormalised: tracepoint names as passed) is allowed by the path policy. */
+static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_open_event *e, bool normalised, bool can_deny)
+{
+	__u8 act;
+
+	if (fw_kill_targeted()) {
+		e->flags |= FW_FLAG_KILL_TARGET;
+		e->action = FW_ACTION_KILL;
+		return FW_ACTION_KILL;
+	}
+	/* A tail-only name has lost its start: the path policy cannot judge it. */
+	if (!(policy_armed & (FW_ARMED_PATH | FW_ARMED_SCOPED)) || (e->flags & FW_FLAG_PATH_TAIL) ||
+	    !fw_judgeable(e, normalised))
 		return FW_ACTION_ALLOW;
-	act = bpf_map_lookup_elem(&policy_path, &s->key);
-	if (!act || *act == FW_ACTION_ALLOW)
-		return FW_ACTION_ALLOW;
-	if (*act == FW_ACTION_KILL)
+	act = fw_policy_action(s, e);
+	if (act == FW_ACTION_DENY && !can_deny) {
+		act = FW_ACTION_KILL;
+		e->flags |= FW_FLAG_DENY_AS_KILL;
+	}
+	if (act == FW_ACTION_KILL)
 		bpf_send_signal(FW_SIGKILL);
-	e->action = *act;
-	return *act;
+	e->action = act;
+	return act;
 }
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Syscall tracepoints for openat, openat2, open and creat: the arguments are stashed per thread at
  * entry and one event is emitted at exit, with the return value and the name as the caller passed
- * it (user space resolves relative names against the dirfd or cwd). */
+ * it (user space resolves relative names against the dirfd or cwd). The policy acts at entry: a kill
+ * is sent before the syscall runs (it still runs; the process dies on its way back to user space). */
 #define __KERNEL_BPF__ 1
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,6 +24,8 @@ struct fw_args {
 	__u32 flags;
 	__u32 mode;
 	__u8 syscall;
+	__u8 action; /* decided at entry by the policy */
+	__u16 event_flags; /* FW_FLAG_DENY_AS_KILL, FW_FLAG_KILL_TARGET */
 };
 
 struct {
@@ -32,18 +35,52 @@ struct {
 	__type(value, struct fw_args);
 } pending SEC(".maps");
 
+/* Reads the name as passed into the record: path_len, path_orig_len and the name flags. */
+static __always_inline void read_name(struct fw_open_event *e, const char *filename)
+{
+	long n = bpf_probe_read_user_str(e->path, FW_PATH_MAX, filename);
+
+	if (n <= 0) { /* path_len and path_orig_len stay 0 (fw_fill_task) */
+		e->flags |= FW_FLAG_PATH_UNREADABLE;
+		return;
+	}
+	e->path_len = n - 1;
+	e->path_orig_len = n - 1;
+	if (n == FW_PATH_MAX) {
+		/* A full buffer is either a name of exactly FW_PATH_MAX - 1 bytes or a longer one. */
+		char next = 0;
+		if (bpf_probe_read_user(&next, 1, filename + FW_PATH_MAX - 1) == 0 && next != 0) {
+			e->flags |= FW_FLAG_PATH_TRUNCATED;
+			e->path_orig_len = 0;
+		}
+	}
+}
+
 static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename, __u32 flags, __u32 mode)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
+	__u32 zero = 0;
 	struct fw_args a = {
 		.filename = filename, .dirfd = dirfd, .flags = flags, .mode = mode, .syscall = syscall,
 	};
+	struct fw_scratch *s;
 
 	fw_count(FW_CNT_SEEN);
 	if (fw_is_self() || fw_task_filtered()) {
 		fw_count(FW_CNT_FILTERED);
 		return 0;
+	}
+	/* With a policy armed, judge the name now, so a kill is pending before the open runs. Only an
+	 * absolute, normalised name as passed can be judged here. */
+	if (policy_armed && (s = bpf_map_lookup_elem(&scratch, &zero))) {
+		struct fw_open_event *e = (struct fw_open_event *)s->buf;
+
+		fw_fill_task(e, FW_HOOK_TRACEPOINT);
+		if (policy_armed & (FW_ARMED_PATH | FW_ARMED_SCOPED))
+			read_name(e, filename);
+		a.action = fw_enforce(s, e, false, false);
+		a.event_flags = e->flags & (FW_FLAG_DENY_AS_KILL | FW_FLAG_KILL_TARGET);
 	}
 	if (bpf_map_update_elem(&pending, &tid, &a, BPF_ANY) != 0)
 		fw_count(FW_CNT_ARGS_LOST);
@@ -74,7 +111,6 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 	struct fw_scratch *s;
 	struct fw_open_event *e;
 	struct file *f;
-	long n;
 
 	if (!a)
 		return 0;
@@ -89,23 +125,11 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 	e->mode = a->mode;
 	e->ret = ctx->ret;
 
-	n = bpf_probe_read_user_str(e->path, FW_PATH_MAX, a->filename);
-	if (n <= 0) { /* path_len and path_orig_len stay 0 (fw_fill_task) */
-		e->flags |= FW_FLAG_PATH_UNREADABLE;
-	} else {
-		e->path_len = n - 1;
-		e->path_orig_len = n - 1;
-		if (n == FW_PATH_MAX) {
-			/* A full buffer is either a name of exactly FW_PATH_MAX - 1 bytes or a longer one. */
-			char next = 0;
-			if (bpf_probe_read_user(&next, 1, a->filename + FW_PATH_MAX - 1) == 0 && next != 0) {
-				e->flags |= FW_FLAG_PATH_TRUNCATED;
-				e->path_orig_len = 0;
-			}
-		}
-	}
-	/* Only the name as passed is known here: an absolute, normalised one can be enforced. */
-	if (fw_enforce(s, e, false) == FW_ACTION_ALLOW && fw_path_filtered(s, e, false)) {
+	read_name(e, a->filename);
+	e->action = a->action;
+	e->flags |= a->event_flags;
+	/* An open the policy acted on is evidence: never filtered out. */
+	if (a->action == FW_ACTION_ALLOW && fw_path_filtered(s, e, false)) {
 		fw_count(FW_CNT_FILTERED);
 		goto out;
 	}

@@ -64,7 +64,31 @@ enum fw_event_flags {
 	/* Path filters are set but the kernel could not judge this name (relative, or with "//" or
 	 * "/." in it): user space resolves it and applies the same filters. */
 	FW_FLAG_PATH_UNJUDGED = 1 << 5,
+	/* A deny policy matched, but this hook cannot refuse an open (only lsm can): the process was
+	 * sent SIGKILL instead and the syscall still ran to completion. */
+	FW_FLAG_DENY_AS_KILL = 1 << 6,
+	/* The process was on the kill-target list (a remote kill command) and got SIGKILL here. */
+	FW_FLAG_KILL_TARGET = 1 << 7,
 };
+
+/* Bits of the runtime `policy_armed` word (.bss, written by user space after load): which policy
+ * maps hold entries, so a hook with no policy pays for no lookup. */
+enum fw_policy_armed {
+	FW_ARMED_PATH = 1 << 0,    /* policy_path: any process */
+	FW_ARMED_SCOPED = 1 << 1,  /* policy_scoped: a comm or an executable, plus a path prefix */
+	FW_ARMED_TARGETS = 1 << 2, /* kill_tgid: processes to kill at their next traced open */
+};
+
+/* The first byte of a policy_scoped key: what the 16-byte qualifier before the path holds. */
+enum fw_scope_kind {
+	FW_SCOPE_COMM = 1, /* then the comm's first 15 bytes, NUL padded */
+	FW_SCOPE_EXE = 2,  /* then 3 zero bytes, the executable's dev (u32, kernel encoding) and ino (u64) */
+};
+
+/* Bytes of qualifier before the path in a policy_scoped key; the path gets the rest of the key. */
+#define FW_SCOPE_LEN 16
+/* Clock ticks per second of /proc/<pid>/stat's start time (USER_HZ, 100 on every Linux ABI). */
+#define FW_USER_HZ 100
 
 /* Values of the filter maps: what a match means. */
 enum fw_filter_mode {

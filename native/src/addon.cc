@@ -1,4 +1,4 @@
-// Registration only: the RingReader class, checkHook, and the record layout the TypeScript decoder checks.
+// Registration only: the RingReader class, checkHook, killProcess, and the record layout the TypeScript decoder checks.
 #include <napi.h>
 
 #include <cstddef>
@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "hook_check.h"
+#include "process_kill.h"
 #include "ring_reader.h"
 
 namespace {
@@ -72,7 +73,8 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	set("action", {{"allow", FW_ACTION_ALLOW}, {"deny", FW_ACTION_DENY}, {"kill", FW_ACTION_KILL}});
 	set("pathKind", {{"asPassed", FW_PATH_AS_PASSED}, {"resolved", FW_PATH_RESOLVED}});
 	set("flag", {{"pathTruncated", FW_FLAG_PATH_TRUNCATED}, {"pathUnreadable", FW_FLAG_PATH_UNREADABLE}, {"hasFile", FW_FLAG_HAS_FILE},
-		     {"pathTail", FW_FLAG_PATH_TAIL}, {"retUnknown", FW_FLAG_RET_UNKNOWN}, {"pathUnjudged", FW_FLAG_PATH_UNJUDGED}});
+		     {"pathTail", FW_FLAG_PATH_TAIL}, {"retUnknown", FW_FLAG_RET_UNKNOWN}, {"pathUnjudged", FW_FLAG_PATH_UNJUDGED},
+		     {"denyAsKill", FW_FLAG_DENY_AS_KILL}, {"killTarget", FW_FLAG_KILL_TARGET}});
 	set("counter", {{"seen", FW_CNT_SEEN}, {"filtered", FW_CNT_FILTERED}, {"emitted", FW_CNT_EMITTED}, {"dropped", FW_CNT_DROPPED},
 			{"argsLost", FW_CNT_ARGS_LOST}, {"count", FW_CNT__MAX}});
 	o.Set("enums", e);
@@ -100,6 +102,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("layout", Napi::Function::New(env, Layout));
 	exports.Set("clocks", Napi::Function::New(env, Clocks));
 	exports.Set("checkHook", Napi::Function::New(env, filewarden::CheckHook));
+	exports.Set("killProcess", Napi::Function::New(env, filewarden::KillProcess));
 	return exports;
 }
 

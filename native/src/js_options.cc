@@ -93,24 +93,77 @@ void ParseFilters(const Napi::Object &f, FilterSpec *out)
 		throw Bad(env, "at most " + std::to_string(FW_FILTER_ENTRIES) + " filter entries of each kind");
 }
 
-void ParsePolicy(const Napi::Object &f, Hook hook, PolicySpec *out)
+std::string PolicyPath(Napi::Env env, Napi::Value v, const std::string &what, size_t max)
+{
+	std::string p = Bytes(env, v, what);
+	if (p.empty() || p.size() > max || p[0] != '/')
+		throw Bad(env, what + " must be an absolute path prefix of 1 to " + std::to_string(max) + " bytes");
+	return p;
+}
+
+// { path, action: 'allow' | 'deny' | 'kill', comm?, exe?: { dev, ino } }
+PolicyEntry ParsePolicyEntry(Napi::Env env, Napi::Value v, const std::string &what)
+{
+	if (!v.IsObject())
+		throw Bad(env, what + " must be an object { path, action, comm?, exe? }");
+	Napi::Object o = v.As<Napi::Object>();
+	PolicyEntry e;
+	Napi::Value action = o.Get("action");
+	std::string a = action.IsString() ? action.As<Napi::String>().Utf8Value() : "";
+	if (a == "allow")
+		e.action = FW_ACTION_ALLOW;
+	else if (a == "deny")
+		e.action = FW_ACTION_DENY;
+	else if (a == "kill")
+		e.action = FW_ACTION_KILL;
+	else
+		throw Bad(env, what + ".action must be allow, deny or kill");
+	Napi::Value comm = o.Get("comm"), exe = o.Get("exe");
+	if (!comm.IsUndefined() && !exe.IsUndefined())
+		throw Bad(env, what + " may have a comm or an exe, not both");
+	if (!comm.IsUndefined()) {
+		e.scope = FW_SCOPE_COMM;
+		e.comm = Bytes(env, comm, what + ".comm");
+		if (e.comm.empty() || e.comm.size() >= FW_COMM_LEN)
+			throw Bad(env, what + ".comm must be 1 to " + std::to_string(FW_COMM_LEN - 1) + " bytes long");
+	} else if (!exe.IsUndefined()) {
+		if (!exe.IsObject())
+			throw Bad(env, what + ".exe must be { dev, ino }");
+		e.scope = FW_SCOPE_EXE;
+		e.exe_dev = static_cast<uint32_t>(Integer(env, exe.As<Napi::Object>().Get("dev"), what + ".exe.dev", UINT32_MAX));
+		e.exe_ino = Integer(env, exe.As<Napi::Object>().Get("ino"), what + ".exe.ino", UINT64_MAX);
+		if (e.exe_ino == 0)
+			throw Bad(env, what + ".exe.ino must not be 0");
+	}
+	e.path = PolicyPath(env, o.Get("path"), what + ".path", e.scope ? FW_PREFIX_MAX - FW_SCOPE_LEN : FW_PREFIX_MAX);
+	return e;
+}
+
+void CheckPolicySize(Napi::Env env, const PolicySpec &p)
+{
+	size_t scoped = 0;
+	for (const auto &e : p.entries)
+		scoped += e.scope ? 1 : 0;
+	if (scoped > FW_FILTER_ENTRIES || p.entries.size() - scoped > FW_FILTER_ENTRIES)
+		throw Bad(env, "at most " + std::to_string(FW_FILTER_ENTRIES) + " policy entries of each kind (any process, scoped)");
+}
+
+void ParsePolicy(const Napi::Object &f, PolicySpec *out)
 {
 	Napi::Env env = f.Env();
 	for (auto [key, action] : {std::pair{"denyPaths", FW_ACTION_DENY}, std::pair{"killPaths", FW_ACTION_KILL}}) {
 		Napi::Array a = OptArray(f, key);
 		for (uint32_t i = 0; i < a.Length(); i++) {
-			std::string what = std::string("policy.") + key + "[" + std::to_string(i) + "]";
-			std::string p = Bytes(env, a.Get(i), what);
-			if (p.empty() || p.size() > FW_PREFIX_MAX || p[0] != '/')
-				throw Bad(env, what + " must be an absolute path prefix of 1 to " + std::to_string(FW_PREFIX_MAX) + " bytes");
-			if (action == FW_ACTION_DENY && hook != Hook::Lsm)
-				throw Bad(env, what + ": only the lsm hook can refuse an open; use killPaths with the " +
-					       std::string(HookName(hook)) + " hook");
-			out->paths.push_back({p, static_cast<uint8_t>(action)});
+			PolicyEntry e;
+			e.path = PolicyPath(env, a.Get(i), std::string("policy.") + key + "[" + std::to_string(i) + "]", FW_PREFIX_MAX);
+			e.action = static_cast<uint8_t>(action);
+			out->entries.push_back(e);
 		}
 	}
-	if (out->paths.size() > FW_FILTER_ENTRIES)
-		throw Bad(env, "at most " + std::to_string(FW_FILTER_ENTRIES) + " policy entries");
+	Napi::Array a = OptArray(f, "entries");
+	for (uint32_t i = 0; i < a.Length(); i++)
+		out->entries.push_back(ParsePolicyEntry(env, a.Get(i), "policy.entries[" + std::to_string(i) + "]"));
+	CheckPolicySize(env, *out);
 }
 
 } // namespace
@@ -144,9 +197,22 @@ ProbeOptions ParseProbeOptions(const Napi::Object &o)
 	if (!pol.IsUndefined()) {
 		if (!pol.IsObject())
 			throw Bad(env, "policy must be an object");
-		ParsePolicy(pol.As<Napi::Object>(), opts.hook, &opts.policy);
+		ParsePolicy(pol.As<Napi::Object>(), &opts.policy);
 	}
 	return opts;
+}
+
+PolicySpec ParsePolicyEntries(Napi::Value v)
+{
+	Napi::Env env = v.Env();
+	if (!v.IsArray())
+		throw Bad(env, "setPolicy(entries) expects an array");
+	Napi::Array a = v.As<Napi::Array>();
+	PolicySpec out;
+	for (uint32_t i = 0; i < a.Length(); i++)
+		out.entries.push_back(ParsePolicyEntry(env, a.Get(i), "entries[" + std::to_string(i) + "]"));
+	CheckPolicySize(env, out);
+	return out;
 }
 
 Napi::Error MakeError(Napi::Env env, const ProbeError &e)

@@ -10,6 +10,9 @@ namespace filewarden {
 // Reads { hook, ringbufBytes, selfPid, filters } from a JS object; throws a TypeError on bad input.
 ProbeOptions ParseProbeOptions(const Napi::Object &o);
 
+// Reads the entries of RingReader.setPolicy(); throws a TypeError on bad input.
+PolicySpec ParsePolicyEntries(Napi::Value v);
+
 // Reads a non-negative integer option, or dflt when it is undefined.
 uint32_t OptU32(const Napi::Object &o, const char *key, uint32_t dflt);
 

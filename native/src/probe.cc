@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -172,22 +173,96 @@ int FillFilters(bpf_object *obj, const FilterSpec &f, std::string *what)
 	return 0;
 }
 
-int FillPolicy(bpf_object *obj, const PolicySpec &pol, std::string *what)
+// The LPM key of one policy entry: the path alone, or the scope's qualifier then the path.
+std::vector<uint8_t> PolicyKey(const PolicyEntry &e)
 {
-	bpf_map *m = bpf_object__find_map_by_name(obj, "policy_path");
-	if (!m)
-		return *what = "the policy map", -ENOENT;
-	for (const auto &[prefix, action] : pol.paths) {
-		fw_prefix_key key{};
-		key.prefixlen = static_cast<uint32_t>(prefix.size() * 8);
-		std::memcpy(key.data, prefix.data(), prefix.size());
-		if (int e = bpf_map__update_elem(m, &key, sizeof(key), &action, sizeof(action), BPF_ANY))
-			return *what = "policy prefix " + prefix, e;
+	fw_prefix_key key{};
+	size_t at = 0;
+	if (e.scope == FW_SCOPE_COMM) {
+		key.data[0] = FW_SCOPE_COMM;
+		std::memcpy(key.data + 1, e.comm.data(), std::min<size_t>(e.comm.size(), FW_SCOPE_LEN - 1));
+		at = FW_SCOPE_LEN;
+	} else if (e.scope == FW_SCOPE_EXE) {
+		key.data[0] = FW_SCOPE_EXE;
+		std::memcpy(key.data + 4, &e.exe_dev, sizeof(e.exe_dev));
+		std::memcpy(key.data + 8, &e.exe_ino, sizeof(e.exe_ino));
+		at = FW_SCOPE_LEN;
+	}
+	size_t n = std::min(e.path.size(), sizeof(key.data) - at);
+	std::memcpy(key.data + at, e.path.data(), n);
+	key.prefixlen = static_cast<uint32_t>((at + n) * 8);
+	const uint8_t *b = reinterpret_cast<const uint8_t *>(&key);
+	return std::vector<uint8_t>(b, b + sizeof(key));
+}
+
+} // namespace
+
+void Probe::SetArmed(uint32_t bit, bool on)
+{
+	if (!armed_)
+		return;
+	uint32_t v = __atomic_load_n(armed_, __ATOMIC_RELAXED);
+	__atomic_store_n(armed_, on ? (v | bit) : (v & ~bit), __ATOMIC_RELEASE);
+}
+
+int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
+{
+	const char *names[2] = {"policy_path", "policy_scoped"};
+	const uint32_t bits[2] = {FW_ARMED_PATH, FW_ARMED_SCOPED};
+	std::vector<std::vector<uint8_t>> next[2];
+	std::vector<uint8_t> actions[2];
+	for (const auto &e : policy.entries) {
+		int i = e.scope == 0 ? 0 : 1;
+		next[i].push_back(PolicyKey(e));
+		actions[i].push_back(e.action);
+	}
+	for (int i = 0; i < 2; i++) {
+		bpf_map *m = bpf_object__find_map_by_name(obj_, names[i]);
+		if (!m)
+			return *what = std::string("the map ") + names[i], -ENOENT;
+		// New entries first, then the armed bit, then the stale entries go: no moment without policy.
+		for (size_t k = 0; k < next[i].size(); k++)
+			if (int err = bpf_map__update_elem(m, next[i][k].data(), next[i][k].size(), &actions[i][k], 1, BPF_ANY))
+				return *what = std::string("entry ") + std::to_string(k + 1) + " of " + names[i] +
+					       " (at most " + std::to_string(FW_FILTER_ENTRIES) + " entries)", err;
+		if (!next[i].empty())
+			SetArmed(bits[i], true);
+		std::set<std::vector<uint8_t>> keep(next[i].begin(), next[i].end());
+		for (const auto &old : policy_keys_[i])
+			if (!keep.count(old))
+				bpf_map__delete_elem(m, old.data(), old.size(), 0);
+		if (next[i].empty())
+			SetArmed(bits[i], false);
+		policy_keys_[i] = std::move(next[i]);
 	}
 	return 0;
 }
 
-} // namespace
+int Probe::AddKillTarget(uint32_t tgid, uint64_t start_ticks)
+{
+	bpf_map *m = bpf_object__find_map_by_name(obj_, "kill_tgid");
+	if (!m)
+		return -ENOENT;
+	if (int err = bpf_map__update_elem(m, &tgid, sizeof(tgid), &start_ticks, sizeof(start_ticks), BPF_ANY))
+		return err;
+	if (std::find(targets_.begin(), targets_.end(), tgid) == targets_.end())
+		targets_.push_back(tgid);
+	SetArmed(FW_ARMED_TARGETS, true);
+	return 0;
+}
+
+int Probe::RemoveKillTarget(uint32_t tgid)
+{
+	auto it = std::find(targets_.begin(), targets_.end(), tgid);
+	if (it == targets_.end())
+		return -ENOENT;
+	targets_.erase(it);
+	if (targets_.empty())
+		SetArmed(FW_ARMED_TARGETS, false);
+	bpf_map *m = bpf_object__find_map_by_name(obj_, "kill_tgid");
+	return m ? bpf_map__delete_elem(m, &tgid, sizeof(tgid), 0) : -ENOENT;
+}
+
 
 const char *HookName(Hook h)
 {
@@ -243,8 +318,11 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 			return false;
 		skel->rodata->self_tgid = opts.self_tgid;
 		skel->rodata->filter_flags = filter_flags;
-		skel->rodata->policy_enabled = opts.policy.paths.empty() ? 0 : 1;
 		p->obj_ = skel->obj;
+		// The skeleton's load maps .bss onto the kernel's map (libbpf 1.1 does that in the skeleton
+		// load, not in bpf_object__load), so the policy switch is written straight into the kernel.
+		p->load_ = [skel] { return bpf_object__load_skeleton(skel->skeleton); };
+		p->armed_of_ = [skel] { return &skel->bss->policy_armed; };
 		p->destroy_ = [skel, destroy] { destroy(skel); };
 		return true;
 	};
@@ -282,7 +360,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "none of the " + hook + " hook's attach points exist on this kernel"};
 		return nullptr;
 	}
-	if (int e = bpf_object__load(p->obj_)) {
+	if (int e = p->load_()) {
 		*err = {"FW_ERR_BPF_LOAD", -e, hook, "loading the " + hook + " programs failed: " + WhyFailed(opts.hook, -e, false),
 			Tail(log, 12)};
 		return nullptr;
@@ -293,7 +371,9 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		*err = {"FW_ERR_FILTER", -e, hook, "cannot set the filter for " + log};
 		return nullptr;
 	}
-	if (int e = FillPolicy(p->obj_, opts.policy, &log)) {
+	p->armed_ = p->armed_of_();
+
+	if (int e = p->SetPolicy(opts.policy, &log)) {
 		*err = {"FW_ERR_POLICY", -e, hook, "cannot set " + log};
 		return nullptr;
 	}

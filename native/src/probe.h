@@ -1,6 +1,7 @@
 // The libbpf lifecycle in plain C++ (no Napi): open, configure, load, attach, poll, read counters.
 #pragma once
 #include <array>
+#include <set>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -32,10 +33,22 @@ struct FilterSpec {
 	std::vector<std::pair<uint64_t, uint8_t>> cgroups;
 };
 
-// The in-kernel enforcement policy: (byte prefix, FW_ACTION_DENY or FW_ACTION_KILL). Deny needs the
-// lsm hook; the longest matching prefix decides.
+// One entry of the in-kernel enforcement policy: a path prefix, optionally scoped to a comm or an
+// executable, and FW_ACTION_ALLOW (an exception), FW_ACTION_DENY or FW_ACTION_KILL.
+struct PolicyEntry {
+	std::string path;        // absolute byte prefix
+	uint8_t action = FW_ACTION_DENY;
+	uint8_t scope = 0;       // 0: any process; FW_SCOPE_COMM or FW_SCOPE_EXE
+	std::string comm;        // FW_SCOPE_COMM: 1..FW_COMM_LEN-1 bytes
+	uint32_t exe_dev = 0;    // FW_SCOPE_EXE: kernel dev_t (major << 20 | minor)
+	uint64_t exe_ino = 0;    // FW_SCOPE_EXE
+};
+
+// The whole policy. Within the any-process entries, and within the scoped ones, the longest matching
+// prefix decides; across the two the strongest action wins. Deny is carried out by the lsm hook; the
+// others kill instead and flag the event (FW_FLAG_DENY_AS_KILL).
 struct PolicySpec {
-	std::vector<std::pair<std::string, uint8_t>> paths;
+	std::vector<PolicyEntry> entries;
 };
 
 struct ProbeOptions {
@@ -68,6 +81,14 @@ public:
 	std::array<uint64_t, FW_CNT__MAX> Counters() const;
 	// What is attached, e.g. "tracepoint/syscalls/sys_exit_openat" or "kretprobe/vfs_open".
 	const std::vector<std::string> &Attached() const { return attached_; }
+	// Replaces the whole enforcement policy; on failure the old entries that were not replaced stay.
+	// Returns 0 or -errno, with `what` naming the entry.
+	int SetPolicy(const PolicySpec &policy, std::string *what);
+	// Puts a process on the kill-target list: SIGKILL at its next traced open, if its start time (USER_HZ
+	// ticks since boot, as /proc/<pid>/stat shows it) still matches. Returns 0 or -errno.
+	int AddKillTarget(uint32_t tgid, uint64_t start_ticks);
+	// Takes it off the list (0, or -ENOENT when it was not on it).
+	int RemoveKillTarget(uint32_t tgid);
 	// Programs that were loaded (passed the verifier).
 	const std::vector<std::string> &Loaded() const { return loaded_; }
 	Hook hook() const { return hook_; }
@@ -86,6 +107,12 @@ private:
 	std::vector<std::string> loaded_;
 	int counters_fd_ = -1;
 	int ncpus_ = 0;
+	uint32_t *armed_ = nullptr; // policy_armed in the mmapped .bss
+	std::function<int()> load_;
+	std::function<uint32_t *()> armed_of_;
+	std::vector<std::vector<uint8_t>> policy_keys_[2]; // installed keys of policy_path, policy_scoped
+	std::vector<uint32_t> targets_;
+	void SetArmed(uint32_t bit, bool on);
 };
 
 } // namespace filewarden

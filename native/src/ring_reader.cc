@@ -16,7 +16,10 @@ Napi::Function RingReader::Define(Napi::Env env)
 			   {InstanceMethod<&RingReader::Stats>("stats"),
 			    InstanceMethod<&RingReader::Close>("close"),
 			    InstanceMethod<&RingReader::Attached>("attached"),
-			    InstanceMethod<&RingReader::HookName>("hook")});
+			    InstanceMethod<&RingReader::HookName>("hook"),
+			    InstanceMethod<&RingReader::SetPolicy>("setPolicy"),
+			    InstanceMethod<&RingReader::AddKillTarget>("addKillTarget"),
+			    InstanceMethod<&RingReader::RemoveKillTarget>("removeKillTarget")});
 }
 
 // new RingReader({ hook, ringbufBytes, selfPid, filters, batchRecords, batchDelayMs, queueBatches }, onBatch)
@@ -149,6 +152,42 @@ Napi::Value RingReader::Attached(const Napi::CallbackInfo &info)
 	for (size_t i = 0; i < names.size(); i++)
 		a.Set(i, Napi::String::New(env, names[i]));
 	return a;
+}
+
+// setPolicy(entries): replaces the in-kernel enforcement policy.
+Napi::Value RingReader::SetPolicy(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	PolicySpec spec = ParsePolicyEntries(info.Length() > 0 ? info[0] : env.Undefined());
+	std::string what;
+	if (int e = probe_->SetPolicy(spec, &what))
+		throw MakeError(env, {"FW_ERR_POLICY", -e, filewarden::HookName(probe_->hook()), "cannot set " + what});
+	return env.Undefined();
+}
+
+// addKillTarget(pid, startTicks): SIGKILL at the process's next traced open, if its start time matches.
+Napi::Value RingReader::AddKillTarget(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 2 || !info[0].IsNumber() || !(info[1].IsNumber() || info[1].IsBigInt()))
+		throw Napi::TypeError::New(env, "addKillTarget(pid, startTicks) expects two numbers");
+	uint32_t pid = info[0].As<Napi::Number>().Uint32Value();
+	bool lossless = true;
+	uint64_t start = info[1].IsBigInt() ? info[1].As<Napi::BigInt>().Uint64Value(&lossless)
+					    : static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+	if (int e = probe_->AddKillTarget(pid, start))
+		throw MakeError(env, {"FW_ERR_POLICY", -e, filewarden::HookName(probe_->hook()),
+				      "cannot add kill target " + std::to_string(pid) + " (at most " + std::to_string(FW_FILTER_ENTRIES) + ")"});
+	return env.Undefined();
+}
+
+// removeKillTarget(pid) -> whether it was on the list.
+Napi::Value RingReader::RemoveKillTarget(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 1 || !info[0].IsNumber())
+		throw Napi::TypeError::New(env, "removeKillTarget(pid) expects a number");
+	return Napi::Boolean::New(env, probe_->RemoveKillTarget(info[0].As<Napi::Number>().Uint32Value()) == 0);
 }
 
 // close(): resolves once the thread has delivered every record still in the ring buffer.

@@ -28,6 +28,9 @@ private:
 	Napi::Value Close(const Napi::CallbackInfo &info);
 	Napi::Value Attached(const Napi::CallbackInfo &info);
 	Napi::Value HookName(const Napi::CallbackInfo &info);
+	Napi::Value SetPolicy(const Napi::CallbackInfo &info);
+	Napi::Value AddKillTarget(const Napi::CallbackInfo &info);
+	Napi::Value RemoveKillTarget(const Napi::CallbackInfo &info);
 
 	void Run();
 	void Append(const void *data, size_t size);

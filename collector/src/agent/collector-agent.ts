@@ -1,13 +1,15 @@
 // The host agent: capture -> sequence -> enrich -> batch -> Redis (or the disk spool), with
 // Prometheus counters for every stage and a shutdown that flushes everything it has read.
+import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { Gauge, Registry } from 'prom-client';
-import { type BatchHost, type BatchJobData, type CheckpointJobData, encodeBatch, toWire, type WireBatch, WIRE_VERSION } from '../batch/wire';
+import { type AuditRecord, type BatchHost, type BatchJobData, type CheckpointJobData, encodeBatch, toWire, type WireBatch, WIRE_VERSION } from '../batch/wire';
 import { Sequencer } from '../batch/sequencer';
 import { Capture, type CaptureOptions } from '../capture/capture';
 import { AccountNames } from '../enrich/account-names';
 import { hostIdentity } from '../enrich/host-identity';
 import { ProcessInfoReader } from '../enrich/process-info';
+import { auditId, Enforcer } from '../enforce/enforcer';
 import type { CapturedEvent } from '../format/ecs';
 import { mirroredCounter, serveMetrics, type MetricsServer } from '../metrics/metrics-server';
 import { EventQueue } from '../queue/event-queue';
@@ -33,7 +35,16 @@ export interface CollectorAgentOptions {
   metricsHost?: string;
   /** How often the highest number given out is sent as a checkpoint, when it moved. @defaultValue 10000 */
   checkpointMs?: number;
+  /**
+   * The indexer's Ed25519 public key: with it the collector takes signed enforcement commands from
+   * the queue commands-<host.id>. @defaultValue none (no remote enforcement)
+   */
+  commandPublicKey?: KeyObject;
   log(line: string): void;
+}
+
+export class EnforcementSetupError extends Error {
+  override readonly name = 'EnforcementSetupError';
 }
 
 export const COLLECTOR_DEFAULTS = { batchEvents: 2000, batchDelayMs: 200, spoolMaxBytes: 1 << 30, metricsPort: 9464, metricsHost: '127.0.0.1', checkpointMs: 10_000 };
@@ -54,7 +65,9 @@ export class CollectorAgent {
   private sequenced = 0;
   private checkpointed = 0;
   private checkpointTimer: NodeJS.Timeout | undefined;
-  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir'>>;
+  private enforcer: Enforcer | undefined;
+  private audits = 0;
+  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey'>>;
 
   constructor(private readonly opts: CollectorAgentOptions) {
     this.o = {
@@ -87,6 +100,7 @@ export class CollectorAgent {
       dropped: () => this.checkpoint(true),
       log: opts.log,
     });
+    if (opts.commandPublicKey && !id.id) throw new EnforcementSetupError('enforcement commands are addressed by host.id, and this host has no /etc/machine-id');
     this.defineMetrics();
   }
 
@@ -111,11 +125,39 @@ export class CollectorAgent {
     for (const s of c.skipped) this.opts.log(`collect: skipped ${s.hook}: ${s.reason}`);
     this.opts.log(`collect: queue ${this.o.queue} at ${this.opts.redisUrl}; spool ${this.spool.dir}; metrics ${this.metrics.url}`);
     this.checkpointTimer = setInterval(() => this.checkpoint(false), this.o.checkpointMs);
+    if (this.opts.commandPublicKey) {
+      const p = this.opts.capture.policy;
+      const baseEntries = [
+        ...(p?.denyPaths ?? []).map((path) => ({ path, action: 'deny' as const })),
+        ...(p?.killPaths ?? []).map((path) => ({ path, action: 'kill' as const })),
+        ...(p?.entries ?? []),
+      ];
+      this.enforcer = new Enforcer({
+        redisUrl: this.opts.redisUrl,
+        publicKey: this.opts.commandPublicKey,
+        host: { name: this.host.name, id: this.host.id!, bootId: this.host.bootId },
+        stateDir: this.opts.stateDir,
+        target: this.capture,
+        baseEntries,
+        audit: (record) => this.audit(record),
+        log: this.opts.log,
+      });
+      this.enforcer.start();
+    } else {
+      this.opts.log('collect: remote enforcement off (no --command-pubkey)');
+    }
+  }
+
+  /** Ships an audit record behind the batches already handed over. */
+  private audit(record: AuditRecord): void {
+    this.audits++;
+    this.shipper.ship({ v: WIRE_VERSION, kind: 'audit', id: auditId(), record }).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 
   /** Detaches the probe, ships every event read so far (to Redis or the spool), then closes. */
   async stop(): Promise<void> {
     clearInterval(this.checkpointTimer);
+    await this.enforcer?.stop();
     await this.capture?.close();
     this.flush();
     this.checkpoint(true);
@@ -208,6 +250,7 @@ export class CollectorAgent {
     mirroredCounter(r, 'filewarden_events_spooled_total', 'events written to the disk spool while Redis was unreachable', sh((s) => s.eventsSpooled));
     mirroredCounter(r, 'filewarden_spool_replayed_events_total', 'spooled events later added to Redis', sh((s) => s.eventsReplayed));
     mirroredCounter(r, 'filewarden_spool_dropped_events_total', 'events lost because the spool was full', sh((s) => s.eventsDropped));
+    mirroredCounter(r, 'filewarden_enforcement_audit_records_total', 'enforcement commands decided (applied or refused), each shipped as an audit record', () => this.audits);
     mirroredCounter(r, 'filewarden_process_info_unavailable_total', 'processes gone before executable and args could be read', () => this.procs.unavailable);
     const gauge = (name: string, help: string, read: () => number): void =>
       void new Gauge({ name, help, registers: [r], collect() { this.set(read()); } });

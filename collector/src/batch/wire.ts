@@ -47,7 +47,7 @@ export interface WireEvent {
   comm: string;
 }
 
-const FLAG = { resolved: 1, truncated: 2, tail: 4, unreadable: 8, unjudged: 16, retUnknown: 32, hasFile: 64 } as const;
+const FLAG = { resolved: 1, truncated: 2, tail: 4, unreadable: 8, unjudged: 16, retUnknown: 32, hasFile: 64, denyAsKill: 128, killTarget: 256 } as const;
 
 export interface BatchHost {
   name: string;
@@ -92,13 +92,45 @@ export interface CheckpointJobData {
   host: string;
 }
 
+/**
+ * An audit record: what the collector decided about an enforcement command (applied or refused, and
+ * why). It is evidence too, so it travels like a batch (spooled while Redis is down); `id` is random
+ * and makes the job and the document unique.
+ */
+export interface AuditJobData {
+  v: typeof WIRE_VERSION;
+  kind: 'audit';
+  id: string;
+  record: AuditRecord;
+}
+
+/** One decision about one command, as the collector saw it. */
+export interface AuditRecord {
+  /** Wall time of the decision, ms since the epoch. */
+  at: number;
+  host: { name: string; id?: string; bootId: string };
+  /** applied: carried out; refused: the command was not valid here (the reason says why). */
+  decision: 'applied' | 'refused';
+  /** A code: ok, bad-signature, malformed, wrong-host, expired, not-yet-valid, replayed, lifetime, other-boot, failed. */
+  reason: string;
+  detail: string;
+  /** The command as far as it could be read (a forged one is still recorded as received). */
+  command: { id?: string; type?: string; host?: string; nonce?: string; iat?: number; exp?: number; alert?: string; rule?: string };
+  /** What applying it did, e.g. kill: "killed" | "exited" | "reused". */
+  outcome?: string;
+  target?: { pid?: number; start?: number; paths?: string[]; comm?: string; executable?: string; entries?: number };
+}
+
 /** What the queue and the spool carry. */
-export type JobData = BatchJobData | CheckpointJobData;
+export type JobData = BatchJobData | CheckpointJobData | AuditJobData;
 
 export const isCheckpoint = (d: JobData): d is CheckpointJobData => (d as CheckpointJobData).kind === 'checkpoint';
+export const isAudit = (d: JobData): d is AuditJobData => (d as AuditJobData).kind === 'audit';
+/** A batch of events (the other kinds are control records that carry none). */
+export const isBatch = (d: JobData): d is BatchJobData => !('kind' in d);
 
-/** Events in a job: a checkpoint has none. */
-export const eventsIn = (d: JobData): number => (isCheckpoint(d) ? 0 : d.last - d.first + 1);
+/** Events in a job: a checkpoint or an audit record has none. */
+export const eventsIn = (d: JobData): number => (isBatch(d) ? d.last - d.first + 1 : 0);
 
 export class WireError extends Error {
   override readonly name = 'WireError';
@@ -112,7 +144,9 @@ export function toWire(e: CapturedEvent, seq: number): WireEvent {
     (e.pathUnreadable ? FLAG.unreadable : 0) |
     (e.pathUnjudged ? FLAG.unjudged : 0) |
     (e.retUnknown ? FLAG.retUnknown : 0) |
-    (e.hasFile ? FLAG.hasFile : 0);
+    (e.hasFile ? FLAG.hasFile : 0) |
+    (e.denyAsKill ? FLAG.denyAsKill : 0) |
+    (e.killTarget ? FLAG.killTarget : 0);
   const w: WireEvent = {
     q: seq,
     t: e.tsNs.toString(),
@@ -182,6 +216,8 @@ export function fromWire(w: WireEvent): CapturedEvent {
     pathUnjudged: (w.f & FLAG.unjudged) !== 0,
     retUnknown: (w.f & FLAG.retUnknown) !== 0,
     hasFile: (w.f & FLAG.hasFile) !== 0,
+    denyAsKill: (w.f & FLAG.denyAsKill) !== 0,
+    killTarget: (w.f & FLAG.killTarget) !== 0,
     comm: w.comm,
   };
 }
@@ -215,5 +251,6 @@ export function decodeBatch(d: BatchJobData): WireBatch {
 
 /** The BullMQ job id: deterministic, so a batch added twice (spool replay) is one job. */
 export function jobId(d: JobData): string {
+  if (isAudit(d)) return `audit-${d.id}`;
   return isCheckpoint(d) ? `${d.boot}-${d.stream}-upto-${d.assigned}` : `${d.boot}-${d.stream}-${d.first}`;
 }

@@ -4,7 +4,7 @@ import { OpenEventDecoder } from '../decode/open-event';
 import { PathFilter } from '../filter/path-filter';
 import type { CapturedEvent } from '../format/ecs';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
-import { type FilterOptions, native, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
+import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
 import { PathResolver } from '../resolve/path-resolver';
 
 export interface CaptureOptions {
@@ -12,7 +12,7 @@ export interface CaptureOptions {
   hooks?: HookRequest;
   /** @defaultValue none */
   filters?: FilterOptions;
-  /** In-kernel enforcement (deny needs the lsm hook). @defaultValue none */
+  /** In-kernel enforcement at load; setPolicy() replaces it later. @defaultValue none */
   policy?: PolicyOptions;
   /** @defaultValue 4 MiB (see RingReaderOptions) */
   ringbufBytes?: number;
@@ -85,6 +85,20 @@ export class Capture {
 
   stats(): CaptureStats {
     return { ...this.reader.stats(), filteredUser: this.filteredUser, unresolved: this.unresolved, delivered: this.delivered };
+  }
+
+  /** Replaces the in-kernel policy (see RingReader.setPolicy). */
+  setPolicy(entries: PolicyEntry[]): void {
+    this.reader.setPolicy(entries);
+  }
+
+  /** SIGKILL at the process's next traced open, if its start time still matches. */
+  addKillTarget(pid: number, startTicks: number): void {
+    this.reader.addKillTarget(pid, startTicks);
+  }
+
+  removeKillTarget(pid: number): boolean {
+    return this.reader.removeKillTarget(pid);
   }
 
   attached(): string[] {

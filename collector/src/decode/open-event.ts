@@ -42,6 +42,10 @@ export interface OpenEvent {
   /** The hook ran before the open completed (LSM): `ret` is not the syscall's result. */
   retUnknown: boolean;
   hasFile: boolean;
+  /** A deny policy matched on a hook that cannot refuse an open: killed instead, the syscall ran. */
+  denyAsKill: boolean;
+  /** Killed as a kill target (a remote kill command) at this open. */
+  killTarget: boolean;
   comm: string;
 }
 
@@ -116,6 +120,8 @@ export class OpenEventDecoder {
         pathUnjudged: (flags & enums.flag.pathUnjudged) !== 0,
         retUnknown: (flags & enums.flag.retUnknown) !== 0,
         hasFile: (flags & enums.flag.hasFile) !== 0,
+        denyAsKill: (flags & enums.flag.denyAsKill) !== 0,
+        killTarget: (flags & enums.flag.killTarget) !== 0,
         comm: commRaw.subarray(0, nul < 0 ? commRaw.length : nul).toString('utf8'),
       });
       off += size;

@@ -7,6 +7,15 @@ export interface ProcessInfo {
   executable?: string;
   args?: string[];
   containerId?: string;
+  /** Start time in USER_HZ ticks since boot (/proc/<pid>/stat field 22): a kill command's identity check. */
+  startTicks?: number;
+}
+
+/** Field 22 of /proc/<pid>/stat text; the comm before it may hold spaces and parentheses. */
+export function startTicksOf(stat: string): number | undefined {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const v = Number(f[19]);
+  return Number.isSafeInteger(v) ? v : undefined;
 }
 
 // Runtimes name a container's cgroup after its 64-hex id: docker-<id>.scope, /docker/<id>,
@@ -74,6 +83,12 @@ export class ProcessInfoReader {
       info.executable = fs.readlinkSync(`${dir}/exe`);
     } catch {
       // Kernel threads have no exe; a process that exits between the two reads loses only this.
+    }
+    try {
+      const t = startTicksOf(fs.readFileSync(`${dir}/stat`, 'utf8'));
+      if (t !== undefined) info.startTicks = t;
+    } catch {
+      // gone in between: keep what was read
     }
     try {
       info.containerId = containerIdFromCgroup(fs.readFileSync(`${dir}/cgroup`, 'utf8'));

@@ -26,6 +26,8 @@ export interface EcsOpenDocument {
     hook: string;
     syscall: string;
     action: string;
+    /** Present when the hook acted: why, and what the kernel could and could not do. */
+    enforcement?: { by: 'policy' | 'kill_target'; requested: 'deny' | 'kill'; caveat?: string };
     ret: number | null;
     open_flags: { value: number; names: string[] };
     mode?: string;
@@ -67,6 +69,16 @@ function splitName(p: Buffer): { dir: Buffer; base: Buffer } {
   const i = p.lastIndexOf(0x2f);
   if (i < 0) return { dir: Buffer.alloc(0), base: p };
   return { dir: i === 0 ? p.subarray(0, 1) : p.subarray(0, i), base: p.subarray(i + 1) };
+}
+
+/** The caveat an auditor must read next to a kill: what the kernel did before the process died. */
+export const SYSCALL_RAN_CAVEAT = 'the process was killed but the syscall ran to completion (no lsm hook to refuse it)';
+
+function enforcementOf(e: CapturedEvent): NonNullable<EcsOpenDocument['filewarden']['enforcement']> {
+  const by = e.killTarget ? 'kill_target' : 'policy';
+  if (e.denyAsKill) return { by, requested: 'deny', caveat: SYSCALL_RAN_CAVEAT };
+  if (e.action === 'deny') return { by, requested: 'deny' };
+  return e.hook === 'lsm' ? { by, requested: 'kill' } : { by, requested: 'kill', caveat: SYSCALL_RAN_CAVEAT };
 }
 
 export function toEcs(e: CapturedEvent): EcsOpenDocument {
@@ -113,6 +125,7 @@ export function toEcs(e: CapturedEvent): EcsOpenDocument {
     doc.file.device = `${e.dev >>> 20}:${e.dev & 0xfffff}`;
     doc.filewarden.f_mode = { read: (e.fMode & 1) !== 0, write: (e.fMode & 2) !== 0 };
   }
+  if (e.action !== 'allow') doc.filewarden.enforcement = enforcementOf(e);
   if (e.ret < 0 && !e.retUnknown) doc.error = { code: errnoName(-e.ret) };
   if (acc.create) doc.filewarden.mode = `0${e.mode.toString(8)}`;
   if (full.rawBase64) doc.filewarden.path.raw_b64 = full.rawBase64;

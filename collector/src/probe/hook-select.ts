@@ -45,8 +45,8 @@ export function explainRefusal(hook: Hook, err: unknown): string {
 }
 
 /**
- * Resolves a hook request to one hook that works here. Throws when none does. With a deny policy
- * only lsm qualifies: the others refuse the options, and say why.
+ * Resolves a hook request to one hook that works here. Throws when none does. lsm comes first, so a
+ * deny policy refuses opens wherever the BPF LSM is active; elsewhere it falls back to a kill.
  */
 export function selectHook(requested: HookRequest, filters?: FilterOptions, policy?: PolicyOptions): HookChoice {
   if (requested !== 'auto') return { hook: requested, requested, skipped: [] };

@@ -25,7 +25,10 @@ export interface RecordLayout {
     syscall: Record<'unknown' | 'openat' | 'openat2' | 'open' | 'creat', number>;
     action: Record<'allow' | 'deny' | 'kill', number>;
     pathKind: Record<'asPassed' | 'resolved', number>;
-    flag: Record<'pathTruncated' | 'pathUnreadable' | 'hasFile' | 'pathTail' | 'retUnknown' | 'pathUnjudged', number>;
+    flag: Record<
+      'pathTruncated' | 'pathUnreadable' | 'hasFile' | 'pathTail' | 'retUnknown' | 'pathUnjudged' | 'denyAsKill' | 'killTarget',
+      number
+    >;
     counter: Record<'seen' | 'filtered' | 'emitted' | 'dropped' | 'argsLost' | 'count', number>;
   };
 }
@@ -62,15 +65,32 @@ export interface FilterOptions {
 }
 
 /**
- * The in-kernel enforcement policy (bpf/policy.bpf.h): absolute byte prefixes, the longest match
- * decides. `denyPaths`: the lsm hook refuses the open with EPERM (no other hook can). `killPaths`:
- * the hook sends SIGKILL to the opening process; under lsm the open is refused too, elsewhere the
- * syscall in flight completes (an O_TRUNC open still truncates). It acts on the processes the
- * comm/uid/cgroup filters keep, whatever the path filters say, and the event records the action.
+ * One entry of the in-kernel enforcement policy (bpf/policy.bpf.h): an absolute byte prefix, for any
+ * process or scoped to a comm or an executable (its device and inode, so a renamed copy elsewhere is
+ * another executable). Among the any-process entries, and among the scoped ones, the longest matching
+ * prefix decides; across the two the strongest action wins (kill > deny > allow). `allow` carves an
+ * exception out of a shorter prefix.
+ */
+export interface PolicyEntry {
+  path: string | Buffer;
+  action: 'allow' | 'deny' | 'kill';
+  comm?: string;
+  /** `dev` in the kernel's encoding (major << 20 | minor). */
+  exe?: { dev: number; ino: number | bigint };
+}
+
+/**
+ * The load-time policy. `deny`: the lsm hook refuses the open with EPERM; a hook that cannot refuse
+ * (tracepoint, kprobe, fexit) sends SIGKILL instead and flags the event `denyAsKill`, and the syscall
+ * still runs. `kill`: the hook sends SIGKILL to the opening process; under lsm the open is refused
+ * too, elsewhere the syscall in flight completes (an O_TRUNC open still truncates). It acts on the
+ * processes the comm/uid/cgroup filters keep, whatever the path filters say, and the event records
+ * the action.
  */
 export interface PolicyOptions {
   denyPaths?: (string | Buffer)[];
   killPaths?: (string | Buffer)[];
+  entries?: PolicyEntry[];
 }
 
 export interface ProbeOptions {
@@ -100,6 +120,15 @@ export interface RingReader {
   /** What is attached, e.g. "tracepoint/syscalls/sys_exit_openat" or "kretprobe/vfs_open". */
   attached(): string[];
   hook(): Hook;
+  /** Replaces the whole in-kernel policy (the load-time one included). */
+  setPolicy(entries: PolicyEntry[]): void;
+  /**
+   * SIGKILL for the process at its next traced open, if its start time (USER_HZ ticks since boot, as
+   * /proc/<pid>/stat shows it) still matches: a reused pid is spared.
+   */
+  addKillTarget(pid: number, startTicks: number): void;
+  /** True when the process was on the list. */
+  removeKillTarget(pid: number): boolean;
   /** Stops capture and resolves after every record still buffered was delivered. */
   close(): Promise<void>;
 }
@@ -130,6 +159,11 @@ interface NativeModule {
   clocks(): { bootNs: bigint; realNs: bigint };
   /** Loads (the verifier runs), optionally attaches, then unloads one hook's programs. */
   checkHook(opts: ProbeOptions & { attach?: boolean }): HookCheck;
+  /**
+   * SIGKILL through a pidfd, after checking the start time: 'killed', 'exited' (no such process), or
+   * 'reused' (the pid now names another process, which is left alone).
+   */
+  killProcess(pid: number, startTicks: number): 'killed' | 'exited' | 'reused';
   RingReader: new (opts: RingReaderOptions, onBatch: (batch: Buffer, records: number) => void) => RingReader;
 }
 

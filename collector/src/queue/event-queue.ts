@@ -2,7 +2,7 @@
 // fails fast when Redis is unreachable, so the caller can spool instead of waiting.
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
-import { isCheckpoint, jobId, type JobData } from '../batch/wire';
+import { isBatch, jobId, type JobData } from '../batch/wire';
 
 export const DEFAULT_QUEUE = 'filewarden-events';
 export const QUEUE_PREFIX = 'filewarden';
@@ -70,7 +70,7 @@ export class EventQueue {
     });
     try {
       await Promise.race([
-        this.queue.add(isCheckpoint(data) ? 'checkpoint' : 'batch', data, {
+        this.queue.add(isBatch(data) ? 'batch' : data.kind, data, {
           jobId: jobId(data),
           attempts: JOB_ATTEMPTS,
           backoff: { type: BACKOFF_TYPE },

@@ -1,8 +1,9 @@
 // Hands batches to Redis in sequence order, or to the disk spool while Redis is unreachable, and
 // replays the spool oldest first once Redis is back. New batches go behind the spool, never around
 // it. A batch the spool cannot hold is dropped, counted and logged with its sequence range.
-// Checkpoints travel the same way; they always fit (a full spool is when they matter most).
-import { eventsIn, isCheckpoint, type JobData } from '../batch/wire';
+// Checkpoints and audit records travel the same way; they always fit (a full spool is when they
+// matter most).
+import { eventsIn, isBatch, type JobData } from '../batch/wire';
 import type { DiskSpool } from '../spool/disk-spool';
 import { type EventQueue, QueueUnavailableError } from './event-queue';
 
@@ -68,11 +69,11 @@ export class Shipper {
   }
 
   private async shipOne(d: JobData): Promise<void> {
-    const checkpoint = isCheckpoint(d);
+    const checkpoint = !isBatch(d);
     if (this.spool.empty) {
       try {
         await this.queue.add(d);
-        if (!checkpoint) {
+        if (isBatch(d)) {
           this.stats_.batchesQueued++;
           this.stats_.eventsQueued += eventsIn(d);
           this.on.acked(d.last);
@@ -93,14 +94,14 @@ export class Shipper {
     }
     if (spooled) {
       this.stats_.eventsSpooled += eventsIn(d);
-    } else if (!checkpoint) {
+    } else if (isBatch(d)) {
       this.stats_.eventsDropped += eventsIn(d);
       this.on.log(`spool: ${why}: dropped events seq ${d.first}..${d.last} of boot ${d.boot}`);
       this.on.dropped?.();
     } else {
-      this.on.log(`spool: ${why}: checkpoint up to seq ${d.assigned} not kept`);
+      this.on.log(`spool: ${why}: ${d.kind} ${d.kind === 'checkpoint' ? `up to seq ${d.assigned}` : d.id} not kept`);
     }
-    if (!checkpoint) this.on.acked(d.last);
+    if (isBatch(d)) this.on.acked(d.last);
     this.kickReplay();
   }
 
@@ -129,7 +130,7 @@ export class Shipper {
         continue;
       }
       this.spool.remove(head.name);
-      if (isCheckpoint(head.data)) continue;
+      if (!isBatch(head.data)) continue;
       this.stats_.eventsReplayed += eventsIn(head.data);
       this.stats_.batchesQueued++;
       this.stats_.eventsQueued += eventsIn(head.data);

@@ -48,6 +48,7 @@ export const EVENT_MAPPING = {
         hook: kw,
         syscall: kw,
         action: kw,
+        enforcement: { properties: { by: kw, requested: kw, caveat: kw } },
         ret: long,
         open_flags: { properties: { value: long, names: kw } },
         mode: kw,

@@ -36,6 +36,8 @@ const event = (over: Partial<CapturedEvent> = {}): CapturedEvent => ({
   pathUnjudged: true,
   retUnknown: false,
   hasFile: false,
+  denyAsKill: true,
+  killTarget: false,
   comm: 'cat',
   ...over,
 });

@@ -1,0 +1,68 @@
+// The rule language's compiled form (docs/rules.md): what the loader produces and the matcher,
+// the threshold store and the policy compiler consume.
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const ACCESSES = ['read', 'write', 'create', 'truncate'] as const;
+export type Access = (typeof ACCESSES)[number];
+
+export const OUTCOMES = ['success', 'failure', 'unknown'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const ACTIONS = ['alert', 'kill', 'deny'] as const;
+export type RuleAction = (typeof ACTIONS)[number];
+
+export const SCOPES = ['on-alert', 'kernel'] as const;
+export type RuleScope = (typeof SCOPES)[number];
+
+export const GROUP_BY = ['host', 'process', 'user'] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
+
+/** A uid range, both ends included. */
+export interface UidRange {
+  from: number;
+  to: number;
+}
+
+/** One match block: every condition given must hold (AND); a list within a condition is any-of (OR). */
+export interface Conditions {
+  /** Globs over file.path: `*` within a segment, `**` across segments, `?` one character. */
+  path?: string[];
+  /** Byte prefixes of file.path. */
+  pathPrefix?: string[];
+  /** Globs over process.name (the kernel's comm, at most 15 bytes). */
+  process?: string[];
+  /** Globs over process.executable. */
+  executable?: string[];
+  /** user.name or user.id values. */
+  user?: string[];
+  uid?: UidRange[];
+  /** Any of these accesses (from the open flags). */
+  access?: Access[];
+  outcome?: Outcome[];
+  /** true: only in a container; false: only outside; a list: container id globs. */
+  container?: boolean | string[];
+}
+
+export interface Threshold {
+  count: number;
+  windowMs: number;
+  by: GroupBy[];
+}
+
+export interface Rule {
+  id: string;
+  name: string;
+  description?: string;
+  severity: Severity;
+  tags: string[];
+  match: Conditions;
+  except: Conditions[];
+  threshold?: Threshold;
+  action: RuleAction;
+  /** For kill and deny: in the kernel before the syscall returns, or by a command after the alert. */
+  scope: RuleScope;
+  /** Where the rule came from, for messages: "file:line". */
+  source: string;
+}
