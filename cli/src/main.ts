@@ -11,6 +11,7 @@ import { COLLECTOR_DEFAULTS } from '../../collector/src/agent/collector-agent';
 import { DEFAULT_QUEUE } from '../../collector/src/queue/event-queue';
 import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
 import { HostIdentityError } from '../../collector/src/enrich/host-identity';
+import { keysGenerate, rulesLint, rulesTest, type RulesTestOptions } from './rules';
 
 const log = (line: string): void => console.log(line);
 
@@ -160,7 +161,7 @@ export function buildProgram(): Command {
     .option('--exclude-uid <uid>', 'drop these uids (repeatable)', repeat(parseUid), [])
     .option('--include-cgroup <id|path>', 'keep only these cgroups (v2 id or path; repeatable)', repeat(parseCgroup), [])
     .option('--exclude-cgroup <id|path>', 'drop these cgroups (v2 id or path; repeatable)', repeat(parseCgroup), [])
-    .option('--deny-path <prefix>', 'refuse opens under this absolute prefix with EPERM, in the kernel (lsm hook only; repeatable)', repeat(parsePolicyPrefix), [])
+    .option('--deny-path <prefix>', 'refuse opens under this absolute prefix with EPERM, in the kernel (lsm; other hooks kill instead; repeatable)', repeat(parsePolicyPrefix), [])
     .option('--kill-path <prefix>', 'SIGKILL a process that opens under this absolute prefix, in the kernel (repeatable; see docs/enforcement.md)', repeat(parsePolicyPrefix), [])
     .option('--count <n>', 'stop after printing n events', (v) => Math.floor(parsePositive(v)))
     .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
@@ -172,6 +173,7 @@ export function buildProgram(): Command {
     .option('--spool-max-bytes <size>', 'disk spool bound while Redis is unreachable (e.g. 512m, 2g)', parseBytes, COLLECTOR_DEFAULTS.spoolMaxBytes)
     .option('--metrics-port <port>', 'Prometheus GET /metrics port (0: any free port)', parseMetricsPort, COLLECTOR_DEFAULTS.metricsPort)
     .option('--metrics-host <addr>', 'address /metrics listens on', COLLECTOR_DEFAULTS.metricsHost)
+    .option('--command-pubkey <file>', "the indexer's Ed25519 public key: take signed kill/deny/policy commands (docs/enforcement.md)")
     .addHelpText(
       'after',
       '\nWithout --stdout, events go to the Redis queue (or to the disk spool under <state-dir>/collector\nwhile Redis is down), numbered per boot; `filewarden index` moves them to Elasticsearch.\n' +
@@ -196,9 +198,42 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'Prometheus GET /metrics port (0: any free port)', parseMetricsPort, INDEXER_DEFAULTS.metricsPort)
     .option('--metrics-host <addr>', 'address /metrics listens on', INDEXER_DEFAULTS.metricsHost)
     .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
+    .option('--rules <file>', 'rule file to evaluate on every batch (repeatable; "builtin" is the shipped pack; docs/rules.md)', repeat((v: string) => v), [])
+    .option('--command-key <file>', 'Ed25519 private key that signs kill/deny/policy commands (filewarden keys generate)')
+    .option('--command-lifetime-ms <ms>', 'how long a command stays valid', parseCount, INDEXER_DEFAULTS.commandLifetimeMs)
+    .option('--alert-index <name>', 'where alerts go', parseIndexName, INDEXER_DEFAULTS.alertIndex)
+    .option('--audit-index <name>', 'where enforcement decisions (issued, applied, refused) go', parseIndexName, INDEXER_DEFAULTS.auditIndex)
     .addHelpText('after', '\nStops on SIGINT/SIGTERM after finishing the batches in hand. Guarantees and counters: docs/pipeline.md.')
     .action(async (o: IndexCliOptions) => {
       process.exitCode = await runIndexer(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+    });
+
+  const rules = program.command('rules').description('check rule files and try them on events (docs/rules.md)');
+  rules
+    .command('lint')
+    .description('check rule files; exit 1 with file:line and the reason for every problem')
+    .argument('[files...]', 'rule files ("builtin" is the shipped pack)', ['builtin'])
+    .action((files: string[]) => {
+      process.exitCode = rulesLint(files, log, (l) => console.error(l));
+    });
+  rules
+    .command('test')
+    .description('run rules over NDJSON event documents (collect --stdout output, or indexed _source) and print the alerts')
+    .argument('<files...>', 'rule files ("builtin" is the shipped pack)')
+    .requiredOption('--events <ndjson>', 'event documents, one per line ("-": standard input)')
+    .option('--json', 'one JSON object per alert')
+    .action(async (files: string[], o: RulesTestOptions) => {
+      process.exitCode = await rulesTest(files, o, log, (l) => console.error(l));
+    });
+  program
+    .command('keys')
+    .description('the Ed25519 key pair that signs enforcement commands')
+    .command('generate')
+    .description('write command-signing.key (indexer, 0600) and command-signing.pub (collectors)')
+    .requiredOption('--out <dir>', 'directory for the two files')
+    .option('--force', 'replace existing files')
+    .action((o: { out: string; force?: boolean }) => {
+      process.exitCode = keysGenerate(o, log);
     });
 
   addEsOptions(program.command('gaps').description('list the sequence numbers missing from Elasticsearch per host boot; exit 1 when any are'))
@@ -233,7 +268,14 @@ export async function main(argv: string[]): Promise<void> {
     } else if (isNativeError(err)) {
       console.error(`filewarden: ${err.hook} hook: ${err.message} [${err.code}, errno ${err.errno}]`);
       if (err.log) console.error(err.log.trimEnd().replace(/^/gm, '  | '));
-    } else if ((err as Error).name === 'EsConfigError' || err instanceof HostIdentityError || err instanceof InvalidArgumentError || ['IndexNameError', 'IndexerStartError'].includes((err as Error).name)) {
+    } else if ((err as Error).name === 'RuleFileError') {
+      console.error(`filewarden: the rules have problems:\n${(err as Error).message}`);
+    } else if (
+      (err as Error).name === 'EsConfigError' ||
+      err instanceof HostIdentityError ||
+      err instanceof InvalidArgumentError ||
+      ['IndexNameError', 'IndexerStartError', 'KeyFileError', 'EnforcementSetupError'].includes((err as Error).name)
+    ) {
       console.error(`filewarden: ${(err as Error).message}`);
     } else if (err instanceof NoHookError) {
       console.error(`filewarden: ${err.message}`);

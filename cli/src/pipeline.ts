@@ -2,6 +2,8 @@
 // pipeline commands. Each long-running one stops cleanly on SIGINT/SIGTERM or after --duration.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { loadPrivateKey, loadPublicKey } from '../../collector/src/enforce/signed-command';
+import { loadRules } from '../../indexer/src/rules/rule-loader';
 import { CollectorAgent } from '../../collector/src/agent/collector-agent';
 import { parseMetrics } from '../../collector/src/metrics/metrics-server';
 import type { EsConnectionOptions } from '../../indexer/src/es-client';
@@ -17,6 +19,7 @@ export interface ShipOptions {
   spoolMaxBytes?: number;
   metricsPort?: number;
   metricsHost?: string;
+  commandPubkey?: string;
 }
 
 export interface EsCliOptions {
@@ -39,6 +42,11 @@ export interface IndexCliOptions extends EsCliOptions {
   metricsPort?: number;
   metricsHost?: string;
   duration?: number;
+  alertIndex: string;
+  auditIndex: string;
+  rules: string[];
+  commandKey?: string;
+  commandLifetimeMs: number;
 }
 
 type Log = (line: string) => void;
@@ -90,6 +98,7 @@ export async function runCollector(stateDir: string, o: CollectOptions & ShipOpt
     spoolMaxBytes: o.spoolMaxBytes,
     metricsPort: o.metricsPort,
     metricsHost: o.metricsHost,
+    ...(o.commandPubkey ? { commandPublicKey: loadPublicKey(o.commandPubkey) } : {}),
     log,
   });
   return serve(agent, o.duration, (why) => log(`collect: stopping (${why}): flushing`));
@@ -111,6 +120,11 @@ export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log)
     indexPrefix: o.indexPrefix,
     deadletterIndex: o.deadletterIndex,
     checkpointIndex: o.checkpointIndex,
+    alertIndex: o.alertIndex,
+    auditIndex: o.auditIndex,
+    rules: loadRules(o.rules),
+    ...(o.commandKey ? { commandKey: loadPrivateKey(o.commandKey) } : {}),
+    commandLifetimeMs: o.commandLifetimeMs,
     concurrency: o.concurrency,
     installTemplates: o.templates,
     metricsPort: o.metricsPort,

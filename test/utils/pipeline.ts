@@ -16,6 +16,8 @@ export interface PipelineEnv {
   indexPrefix: string;
   deadletterIndex: string;
   checkpointIndex: string;
+  alertIndex: string;
+  auditIndex: string;
   /** The collector's --state-dir (holds collector/sequence.json and collector/spool). */
   stateDir: string;
   /** Opens under here are the only ones the collector keeps (--include-path). */
@@ -33,6 +35,8 @@ export function pipelineEnv(t: Test, o: { redisUrl?: string; esUrl?: string } = 
     indexPrefix: `${name}-events`,
     deadletterIndex: `${name}-deadletter`,
     checkpointIndex: `${name}-checkpoints`,
+    alertIndex: `${name}-alerts`,
+    auditIndex: `${name}-audit`,
     stateDir: tempDir(t, 'fw-pipeline-state-'),
     workDir: tempDir(t, 'fw-pipeline-work-'),
     redisUrl: o.redisUrl ?? endpoints().redisUrl,
@@ -40,8 +44,9 @@ export function pipelineEnv(t: Test, o: { redisUrl?: string; esUrl?: string } = 
     es: esClient(),
   };
   t.teardown(async () => {
-    await env.es.indices.delete({ index: `${env.indexPrefix}-*,${env.deadletterIndex},${env.checkpointIndex}`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
-    await env.es.indices.deleteIndexTemplate({ name: `${env.indexPrefix},${env.deadletterIndex},${env.checkpointIndex}` }).catch(() => undefined);
+    const all = [env.deadletterIndex, env.checkpointIndex, env.alertIndex, env.auditIndex];
+    await env.es.indices.delete({ index: `${env.indexPrefix}-*,${all.join(',')}`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
+    await env.es.indices.deleteIndexTemplate({ name: [env.indexPrefix, ...all].join(',') }).catch(() => undefined);
   });
   return env;
 }
@@ -97,10 +102,10 @@ export function startCollector(t: Test, env: PipelineEnv, extra: string[] = []):
   );
 }
 
-export function startIndexer(t: Test, env: PipelineEnv, o: { esUrl?: string } = {}): Promise<Service> {
+export function startIndexer(t: Test, env: PipelineEnv, o: { esUrl?: string; extra?: string[] } = {}): Promise<Service> {
   return spawnService(
     t,
-    ['--state-dir', env.stateDir, 'index', '--queue', env.queue, ...indexNames(env), '--metrics-port', '0'],
+    ['--state-dir', env.stateDir, 'index', '--queue', env.queue, ...indexNames(env), '--alert-index', env.alertIndex, '--audit-index', env.auditIndex, '--metrics-port', '0', ...(o.extra ?? [])],
     { FILEWARDEN_REDIS_URL: env.redisUrl, FILEWARDEN_ELASTICSEARCH_URL: o.esUrl ?? env.esUrl },
   );
 }

@@ -109,8 +109,8 @@ export interface AuditRecord {
   /** Wall time of the decision, ms since the epoch. */
   at: number;
   host: { name: string; id?: string; bootId: string };
-  /** applied: carried out; refused: the command was not valid here (the reason says why). */
-  decision: 'applied' | 'refused';
+  /** issued: sent by the indexer; applied: carried out; refused: not valid here (the reason says why). */
+  decision: 'issued' | 'applied' | 'refused';
   /** A code: ok, bad-signature, malformed, wrong-host, expired, not-yet-valid, replayed, lifetime, other-boot, failed. */
   reason: string;
   detail: string;

@@ -51,6 +51,8 @@ export interface EcsOpenDocument {
     boot_ns: string;
     /** Set by the indexer: where process.executable/args came from. */
     process_info?: 'proc' | 'unavailable';
+    /** Set by the indexer: the process's start time in USER_HZ ticks (identifies it for a kill). */
+    process_start_ticks?: number;
     seq?: number;
     seq_stream?: string;
     boot_id?: string;

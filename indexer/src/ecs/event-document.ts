@@ -48,6 +48,7 @@ export function toDocument(b: WireBatch, stream: string, w: WireEvent, indexPref
       doc.process.args_count = proc.args.length;
     }
     if (proc.containerId !== undefined) doc.container = { id: proc.containerId };
+    if (proc.startTicks !== undefined) doc.filewarden.process_start_ticks = proc.startTicks;
   }
   doc.filewarden.process_info = proc ? 'proc' : 'unavailable';
   doc.filewarden.seq = w.q;

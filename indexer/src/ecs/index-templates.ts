@@ -73,6 +73,7 @@ export const EVENT_MAPPING = {
         cpu: { type: 'integer' },
         boot_ns: long,
         process_info: kw,
+        process_start_ticks: long,
         seq: long,
         seq_stream: kw,
         boot_id: kw,
@@ -104,15 +105,79 @@ export const CHECKPOINT_MAPPING = {
   },
 } as const;
 
+const date = { type: 'date' } as const;
+
+/** Alerts: what matched, which events, and what enforcement did. */
+export const ALERT_MAPPING = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': { type: 'date_nanos' },
+    event: { properties: { kind: kw, id: kw, created: date, severity: long, category: kw, dataset: kw } },
+    rule: { properties: { id: kw, name: kw, description: { type: 'text' }, ruleset: kw } },
+    tags: kw,
+    host: EVENT_MAPPING.properties.host,
+    process: { properties: { pid: long, name: kw, executable: kw } },
+    user: { properties: { id: kw, name: kw } },
+    file: { properties: { path: kw } },
+    container: EVENT_MAPPING.properties.container,
+    filewarden: {
+      properties: {
+        alert: {
+          properties: {
+            severity: kw,
+            action: kw,
+            event_ids: kw,
+            event_count: long,
+            threshold: { properties: { count: long, window_ms: long, group: kw } },
+          },
+        },
+        enforcement: { properties: { action: kw, scope: kw, status: kw, command_id: kw, reason: kw, kernel_action: kw } },
+        boot_id: kw,
+        seq: long,
+      },
+    },
+  },
+} as const;
+
+/** The audit trail: every enforcement command issued, applied or refused. */
+export const AUDIT_MAPPING = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': date,
+    event: { properties: { kind: kw, id: kw, category: kw, action: kw, outcome: kw, reason: kw } },
+    message: { type: 'text' },
+    host: EVENT_MAPPING.properties.host,
+    filewarden: {
+      properties: {
+        audit: {
+          properties: {
+            source: kw,
+            decision: kw,
+            reason: kw,
+            detail: { type: 'text' },
+            outcome: kw,
+            command: { properties: { id: kw, type: kw, host: kw, nonce: kw, iat: date, exp: date, alert: kw, rule: kw } },
+            target: { properties: { pid: long, start: long, paths: kw, comm: kw, executable: kw, entries: long } },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
 export interface TemplateOptions {
   indexPrefix: string;
   deadletterIndex: string;
   checkpointIndex: string;
+  /** @defaultValue 'filewarden-alerts' */
+  alertIndex?: string;
+  /** @defaultValue 'filewarden-audit' */
+  auditIndex?: string;
   /** @defaultValue '1s' */
   refreshInterval?: string;
 }
 
-/** Installs (or updates) the three templates; needs the manage_index_templates cluster privilege. */
+/** Installs (or updates) the templates; needs the manage_index_templates cluster privilege. */
 export async function installTemplates(es: Client, o: TemplateOptions): Promise<void> {
   // One replica where there is a second node to hold it, none on a single node (which stays green).
   const settings = { number_of_shards: 1, auto_expand_replicas: '0-1', refresh_interval: o.refreshInterval ?? '1s' };
@@ -120,6 +185,8 @@ export async function installTemplates(es: Client, o: TemplateOptions): Promise<
     [o.indexPrefix, `${o.indexPrefix}-*`, EVENT_MAPPING],
     [o.deadletterIndex, o.deadletterIndex, DEADLETTER_MAPPING],
     [o.checkpointIndex, o.checkpointIndex, CHECKPOINT_MAPPING],
+    [o.alertIndex ?? 'filewarden-alerts', o.alertIndex ?? 'filewarden-alerts', ALERT_MAPPING],
+    [o.auditIndex ?? 'filewarden-audit', o.auditIndex ?? 'filewarden-audit', AUDIT_MAPPING],
   ];
   for (const [name, pattern, mappings] of templates) {
     await es.indices.putIndexTemplate({ name, index_patterns: [pattern], priority: 200, template: { settings, mappings }, _meta: { managed_by: 'filewarden' } });

@@ -1,11 +1,23 @@
 // The indexer: a BullMQ worker that decodes each batch, maps it to ECS and bulk-writes it. A job
 // completes only when every event is indexed, already there, or dead-lettered; otherwise BullMQ
 // retries it with a capped backoff, so an Elasticsearch outage delays events and loses none.
+// Rules are evaluated on every batch: enforcement commands go out first (they are the fast path),
+// then the events, the alerts and the audit records are written.
+import type { KeyObject } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { type BatchJobData, type CheckpointJobData, decodeBatch, isCheckpoint, type JobData, WireError } from '../../../collector/src/batch/wire';
+import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeBatch, isAudit, isCheckpoint, type JobData, WireError } from '../../../collector/src/batch/wire';
+import type { CommandBody } from '../../../collector/src/enforce/signed-command';
+import { type Alert, AlertEngine } from '../alerts/alert-engine';
+import { alertDocument, type AlertEnforcement, auditDocument } from '../alerts/alert-document';
+import { RedisThresholdStore } from '../alerts/threshold-store';
+import { CommandSender } from '../commands/command-sender';
+import type { IndexedDocument } from '../ecs/event-document';
+import { kernelPolicy, type KernelPolicy } from '../rules/kernel-policy';
+import { globPrefix } from '../rules/rule-loader';
+import type { Rule } from '../rules/rule-types';
 import { serveMetrics, type MetricsServer } from '../../../collector/src/metrics/metrics-server';
 import { BACKOFF_TYPE, DEFAULT_QUEUE, QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
 import { type BulkItem, type BulkResult, BulkWriter } from '../bulk/bulk-writer';
@@ -24,6 +36,16 @@ export interface IndexerOptions {
   deadletterIndex?: string;
   /** @defaultValue 'filewarden-checkpoints' */
   checkpointIndex?: string;
+  /** @defaultValue 'filewarden-alerts' */
+  alertIndex?: string;
+  /** @defaultValue 'filewarden-audit' */
+  auditIndex?: string;
+  /** Rules evaluated on every batch. @defaultValue none */
+  rules?: Rule[];
+  /** Signs enforcement commands; required when a rule kills or denies. @defaultValue none */
+  commandKey?: KeyObject;
+  /** How long a command stays valid. @defaultValue 60000 */
+  commandLifetimeMs?: number;
   /** Batches indexed at once. @defaultValue 2 */
   concurrency?: number;
   /** Install the index templates at start (needs manage_index_templates). @defaultValue true */
@@ -65,8 +87,18 @@ export class IndexerWorker {
     attemptsFailed: Counter;
     poison: Counter;
     checkpoints: Counter;
+    alerts: Counter;
+    commands: Counter;
+    audits: Counter;
     latency: Histogram;
   };
+  readonly alertIndex: string;
+  readonly auditIndex: string;
+  private readonly engine: AlertEngine;
+  private readonly sender: CommandSender | undefined;
+  private readonly policy: KernelPolicy;
+  /** Hosts sent the current kernel policy by this process (host id -> boot id). */
+  private readonly policySent = new Map<string, string>();
   readonly prefix: string;
   readonly deadletterIndex: string;
   readonly checkpointIndex: string;
@@ -75,7 +107,13 @@ export class IndexerWorker {
     this.prefix = o.indexPrefix ?? INDEXER_DEFAULTS.indexPrefix;
     this.deadletterIndex = o.deadletterIndex ?? INDEXER_DEFAULTS.deadletterIndex;
     this.checkpointIndex = o.checkpointIndex ?? INDEXER_DEFAULTS.checkpointIndex;
-    for (const i of [this.deadletterIndex, this.checkpointIndex]) {
+    this.alertIndex = o.alertIndex ?? INDEXER_DEFAULTS.alertIndex;
+    this.auditIndex = o.auditIndex ?? INDEXER_DEFAULTS.auditIndex;
+    const rules = o.rules ?? [];
+    const enforcing = rules.filter((r) => r.action !== 'alert');
+    if (enforcing.length && !o.commandKey) throw new IndexerStartError(`rules ${enforcing.map((r) => r.id).join(', ')} kill or deny, which needs --command-key (the Ed25519 key that signs commands)`);
+    this.policy = kernelPolicy(rules);
+    for (const i of [this.deadletterIndex, this.checkpointIndex, this.alertIndex, this.auditIndex]) {
       if (i.startsWith(`${this.prefix}-`)) throw new IndexNameError(`the index ${i} must not match the event indices ${this.prefix}-*`);
     }
     this.connection = new IORedis(o.redisUrl, { maxRetriesPerRequest: null });
@@ -83,6 +121,8 @@ export class IndexerWorker {
     this.queue = new Queue(o.queue ?? DEFAULT_QUEUE, { connection: this.connection, prefix: QUEUE_PREFIX });
     this.queue.on('error', () => undefined);
     this.writer = new BulkWriter(o.es, { deadletterIndex: this.deadletterIndex });
+    this.engine = new AlertEngine(rules, new RedisThresholdStore(this.connection));
+    this.sender = o.commandKey ? new CommandSender(this.connection, o.commandKey, o.commandLifetimeMs ?? INDEXER_DEFAULTS.commandLifetimeMs) : undefined;
     const r = this.registry;
     const counter = (name: string, help: string): Counter => new Counter({ name, help, registers: [r] });
     this.c = {
@@ -94,6 +134,9 @@ export class IndexerWorker {
       attemptsFailed: counter('filewarden_indexer_batch_attempts_failed_total', 'batch attempts that failed and will be retried (Elasticsearch unavailable or overloaded)'),
       poison: counter('filewarden_indexer_batches_poison_total', 'batches that can never be decoded, left in the failed set for inspection'),
       checkpoints: counter('filewarden_indexer_checkpoints_total', 'sequence checkpoints recorded (highest number a collector gave out)'),
+      alerts: counter('filewarden_indexer_alerts_total', 'alerts raised by the rules (a retried batch raises the same ids, counted again)'),
+      commands: counter('filewarden_indexer_commands_sent_total', 'signed enforcement commands queued for hosts'),
+      audits: counter('filewarden_indexer_audit_records_total', 'enforcement decisions from collectors written to the audit index'),
       latency: new Histogram({
         name: 'filewarden_indexer_event_latency_seconds',
         help: 'from the open (event time) to Elasticsearch acknowledging the write',
@@ -117,7 +160,7 @@ export class IndexerWorker {
   async start(): Promise<void> {
     try {
       if (this.o.installTemplates ?? true) {
-        await installTemplates(this.o.es, { indexPrefix: this.prefix, deadletterIndex: this.deadletterIndex, checkpointIndex: this.checkpointIndex }).catch((e: Error) => {
+        await installTemplates(this.o.es, { indexPrefix: this.prefix, deadletterIndex: this.deadletterIndex, checkpointIndex: this.checkpointIndex, alertIndex: this.alertIndex, auditIndex: this.auditIndex }).catch((e: Error) => {
           throw new IndexerStartError(`cannot install the index templates: ${e.message}`);
         });
       }
@@ -128,7 +171,7 @@ export class IndexerWorker {
       this.connection.disconnect();
       throw e;
     }
-    this.worker = new Worker<JobData, BulkResult | undefined>(this.queue.name, (job) => (isCheckpoint(job.data) ? this.checkpoint(job.data) : this.process(job as Job<BatchJobData, BulkResult>)), {
+    this.worker = new Worker<JobData, BulkResult | undefined>(this.queue.name, (job) => (isCheckpoint(job.data) ? this.checkpoint(job.data) : isAudit(job.data) ? this.audit(job.data) : this.process(job as Job<BatchJobData, BulkResult>)), {
       connection: this.connection,
       prefix: QUEUE_PREFIX,
       concurrency: this.o.concurrency ?? INDEXER_DEFAULTS.concurrency,
@@ -149,14 +192,84 @@ export class IndexerWorker {
       }
     });
     this.o.log(`index: queue ${this.queue.name} -> ${this.prefix}-YYYY.MM.DD (dead letters: ${this.deadletterIndex}, checkpoints: ${this.checkpointIndex}); metrics ${this.metrics.url}`);
+    const n = this.o.rules?.length ?? 0;
+    this.o.log(`index: ${n} rules -> ${this.alertIndex}; ${this.policy.entries.length} kernel policy entries (version ${this.policy.version}); commands ${this.sender ? 'signed and sent' : 'off (no --command-key)'}; audit -> ${this.auditIndex}`);
   }
 
   /** Finishes the jobs in hand, then stops. */
   async stop(): Promise<void> {
     await this.worker?.close();
+    await this.sender?.close();
     await this.queue.close().catch(() => undefined);
     this.connection.disconnect();
     await this.metrics?.close();
+  }
+
+  /** An enforcement decision from a collector, into the audit index (its id makes a retry a 409). */
+  private async audit(d: AuditJobData): Promise<undefined> {
+    await this.writeControl([{ index: this.auditIndex, id: d.id, doc: auditDocument(d.record, d.id, 'collector') }]);
+    this.c.audits.inc();
+    return undefined;
+  }
+
+  /** Creates alert and audit documents; 409 means already written by an earlier attempt. */
+  private async writeControl(docs: { index: string; id: string; doc: Record<string, unknown> }[]): Promise<void> {
+    if (docs.length === 0) return;
+    const r = await this.o.es.bulk({ operations: docs.flatMap((d) => [{ create: { _index: d.index, _id: d.id } }, d.doc]), filter_path: 'errors,items.*.status,items.*.error' });
+    if (!r.errors) return;
+    const bad = r.items.map((i) => Object.values(i)[0]!).filter((i) => i.status !== 409);
+    if (bad.length) throw new Error(`alert/audit write failed: ${bad.map((b) => `${b.status} ${b.error?.reason ?? ''}`).join('; ')}`);
+  }
+
+  /** Sends the kernel-scope rules to a host the first time this process sees a batch of its boot. */
+  private async pushPolicy(d: IndexedDocument, issued: AuditRecord[]): Promise<void> {
+    const host = d.host.id;
+    if (!host || this.policySent.get(host) === d.host.boot.id) return;
+    const body = await this.sender!.send({ idSeed: `${host}/${d.host.boot.id}/${this.policy.version}`, type: 'policy', host, policy: this.policy });
+    this.policySent.set(host, d.host.boot.id);
+    this.c.commands.inc();
+    issued.push(this.issuedRecord(body, d, `policy ${this.policy.version}: ${this.policy.entries.length} entries`));
+  }
+
+  private issuedRecord(b: CommandBody, d: IndexedDocument, detail: string): AuditRecord {
+    return {
+      at: b.iat,
+      host: { name: d.host.name, ...(d.host.id ? { id: d.host.id } : {}), bootId: d.host.boot.id },
+      decision: 'issued',
+      reason: 'ok',
+      detail,
+      command: { id: b.id, type: b.type, host: b.host, nonce: b.nonce, iat: b.iat, exp: b.exp, ...(b.alert ? { alert: b.alert } : {}), ...(b.rule ? { rule: b.rule } : {}) },
+      ...(b.kill ? { target: { pid: b.kill.pid, start: b.kill.start } } : b.deny ? { target: { paths: b.deny.paths, ...(b.deny.executable ? { executable: b.deny.executable } : { comm: b.deny.comm }) } } : {}),
+    };
+  }
+
+  /** What the alert's rule asks for, and what happened: a command sent, the kernel already acted, or why not. */
+  private async enforce(a: Alert, issued: AuditRecord[]): Promise<AlertEnforcement> {
+    const r = a.rule;
+    const d = a.trigger.doc;
+    if (r.action === 'alert') return { action: 'none', status: 'none' };
+    if (r.scope === 'kernel') {
+      const acted = d.filewarden.action !== 'allow';
+      return { action: r.action, scope: 'kernel', status: acted ? 'kernel-acted' : 'not-in-kernel', kernel_action: d.filewarden.action };
+    }
+    const base = { action: r.action, scope: 'on-alert' as const };
+    const notSent = (reason: string): AlertEnforcement => ({ ...base, status: 'not-sent', reason });
+    if (!d.host.id) return notSent('the host has no host.id to address a command to');
+    if (d.filewarden.action === 'kill') return { ...notSent('the kernel policy already killed the process'), kernel_action: 'kill' };
+    let body: CommandBody;
+    if (r.action === 'kill') {
+      const start = d.filewarden.process_start_ticks;
+      if (start === undefined) return notSent('the process had exited before the collector could read its start time');
+      body = await this.sender!.send({ idSeed: a.id, type: 'kill', host: d.host.id, alert: a.id, rule: r.id, kill: { pid: d.process.pid, start, boot: d.host.boot.id } });
+      issued.push(this.issuedRecord(body, d, `kill ${d.process.pid} (${d.process.name}) for alert ${a.id}`));
+    } else {
+      const paths = [...(r.match.pathPrefix ?? []), ...(r.match.path ?? []).map((g) => globPrefix(g)!)];
+      const who = d.process.executable ? { executable: d.process.executable } : { comm: d.process.name };
+      body = await this.sender!.send({ idSeed: a.id, type: 'deny', host: d.host.id, alert: a.id, rule: r.id, deny: { paths, ...who } });
+      issued.push(this.issuedRecord(body, d, `deny ${paths.join(', ')} to ${who.executable ?? who.comm} for alert ${a.id}`));
+    }
+    this.c.commands.inc();
+    return { ...base, status: 'command-sent', command_id: body.id };
   }
 
   /** Keeps the highest number per stream: external versioning refuses a lower one with 409. */
@@ -189,7 +302,17 @@ export class IndexerWorker {
       if (e instanceof WireError) throw new UnrecoverableError(e.message);
       throw e;
     }
+    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: Number(i.raw.w.slice(0, -6)) }))) : [];
+    const issued: AuditRecord[] = [];
+    if (this.sender && this.policy.entries.length && items.length) await this.pushPolicy(items[0]!.doc, issued);
+    const alertDocs = [];
+    for (const a of alerts) alertDocs.push({ id: a.id, doc: alertDocument(a, await this.enforce(a, issued), Date.now()) });
     const r = await this.writer.write(items);
+    await this.writeControl([
+      ...alertDocs.map((a) => ({ index: this.alertIndex, id: a.id, doc: a.doc })),
+      ...issued.map((rec) => ({ index: this.auditIndex, id: `issued-${rec.command.id}`, doc: auditDocument(rec, `issued-${rec.command.id}`, 'indexer') })),
+    ]);
+    this.c.alerts.inc(alerts.length);
     const now = Date.now();
     // Wall time in ms from the wire's ns string: cheaper than parsing @timestamp back.
     for (const i of items) this.c.latency.observe((now - Number(i.raw.w.slice(0, -6))) / 1000);

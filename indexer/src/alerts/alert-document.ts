@@ -1,0 +1,58 @@
+// The documents of the alerts index and of the audit index (enforcement decisions), in ECS terms.
+import type { AuditRecord } from '../../../collector/src/batch/wire';
+import type { Alert } from './alert-engine';
+
+/** ECS event.severity for each rule severity. */
+const SEVERITY_SCORE = { low: 21, medium: 47, high: 73, critical: 99 } as const;
+
+export interface AlertEnforcement {
+  action: 'none' | 'kill' | 'deny';
+  scope?: 'kernel' | 'on-alert';
+  /**
+   * kernel-acted: the in-kernel policy acted on the event itself; command-sent: a signed command is
+   * queued for the host; not-sent: it could not be (reason); not-in-kernel: a kernel rule whose
+   * event the kernel let through (the policy was not on that host yet, or the name was not judgeable).
+   */
+  status: 'none' | 'kernel-acted' | 'not-in-kernel' | 'command-sent' | 'not-sent';
+  command_id?: string;
+  reason?: string;
+  kernel_action?: string;
+}
+
+export function alertDocument(a: Alert, enforcement: AlertEnforcement, createdMs: number): Record<string, unknown> {
+  const d = a.trigger.doc;
+  const doc: Record<string, unknown> = {
+    '@timestamp': d['@timestamp'],
+    event: { kind: 'alert', id: a.id, created: new Date(createdMs).toISOString(), severity: SEVERITY_SCORE[a.rule.severity], category: ['file'], dataset: 'filewarden.alerts' },
+    rule: { id: a.rule.id, name: a.rule.name, ...(a.rule.description ? { description: a.rule.description } : {}), ruleset: a.rule.source.replace(/:\d+$/, '') },
+    tags: a.rule.tags,
+    host: d.host,
+    process: { pid: d.process.pid, name: d.process.name, ...(d.process.executable ? { executable: d.process.executable } : {}) },
+    user: { id: d.user.id, ...(d.user.name ? { name: d.user.name } : {}) },
+    file: { path: d.file.path },
+    filewarden: {
+      alert: {
+        severity: a.rule.severity,
+        action: a.rule.action,
+        event_ids: a.eventIds,
+        event_count: a.count,
+        ...(a.rule.threshold ? { threshold: { count: a.rule.threshold.count, window_ms: a.rule.threshold.windowMs, group: a.group } } : {}),
+      },
+      enforcement,
+      boot_id: d.host.boot.id,
+      seq: d.filewarden.seq,
+    },
+  };
+  if (d.container) doc.container = d.container;
+  return doc;
+}
+
+export function auditDocument(r: AuditRecord, id: string, source: 'collector' | 'indexer'): Record<string, unknown> {
+  return {
+    '@timestamp': new Date(r.at).toISOString(),
+    event: { kind: 'event', id, category: ['process'], action: 'enforcement-command', outcome: r.decision === 'refused' ? 'failure' : 'success', reason: r.reason },
+    message: r.detail,
+    host: { name: r.host.name, ...(r.host.id ? { id: r.host.id } : {}), boot: { id: r.host.bootId } },
+    filewarden: { audit: { source, decision: r.decision, reason: r.reason, detail: r.detail, ...(r.outcome ? { outcome: r.outcome } : {}), command: r.command, ...(r.target ? { target: r.target } : {}) } },
+  };
+}

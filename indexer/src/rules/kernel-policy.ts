@@ -1,0 +1,32 @@
+// Compiles the kernel-scope rules into the policy entries pushed to every host: each path prefix,
+// for any process or per named comm or executable, plus allow entries for the path exceptions.
+import crypto from 'node:crypto';
+import type { WirePolicyEntry } from '../../../collector/src/enforce/signed-command';
+import { globPrefix } from './rule-loader';
+import type { Conditions, Rule } from './rule-types';
+
+const prefixesOf = (c: Conditions): string[] => [...(c.pathPrefix ?? []), ...(c.path ?? []).map((g) => globPrefix(g)!)];
+
+export interface KernelPolicy {
+  /** A digest of the entries: a host that has this version already keeps it. */
+  version: string;
+  entries: WirePolicyEntry[];
+}
+
+export function kernelPolicy(rules: Rule[]): KernelPolicy {
+  const entries: WirePolicyEntry[] = [];
+  for (const r of rules) {
+    if (r.scope !== 'kernel' || r.action === 'alert') continue;
+    const scopes: Pick<WirePolicyEntry, 'comm' | 'executable'>[] = r.match.process
+      ? r.match.process.map((comm) => ({ comm }))
+      : r.match.executable
+        ? r.match.executable.map((executable) => ({ executable }))
+        : [{}];
+    for (const s of scopes) {
+      for (const path of prefixesOf(r.match)) entries.push({ path, action: r.action, ...s });
+      for (const e of r.except) for (const path of prefixesOf(e)) entries.push({ path, action: 'allow', ...s });
+    }
+  }
+  const version = crypto.createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 16);
+  return { version, entries };
+}
