@@ -1,0 +1,86 @@
+// The rule language: errors with their line, glob and condition semantics, thresholds that count a
+// retried batch once, and the kernel policy a kernel-scope rule compiles to.
+import t from 'tap';
+import { AlertEngine } from '../../../indexer/src/alerts/alert-engine';
+import { MemoryThresholdStore } from '../../../indexer/src/alerts/threshold-store';
+import type { IndexedDocument } from '../../../indexer/src/ecs/event-document';
+import { kernelPolicy } from '../../../indexer/src/rules/kernel-policy';
+import { loadRules, parseRules, RuleFileError } from '../../../indexer/src/rules/rule-loader';
+import { globToRegExp } from '../../../indexer/src/rules/rule-matcher';
+
+const doc = (path: string, over: { name?: string; uid?: string; write?: boolean; pid?: number } = {}): IndexedDocument =>
+  ({
+    '@timestamp': '2026-11-25T10:00:00.000000000Z',
+    event: { kind: 'event', category: ['file'], type: ['access'], action: 'open', outcome: 'success' },
+    file: { path, name: '', directory: '' },
+    process: { pid: over.pid ?? 10, name: over.name ?? 'cat', thread: { id: 10 }, parent: { pid: 1 } },
+    user: { id: over.uid ?? '1000', effective: { id: '1000' } },
+    group: { id: '1000' },
+    host: { name: 'h', id: 'hid', boot: { id: 'b' } },
+    filewarden: { access: { read: !over.write, write: !!over.write, create: false, truncate: false }, action: 'allow' },
+  }) as unknown as IndexedDocument;
+
+t.test('a rule file with errors reports each problem with its line and reason', async (t) => {
+  const text = ['version: 1', 'rules:', '  - id: ok-rule', '    name: fine', '    match: {path: /etc/shadow}', '  - id: bad', '    name: broken', '    match:', '      path: relative', '      access: [read, exec]', '    action: kill', '    scope: kernel', '    severity: urgent', ''].join('\n');
+  const e = t.throws(() => parseRules(text, 'r.yaml')) as unknown as RuleFileError;
+  t.ok(e instanceof RuleFileError);
+  const got = e.problems.map((p) => `${p.line}: ${p.message}`);
+  t.ok(got.some((g) => /^9: .*path\[0\] must be absolute/.test(g)), got.join('\n'));
+  t.ok(got.some((g) => /^10: .*access must be one of read, write, create, truncate, not "exec"/.test(g)), got.join('\n'));
+  t.ok(got.some((g) => /^13: .*severity must be one of/.test(g)), got.join('\n'));
+  t.throws(() => parseRules('rules:\n  - id: x\n    name: y\n    match: {path: [/a/*.log]}\n    action: deny\n', 'd.yaml'), /d.yaml:4: rule 1: deny pushes a kernel entry and needs path_prefix/);
+  t.throws(() => parseRules('rules: [\n', 'y.yaml'), /y.yaml:\d+: YAML:/);
+  t.throws(() => parseRules('rules:\n  - id: a\n    name: a\n    match: {path: /a}\n  - id: a\n    name: b\n    match: {path: /b}\n', 'u.yaml'), /u.yaml:5: rule id a is used twice \(first at line 2\)/);
+  t.equal(loadRules(['builtin']).length > 5, true, 'the built-in pack loads');
+});
+
+t.test('globs: * stays within a segment, ** crosses them', async (t) => {
+  t.ok(globToRegExp('/home/*/.ssh/id_*').test('/home/ann/.ssh/id_ed25519'));
+  t.notOk(globToRegExp('/home/*/.ssh/id_*').test('/home/ann/x/.ssh/id_rsa'));
+  t.ok(globToRegExp('/etc/cron.d/**').test('/etc/cron.d/a/b'));
+  t.notOk(globToRegExp('/etc/shadow').test('/etc/shadow-'));
+});
+
+t.test('conditions, exceptions, and thresholds that a retried batch does not count twice', async (t) => {
+  const rules = parseRules(
+    [
+      'rules:',
+      '  - id: shadow',
+      '    name: s',
+      '    match: {path: /etc/shadow, access: read, uid: "1000-1999"}',
+      '    except: [{process: [login]}]',
+      '  - id: burst',
+      '    name: b',
+      '    match: {path_prefix: /data/}',
+      '    threshold: {count: 3, window: 10s, by: [user]}',
+      '',
+    ].join('\n'),
+    'r.yaml',
+  );
+  const engine = new AlertEngine(rules, new MemoryThresholdStore());
+  const at = (id: string, d: IndexedDocument, tsMs: number) => ({ id, doc: d, tsMs });
+  t.same((await engine.evaluate([at('1', doc('/etc/shadow'), 1)])).map((a) => a.rule.id), ['shadow']);
+  t.same(await engine.evaluate([at('2', doc('/etc/shadow', { name: 'login' }), 2)]), [], 'exception');
+  t.same(await engine.evaluate([at('3', doc('/etc/shadow', { uid: '0' }), 3)]), [], 'uid outside the range');
+  t.same(await engine.evaluate([at('4', doc('/etc/shadow', { write: true }), 4)]), [], 'not a read');
+  const batch = [at('a', doc('/data/1'), 1000), at('b', doc('/data/2'), 2000), at('c', doc('/data/3'), 3000), at('d', doc('/data/4'), 4000)];
+  const first = await engine.evaluate(batch);
+  t.same(first.map((a) => [a.rule.id, a.trigger.id, a.count]), [['burst', 'c', 3]], 'one alert per window, at the third event');
+  const again = await engine.evaluate(batch);
+  t.same(again.map((a) => a.id), first.map((a) => a.id), 'a retried batch raises the same alert id, counted once');
+  t.same(await engine.evaluate([at('x', doc('/data/5', { uid: '7' }), 5000)]), [], 'another user has its own count');
+  t.equal((await engine.evaluate([at('late', doc('/data/9'), 20_000), at('l2', doc('/data/9'), 20_001), at('l3', doc('/data/9'), 20_002)])).length, 1, 'a new window alerts again');
+});
+
+t.test('kernel-scope rules compile to scoped policy entries with allow exceptions', async (t) => {
+  const rules = parseRules(
+    ['rules:', '  - id: k', '    name: k', '    match: {path: [/srv/secret/**, /etc/shadow], process: [nginx]}', '    except: [{path_prefix: /srv/secret/public/}]', '    action: deny', '    scope: kernel', '  - id: a', '    name: a', '    match: {path: /x}', ''].join('\n'),
+    'k.yaml',
+  );
+  t.same(kernelPolicy(rules).entries, [
+    { path: '/srv/secret/', action: 'deny', comm: 'nginx' },
+    { path: '/etc/shadow', action: 'deny', comm: 'nginx' },
+    { path: '/srv/secret/public/', action: 'allow', comm: 'nginx' },
+  ]);
+  t.throws(() => parseRules('rules:\n  - id: k\n    name: k\n    match: {path: /a/, user: root}\n    action: kill\n    scope: kernel\n', 'k.yaml'), /scope kernel can match only path, path_prefix, process, executable; remove user/);
+});
