@@ -58,9 +58,15 @@ t.test('a packed record decodes field for field, name bytes exact', async (t) =>
       mntnsId: 4026531841, dirfd: -100, ret: -13, ino: 99n, dev: 0x800001, openFlags: 0o1101, mode: 0o640, fMode: 2,
       hook: 'tracepoint', action: 'allow', syscall: 'creat', pathResolved: false, path: name.toString('hex'),
       pathOrigLen: 5, pathTruncated: false, pathTail: false, pathUnreadable: false, pathUnjudged: false, retUnknown: false,
-      hasFile: false, comm: 'cat',
+      hasFile: false, denyAsKill: false, killTarget: false, comm: 'cat',
     },
   );
+});
+
+t.test('the enforcement flags decode: a deny carried out as a kill, a kill target', async (t) => {
+  const [e] = new OpenEventDecoder(layout).decodeBatch(record(Buffer.from('/x'), enums.flag.denyAsKill | enums.flag.killTarget));
+  t.equal(e!.denyAsKill, true);
+  t.equal(e!.killTarget, true);
 });
 
 t.test('a truncated name is flagged, with its original length unknown', async (t) => {
