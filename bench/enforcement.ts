@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
+import { startTicksOf } from '../collector/src/enrich/process-info';
 import { native } from '../collector/src/probe/native';
 import { resolveEndpoint } from '../stack/src/endpoints';
 
@@ -63,8 +64,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < TRIALS; i++) {
       const c = spawn('sleep', ['30']);
       await sleep(20);
-      const stat = fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8');
-      const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+      const start = startTicksOf(fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8'))!;
       const t0 = performance.now();
       const exited = new Promise((r) => c.on('exit', r));
       native().killProcess(c.pid!, start);

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import { kernelDev } from '../../collector/src/enforce/enforcer';
+import { startTicksOf } from '../../collector/src/enrich/process-info';
 import { native } from '../../collector/src/probe/native';
 import { startCapture, tempDir } from '../utils/kernel';
 
@@ -25,18 +27,8 @@ async function run(shell: string, script: string, cwd: string): Promise<Exit> {
   return { status, stderr, pid: child.pid! };
 }
 
-/** /proc/<pid>/stat field 22: the start time the kill commands carry. */
-function startTicks(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-}
-
-/** The kernel's dev_t encoding (major << 20 | minor) of a stat() st_dev. */
-function kernelDev(dev: bigint): number {
-  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
-  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
-  return (major << 20) | minor;
-}
+/** The start time the kill commands carry, read as the collector reads it. */
+const startTicks = (pid: number): number => startTicksOf(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))!;
 
 t.test('a deny entry added at run time kills the opener on the tracepoint hook, flags the event, and the syscall still ran', async (t) => {
   const dir = tempDir(t);

@@ -161,12 +161,18 @@ export function openWorkload(t: Test, dir: string, count: number, perSecond: num
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `check` returns true or the time is up; returns the last value seen. */
+/** Polls until `check` returns true or the time is up; false when it never did. */
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, everyMs = 500): Promise<boolean> {
+  return (await waitForValue(async () => ((await check()) ? true : undefined), timeoutMs, everyMs)) ?? false;
+}
+
+/** Polls until `get` yields a value (an error counts as not yet); undefined when the time is up. */
+export async function waitForValue<T>(get: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 500): Promise<T | undefined> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    if (await check().catch(() => false)) return true;
-    if (Date.now() > end) return false;
+    const v = await Promise.resolve().then(get).catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) return undefined;
     await sleep(everyMs);
   }
 }

@@ -2,10 +2,8 @@
 // for any process or per named comm or executable, plus allow entries for the path exceptions.
 import crypto from 'node:crypto';
 import type { WirePolicyEntry } from '../../../collector/src/enforce/signed-command';
-import { globPrefix } from './rule-loader';
-import type { Conditions, Rule } from './rule-types';
-
-const prefixesOf = (c: Conditions): string[] => [...(c.pathPrefix ?? []), ...(c.path ?? []).map((g) => globPrefix(g)!)];
+import { pathPrefixes } from './rule-loader';
+import type { Rule } from './rule-types';
 
 export interface KernelPolicy {
   /** A digest of the entries: a host that has this version already keeps it. */
@@ -23,8 +21,8 @@ export function kernelPolicy(rules: Rule[]): KernelPolicy {
         ? r.match.executable.map((executable) => ({ executable }))
         : [{}];
     for (const s of scopes) {
-      for (const path of prefixesOf(r.match)) entries.push({ path, action: r.action, ...s });
-      for (const e of r.except) for (const path of prefixesOf(e)) entries.push({ path, action: 'allow', ...s });
+      for (const path of pathPrefixes(r.match)) entries.push({ path, action: r.action, ...s });
+      for (const e of r.except) for (const path of pathPrefixes(e)) entries.push({ path, action: 'allow', ...s });
     }
   }
   const version = crypto.createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 16);

@@ -48,6 +48,11 @@ export function globPrefix(glob: string): string | undefined {
   return undefined;
 }
 
+/** A block's path conditions as byte prefixes; '' marks a glob the kernel cannot express. */
+export function pathPrefixes(c: Conditions): string[] {
+  return [...(c.pathPrefix ?? []), ...(c.path ?? []).map((g) => globPrefix(g) ?? '')];
+}
+
 class Reader {
   readonly problems: RuleProblem[] = [];
   constructor(
@@ -198,7 +203,7 @@ class Reader {
 
   /** Kernel scope takes only what the in-kernel policy can express; deny needs a path prefix to push. */
   private checkEnforcement(r: Rule, m: Map<string, Node>, what: string): void {
-    const prefixes = [...(r.match.pathPrefix ?? []), ...(r.match.path ?? []).map((g) => globPrefix(g) ?? '')];
+    const prefixes = pathPrefixes(r.match);
     const expressible = prefixes.length > 0 && prefixes.every((p) => p.length > 0);
     if (r.scope === 'kernel') {
       const extra = Object.keys(r.match).filter((k) => !['path', 'pathPrefix', 'process', 'executable'].includes(k));
@@ -212,7 +217,7 @@ class Reader {
       if (r.threshold) this.fail(m.get('threshold'), `${what}: scope kernel acts on every open; a threshold needs scope on-alert`);
       for (const [k, e] of r.except.entries()) {
         const bad = Object.keys(e).filter((x) => !['path', 'pathPrefix'].includes(x));
-        const ok = [...(e.pathPrefix ?? []), ...(e.path ?? []).map((g) => globPrefix(g) ?? '')].every((p) => p.length > 0);
+        const ok = pathPrefixes(e).every((p) => p.length > 0);
         if (bad.length || !ok) this.fail(m.get('except'), `${what}.except[${k}]: under scope kernel an exception is a path prefix only`);
       }
     } else if (r.action === 'deny' && !expressible) {

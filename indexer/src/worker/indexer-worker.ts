@@ -16,7 +16,7 @@ import { RedisThresholdStore } from '../alerts/threshold-store';
 import { CommandSender } from '../commands/command-sender';
 import type { IndexedDocument } from '../ecs/event-document';
 import { kernelPolicy, type KernelPolicy } from '../rules/kernel-policy';
-import { globPrefix } from '../rules/rule-loader';
+import { pathPrefixes } from '../rules/rule-loader';
 import type { Rule } from '../rules/rule-types';
 import { serveMetrics, type MetricsServer } from '../../../collector/src/metrics/metrics-server';
 import { BACKOFF_TYPE, DEFAULT_QUEUE, QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
@@ -65,6 +65,9 @@ export class IndexerStartError extends Error {
 export class IndexNameError extends Error {
   override readonly name = 'IndexNameError';
 }
+
+/** An event's wall time in ms, from the wire's ns string: cheaper than parsing @timestamp back. */
+const wallMs = (i: BulkItem): number => Number(i.raw.w.slice(0, -6));
 
 /** Job retry delay: 0.5 s doubling to a 30 s cap. */
 export function backoffDelay(attemptsMade: number): number {
@@ -263,7 +266,8 @@ export class IndexerWorker {
       body = await this.sender!.send({ idSeed: a.id, type: 'kill', host: d.host.id, alert: a.id, rule: r.id, kill: { pid: d.process.pid, start, boot: d.host.boot.id } });
       issued.push(this.issuedRecord(body, d, `kill ${d.process.pid} (${d.process.name}) for alert ${a.id}`));
     } else {
-      const paths = [...(r.match.pathPrefix ?? []), ...(r.match.path ?? []).map((g) => globPrefix(g)!)];
+      // The loader refuses a deny rule whose paths are not all prefixes.
+      const paths = pathPrefixes(r.match);
       const who = d.process.executable ? { executable: d.process.executable } : { comm: d.process.name };
       body = await this.sender!.send({ idSeed: a.id, type: 'deny', host: d.host.id, alert: a.id, rule: r.id, deny: { paths, ...who } });
       issued.push(this.issuedRecord(body, d, `deny ${paths.join(', ')} to ${who.executable ?? who.comm} for alert ${a.id}`));
@@ -302,7 +306,7 @@ export class IndexerWorker {
       if (e instanceof WireError) throw new UnrecoverableError(e.message);
       throw e;
     }
-    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: Number(i.raw.w.slice(0, -6)) }))) : [];
+    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: wallMs(i) }))) : [];
     const issued: AuditRecord[] = [];
     if (this.sender && this.policy.entries.length && items.length) await this.pushPolicy(items[0]!.doc, issued);
     const alertDocs = [];
@@ -314,8 +318,7 @@ export class IndexerWorker {
     ]);
     this.c.alerts.inc(alerts.length);
     const now = Date.now();
-    // Wall time in ms from the wire's ns string: cheaper than parsing @timestamp back.
-    for (const i of items) this.c.latency.observe((now - Number(i.raw.w.slice(0, -6))) / 1000);
+    for (const i of items) this.c.latency.observe((now - wallMs(i)) / 1000);
     this.c.indexed.inc(r.indexed);
     this.c.duplicates.inc(r.duplicates);
     this.c.deadLettered.inc(r.deadLettered);
