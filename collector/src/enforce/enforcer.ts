@@ -100,8 +100,8 @@ export class Enforcer {
 
   private commandFacts(b: Partial<CommandBody> | undefined): AuditRecord['command'] {
     if (!b) return {};
-    const { id, type, host, nonce, iat, exp, alert, rule } = b;
-    return JSON.parse(JSON.stringify({ id, type, host, nonce, iat, exp, alert, rule })) as AuditRecord['command'];
+    const keys = ['id', 'type', 'host', 'nonce', 'iat', 'exp', 'alert', 'rule'] as const;
+    return Object.fromEntries(keys.filter((k) => b[k] !== undefined).map((k) => [k, b[k]])) as AuditRecord['command'];
   }
 
   /** Decides on one command; never throws (a throw would make BullMQ retry a refused command). */
