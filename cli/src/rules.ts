@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { generateKeys } from '../../collector/src/enforce/signed-command';
 import { AlertEngine } from '../../indexer/src/alerts/alert-engine';
 import { MemoryThresholdStore } from '../../indexer/src/alerts/threshold-store';
-import type { IndexedDocument } from '../../indexer/src/ecs/event-document';
+import type { IndexedDocument } from '../../collector/src/format/event-document';
 import { kernelPolicy } from '../../indexer/src/rules/kernel-policy';
 import { loadRules, RuleFileError } from '../../indexer/src/rules/rule-loader';
 

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { toEcs } from '../../collector/src/format/ecs';
 import { AlertEngine } from '../../indexer/src/alerts/alert-engine';
 import { MemoryThresholdStore } from '../../indexer/src/alerts/threshold-store';
-import type { IndexedDocument } from '../../indexer/src/ecs/event-document';
+import type { IndexedDocument } from '../../collector/src/format/event-document';
 import { loadRules } from '../../indexer/src/rules/rule-loader';
 import { startCapture, tempDir } from '../utils/kernel';
 

@@ -1,6 +1,6 @@
 // The host agent: capture -> sequence -> enrich -> batch -> Redis (or the disk spool), with
 // Prometheus counters for every stage and a shutdown that flushes everything it has read.
-import type { KeyObject } from 'node:crypto';
+import crypto, { type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { Gauge, Registry } from 'prom-client';
 import { type AuditRecord, type BatchHost, type BatchJobData, type CheckpointJobData, encodeBatch, toWire, type WireBatch, WIRE_VERSION } from '../batch/wire';
@@ -10,6 +10,7 @@ import { AccountNames } from '../enrich/account-names';
 import { hostIdentity } from '../enrich/host-identity';
 import { ProcessInfoReader } from '../enrich/process-info';
 import { auditId, Enforcer } from '../enforce/enforcer';
+import { HashChain, loadOrCreateHostKey } from '../integrity/hash-chain';
 import type { CapturedEvent } from '../format/ecs';
 import { mirroredCounter, serveMetrics, type MetricsServer } from '../metrics/metrics-server';
 import { EventQueue } from '../queue/event-queue';
@@ -33,7 +34,7 @@ export interface CollectorAgentOptions {
   metricsPort?: number;
   /** @defaultValue '127.0.0.1' */
   metricsHost?: string;
-  /** How often the highest number given out is sent as a checkpoint, when it moved. @defaultValue 10000 */
+  /** How often a checkpoint (the highest number given out, and a heartbeat) is sent. @defaultValue 10000 */
   checkpointMs?: number;
   /**
    * The indexer's Ed25519 public key: with it the collector takes signed enforcement commands from
@@ -63,10 +64,11 @@ export class CollectorAgent {
   private current: WireBatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sequenced = 0;
-  private checkpointed = 0;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private enforcer: Enforcer | undefined;
   private audits = 0;
+  private readonly chain: HashChain;
+  private readonly run = crypto.randomBytes(6).toString('hex');
   private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey'>>;
 
   constructor(private readonly opts: CollectorAgentOptions) {
@@ -93,11 +95,14 @@ export class CollectorAgent {
     } else {
       opts.log(`sequence: new stream ${this.sequencer.stream} for boot ${id.bootId}`);
     }
+    const key = loadOrCreateHostKey(opts.stateDir);
+    this.chain = new HashChain(opts.stateDir, id.bootId, this.sequencer.stream, key.privateKey, key.publicKey);
+    opts.log(`chain: batches signed with ${key.created ? 'new ' : ''}host key ${this.chain.key} (${key.file}.pub is the key verify --trusted-keys pins)`.replace('.key.pub', '.pub'));
     this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue });
     this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
     this.shipper = new Shipper(this.queue, this.spool, {
       acked: (last) => this.sequencer.ack(last),
-      dropped: () => this.checkpoint(true),
+      dropped: () => this.checkpoint(),
       log: opts.log,
     });
     if (opts.commandPublicKey && !id.id) throw new EnforcementSetupError('enforcement commands are addressed by host.id, and this host has no /etc/machine-id');
@@ -118,13 +123,13 @@ export class CollectorAgent {
       await this.metrics?.close();
       throw e;
     }
-    // The previous run's last numbers may all be lost (a crash): say how far it got.
-    if (this.sequencer.start.resumed) this.checkpoint(true);
+    // The previous run's last numbers may all be lost (a crash): say how far it got, and that this run is alive.
+    this.checkpoint();
     const c = this.capture.choice;
     this.opts.log(`collect: hook ${c.hook}${c.requested === 'auto' ? ' (auto)' : ''}: ${this.capture.attached().join(', ')}`);
     for (const s of c.skipped) this.opts.log(`collect: skipped ${s.hook}: ${s.reason}`);
     this.opts.log(`collect: queue ${this.o.queue} at ${this.opts.redisUrl}; spool ${this.spool.dir}; metrics ${this.metrics.url}`);
-    this.checkpointTimer = setInterval(() => this.checkpoint(false), this.o.checkpointMs);
+    this.checkpointTimer = setInterval(() => this.checkpoint(), this.o.checkpointMs);
     if (this.opts.commandPublicKey) {
       const p = this.opts.capture.policy;
       const baseEntries = [
@@ -160,7 +165,7 @@ export class CollectorAgent {
     await this.enforcer?.stop();
     await this.capture?.close();
     this.flush();
-    this.checkpoint(true);
+    this.checkpoint();
     await this.shipper.close();
     await this.queue.close();
     await this.metrics?.close();
@@ -218,18 +223,19 @@ export class CollectorAgent {
     this.current = undefined;
     if (!b || b.events.length === 0) return;
     const data: BatchJobData = encodeBatch(b, this.sequencer.stream);
+    data.chain = this.chain.link(b, this.sequencer.stream);
     this.shipper.ship(data).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 
   /**
-   * Sends "every number up to `assigned` was given out" behind the batches already handed over.
-   * Periodic ones only when the number moved; forced ones after a drop, at start and at stop.
+   * Sends "every number up to `assigned` was given out" behind the batches already handed over,
+   * with a heartbeat: one every interval, and one after a drop, at start and at stop.
    */
-  private checkpoint(force: boolean): void {
+  private checkpoint(): void {
     const assigned = this.sequencer.assigned;
-    if (assigned === 0 || (!force && assigned === this.checkpointed)) return;
-    this.checkpointed = assigned;
-    const d: CheckpointJobData = { v: WIRE_VERSION, kind: 'checkpoint', boot: this.host.bootId, stream: this.sequencer.stream, assigned, host: this.host.name };
+    const k = this.capture?.stats();
+    const hb = { run: this.run, at: Date.now(), intervalMs: this.o.checkpointMs, kernelDropped: k?.dropped ?? 0, argsLost: k?.argsLost ?? 0, spoolDropped: this.shipper.stats().eventsDropped };
+    const d: CheckpointJobData = { v: WIRE_VERSION, kind: 'checkpoint', boot: this.host.bootId, stream: this.sequencer.stream, assigned, host: this.host.name, hb };
     this.shipper.ship(d).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 

@@ -6,6 +6,7 @@ import type { CapturedEvent } from '../format/ecs';
 import type { HookName, SyscallName, ActionName } from '../decode/open-event';
 import type { Resolution } from '../resolve/path-resolver';
 import type { ProcessInfo } from '../enrich/process-info';
+import type { ChainLink } from '../integrity/hash-chain';
 
 export const WIRE_VERSION = 1;
 
@@ -77,6 +78,8 @@ export interface BatchJobData {
   last: number;
   /** deflateRaw(JSON(WireBatch)), base64. */
   z: string;
+  /** The batch's signed hash-chain link (integrity/hash-chain.ts); absent from collectors before it. */
+  chain?: ChainLink;
 }
 
 /**
@@ -90,6 +93,21 @@ export interface CheckpointJobData {
   stream: string;
   assigned: number;
   host: string;
+  /** The collector's heartbeat: sent every interval, moved or not, with its loss counters. */
+  hb?: Heartbeat;
+}
+
+/** A collector run's liveness and its loss counters so far (they restart at 0 with each run). */
+export interface Heartbeat {
+  /** Random per collector run. */
+  run: string;
+  /** Wall time, ms since the epoch. */
+  at: number;
+  /** The interval the collector promises: a longer silence is a heartbeat gap. */
+  intervalMs: number;
+  kernelDropped: number;
+  argsLost: number;
+  spoolDropped: number;
 }
 
 /**
@@ -252,5 +270,6 @@ export function decodeBatch(d: BatchJobData): WireBatch {
 /** The BullMQ job id: deterministic, so a batch added twice (spool replay) is one job. */
 export function jobId(d: JobData): string {
   if (isAudit(d)) return `audit-${d.id}`;
-  return isCheckpoint(d) ? `${d.boot}-${d.stream}-upto-${d.assigned}` : `${d.boot}-${d.stream}-${d.first}`;
+  if (isCheckpoint(d)) return `${d.boot}-${d.stream}-upto-${d.assigned}${d.hb ? `-hb-${d.hb.run}-${d.hb.at}` : ''}`;
+  return `${d.boot}-${d.stream}-${d.first}`;
 }

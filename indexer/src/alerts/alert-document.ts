@@ -1,5 +1,7 @@
-// The documents of the alerts index and of the audit index (enforcement decisions), in ECS terms.
-import type { AuditRecord } from '../../../collector/src/batch/wire';
+// The documents of the alerts index and of the audit index (enforcement decisions, hash-chain
+// links), in ECS terms.
+import type { AuditRecord, BatchJobData } from '../../../collector/src/batch/wire';
+import type { ChainLink } from '../../../collector/src/integrity/hash-chain';
 import type { Alert } from './alert-engine';
 
 /** ECS event.severity for each rule severity. */
@@ -54,5 +56,35 @@ export function auditDocument(r: AuditRecord, id: string, source: 'collector' | 
     message: r.detail,
     host: { name: r.host.name, ...(r.host.id ? { id: r.host.id } : {}), boot: { id: r.host.bootId } },
     filewarden: { audit: { source, decision: r.decision, reason: r.reason, detail: r.detail, ...(r.outcome ? { outcome: r.outcome } : {}), command: r.command, ...(r.target ? { target: r.target } : {}) } },
+  };
+}
+
+/** A chain link's audit id: one per batch, so a retried batch writes it once. */
+export const chainRecordId = (d: Pick<BatchJobData, 'boot' | 'stream' | 'first'>): string => `chain-${d.boot}-${d.stream}-${d.first}`;
+
+/** A batch's chain link as an audit document: verify reads these back and recomputes everything. */
+export function chainDocument(d: BatchJobData, l: ChainLink, host: { name: string; id?: string }): Record<string, unknown> {
+  return {
+    '@timestamp': new Date(Math.min(...l.times)).toISOString(),
+    event: { kind: 'event', id: chainRecordId(d), category: ['configuration'], action: 'chain-link', outcome: 'success' },
+    host: { name: host.name, ...(host.id ? { id: host.id } : {}), boot: { id: d.boot } },
+    filewarden: {
+      chain: {
+        boot_id: d.boot,
+        seq_stream: d.stream,
+        first: d.first,
+        last: d.last,
+        t0: new Date(Math.min(...l.times)).toISOString(),
+        t1: new Date(Math.max(...l.times)).toISOString(),
+        prev: l.prev,
+        head: l.head,
+        key: l.key,
+        alg: l.alg,
+        digests: l.digests,
+        times: l.times,
+        pub: l.pub,
+        sig: l.sig,
+      },
+    },
   };
 }

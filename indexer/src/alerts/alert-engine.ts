@@ -1,7 +1,7 @@
 // Evaluates rules on each batch of event documents and produces alerts with deterministic ids, so
 // a retried batch yields the same alerts (and Elasticsearch refuses the copies with 409).
 import crypto from 'node:crypto';
-import type { IndexedDocument } from '../ecs/event-document';
+import type { IndexedDocument } from '../../../collector/src/format/event-document';
 import type { ThresholdStore } from './threshold-store';
 import { type CompiledRule, compileRule } from '../rules/rule-matcher';
 import type { GroupBy, Rule } from '../rules/rule-types';

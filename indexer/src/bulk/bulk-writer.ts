@@ -3,7 +3,7 @@
 // is the document's own fault and goes to the dead-letter index with the raw event and the error.
 import type { Client } from '@elastic/elasticsearch';
 import type { WireEvent } from '../../../collector/src/batch/wire';
-import type { DocumentTarget } from '../ecs/event-document';
+import type { DocumentTarget } from '../../../collector/src/format/event-document';
 
 export interface BulkItem extends DocumentTarget {
   /** What arrived from the queue, kept for the dead-letter index. */

@@ -95,13 +95,23 @@ export const DEADLETTER_MAPPING = {
   },
 } as const;
 
-/** One document per (boot, stream): the highest sequence number the collector gave out. */
+/**
+ * One document per (boot, stream): the highest sequence number the collector gave out; and one per
+ * collector heartbeat, with that run's loss counters (the compliance report's completeness facts).
+ */
 export const CHECKPOINT_MAPPING = {
   dynamic: 'strict',
   properties: {
     '@timestamp': { type: 'date' },
     host: { properties: { name: kw } },
-    filewarden: { properties: { boot_id: kw, seq_stream: kw, seq_assigned: long } },
+    filewarden: {
+      properties: {
+        boot_id: kw,
+        seq_stream: kw,
+        seq_assigned: long,
+        heartbeat: { properties: { run: kw, interval_ms: long, kernel_dropped: long, args_lost: long, spool_dropped: long } },
+      },
+    },
   },
 } as const;
 
@@ -149,6 +159,37 @@ export const AUDIT_MAPPING = {
     host: EVENT_MAPPING.properties.host,
     filewarden: {
       properties: {
+        // A batch's signed hash-chain link (collector/src/integrity/hash-chain.ts).
+        chain: {
+          properties: {
+            boot_id: kw,
+            seq_stream: kw,
+            first: long,
+            last: long,
+            t0: date,
+            t1: date,
+            prev: kw,
+            head: kw,
+            key: kw,
+            alg: kw,
+            digests: { type: 'binary' },
+            times: { type: 'long', index: false, doc_values: false },
+            pub: stored,
+            sig: { type: 'binary' },
+          },
+        },
+        // A retention run's evidence (indexer/src/retention).
+        retention: {
+          properties: {
+            run_id: kw,
+            as_of: date,
+            dry_run: bool,
+            policy: { type: 'object', enabled: false },
+            classes: { properties: { class: kw, days: long, cutoff: date, deleted: long, indices_deleted: kw, held: kw } },
+            streams: { type: 'object', enabled: false },
+            chains: { type: 'object', enabled: false },
+          },
+        },
         audit: {
           properties: {
             source: kw,

@@ -103,7 +103,8 @@ async function checkpoints(es: Client, index: string, bootId?: string): Promise<
       size: 1000,
       ignore_unavailable: true,
       allow_no_indices: true,
-      query: bootId ? { term: { 'filewarden.boot_id': bootId } } : { match_all: {} },
+      // Heartbeats share the index; only the per-stream documents carry seq_assigned.
+      query: { bool: { filter: [{ exists: { field: 'filewarden.seq_assigned' } }, ...(bootId ? [{ term: { 'filewarden.boot_id': bootId } }] : [])] } },
       sort: [{ 'filewarden.boot_id': 'asc' }, { 'filewarden.seq_stream': 'asc' }],
       ...(after ? { search_after: after } : {}),
     });

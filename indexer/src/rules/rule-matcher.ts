@@ -1,6 +1,6 @@
 // Compiles rules into predicates over indexed event documents: globs to regular expressions once,
 // then every condition of a block must hold, and no exception may.
-import type { IndexedDocument } from '../ecs/event-document';
+import type { IndexedDocument } from '../../../collector/src/format/event-document';
 import type { Conditions, Rule } from './rule-types';
 
 type Predicate = (d: IndexedDocument) => boolean;

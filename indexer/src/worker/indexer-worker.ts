@@ -11,19 +11,21 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeBatch, isAudit, isCheckpoint, type JobData, WireError } from '../../../collector/src/batch/wire';
 import type { CommandBody } from '../../../collector/src/enforce/signed-command';
 import { type Alert, AlertEngine } from '../alerts/alert-engine';
-import { alertDocument, type AlertEnforcement, auditDocument } from '../alerts/alert-document';
+import { alertDocument, type AlertEnforcement, auditDocument, chainDocument, chainRecordId } from '../alerts/alert-document';
 import { RedisThresholdStore } from '../alerts/threshold-store';
 import { CommandSender } from '../commands/command-sender';
-import type { IndexedDocument } from '../ecs/event-document';
+import type { IndexedDocument } from '../../../collector/src/format/event-document';
 import { kernelPolicy, type KernelPolicy } from '../rules/kernel-policy';
 import { pathPrefixes } from '../rules/rule-loader';
 import type { Rule } from '../rules/rule-types';
 import { serveMetrics, type MetricsServer } from '../../../collector/src/metrics/metrics-server';
 import { BACKOFF_TYPE, DEFAULT_QUEUE, QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
 import { type BulkItem, type BulkResult, BulkWriter } from '../bulk/bulk-writer';
-import { toDocument } from '../ecs/event-document';
+import { toDocument } from '../../../collector/src/format/event-document';
 import { installTemplates } from '../ecs/index-templates';
 import { INDEXER_DEFAULTS } from './defaults';
+import { runRetention } from '../retention/retention-job';
+import type { RetentionPolicy } from '../retention/retention-policy';
 
 export interface IndexerOptions {
   es: Client;
@@ -46,6 +48,10 @@ export interface IndexerOptions {
   commandKey?: KeyObject;
   /** How long a command stays valid. @defaultValue 60000 */
   commandLifetimeMs?: number;
+  /** Runs the retention job with this policy at start and every retentionIntervalMs. @defaultValue none */
+  retention?: RetentionPolicy;
+  /** @defaultValue 3600000 */
+  retentionIntervalMs?: number;
   /** Batches indexed at once. @defaultValue 2 */
   concurrency?: number;
   /** Install the index templates at start (needs manage_index_templates). @defaultValue true */
@@ -68,6 +74,8 @@ export class IndexNameError extends Error {
 
 /** An event's wall time in ms, from the wire's ns string: cheaper than parsing @timestamp back. */
 const wallMs = (i: BulkItem): number => Number(i.raw.w.slice(0, -6));
+
+const hostOf = (items: BulkItem[]): IndexedDocument['host'] => items[0]!.doc.host;
 
 /** Job retry delay: 0.5 s doubling to a 30 s cap. */
 export function backoffDelay(attemptsMade: number): number {
@@ -102,6 +110,8 @@ export class IndexerWorker {
   private readonly policy: KernelPolicy;
   /** Hosts sent the current kernel policy by this process (host id -> boot id). */
   private readonly policySent = new Map<string, string>();
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionRun: Promise<void> | undefined;
   readonly prefix: string;
   readonly deadletterIndex: string;
   readonly checkpointIndex: string;
@@ -197,10 +207,29 @@ export class IndexerWorker {
     this.o.log(`index: queue ${this.queue.name} -> ${this.prefix}-YYYY.MM.DD (dead letters: ${this.deadletterIndex}, checkpoints: ${this.checkpointIndex}); metrics ${this.metrics.url}`);
     const n = this.o.rules?.length ?? 0;
     this.o.log(`index: ${n} rules -> ${this.alertIndex}; ${this.policy.entries.length} kernel policy entries (version ${this.policy.version}); commands ${this.sender ? 'signed and sent' : 'off (no --command-key)'}; audit -> ${this.auditIndex}`);
+    if (this.o.retention) {
+      const every = this.o.retentionIntervalMs ?? INDEXER_DEFAULTS.retentionIntervalMs;
+      const d = this.o.retention.days;
+      this.o.log(`index: retention every ${every / 60_000} min: events ${d.events} d, alerts ${d.alerts} d, audit ${d.audit} d, ${this.o.retention.holds.length} legal holds (${this.o.retention.source})`);
+      this.retain();
+      this.retentionTimer = setInterval(() => this.retain(), every);
+    }
+  }
+
+  /** One retention run, unless the previous one is still going; a failure is logged and retried next time. */
+  private retain(): void {
+    if (this.retentionRun || !this.o.retention) return;
+    const src = { indexPrefix: this.prefix, deadletterIndex: this.deadletterIndex, alertIndex: this.alertIndex, auditIndex: this.auditIndex };
+    this.retentionRun = runRetention(this.o.es, src, this.o.retention, { log: this.o.log })
+      .then((r) => this.o.log(`index: retention run ${r.run_id}: deleted ${r.classes.map((c) => `${c.class} ${c.deleted}`).join(', ')}`))
+      .catch((e: Error) => this.o.log(`index: retention run failed, will retry in the next interval: ${e.message}`))
+      .finally(() => (this.retentionRun = undefined));
   }
 
   /** Finishes the jobs in hand, then stops. */
   async stop(): Promise<void> {
+    clearInterval(this.retentionTimer);
+    await this.retentionRun;
     await this.worker?.close();
     await this.sender?.close();
     await this.queue.close().catch(() => undefined);
@@ -276,8 +305,22 @@ export class IndexerWorker {
     return { ...base, status: 'command-sent', command_id: body.id };
   }
 
-  /** Keeps the highest number per stream: external versioning refuses a lower one with 409. */
+  /** Keeps the highest number per stream (external versioning refuses a lower one with 409), and the heartbeat. */
   private async checkpoint(d: CheckpointJobData): Promise<undefined> {
+    if (d.hb) {
+      const h = d.hb;
+      await this.writeControl([
+        {
+          index: this.checkpointIndex,
+          id: `hb-${d.boot}-${h.run}-${h.at}`,
+          doc: { '@timestamp': new Date(h.at).toISOString(), host: { name: d.host }, filewarden: { boot_id: d.boot, seq_stream: d.stream, heartbeat: { run: h.run, interval_ms: h.intervalMs, kernel_dropped: h.kernelDropped, args_lost: h.argsLost, spool_dropped: h.spoolDropped } } },
+        },
+      ]);
+    }
+    if (d.assigned === 0) {
+      this.c.checkpoints.inc();
+      return undefined;
+    }
     try {
       await this.o.es.index({
         index: this.checkpointIndex,
@@ -315,6 +358,7 @@ export class IndexerWorker {
     await this.writeControl([
       ...alertDocs.map((a) => ({ index: this.alertIndex, id: a.id, doc: a.doc })),
       ...issued.map((rec) => ({ index: this.auditIndex, id: `issued-${rec.command.id}`, doc: auditDocument(rec, `issued-${rec.command.id}`, 'indexer') })),
+      ...(job.data.chain ? [{ index: this.auditIndex, id: chainRecordId(job.data), doc: chainDocument(job.data, job.data.chain, hostOf(items)) }] : []),
     ]);
     this.c.alerts.inc(alerts.length);
     const now = Date.now();

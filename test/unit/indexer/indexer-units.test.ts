@@ -2,7 +2,7 @@
 // the job backoff, client configuration errors, and metrics text parsing.
 import t from 'tap';
 import { parseMetrics } from '../../../collector/src/metrics/metrics-server';
-import { dayOf, eventId } from '../../../indexer/src/ecs/event-document';
+import { dayOf, eventId } from '../../../collector/src/format/event-document';
 import { esClient, EsConfigError } from '../../../indexer/src/es-client';
 import { backoffDelay } from '../../../indexer/src/worker/indexer-worker';
 

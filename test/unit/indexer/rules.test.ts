@@ -3,7 +3,7 @@
 import t from 'tap';
 import { AlertEngine } from '../../../indexer/src/alerts/alert-engine';
 import { MemoryThresholdStore } from '../../../indexer/src/alerts/threshold-store';
-import type { IndexedDocument } from '../../../indexer/src/ecs/event-document';
+import type { IndexedDocument } from '../../../collector/src/format/event-document';
 import { kernelPolicy } from '../../../indexer/src/rules/kernel-policy';
 import { loadRules, parseRules, RuleFileError } from '../../../indexer/src/rules/rule-loader';
 import { globToRegExp } from '../../../indexer/src/rules/rule-matcher';

@@ -1,7 +1,8 @@
 // Maps one wire event and its batch to the ECS document the indexer stores: the collector's
 // document shape (format/ecs.ts) completed with the host, account, process and sequence facts.
-import { fromWire, type WireBatch, type WireEvent } from '../../../collector/src/batch/wire';
-import { type EcsOpenDocument, toEcs } from '../../../collector/src/format/ecs';
+// It lives with the collector because the collector hashes this exact document into its chain.
+import { fromWire, type WireBatch, type WireEvent } from '../batch/wire';
+import { type EcsOpenDocument, toEcs } from './ecs';
 
 export interface IndexedDocument extends EcsOpenDocument {
   host: { name: string; id?: string; boot: { id: string } };

@@ -1,0 +1,183 @@
+// Tamper evidence: the collector hashes every event's exact Elasticsearch document, chains each
+// stream's batches in sequence order (each link names the previous head) and signs every head with
+// the host's Ed25519 key. `filewarden verify` recomputes all of it from what the cluster holds.
+import crypto, { type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { WireBatch } from '../batch/wire';
+import { toDocument } from '../format/event-document';
+
+export const CHAIN_VERSION = 1;
+export const CHAIN_ALG = 'sha256+ed25519';
+
+/** One batch's link, carried in the batch job and stored in the audit index. */
+export interface ChainLink {
+  v: typeof CHAIN_VERSION;
+  alg: typeof CHAIN_ALG;
+  /** The previous link's head (hex), or the stream's genesis value for its first link. */
+  prev: string;
+  /** sha256 (hex) of the canonical link body: prev, boot, stream, first, last, digests and times. */
+  head: string;
+  /** The events' digests in sequence order: 32 bytes each, concatenated, base64. */
+  digests: string;
+  /** The events' wall times (ms since the epoch), in sequence order: retention decides by them. */
+  times: number[];
+  /** Key id: the first 16 bytes (hex) of sha256 over the public key's SPKI DER. */
+  key: string;
+  /** The host's public key (SPKI PEM), so a verifier can check without other input. */
+  pub: string;
+  /** Ed25519 signature (base64) over the head's 32 bytes. */
+  sig: string;
+}
+
+/** The position of a link: which stream, which numbers. */
+export interface LinkPosition {
+  boot: string;
+  stream: string;
+  first: number;
+  last: number;
+}
+
+/** JSON with object keys sorted at every level: the same value always gives the same bytes. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonicalJson(x))).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+}
+
+/**
+ * An event's digest: sha256 of its stored document without the sequence fields. The position is
+ * the chain's to say, so an event moved to another number is recognised as itself ("reordered").
+ */
+export function eventDigest(doc: object): Buffer {
+  const d = doc as { event?: Record<string, unknown>; filewarden?: Record<string, unknown> };
+  const copy = { ...d, event: { ...d.event, sequence: undefined }, filewarden: { ...d.filewarden, seq: undefined } };
+  return crypto.createHash('sha256').update(canonicalJson(copy)).digest();
+}
+
+/** The value a stream's first link names as its previous head. */
+export function genesis(boot: string, stream: string): string {
+  return crypto.createHash('sha256').update(`filewarden-chain-v${CHAIN_VERSION}\0${boot}\0${stream}`).digest('hex');
+}
+
+export function linkHead(p: LinkPosition, prev: string, digests: string, times: number[]): string {
+  return crypto.createHash('sha256').update(canonicalJson({ prev, boot: p.boot, stream: p.stream, first: p.first, last: p.last, digests, times })).digest('hex');
+}
+
+export function keyId(pub: KeyObject): string {
+  return crypto.createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 32);
+}
+
+/** What a link proves, checked: its head recomputes and its signature holds under its key. */
+export function checkLink(p: LinkPosition, l: Pick<ChainLink, 'prev' | 'head' | 'digests' | 'times' | 'sig' | 'pub' | 'key'>): { ok: true; pub: KeyObject } | { ok: false; reason: string } {
+  const n = p.last - p.first + 1;
+  if (Buffer.from(l.digests, 'base64').length !== 32 * n || l.times.length !== n) return { ok: false, reason: `the link holds the wrong number of digests or times for ${n} events` };
+  if (linkHead(p, l.prev, l.digests, l.times) !== l.head) return { ok: false, reason: 'the head does not match the link body (digests, times or position changed)' };
+  let pub: KeyObject;
+  try {
+    pub = crypto.createPublicKey(l.pub);
+  } catch {
+    return { ok: false, reason: 'the public key does not parse' };
+  }
+  if (keyId(pub) !== l.key) return { ok: false, reason: 'the key id does not match the public key' };
+  if (!crypto.verify(null, Buffer.from(l.head, 'hex'), pub, Buffer.from(l.sig, 'base64'))) return { ok: false, reason: 'the signature does not verify' };
+  return { ok: true, pub };
+}
+
+export class HostKeyError extends Error {
+  override readonly name = 'HostKeyError';
+}
+
+/** The host's chain-signing key: created on first start (0600) next to the sequence state. */
+export function loadOrCreateHostKey(stateDir: string): { privateKey: KeyObject; publicKey: KeyObject; file: string; created: boolean } {
+  const file = path.join(stateDir, 'host-signing.key');
+  const pubFile = path.join(stateDir, 'host-signing.pub');
+  let pem: string | undefined;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new HostKeyError(`cannot read the host signing key ${file}: ${(e as NodeJS.ErrnoException).code}`);
+  }
+  if (pem !== undefined) {
+    try {
+      const privateKey = crypto.createPrivateKey(pem);
+      if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`a ${privateKey.asymmetricKeyType} key`);
+      return { privateKey, publicKey: crypto.createPublicKey(privateKey), file, created: false };
+    } catch (e) {
+      throw new HostKeyError(`the host signing key ${file} is not an Ed25519 private key (${(e as Error).message}); move it away to have a new one made`);
+    }
+  }
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(pubFile, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  return { privateKey, publicKey, file, created: true };
+}
+
+interface ChainFile {
+  boot: string;
+  stream: string;
+  last: number;
+  head: string;
+}
+
+/**
+ * Links a stream's batches. The last head is written to chain.json before its batch is handed on,
+ * so a restart of the same stream continues the chain; if the file is lost the stream restarts from
+ * genesis at a later number, which `verify` reports as a restart, not as tampering.
+ */
+export class HashChain {
+  private readonly file: string;
+  private state: ChainFile;
+  readonly key: string;
+  private readonly pubPem: string;
+
+  constructor(
+    stateDir: string,
+    boot: string,
+    stream: string,
+    private readonly privateKey: KeyObject,
+    publicKey: KeyObject,
+  ) {
+    this.file = path.join(stateDir, 'chain.json');
+    this.key = keyId(publicKey);
+    this.pubPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    let prev: ChainFile | undefined;
+    try {
+      prev = JSON.parse(fs.readFileSync(this.file, 'utf8')) as ChainFile;
+    } catch {
+      // missing or unreadable: a new chain
+    }
+    this.state = prev && prev.boot === boot && prev.stream === stream && typeof prev.head === 'string' ? prev : { boot, stream, last: 0, head: genesis(boot, stream) };
+  }
+
+  /** Whether this run continues a chain it found on disk. */
+  get resumedAt(): number {
+    return this.state.last;
+  }
+
+  /** The link for a batch; the batch's documents are built exactly as the indexer will store them. */
+  link(b: WireBatch, stream: string): ChainLink {
+    const n = b.events.length;
+    const digests = Buffer.allocUnsafe(32 * n);
+    const times = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const w = b.events[i]!;
+      eventDigest(toDocument(b, stream, w, '').doc).copy(digests, 32 * i);
+      times[i] = Number(w.w.slice(0, -6));
+    }
+    const p: LinkPosition = { boot: b.host.bootId, stream, first: b.events[0]!.q, last: b.events[n - 1]!.q };
+    const d64 = digests.toString('base64');
+    const head = linkHead(p, this.state.head, d64, times);
+    const link: ChainLink = { v: CHAIN_VERSION, alg: CHAIN_ALG, prev: this.state.head, head, digests: d64, times, key: this.key, pub: this.pubPem, sig: crypto.sign(null, Buffer.from(head, 'hex'), this.privateKey).toString('base64') };
+    this.state = { ...this.state, last: p.last, head };
+    const tmp = `${this.file}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(this.state));
+    fs.renameSync(tmp, this.file);
+    return link;
+  }
+}
