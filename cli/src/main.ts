@@ -12,6 +12,7 @@ import { DEFAULT_QUEUE } from '../../collector/src/queue/event-queue';
 import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
 import { HostIdentityError } from '../../collector/src/enrich/host-identity';
 import { keysGenerate, rulesLint, rulesTest, type RulesTestOptions } from './rules';
+import type { ReportCliOptions, RetentionCliOptions, VerifyCliOptions } from './compliance';
 
 const log = (line: string): void => console.log(line);
 
@@ -65,6 +66,13 @@ function addEsOptions(c: Command): Command {
     .option('--index-prefix <name>', 'event indices are <prefix>-YYYY.MM.DD', parseIndexName, INDEXER_DEFAULTS.indexPrefix)
     .option('--deadletter-index <name>', 'where refused events go, with the error', parseIndexName, INDEXER_DEFAULTS.deadletterIndex)
     .option('--checkpoint-index <name>', 'the highest sequence number each collector gave out (for gaps at the tail)', parseIndexName, INDEXER_DEFAULTS.checkpointIndex);
+}
+
+/** An ISO 8601 date or time ("2026-11-01", "2026-11-01T12:00:00Z"), or "now". */
+export function parseTime(v: string): Date {
+  const d = v === 'now' ? new Date() : new Date(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('expected an ISO 8601 date or time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z (UTC unless it says otherwise), or "now"');
+  return d;
 }
 
 function parseHeap(value: string): string {
@@ -202,7 +210,9 @@ export function buildProgram(): Command {
     .option('--command-key <file>', 'Ed25519 private key that signs kill/deny/policy commands (filewarden keys generate)')
     .option('--command-lifetime-ms <ms>', 'how long a command stays valid', parseCount, INDEXER_DEFAULTS.commandLifetimeMs)
     .option('--alert-index <name>', 'where alerts go', parseIndexName, INDEXER_DEFAULTS.alertIndex)
-    .option('--audit-index <name>', 'where enforcement decisions (issued, applied, refused) go', parseIndexName, INDEXER_DEFAULTS.auditIndex)
+    .option('--audit-index <name>', 'where enforcement decisions (issued, applied, refused), chain links and retention evidence go', parseIndexName, INDEXER_DEFAULTS.auditIndex)
+    .option('--retention-policy <file>', 'run the retention job on a schedule with this policy (docs/compliance.md)')
+    .option('--retention-interval-min <minutes>', 'how often the retention job runs', parseCount, INDEXER_DEFAULTS.retentionIntervalMs / 60_000)
     .addHelpText('after', '\nStops on SIGINT/SIGTERM after finishing the batches in hand. Guarantees and counters: docs/pipeline.md.')
     .action(async (o: IndexCliOptions) => {
       process.exitCode = await runIndexer(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
@@ -243,6 +253,52 @@ export function buildProgram(): Command {
       process.exitCode = await gapsCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
     });
 
+  const compliance = async () => import('./compliance');
+  const withIndices = (c: Command): Command =>
+    addEsOptions(c)
+      .option('--alert-index <name>', 'the alerts index', parseIndexName, INDEXER_DEFAULTS.alertIndex)
+      .option('--audit-index <name>', 'the audit index (enforcement decisions, chain links, retention evidence)', parseIndexName, INDEXER_DEFAULTS.auditIndex);
+  const retention = program.command('retention').description('delete data past its retention period, with evidence (docs/compliance.md)');
+  withIndices(retention.command('run').description('delete every document older than its class allows (except legal holds) and record what went in the audit index'))
+    .requiredOption('--policy <file>', 'retention policy (YAML or JSON: events, alerts, audit in days; holds)')
+    .option('--dry-run', 'count what would be deleted; delete and record nothing')
+    .option('--as-of <time>', 'evaluate the policy as of this time instead of now (ISO 8601)', parseTime)
+    .option('--json', 'print the run (the evidence record) as JSON')
+    .action(async (o: RetentionCliOptions) => {
+      process.exitCode = await (await compliance()).retentionRunCommand(program.opts<{ stateDir: string }>().stateDir, o, log, (l) => console.error(l));
+    });
+  retention
+    .command('ilm-policy')
+    .description('print ILM policies equivalent to a retention policy, for clusters that use ILM (the built-in job is the tested path)')
+    .requiredOption('--policy <file>', 'retention policy file')
+    .option('--index-prefix <name>', 'event indices are <prefix>-YYYY.MM.DD', parseIndexName, INDEXER_DEFAULTS.indexPrefix)
+    .option('--alert-index <name>', 'the alerts index', parseIndexName, INDEXER_DEFAULTS.alertIndex)
+    .option('--audit-index <name>', 'the audit index', parseIndexName, INDEXER_DEFAULTS.auditIndex)
+    .action(async (o: { policy: string; indexPrefix: string; alertIndex: string; auditIndex: string }) => {
+      process.exitCode = (await compliance()).retentionIlmCommand(o, log);
+    });
+  const periodOptions = (c: Command): Command =>
+    withIndices(c)
+      .requiredOption('--from <time>', 'start of the period (ISO 8601, UTC unless it says otherwise)', parseTime)
+      .option('--to <time>', 'end of the period', parseTime, new Date())
+      .option('--hosts <name>', 'only this host (repeatable)', repeat((v: string) => v), [])
+      .option('--trusted-keys <file|dir>', "pin hosts' chain keys: <host>.pub files (host-signing.pub, renamed) or a directory of them (repeatable)", repeat((v: string) => v), []);
+  periodOptions(program.command('verify').description('check the signed hash chains: name every event deleted, modified or reordered since its collector signed it; exit 1 on any finding'))
+    .option('--json', 'print machine-readable JSON')
+    .action(async (o: VerifyCliOptions) => {
+      process.exitCode = await (await compliance()).verifyCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
+    });
+  periodOptions(program.command('report').description('write the compliance report for a period: summary, sensitive files, critical writes, alerts, completeness, verification, retention, PCI DSS mapping'))
+    .option('--paths <prefix>', 'only events under this path prefix (repeatable)', repeat((v: string) => v), [])
+    .option('--sensitive <pattern>', 'sensitive files, a wildcard pattern with * and ? (repeatable; default: shadow, sudoers, ssh keys...)', repeat((v: string) => v), [])
+    .option('--critical <prefix>', 'critical system file prefix for the writes section (repeatable; default: /etc/, /boot/, /usr/bin/...)', repeat((v: string) => v), [])
+    .addOption(new Option('--format <format>', 'output format').choices(['html', 'pdf', 'csv', 'json']).default('html'))
+    .requiredOption('--out <file>', 'where to write the report')
+    .addHelpText('after', '\nThe PDF is printed by headless Chromium (Debian package chromium; FILEWARDEN_CHROMIUM overrides the binary).')
+    .action(async (o: ReportCliOptions) => {
+      process.exitCode = await (await compliance()).reportCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
+    });
+
   program
     .command('up')
     .description('run filewarden on this host: the embedded stack (unless FILEWARDEN_REDIS_URL and FILEWARDEN_ELASTICSEARCH_URL are set), the collector and the indexer, with a live status line')
@@ -274,7 +330,7 @@ export async function main(argv: string[]): Promise<void> {
       (err as Error).name === 'EsConfigError' ||
       err instanceof HostIdentityError ||
       err instanceof InvalidArgumentError ||
-      ['IndexNameError', 'IndexerStartError', 'KeyFileError', 'EnforcementSetupError'].includes((err as Error).name)
+      ['IndexNameError', 'IndexerStartError', 'KeyFileError', 'EnforcementSetupError', 'RetentionPolicyError', 'ChromiumError', 'HostKeyError'].includes((err as Error).name)
     ) {
       console.error(`filewarden: ${(err as Error).message}`);
     } else if (err instanceof NoHookError) {

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { loadPrivateKey, loadPublicKey } from '../../collector/src/enforce/signed-command';
 import { loadRules } from '../../indexer/src/rules/rule-loader';
+import { loadRetentionPolicy } from '../../indexer/src/retention/retention-policy';
 import { CollectorAgent } from '../../collector/src/agent/collector-agent';
 import { parseMetrics } from '../../collector/src/metrics/metrics-server';
 import type { EsConnectionOptions } from '../../indexer/src/es-client';
@@ -47,6 +48,8 @@ export interface IndexCliOptions extends EsCliOptions {
   rules: string[];
   commandKey?: string;
   commandLifetimeMs: number;
+  retentionPolicy?: string;
+  retentionIntervalMin: number;
 }
 
 type Log = (line: string) => void;
@@ -125,6 +128,7 @@ export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log)
     rules: loadRules(o.rules),
     ...(o.commandKey ? { commandKey: loadPrivateKey(o.commandKey) } : {}),
     commandLifetimeMs: o.commandLifetimeMs,
+    ...(o.retentionPolicy ? { retention: loadRetentionPolicy(o.retentionPolicy), retentionIntervalMs: o.retentionIntervalMin * 60_000 } : {}),
     concurrency: o.concurrency,
     installTemplates: o.templates,
     metricsPort: o.metricsPort,
