@@ -12,6 +12,7 @@ export function renderCsv(d: ReportData): string {
   rows.push(['period', 'from', '', d.period.from], ['period', 'to', '', d.period.to]);
   for (const [k, v] of Object.entries(d.summary)) rows.push(['summary', k, '', v]);
   add('sensitive_access', 'by_user', d.sensitive_access.by_user);
+  add('sensitive_access', 'by_outcome', d.sensitive_access.by_outcome);
   add('sensitive_access', 'by_process', d.sensitive_access.by_process);
   add('sensitive_access', 'by_host', d.sensitive_access.by_host);
   add('sensitive_access', 'files', d.sensitive_access.files);

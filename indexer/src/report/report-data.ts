@@ -74,7 +74,7 @@ export interface ReportData {
     verification_ok: boolean;
     verification_findings: number;
   };
-  sensitive_access: { total: number; by_user: Count[]; by_process: Count[]; by_host: Count[]; files: Count[] };
+  sensitive_access: { total: number; by_user: Count[]; by_outcome: Count[]; by_process: Count[]; by_host: Count[]; files: Count[] };
   critical_writes: { total: number; by_outcome: Count[]; by_process: Count[]; by_user: Count[]; by_host: Count[]; files: Count[] };
   alerts: { total: number; by_rule: Count[]; by_severity: Count[]; enforcement_status: Count[]; commands: Count[]; kernel_actions: Count[] };
   activity: { interval: string; timeline: { t: string; count: number }[]; top_processes: Count[]; top_users: Count[] };
@@ -135,7 +135,7 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
   const a = (ov.aggregations ?? {}) as Record<string, ({ value?: number; buckets?: unknown } & { action?: unknown }) | undefined>;
 
   progress('sensitive files');
-  const sens = await search(events, { bool: { filter: [...eventF, sensitiveQ] } }, { user: terms('user.name'), uid: terms('user.id'), proc: terms('process.name'), host: terms('host.name'), file: terms('file.path', 20) });
+  const sens = await search(events, { bool: { filter: [...eventF, sensitiveQ] } }, { user: terms('user.name'), uid: terms('user.id'), outcome: terms('event.outcome'), proc: terms('process.name'), host: terms('host.name'), file: terms('file.path', 20) });
   const sa = (sens.aggregations ?? {}) as Record<string, unknown>;
 
   progress('critical writes');
@@ -201,7 +201,7 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
       verification_ok: v.ok,
       verification_findings: v.findings.length,
     },
-    sensitive_access: { total: total(sens), by_user: userCounts(sa.user, sa.uid), by_process: counts(sa.proc), by_host: counts(sa.host), files: counts(sa.file) },
+    sensitive_access: { total: total(sens), by_user: userCounts(sa.user, sa.uid), by_outcome: counts(sa.outcome), by_process: counts(sa.proc), by_host: counts(sa.host), files: counts(sa.file) },
     critical_writes: { total: total(crit), by_outcome: counts(ca.outcome), by_process: counts(ca.proc), by_user: counts(ca.user), by_host: counts(ca.host), files: counts(ca.file) },
     alerts: { total: total(al), by_rule: counts(aa.rule), by_severity: counts(aa.sev), enforcement_status: counts(aa.enf), commands, kernel_actions: kernelActions },
     activity: {

@@ -40,7 +40,7 @@ function barChart(title: string, c: Count[]): string {
       return `<text x="${label - 6}" y="${y + 14}" text-anchor="end">${esc(x.key.length > 26 ? `${x.key.slice(0, 25)}…` : x.key)}</text><rect x="${label}" y="${y + 2}" width="${bw}" height="${row - 6}" fill="#2f6db5"/><text x="${label + bw + 6}" y="${y + 14}">${num(x.count)}</text>`;
     })
     .join('');
-  return `<svg class="chart" role="img" aria-label="${esc(title)}" width="${w}" height="${30 + c.length * row}" xmlns="http://www.w3.org/2000/svg"><text x="0" y="14" font-weight="bold">${esc(title)}</text>${bars}</svg>`;
+  return `<svg class="chart" role="img" aria-label="${esc(title)}" width="${w}" height="${30 + c.length * row}"><text x="0" y="14" font-weight="bold">${esc(title)}</text>${bars}</svg>`;
 }
 
 /** Vertical bars over time. */
@@ -52,12 +52,12 @@ function timeline(d: ReportData['activity']): string {
   const max = Math.max(1, ...pts.map((p) => p.count));
   const bw = (w - 60) / pts.length;
   const bars = pts.map((p, i) => {
-    const bh = Math.round(((h - 50) * p.count) / max);
+    const bh = Math.round(((h - 64) * p.count) / max);
     return `<rect x="${(50 + i * bw).toFixed(1)}" y="${h - 30 - bh}" width="${Math.max(1, bw - 1).toFixed(1)}" height="${bh}" fill="#2f6db5"><title>${esc(p.t)}: ${p.count}</title></rect>`;
   });
   const first = pts[0]!.t.replace('T', ' ').slice(0, 16);
   const last = pts[pts.length - 1]!.t.replace('T', ' ').slice(0, 16);
-  return `<svg class="chart" role="img" aria-label="events over time" width="${w}" height="${h}" xmlns="http://www.w3.org/2000/svg"><text x="0" y="14" font-weight="bold">Events over time (${esc(d.interval)} bars, UTC)</text><text x="44" y="${h - 30 - (h - 50)}" text-anchor="end">${num(max)}</text><text x="44" y="${h - 30}" text-anchor="end">0</text><line x1="48" y1="${h - 30}" x2="${w}" y2="${h - 30}" stroke="#888"/>${bars.join('')}<text x="50" y="${h - 10}">${esc(first)}</text><text x="${w}" y="${h - 10}" text-anchor="end">${esc(last)}</text></svg>`;
+  return `<svg class="chart" role="img" aria-label="events over time" width="${w}" height="${h}"><text x="0" y="14" font-weight="bold">Events over time (${esc(d.interval)} bars, UTC)</text><text x="44" y="${h - 30 - (h - 64) + 4}" text-anchor="end">${num(max)}</text><text x="44" y="${h - 30}" text-anchor="end">0</text><line x1="48" y1="${h - 30}" x2="${w}" y2="${h - 30}" stroke="#888"/>${bars.join('')}<text x="50" y="${h - 10}">${esc(first)}</text><text x="${w}" y="${h - 10}" text-anchor="end">${esc(last)}</text></svg>`;
 }
 
 function section(i: number, body: string): string {
@@ -90,7 +90,7 @@ export function renderHtml(d: ReportData): string {
     ),
     section(
       1,
-      `<p>${num(d.sensitive_access.total)} opens of files matching ${esc(d.filters.sensitive.join(', '))}.</p><div class="cols"><div>${countTable('user', d.sensitive_access.by_user)}</div><div>${countTable('process', d.sensitive_access.by_process)}</div><div>${countTable('host', d.sensitive_access.by_host)}</div></div><h3>Files (top 20)</h3>${countTable('file', d.sensitive_access.files)}`,
+      `<p>${num(d.sensitive_access.total)} opens of files matching ${esc(d.filters.sensitive.join(', '))}.</p><div class="cols"><div>${countTable('user', d.sensitive_access.by_user)}</div><div>${countTable('outcome', d.sensitive_access.by_outcome)}</div><div>${countTable('process', d.sensitive_access.by_process)}</div><div>${countTable('host', d.sensitive_access.by_host)}</div></div><h3>Files (top 20)</h3>${countTable('file', d.sensitive_access.files)}`,
     ),
     section(
       2,

@@ -21,6 +21,7 @@ export interface ClassResult {
   days: number;
   /** Documents with @timestamp before this were due. */
   cutoff: string;
+  /** Documents of the class deleted (events: event documents and dead letters; chain links are counted in `chains`). */
   deleted: number;
   indices_deleted: string[];
   /** What holds kept, in words: "host web-1 (case 17): 120 documents". */
