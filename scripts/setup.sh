@@ -15,8 +15,10 @@ say() { [ "${FILEWARDEN_SETUP_QUIET:-}" = 1 ] || echo "setup: $*" >&2; }
 # strace: ground truth for the kernel tests' workload.
 # python3: the kernel tests' workload (it can call openat with a dirfd).
 # qemu-system-x86, busybox-static: the VM kernel matrix (test/vm) boots Debian's kernels under qemu.
+# chromium + fonts-dejavu-core: `filewarden report --format pdf`. poppler-utils: the report test
+# counts the PDF's pages and reads their text.
 APT_PACKAGES=(redis-server openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates qemu-system-x86 busybox-static
-  clang llvm bpftool make g++ dpkg-dev bzip2 xz-utils zlib1g-dev python3 strace)
+  clang llvm bpftool make g++ dpkg-dev bzip2 xz-utils zlib1g-dev python3 strace chromium fonts-dejavu-core poppler-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

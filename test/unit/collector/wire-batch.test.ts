@@ -1,56 +1,7 @@
 // A batch survives the trip through Redis bit for bit, and a damaged one is refused, not guessed.
 import t from 'tap';
-import { decodeBatch, encodeBatch, fromWire, jobId, toWire, WireError, type WireBatch } from '../../../collector/src/batch/wire';
-import type { CapturedEvent } from '../../../collector/src/format/ecs';
-
-const event = (over: Partial<CapturedEvent> = {}): CapturedEvent => ({
-  tsNs: 123456789012345n,
-  wallNs: 1764064800123456789n,
-  cpu: 1,
-  pid: 42,
-  tid: 43,
-  ppid: 1,
-  uid: 1000,
-  gid: 1000,
-  euid: 0,
-  cgroupId: 18446744073709551615n,
-  mntnsId: 4026531832,
-  dirfd: -100,
-  ret: -13,
-  ino: 9007199254740993n,
-  dev: (254 << 20) | 1,
-  openFlags: 0o1101,
-  mode: 0o644,
-  fMode: 0,
-  hook: 'tracepoint',
-  action: 'allow',
-  syscall: 'openat',
-  pathResolved: false,
-  path: Buffer.from([0x72, 0x65, 0x6c, 0xff, 0x0a]),
-  resolvedPath: Buffer.from('/home/u/rel\xff\n', 'latin1'),
-  resolution: 'proc',
-  pathOrigLen: 5,
-  pathTruncated: false,
-  pathTail: false,
-  pathUnreadable: false,
-  pathUnjudged: true,
-  retUnknown: false,
-  hasFile: false,
-  denyAsKill: true,
-  killTarget: false,
-  comm: 'cat',
-  ...over,
-});
-
-const host = { name: 'h', bootId: '3db6063a-bad0-47d8-8462-a3ddfa1f7b4a' };
-const batchOf = (events: CapturedEvent[], first: number): WireBatch => ({
-  v: 1,
-  host,
-  procs: { '42': { executable: '/usr/bin/cat', args: ['cat', 'x'] } },
-  users: { '1000': 'u' },
-  groups: {},
-  events: events.map((e, i) => toWire(e, first + i)),
-});
+import { decodeBatch, encodeBatch, fromWire, jobId, WireError } from '../../../collector/src/batch/wire';
+import { batchOf, event, host } from '../../utils/wire-fixtures';
 
 t.test('every field of an event, 64-bit values and raw name bytes included, comes back unchanged', async (t) => {
   const truncated = event({ pathTruncated: true, pathOrigLen: undefined, pathTail: true, hasFile: true, retUnknown: true, pathResolved: true, resolvedPath: Buffer.from('/a/b') });
