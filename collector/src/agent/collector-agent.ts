@@ -97,7 +97,7 @@ export class CollectorAgent {
     }
     const key = loadOrCreateHostKey(opts.stateDir);
     this.chain = new HashChain(opts.stateDir, id.bootId, this.sequencer.stream, key.privateKey, key.publicKey);
-    opts.log(`chain: batches signed with ${key.created ? 'new ' : ''}host key ${this.chain.key} (${key.file}.pub is the key verify --trusted-keys pins)`.replace('.key.pub', '.pub'));
+    opts.log(`chain: batches signed with ${key.created ? 'new ' : ''}host key ${this.chain.key} (${key.pubFile} is the key verify --trusted-keys pins)`);
     this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue });
     this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
     this.shipper = new Shipper(this.queue, this.spool, {

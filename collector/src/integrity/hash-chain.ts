@@ -139,7 +139,7 @@ export class HostKeyError extends Error {
 }
 
 /** The host's chain-signing key: created on first start (0600) next to the sequence state. */
-export function loadOrCreateHostKey(stateDir: string): { privateKey: KeyObject; publicKey: KeyObject; file: string; created: boolean } {
+export function loadOrCreateHostKey(stateDir: string): { privateKey: KeyObject; publicKey: KeyObject; file: string; pubFile: string; created: boolean } {
   const file = path.join(stateDir, 'host-signing.key');
   const pubFile = path.join(stateDir, 'host-signing.pub');
   let pem: string | undefined;
@@ -152,7 +152,7 @@ export function loadOrCreateHostKey(stateDir: string): { privateKey: KeyObject; 
     try {
       const privateKey = crypto.createPrivateKey(pem);
       if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`a ${privateKey.asymmetricKeyType} key`);
-      return { privateKey, publicKey: crypto.createPublicKey(privateKey), file, created: false };
+      return { privateKey, publicKey: crypto.createPublicKey(privateKey), file, pubFile, created: false };
     } catch (e) {
       throw new HostKeyError(`the host signing key ${file} is not an Ed25519 private key (${(e as Error).message}); move it away to have a new one made`);
     }
@@ -161,7 +161,7 @@ export function loadOrCreateHostKey(stateDir: string): { privateKey: KeyObject; 
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
   fs.writeFileSync(pubFile, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
-  return { privateKey, publicKey, file, created: true };
+  return { privateKey, publicKey, file, pubFile, created: true };
 }
 
 interface ChainFile {
