@@ -13,6 +13,7 @@ import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
 import { HostIdentityError } from '../../collector/src/enrich/host-identity';
 import { keysGenerate, rulesLint, rulesTest, type RulesTestOptions } from './rules';
 import type { ReportCliOptions, RetentionCliOptions, VerifyCliOptions } from './compliance';
+import type { KibanaImportCliOptions } from './kibana';
 
 const log = (line: string): void => console.log(line);
 
@@ -299,6 +300,30 @@ export function buildProgram(): Command {
       process.exitCode = await (await compliance()).reportCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
     });
 
+  const kibana = program.command('kibana').description('Kibana saved objects: data views, searches, Lens charts and dashboards (docs/kibana.md)');
+  const kibanaNames = (c: Command): Command =>
+    c
+      .option('--index-prefix <name>', 'event indices are <prefix>-YYYY.MM.DD', parseIndexName, INDEXER_DEFAULTS.indexPrefix)
+      .option('--alert-index <name>', 'the alerts index', parseIndexName, INDEXER_DEFAULTS.alertIndex)
+      .option('--audit-index <name>', 'the audit index', parseIndexName, INDEXER_DEFAULTS.auditIndex);
+  kibanaNames(kibana.command('export').description('write the saved objects as NDJSON (for the import API or Stack Management > Saved objects)'))
+    .option('--out <file>', 'file to write (default: standard output)')
+    .action(async (o: { out?: string; indexPrefix: string; alertIndex: string; auditIndex: string }) => {
+      process.exitCode = (await import('./kibana')).kibanaExport(o, (l) => console.error(l));
+    });
+  kibanaNames(kibana.command('import').description("send the saved objects to Kibana's saved-objects import API, overwriting earlier copies"))
+    .addOption(new Option('--url <url>', 'Kibana base URL, e.g. https://kibana.example:5601').env('FILEWARDEN_KIBANA_URL').makeOptionMandatory())
+    .addOption(new Option('--api-key <key>', 'API key (base64 id:key)').env('FILEWARDEN_KIBANA_API_KEY'))
+    .addOption(new Option('--user <name>', 'basic-auth user').env('FILEWARDEN_KIBANA_USER'))
+    .addOption(new Option('--password <password>', 'basic-auth password').env('FILEWARDEN_KIBANA_PASSWORD'))
+    .option('--space <id>', 'Kibana space id (default: the default space)')
+    .option('--ca <file>', 'PEM CA certificate for https')
+    .option('--insecure', 'do not verify the server certificate (test setups only)')
+    .option('--file <ndjson>', 'import this NDJSON instead of the generated objects')
+    .action(async (o: KibanaImportCliOptions) => {
+      process.exitCode = await (await import('./kibana')).kibanaImport(o, log);
+    });
+
   program
     .command('up')
     .description('run filewarden on this host: the embedded stack (unless FILEWARDEN_REDIS_URL and FILEWARDEN_ELASTICSEARCH_URL are set), the collector and the indexer, with a live status line')
@@ -330,7 +355,7 @@ export async function main(argv: string[]): Promise<void> {
       (err as Error).name === 'EsConfigError' ||
       err instanceof HostIdentityError ||
       err instanceof InvalidArgumentError ||
-      ['IndexNameError', 'IndexerStartError', 'KeyFileError', 'EnforcementSetupError', 'RetentionPolicyError', 'ChromiumError', 'HostKeyError'].includes((err as Error).name)
+      ['IndexNameError', 'IndexerStartError', 'KeyFileError', 'EnforcementSetupError', 'RetentionPolicyError', 'ChromiumError', 'HostKeyError', 'KibanaImportError', 'FieldError'].includes((err as Error).name)
     ) {
       console.error(`filewarden: ${(err as Error).message}`);
     } else if (err instanceof NoHookError) {
