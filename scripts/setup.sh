@@ -19,6 +19,10 @@ say() { [ "${FILEWARDEN_SETUP_QUIET:-}" = 1 ] || echo "setup: $*" >&2; }
 # counts the PDF's pages and reads their text.
 APT_PACKAGES=(redis-server openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates qemu-system-x86 busybox-static
   clang llvm bpftool make g++ dpkg-dev bzip2 xz-utils zlib1g-dev python3 strace chromium fonts-dejavu-core poppler-utils)
+# FILEWARDEN_SETUP_PROFILE=build (docker/Dockerfile): only what building needs, no services or test tools.
+if [ "${FILEWARDEN_SETUP_PROFILE:-}" = build ]; then
+  APT_PACKAGES=(ca-certificates clang llvm bpftool make g++ dpkg-dev bzip2 xz-utils zlib1g-dev python3)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
