@@ -29,7 +29,10 @@ function period(o: { from: Date; to: Date }): void {
   if (o.from.getTime() > o.to.getTime()) throw new InvalidArgumentError(`--from ${o.from.toISOString()} is after --to ${o.to.toISOString()}`);
 }
 
-/** --trusted-keys: host-signing.pub files named <host>.pub, or a directory of them. */
+/**
+ * --trusted-keys: host-signing.pub files named <host>.pub, or a directory of them. A host may have
+ * several (during a key rotation): <host>~<label>.pub.
+ */
 export function loadTrustedKeys(files: string[]): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const all = files.flatMap((f) => (fs.statSync(f, { throwIfNoEntry: false })?.isDirectory() ? fs.readdirSync(f).filter((n) => n.endsWith('.pub')).map((n) => path.join(f, n)) : [f]));
@@ -40,7 +43,7 @@ export function loadTrustedKeys(files: string[]): Map<string, Set<string>> {
     } catch (e) {
       throw new InvalidArgumentError(`--trusted-keys ${f}: not a readable public key (${(e as Error).message})`);
     }
-    const host = path.basename(f).replace(/\.pub$/, '');
+    const host = path.basename(f).replace(/\.pub$/, '').replace(/~[^~]*$/, '');
     let s = out.get(host);
     if (!s) out.set(host, (s = new Set()));
     s.add(id);
