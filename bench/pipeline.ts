@@ -106,7 +106,9 @@ async function main(): Promise<void> {
   fs.writeFileSync(target, 'x');
   const rows: Row[] = [];
   const stateDir = path.join(outDir, `${name}-state`);
-  const collectArgs = (queue: string): string[] => ['--state-dir', stateDir, 'collect', '--hooks', 'tracepoint', '--include-path', `${work}/`, '--queue', queue];
+  // FW_BENCH_NO_CHAIN=1 measures the collector without the hash chain (collect --no-chain).
+  const chainArgs = process.env.FW_BENCH_NO_CHAIN === '1' ? ['--no-chain'] : [];
+  const collectArgs = (queue: string): string[] => ['--state-dir', stateDir, 'collect', '--hooks', 'tracepoint', '--include-path', `${work}/`, '--queue', queue, ...chainArgs];
   const indexArgs = (queue: string, prefix: string): string[] => [
     ...['--state-dir', stateDir, 'index', '--queue', queue, '--index-prefix', prefix, '--deadletter-index', `${name}-dead`, '--checkpoint-index', `${name}-ckpt`],
     ...(process.env.FW_BENCH_INDEX_CONCURRENCY ? ['--concurrency', process.env.FW_BENCH_INDEX_CONCURRENCY] : []),

@@ -183,6 +183,7 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'Prometheus GET /metrics port (0: any free port)', parseMetricsPort, COLLECTOR_DEFAULTS.metricsPort)
     .option('--metrics-host <addr>', 'address /metrics listens on', COLLECTOR_DEFAULTS.metricsHost)
     .option('--command-pubkey <file>', "the indexer's Ed25519 public key: take signed kill/deny/policy commands (docs/enforcement.md)")
+    .option('--no-chain', 'do not sign batches into the hash chain (saves CPU; verify reports the host as unchained; docs/compliance.md)')
     .addHelpText(
       'after',
       '\nWithout --stdout, events go to the Redis queue (or to the disk spool under <state-dir>/collector\nwhile Redis is down), numbered per boot; `filewarden index` moves them to Elasticsearch.\n' +

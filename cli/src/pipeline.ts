@@ -21,6 +21,8 @@ export interface ShipOptions {
   metricsPort?: number;
   metricsHost?: string;
   commandPubkey?: string;
+  /** false with --no-chain. */
+  chain?: boolean;
 }
 
 export interface EsCliOptions {
@@ -102,6 +104,7 @@ export async function runCollector(stateDir: string, o: CollectOptions & ShipOpt
     metricsPort: o.metricsPort,
     metricsHost: o.metricsHost,
     ...(o.commandPubkey ? { commandPublicKey: loadPublicKey(o.commandPubkey) } : {}),
+    chain: o.chain ?? true,
     log,
   });
   return serve(agent, o.duration, (why) => log(`collect: stopping (${why}): flushing`));

@@ -48,6 +48,10 @@ t.test('verify names every deleted, modified and reordered event, and nothing on
   const pinned = await complianceJson<VerifyJson>(env, ['verify', ...from, '--trusted-keys', keys]);
   t.equal(pinned.r.code, 0);
   t.equal(pinned.json.streams[0]!.keyTrusted, true, 'the pinned key is the one that signed');
+  // During a rotation a host has two pinned keys: <host>~<label>.pub.
+  fs.writeFileSync(path.join(keys, `${host.host.name}~retired.pub`), crypto.generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+  const rotating = await complianceJson<VerifyJson>(env, ['verify', ...from, '--trusted-keys', keys]);
+  t.equal(rotating.json.streams[0]!.keyTrusted, true, 'a second pinned key for the host does not hide the first');
   const other = tempDir(t, 'fw-keys-');
   fs.writeFileSync(path.join(other, `${host.host.name}.pub`), crypto.generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
   const wrong = await complianceJson<VerifyJson>(env, ['verify', ...from, '--trusted-keys', other]);
@@ -104,5 +108,20 @@ t.test('verify names every deleted, modified and reordered event, and nothing on
     `deleting the link for seq ${gone.first}..${gone.last} breaks the chain at ${gone.last + 1}`,
   );
   t.ok(broken.json.findings.some((f) => f.kind === 'unchained' && f.seq === gone.first), 'and its events are reported as unchained');
+  await stopService(t, indexer, 'the indexer');
+});
+
+t.test('a collector run with --no-chain is reported as unchained, not as verified', async (t) => {
+  const env = pipelineEnv(t);
+  const collector = await startCollector(t, env, ['--no-chain']);
+  const indexer = await startIndexer(t, env);
+  t.match(collector.log(), 'chain: off (--no-chain)', 'the collector says the chain is off');
+  t.equal(await openWorkload(t, env.workDir, 50, 500).done, 50);
+  const n = await drain(t, env, collector, indexer);
+  const v = await complianceJson<VerifyJson>(env, ['verify', '--from', new Date(Date.now() - 3_600_000).toISOString()]);
+  t.equal(v.r.code, 1, 'verify exits 1');
+  t.same(v.json.streams, [], 'no stream can be verified');
+  t.same(v.json.findings.map((f) => f.kind), ['unchained'], 'one finding: the stream is unchained');
+  t.match(v.json.findings[0]!.detail, `${n} events of this stream have no chain link`);
   await stopService(t, indexer, 'the indexer');
 });
