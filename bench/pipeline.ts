@@ -3,6 +3,7 @@
 // the same documents, event-to-searchable latency, Redis memory per 100k queued events, and the
 // collector's RSS under load. The collector and the indexer run as the real CLI processes.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { COLLECTOR_NODE_FLAGS } from '../collector/src/agent/collector-agent';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,7 +38,9 @@ interface Proc {
 const running: ChildProcess[] = [];
 
 async function service(args: string[], env: NodeJS.ProcessEnv): Promise<Proc> {
-  const child = spawn(process.execPath, [bin, ...args, '--metrics-port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // The collector is launched as production launches it (filewarden up, the systemd unit, the image).
+  const flags = args.includes('collect') ? COLLECTOR_NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, bin, ...args, '--metrics-port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   running.push(child);
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadPrivateKey, loadPublicKey } from '../../collector/src/enforce/signed-command';
 import { loadRules } from '../../indexer/src/rules/rule-loader';
 import { loadRetentionPolicy } from '../../indexer/src/retention/retention-policy';
-import { CollectorAgent } from '../../collector/src/agent/collector-agent';
+import { COLLECTOR_NODE_FLAGS, CollectorAgent } from '../../collector/src/agent/collector-agent';
 import { parseMetrics } from '../../collector/src/metrics/metrics-server';
 import type { EsConnectionOptions } from '../../indexer/src/es-client';
 import { resolveEndpoint, stackUp } from '../../stack/src';
@@ -201,7 +201,8 @@ export async function up(stateDir: string, o: UpOptions, log: Log, doctor: () =>
   };
   let stopping = false;
   const startChild = (c: Child): void => {
-    const proc = spawn(process.execPath, [bin, '--state-dir', stateDir, ...c.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const flags = c.name === 'collect' ? COLLECTOR_NODE_FLAGS : [];
+    const proc = spawn(process.execPath, [...flags, bin, '--state-dir', stateDir, ...c.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     c.proc = proc;
     for (const s of [proc.stdout, proc.stderr]) {
       let buf = '';

@@ -54,6 +54,14 @@ export class EnforcementSetupError extends Error {
   override readonly name = 'EnforcementSetupError';
 }
 
+/**
+ * Node flags the collector is launched with (`filewarden up`, the systemd unit, the image, the
+ * benchmarks): a small young generation. Batches stay alive across many scavenges while the hash
+ * chain allocates fast, and V8 would otherwise grow the young generation to 48 MiB; with the cap the
+ * collector's RSS under load drops from 174 to 139-149 MiB and bench:pipeline gets faster, not slower.
+ */
+export const COLLECTOR_NODE_FLAGS = ['--max-semi-space-size=2'];
+
 export const COLLECTOR_DEFAULTS = { batchEvents: 2000, batchDelayMs: 200, spoolMaxBytes: 1 << 30, metricsPort: 9464, metricsHost: '127.0.0.1', checkpointMs: 10_000 };
 
 export class CollectorAgent {

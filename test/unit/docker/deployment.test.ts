@@ -9,6 +9,7 @@ import Ajv2019 from 'ajv/dist/2019';
 import { DockerfileParser } from 'dockerfile-ast';
 import t from 'tap';
 import YAML from 'yaml';
+import { COLLECTOR_NODE_FLAGS } from '../../../collector/src/agent/collector-agent';
 import { repoRoot } from '../../utils/stack';
 
 const dockerDir = path.join(repoRoot, 'docker');
@@ -150,6 +151,10 @@ t.test('the systemd unit: capabilities, kernel filesystems, clean stop, secrets 
   t.equal(service.EnvironmentFile, '/etc/filewarden/collector.env', 'the Redis URL and its password come from a root-only file');
   t.notMatch(unit, /^Environment=.*(PASSWORD|rediss?:\/\/)/m, 'no credential in the unit');
   t.equal(service.ReadWritePaths, '/var/lib/filewarden', 'the only writable path is the state');
+  for (const f of COLLECTOR_NODE_FLAGS) {
+    t.match(service.ExecStart, `/usr/bin/node ${f} `, `the unit launches node with ${f}`);
+    t.match(read('Dockerfile'), `ENTRYPOINT ["node", "${f}"`, 'so does the collector image');
+  }
 });
 
 t.test('every filewarden command line in the deployment files is one the CLI accepts', async (t) => {
