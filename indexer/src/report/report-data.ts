@@ -44,7 +44,10 @@ export interface HostCompleteness {
   host: string;
   boots: string[];
   heartbeats: number;
-  /** Silences longer than three heartbeat intervals. */
+  /**
+   * Silences longer than three heartbeat intervals: between heartbeats, from the last one before
+   * the period, and from the last one to the period's end (or now).
+   */
   heartbeat_gaps: { from: string; to: string; seconds: number }[];
   kernel_dropped: number;
   args_lost: number;
@@ -263,7 +266,18 @@ async function hostCompleteness(es: Client, src: ReportSources, o: ReportOptions
     c.args_lost += v.a - b.a;
     c.spool_dropped += v.s - b.s;
   }
-  let prev: { at: number; interval: number } | undefined;
+  // The last heartbeat before the period: a host silent since then has a gap at the period's start.
+  const before0 = await es.search<{ '@timestamp': string; filewarden: { heartbeat: { interval_ms: number } } }>({
+    index: src.checkpointIndex,
+    size: 1,
+    ignore_unavailable: true,
+    query: { bool: { filter: [...hbF, { range: { '@timestamp': { lt: o.from.toISOString() } } }] } },
+    sort: [{ '@timestamp': 'desc' }],
+    _source: ['@timestamp', 'filewarden.heartbeat.interval_ms'],
+  });
+  const last0 = before0.hits.hits[0]?._source;
+  const gap = (from: number, to: number): void => void c.heartbeat_gaps.push({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), seconds: Math.round((to - from) / 1000) });
+  let prev: { at: number; interval: number } | undefined = last0 ? { at: Math.max(Date.parse(last0['@timestamp']), o.from.getTime()), interval: last0.filewarden.heartbeat.interval_ms } : undefined;
   for await (const h of scan<{ '@timestamp': string; filewarden: { heartbeat: { interval_ms: number; run: string } } }>(es, {
     index: src.checkpointIndex,
     query: { bool: { filter: [...hbF, { range: { '@timestamp': { gte: o.from.toISOString(), lte: o.to.toISOString() } } }] } },
@@ -273,9 +287,12 @@ async function hostCompleteness(es: Client, src: ReportSources, o: ReportOptions
     const at = Date.parse(h._source!['@timestamp']);
     const interval = h._source!.filewarden.heartbeat.interval_ms;
     c.heartbeats++;
-    if (prev && at - prev.at > 3 * Math.max(interval, prev.interval)) c.heartbeat_gaps.push({ from: new Date(prev.at).toISOString(), to: new Date(at).toISOString(), seconds: Math.round((at - prev.at) / 1000) });
+    if (prev && at - prev.at > 3 * Math.max(interval, prev.interval)) gap(prev.at, at);
     prev = { at, interval };
   }
+  // Silent since the last heartbeat, up to the period's end (or now, for a period still running).
+  const end = Math.min(o.to.getTime(), Date.now());
+  if (prev && end - prev.at > 3 * prev.interval) gap(prev.at, end);
   const dl = await es.count({ index: src.deadletterIndex, ignore_unavailable: true, allow_no_indices: true, query: { bool: { filter: [{ terms: { 'filewarden.boot_id': boots } }, { range: { '@timestamp': { gte: o.from.toISOString(), lte: o.to.toISOString() } } }] } } });
   c.dead_letters = dl.count;
   // Sequence gaps over each boot's whole stream; numbers a retention run deleted are expired, not lost.

@@ -72,6 +72,17 @@ t.test('the report over a known workload: exact numbers, every section, HTML, PD
     'PCI DSS: 10.5.1 needs attention until a retention policy has run',
   );
 
+  // A collector that stops sending heartbeats shows as a gap up to the period's end: three
+  // intervals (30 s) after its last one, a report over a period ending now names the silence.
+  const lastBeat = Date.now();
+  await new Promise((r) => setTimeout(r, 31_000));
+  const silentFile = path.join(out, 'silent.json');
+  const silent = await cli(['report', ...allIndexNames(env), '--from', start.toISOString(), '--to', 'now', '--paths', `${W}/`, '--format', 'json', '--out', silentFile], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
+  t.equal(silent.code, 0);
+  const gaps = (JSON.parse(fs.readFileSync(silentFile, 'utf8')) as ReportData).completeness[0]!.heartbeat_gaps;
+  t.equal(gaps.length, 1, 'one heartbeat gap: the collector has been silent since it stopped');
+  t.ok(gaps[0]!.seconds >= 30 && Date.parse(gaps[0]!.from) <= lastBeat, `from its last heartbeat, for ${gaps[0]?.seconds} s`);
+
   // HTML: every section, rendered by Chromium into a page with real content.
   const html = await report('html');
   const text = fs.readFileSync(html, 'utf8');
