@@ -150,6 +150,9 @@ export const isBatch = (d: JobData): d is BatchJobData => !('kind' in d);
 /** Events in a job: a checkpoint or an audit record has none. */
 export const eventsIn = (d: JobData): number => (isBatch(d) ? d.last - d.first + 1 : 0);
 
+/** An event's wall time in ms since the epoch, from the wire's ns string (cheaper than BigInt). */
+export const wallMsOf = (w: Pick<WireEvent, 'w'>): number => Number(w.w.slice(0, -6));
+
 export class WireError extends Error {
   override readonly name = 'WireError';
 }

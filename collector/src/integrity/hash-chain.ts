@@ -4,7 +4,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { WireBatch } from '../batch/wire';
+import { wallMsOf, type WireBatch } from '../batch/wire';
 import { toDocument } from '../format/event-document';
 
 export const CHAIN_VERSION = 1;
@@ -214,7 +214,7 @@ export class HashChain {
     for (let i = 0; i < n; i++) {
       const w = b.events[i]!;
       eventDigest(toDocument(b, stream, w, '').doc).copy(digests, 32 * i);
-      times[i] = Number(w.w.slice(0, -6));
+      times[i] = wallMsOf(w);
     }
     const p: LinkPosition = { boot: b.host.bootId, stream, first: b.events[0]!.q, last: b.events[n - 1]!.q };
     const d64 = digests.toString('base64');

@@ -64,8 +64,9 @@ export const chainRecordId = (d: Pick<BatchJobData, 'boot' | 'stream' | 'first'>
 
 /** A batch's chain link as an audit document: verify reads these back and recomputes everything. */
 export function chainDocument(d: BatchJobData, l: ChainLink, host: { name: string; id?: string }): Record<string, unknown> {
+  const t0 = new Date(Math.min(...l.times)).toISOString();
   return {
-    '@timestamp': new Date(Math.min(...l.times)).toISOString(),
+    '@timestamp': t0,
     event: { kind: 'event', id: chainRecordId(d), category: ['configuration'], action: 'chain-link', outcome: 'success' },
     host: { name: host.name, ...(host.id ? { id: host.id } : {}), boot: { id: d.boot } },
     filewarden: {
@@ -74,7 +75,7 @@ export function chainDocument(d: BatchJobData, l: ChainLink, host: { name: strin
         seq_stream: d.stream,
         first: d.first,
         last: d.last,
-        t0: new Date(Math.min(...l.times)).toISOString(),
+        t0,
         t1: new Date(Math.max(...l.times)).toISOString(),
         prev: l.prev,
         head: l.head,

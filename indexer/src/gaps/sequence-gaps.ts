@@ -2,6 +2,7 @@
 // collector numbered that are neither indexed nor dead-lettered. Counts per 10,000-number bucket
 // find the short buckets cheaply; only those are read number by number.
 import type { Client } from '@elastic/elasticsearch';
+import { scan } from '../es-scan';
 
 export interface SeqRange {
   from: number;
@@ -96,25 +97,17 @@ interface Checkpoint {
 
 async function checkpoints(es: Client, index: string, bootId?: string): Promise<Map<string, Checkpoint>> {
   const out = new Map<string, Checkpoint>();
-  let after: (string | number)[] | undefined;
-  for (;;) {
-    const r = await es.search<{ host: { name: string }; filewarden: { boot_id: string; seq_stream: string; seq_assigned: number } }>({
-      index,
-      size: 1000,
-      ignore_unavailable: true,
-      allow_no_indices: true,
-      // Heartbeats share the index; only the per-stream documents carry seq_assigned.
-      query: { bool: { filter: [{ exists: { field: 'filewarden.seq_assigned' } }, ...(bootId ? [{ term: { 'filewarden.boot_id': bootId } }] : [])] } },
-      sort: [{ 'filewarden.boot_id': 'asc' }, { 'filewarden.seq_stream': 'asc' }],
-      ...(after ? { search_after: after } : {}),
-    });
-    for (const h of r.hits.hits) {
-      const f = h._source!.filewarden;
-      out.set(`${f.boot_id}/${f.seq_stream}`, { host: h._source!.host.name, bootId: f.boot_id, stream: f.seq_stream, assigned: f.seq_assigned });
-    }
-    if (r.hits.hits.length < 1000) return out;
-    after = r.hits.hits[r.hits.hits.length - 1].sort as (string | number)[];
+  for await (const h of scan<{ host: { name: string }; filewarden: { boot_id: string; seq_stream: string; seq_assigned: number } }>(es, {
+    index,
+    // Heartbeats share the index; only the per-stream documents carry seq_assigned.
+    query: { bool: { filter: [{ exists: { field: 'filewarden.seq_assigned' } }, ...(bootId ? [{ term: { 'filewarden.boot_id': bootId } }] : [])] } },
+    sort: [{ 'filewarden.boot_id': 'asc' }, { 'filewarden.seq_stream': 'asc' }],
+    pageSize: 1000,
+  })) {
+    const f = h._source!.filewarden;
+    out.set(`${f.boot_id}/${f.seq_stream}`, { host: h._source!.host.name, bootId: f.boot_id, stream: f.seq_stream, assigned: f.seq_assigned });
   }
+  return out;
 }
 
 async function scanStream(es: Client, index: string, g: StreamGaps): Promise<void> {

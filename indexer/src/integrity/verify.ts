@@ -67,6 +67,8 @@ export interface VerifyOptions {
   trustedKeys?: Map<string, Set<string>>;
   /** Called after each stream. */
   progress?(done: number, total: number): void;
+  /** The retention evidence, when the caller has read it already. @defaultValue read from the audit index */
+  evidence?: RetentionEvidence;
 }
 
 interface LinkSource {
@@ -99,7 +101,7 @@ export async function verifyChains(es: Client, src: VerifySources, o: VerifyOpti
     if (!l) streams.set(k, (l = []));
     l.push({ ...c, host: h._source!.host.name, id: h._id, good: false });
   }
-  const evidence = await retentionEvidence(es, src.auditIndex);
+  const evidence = o.evidence ?? (await retentionEvidence(es, src.auditIndex));
   const findings: Finding[] = [];
   const results: StreamResult[] = [];
   let done = 0;

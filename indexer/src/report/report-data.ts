@@ -161,7 +161,7 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
   for (const hb of hostBoots) completeness.push(await hostCompleteness(es, src, o, hb.host, hb.boots, evidence.runs));
 
   progress('verification');
-  const v = await verifyChains(es, { eventIndices: events, deadletterIndex: src.deadletterIndex, auditIndex: src.auditIndex }, { from: o.from, to: o.to, ...(o.hosts ? { hosts: o.hosts } : {}), ...(o.trustedKeys ? { trustedKeys: o.trustedKeys } : {}) });
+  const v = await verifyChains(es, { eventIndices: events, deadletterIndex: src.deadletterIndex, auditIndex: src.auditIndex }, { from: o.from, to: o.to, evidence, ...(o.hosts ? { hosts: o.hosts } : {}), ...(o.trustedKeys ? { trustedKeys: o.trustedKeys } : {}) });
   const byKind = new Map<string, number>();
   for (const f of v.findings) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
 
