@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from 'yaml';
 import { packageRoot } from '../../../stack/src/package-root';
+import { globProblem } from './glob-matcher';
 import {
   ACCESSES,
   ACTIONS,
@@ -132,8 +133,21 @@ class Reader {
       const v = m.get('container');
       c.container = isScalar(v) && typeof v.value === 'boolean' ? v.value : this.strs(v, `${what}.container`);
     }
+    for (const k of ['path', 'process', 'executable', 'container'] as const) {
+      const v = c[k];
+      if (Array.isArray(v)) this.globBounds(m.get(k), `${what}.${k}`, v);
+    }
     for (const k of Object.keys(c) as (keyof Conditions)[]) if (c[k] === undefined) delete c[k];
     return c;
+  }
+
+  /** Globs over the complexity bound (glob-matcher.ts, docs/rules.md) are refused, so matching stays linear and cheap. */
+  private globBounds(n: Node | undefined, what: string, globs: string[]): void {
+    const items = isSeq(n) ? (n.items as Node[]) : [n];
+    for (const [i, g] of globs.entries()) {
+      const problem = globProblem(g);
+      if (problem) this.fail(items[i] ?? n, `${what}[${i}] ${problem}`);
+    }
   }
 
   uids(n: Node | null | undefined, what: string): UidRange[] | undefined {

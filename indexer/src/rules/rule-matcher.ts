@@ -1,32 +1,10 @@
-// Compiles rules into predicates over indexed event documents: globs to regular expressions once,
-// then every condition of a block must hold, and no exception may.
+// Compiles rules into predicates over indexed event documents: globs to linear-time matchers once
+// (glob-matcher.ts), then every condition of a block must hold, and no exception may.
 import type { IndexedDocument } from '../../../collector/src/format/event-document';
+import { anyGlob } from './glob-matcher';
 import type { Conditions, Rule } from './rule-types';
 
 type Predicate = (d: IndexedDocument) => boolean;
-
-const escape = (s: string): string => s.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-
-/** `**` any characters, `*` any but '/', `?` one but '/'. Anchored at both ends. */
-export function globToRegExp(glob: string): RegExp {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*' && glob[i + 1] === '*') {
-      out += '.*';
-      i++;
-    } else if (c === '*') out += '[^/]*';
-    else if (c === '?') out += '[^/]';
-    else out += escape(c);
-  }
-  return new RegExp(`^${out}$`, 's');
-}
-
-function anyGlob(globs: string[] | undefined): ((v: string | undefined) => boolean) | undefined {
-  if (!globs) return undefined;
-  const res = globs.map(globToRegExp);
-  return (v) => v !== undefined && res.some((r) => r.test(v));
-}
 
 export function compileConditions(c: Conditions): Predicate {
   const tests: Predicate[] = [];

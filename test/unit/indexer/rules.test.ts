@@ -1,12 +1,16 @@
 // The rule language: errors with their line, glob and condition semantics, thresholds that count a
 // retried batch once, and the kernel policy a kernel-scope rule compiles to.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
+import { rulesLint } from '../../../cli/src/rules';
 import { AlertEngine } from '../../../indexer/src/alerts/alert-engine';
 import { MemoryThresholdStore } from '../../../indexer/src/alerts/threshold-store';
 import type { IndexedDocument } from '../../../collector/src/format/event-document';
 import { kernelPolicy } from '../../../indexer/src/rules/kernel-policy';
 import { loadRules, parseRules, RuleFileError } from '../../../indexer/src/rules/rule-loader';
-import { globToRegExp } from '../../../indexer/src/rules/rule-matcher';
+import { compileGlob } from '../../../indexer/src/rules/glob-matcher';
 
 const doc = (path: string, over: { name?: string; uid?: string; write?: boolean; pid?: number } = {}): IndexedDocument =>
   ({
@@ -35,10 +39,10 @@ t.test('a rule file with errors reports each problem with its line and reason', 
 });
 
 t.test('globs: * stays within a segment, ** crosses them', async (t) => {
-  t.ok(globToRegExp('/home/*/.ssh/id_*').test('/home/ann/.ssh/id_ed25519'));
-  t.notOk(globToRegExp('/home/*/.ssh/id_*').test('/home/ann/x/.ssh/id_rsa'));
-  t.ok(globToRegExp('/etc/cron.d/**').test('/etc/cron.d/a/b'));
-  t.notOk(globToRegExp('/etc/shadow').test('/etc/shadow-'));
+  t.ok(compileGlob('/home/*/.ssh/id_*').test('/home/ann/.ssh/id_ed25519'));
+  t.notOk(compileGlob('/home/*/.ssh/id_*').test('/home/ann/x/.ssh/id_rsa'));
+  t.ok(compileGlob('/etc/cron.d/**').test('/etc/cron.d/a/b'));
+  t.notOk(compileGlob('/etc/shadow').test('/etc/shadow-'));
 });
 
 t.test('conditions, exceptions, and thresholds that a retried batch does not count twice', async (t) => {
@@ -83,4 +87,26 @@ t.test('kernel-scope rules compile to scoped policy entries with allow exception
     { path: '/srv/secret/public/', action: 'allow', comm: 'nginx' },
   ]);
   t.throws(() => parseRules('rules:\n  - id: k\n    name: k\n    match: {path: /a/, user: root}\n    action: kill\n    scope: kernel\n', 'k.yaml'), /scope kernel can match only path, path_prefix, process, executable; remove user/);
+});
+
+t.test('a glob over the complexity bound is refused with its file:line, by the loader and by rules lint', async (t) => {
+  const long = '/' + 'x'.repeat(300);
+  const wild = '/a' + '/?'.repeat(40);
+  const text = ['rules:', '  - id: g', '    name: g', '    match:', '      path:', '        - /etc/shadow', `        - ${long}`, `      process: '${wild}'`, '    except: [{executable: /usr/bin/*}]', ''].join('\n');
+  const e = t.throws(() => parseRules(text, 'g.yaml')) as unknown as RuleFileError;
+  t.strictSame(
+    e.problems.map((p) => `${p.file}:${p.line}: ${p.message}`),
+    ['g.yaml:7: rule 1.match.path[1] is 301 characters long; a glob has at most 256', 'g.yaml:8: rule 1.match.process[0] has 40 wildcards (*, **, ?); a glob has at most 32'],
+  );
+  const container = ['rules:', '  - id: c', '    name: c', '    match: {path: /a}', '    except:', `      - container: ['${'*'.repeat(66)}']`, ''].join('\n');
+  t.throws(() => parseRules(container, 'c.yaml'), /^c\.yaml:6: rule 1\.except\[0\]\.container\[0\] has 33 wildcards/, 'container id globs too, in an exception');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-rules-bound-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'g.yaml');
+  fs.writeFileSync(file, text);
+  const out: string[] = [];
+  t.equal(rulesLint([file], () => undefined, (l) => out.push(l)), 1, 'rules lint exits 1');
+  t.strictSame(out, [`${file}:7: rule 1.match.path[1] is 301 characters long; a glob has at most 256`, `${file}:8: rule 1.match.process[0] has 40 wildcards (*, **, ?); a glob has at most 32`, 'rules: 2 problems']);
+  const out2: string[] = [];
+  t.equal(rulesLint(['builtin'], (l) => out2.push(l), (l) => out2.push(l)), 0, `every glob of the built-in pack is within the bound: ${out2.join('; ')}`);
 });
