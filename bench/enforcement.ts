@@ -11,6 +11,7 @@ import { Client } from '@elastic/elasticsearch';
 import { startTicksOf } from '../collector/src/enrich/process-info';
 import { native } from '../collector/src/probe/native';
 import { resolveEndpoint } from '../stack/src/endpoints';
+import { enrollThisHost } from '../cli/src/pipeline';
 
 const TRIALS = Number(process.env.FW_BENCH_TRIALS ?? 30);
 const root = path.resolve(__dirname, '..', '..');
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(rules, `rules:\n  - id: bench-kill\n    name: bench\n    match: {path_prefix: ${prot}/}\n    action: kill\n`);
   const envs = { FILEWARDEN_REDIS_URL: redisUrl, FILEWARDEN_ELASTICSEARCH_URL: esUrl };
   const names = ['--index-prefix', `${name}-events`, '--deadletter-index', `${name}-dl`, '--checkpoint-index', `${name}-cp`, '--alert-index', `${name}-alerts`, '--audit-index', `${name}-audit`];
-  const indexer = service(['--state-dir', work, 'index', '--queue', name, ...names, '--metrics-port', '0', '--rules', rules, '--command-key', path.join(work, 'keys', 'command-signing.key')], envs);
+  const indexer = service(['--state-dir', work, 'index', '--queue', name, ...names, '--metrics-port', '0', '--rules', rules, '--command-key', path.join(work, 'keys', 'command-signing.key'), '--trusted-keys', enrollThisHost(work, () => undefined)], envs);
   const collector = service(['--state-dir', work, 'collect', '--hooks', 'tracepoint', '--include-path', `${work}/data/`, '--queue', name, '--metrics-port', '0', '--command-pubkey', path.join(work, 'keys', 'command-signing.pub')], envs);
   try {
     await until(async () => (/taking signed commands/.test(collector.log()) && /rules ->/.test(indexer.log()) ? true : undefined));

@@ -15,6 +15,7 @@ import { parseInfo } from '../stack/src/redis';
 import { defaultStateDir, resolveEndpoints } from '../stack/src';
 import { packageRoot } from '../stack/src/package-root';
 import { ensureTools, outDir, printTable, type Row, runOpenloop } from './workload';
+import { enrollThisHost } from '../cli/src/pipeline';
 
 const THROUGHPUT_EVENTS = Number(process.env.FW_BENCH_PIPELINE_EVENTS ?? 200_000);
 const QUEUED_EVENTS = 100_000;
@@ -113,7 +114,8 @@ async function main(): Promise<void> {
   const chainArgs = process.env.FW_BENCH_NO_CHAIN === '1' ? ['--no-chain'] : [];
   const collectArgs = (queue: string): string[] => ['--state-dir', stateDir, 'collect', '--hooks', 'tracepoint', '--include-path', `${work}/`, '--queue', queue, ...chainArgs];
   const indexArgs = (queue: string, prefix: string): string[] => [
-    ...['--state-dir', stateDir, 'index', '--queue', queue, '--index-prefix', prefix, '--deadletter-index', `${name}-dead`, '--checkpoint-index', `${name}-ckpt`],
+    // The collector's key enrolled, as `up` does: the indexer verifies every batch's link and digests.
+    ...['--state-dir', stateDir, 'index', '--queue', queue, '--index-prefix', prefix, '--deadletter-index', `${name}-dead`, '--checkpoint-index', `${name}-ckpt`, '--trusted-keys', enrollThisHost(stateDir, () => undefined)],
     ...(process.env.FW_BENCH_INDEX_CONCURRENCY ? ['--concurrency', process.env.FW_BENCH_INDEX_CONCURRENCY] : []),
   ];
   const env = { FILEWARDEN_REDIS_URL: redisUrl, FILEWARDEN_ELASTICSEARCH_URL: elasticsearchUrl };

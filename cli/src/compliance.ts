@@ -1,11 +1,9 @@
 // `filewarden retention`, `filewarden verify` and `filewarden report`: the evidence an auditor gets
 // (docs/compliance.md). Each reads Elasticsearch only through the options the other commands use.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { keyId } from '../../collector/src/integrity/hash-chain';
 import { esClient } from '../../indexer/src/es-client';
+import { loadTrustedKeys } from '../../indexer/src/integrity/trusted-keys';
 import { verifyChains, type VerifyResult } from '../../indexer/src/integrity/verify';
 import { buildReport } from '../../indexer/src/report/report-data';
 import { renderCsv } from '../../indexer/src/report/report-csv';
@@ -27,28 +25,6 @@ export interface IndexNames extends EsCliOptions {
 
 function period(o: { from: Date; to: Date }): void {
   if (o.from.getTime() > o.to.getTime()) throw new InvalidArgumentError(`--from ${o.from.toISOString()} is after --to ${o.to.toISOString()}`);
-}
-
-/**
- * --trusted-keys: host-signing.pub files named <host>.pub, or a directory of them. A host may have
- * several (during a key rotation): <host>~<label>.pub.
- */
-export function loadTrustedKeys(files: string[]): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  const all = files.flatMap((f) => (fs.statSync(f, { throwIfNoEntry: false })?.isDirectory() ? fs.readdirSync(f).filter((n) => n.endsWith('.pub')).map((n) => path.join(f, n)) : [f]));
-  for (const f of all) {
-    let id: string;
-    try {
-      id = keyId(crypto.createPublicKey(fs.readFileSync(f, 'utf8')));
-    } catch (e) {
-      throw new InvalidArgumentError(`--trusted-keys ${f}: not a readable public key (${(e as Error).message})`);
-    }
-    const host = path.basename(f).replace(/\.pub$/, '').replace(/~[^~]*$/, '');
-    let s = out.get(host);
-    if (!s) out.set(host, (s = new Set()));
-    s.add(id);
-  }
-  return out;
 }
 
 async function refreshAll(es: ReturnType<typeof esClient>, o: IndexNames): Promise<void> {

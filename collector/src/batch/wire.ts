@@ -6,7 +6,7 @@ import type { CapturedEvent } from '../format/ecs';
 import type { HookName, SyscallName, ActionName } from '../decode/open-event';
 import type { Resolution } from '../resolve/path-resolver';
 import type { ProcessInfo } from '../enrich/process-info';
-import type { ChainLink } from '../integrity/hash-chain';
+import type { ChainLink, RecordSignature } from '../integrity/hash-chain';
 
 export const WIRE_VERSION = 1;
 
@@ -95,6 +95,8 @@ export interface CheckpointJobData {
   host: string;
   /** The collector's heartbeat: sent every interval, moved or not, with its loss counters. */
   hb?: Heartbeat;
+  /** The host key's signature over the rest: only a signed checkpoint from an enrolled key moves a stream's number. */
+  sig?: RecordSignature;
 }
 
 /** A collector run's liveness and its loss counters so far (they restart at 0 with each run). */
@@ -120,6 +122,8 @@ export interface AuditJobData {
   kind: 'audit';
   id: string;
   record: AuditRecord;
+  /** The host key's signature over the rest. */
+  sig?: RecordSignature;
 }
 
 /** One decision about one command, as the collector saw it. */
@@ -254,15 +258,22 @@ export function encodeBatch(b: WireBatch, stream: string): BatchJobData {
   return { v: WIRE_VERSION, boot: b.host.bootId, stream, first, last, z };
 }
 
-/** Decodes and checks a job's batch; a WireError means the job can never succeed (poison). */
-export function decodeBatch(d: BatchJobData): WireBatch {
+/** A batch inflates to at most this: 2,000 events take about 1 MB, and a deflate bomb stops here. */
+export const MAX_BATCH_JSON_BYTES = 64 << 20;
+
+/**
+ * Decodes and checks a job's batch; a WireError means the job can never succeed (poison).
+ * `check` validates the parsed value's shape before anything reads it (the indexer's schema).
+ */
+export function decodeBatch(d: BatchJobData, check: (parsed: unknown) => WireBatch = (x) => x as WireBatch): WireBatch {
   if (d.v !== WIRE_VERSION) throw new WireError(`unsupported batch version ${String(d.v)}`);
-  let b: WireBatch;
+  let parsed: unknown;
   try {
-    b = JSON.parse(zlib.inflateRawSync(Buffer.from(d.z, 'base64')).toString('utf8')) as WireBatch;
+    parsed = JSON.parse(zlib.inflateRawSync(Buffer.from(d.z, 'base64'), { maxOutputLength: MAX_BATCH_JSON_BYTES }).toString('utf8'));
   } catch (e) {
     throw new WireError(`corrupt batch ${d.boot}/${d.first}: ${(e as Error).message}`);
   }
+  const b = check(parsed);
   const n = b.events?.length ?? 0;
   if (b.host?.bootId !== d.boot || n !== d.last - d.first + 1 || b.events[0].q !== d.first || b.events[n - 1].q !== d.last) {
     throw new WireError(`batch ${d.boot}/${d.first} does not match its header`);

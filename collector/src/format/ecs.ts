@@ -56,6 +56,8 @@ export interface EcsOpenDocument {
     seq?: number;
     seq_stream?: string;
     boot_id?: string;
+    /** Set by the indexer, outside the signed digest: whether an enrolled collector signed the event. */
+    trust?: { status: 'verified' | 'untrusted'; reason: string };
   };
 }
 

@@ -96,12 +96,14 @@ const sha256 = (text: string): Buffer =>
     : crypto.createHash('sha256').update(text).digest();
 
 /**
- * An event's digest: sha256 of its stored document without the sequence fields. The position is
- * the chain's to say, so an event moved to another number is recognised as itself ("reordered").
+ * An event's digest: sha256 of its stored document without the sequence fields and without the
+ * indexer's verdict on its source (filewarden.trust, added after the collector signed). The
+ * position is the chain's to say, so an event moved to another number is recognised as itself
+ * ("reordered").
  */
 export function eventDigest(doc: object): Buffer {
   const d = doc as { event?: Record<string, unknown>; filewarden?: Record<string, unknown> };
-  const copy = { ...d, event: { ...d.event, sequence: undefined }, filewarden: { ...d.filewarden, seq: undefined } };
+  const copy = { ...d, event: { ...d.event, sequence: undefined }, filewarden: { ...d.filewarden, seq: undefined, trust: undefined } };
   return sha256(canonicalJson(copy));
 }
 
@@ -132,6 +134,38 @@ export function checkLink(p: LinkPosition, l: Pick<ChainLink, 'prev' | 'head' | 
   if (keyId(pub) !== l.key) return { ok: false, reason: 'the key id does not match the public key' };
   if (!crypto.verify(null, Buffer.from(l.head, 'hex'), pub, Buffer.from(l.sig, 'base64'))) return { ok: false, reason: 'the signature does not verify' };
   return { ok: true, pub };
+}
+
+/** A control record's signature (checkpoints, heartbeats, audit records): who signed, and the proof. */
+export interface RecordSignature {
+  /** Key id, as in a chain link. */
+  key: string;
+  /** The signer's public key (SPKI PEM). */
+  pub: string;
+  /** Ed25519 signature (base64) over the canonical JSON of the record without its `sig`. */
+  sig: string;
+}
+
+/** Signs a control record: the signature covers every field but `sig` itself. */
+export function signRecord<T extends object>(record: T, privateKey: KeyObject, publicKey: KeyObject): T & { sig: RecordSignature } {
+  const body = canonicalJson({ ...record, sig: undefined });
+  const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  return { ...record, sig: { key: keyId(publicKey), pub, sig: crypto.sign(null, Buffer.from(body), privateKey).toString('base64') } };
+}
+
+/** Checks a control record's signature under the key it names; who may sign is the caller's question. */
+export function checkRecord(record: { sig?: RecordSignature }): { ok: true; key: string } | { ok: false; reason: string } {
+  const s = record.sig;
+  if (!s) return { ok: false, reason: 'unsigned' };
+  let pub: KeyObject;
+  try {
+    pub = crypto.createPublicKey(s.pub);
+  } catch {
+    return { ok: false, reason: 'the public key does not parse' };
+  }
+  if (pub.asymmetricKeyType !== 'ed25519' || keyId(pub) !== s.key) return { ok: false, reason: 'the key id does not match the public key' };
+  if (!crypto.verify(null, Buffer.from(canonicalJson({ ...record, sig: undefined })), pub, Buffer.from(s.sig, 'base64'))) return { ok: false, reason: 'the signature does not verify' };
+  return { ok: true, key: s.key };
 }
 
 export class HostKeyError extends Error {

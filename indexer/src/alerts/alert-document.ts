@@ -21,7 +21,8 @@ export interface AlertEnforcement {
   kernel_action?: string;
 }
 
-export function alertDocument(a: Alert, enforcement: AlertEnforcement, createdMs: number): Record<string, unknown> {
+/** `trust`: the triggering batch's verdict (indexer/src/integrity/source-trust.ts). */
+export function alertDocument(a: Alert, enforcement: AlertEnforcement, createdMs: number, trust?: { status: string; reason: string }): Record<string, unknown> {
   const d = a.trigger.doc;
   const doc: Record<string, unknown> = {
     '@timestamp': d['@timestamp'],
@@ -43,19 +44,24 @@ export function alertDocument(a: Alert, enforcement: AlertEnforcement, createdMs
       enforcement,
       boot_id: d.host.boot.id,
       seq: d.filewarden.seq,
+      ...(trust ? { trust } : {}),
     },
   };
   if (d.container) doc.container = d.container;
   return doc;
 }
 
-export function auditDocument(r: AuditRecord, id: string, source: 'collector' | 'indexer'): Record<string, unknown> {
+/** `trust`: for a collector's record, whether its signature is from a key enrolled for its host. */
+export function auditDocument(r: AuditRecord, id: string, source: 'collector' | 'indexer', trust?: { status: string; reason: string }): Record<string, unknown> {
   return {
     '@timestamp': new Date(r.at).toISOString(),
     event: { kind: 'event', id, category: ['process'], action: 'enforcement-command', outcome: r.decision === 'refused' ? 'failure' : 'success', reason: r.reason },
     message: r.detail,
     host: { name: r.host.name, ...(r.host.id ? { id: r.host.id } : {}), boot: { id: r.host.bootId } },
-    filewarden: { audit: { source, decision: r.decision, reason: r.reason, detail: r.detail, ...(r.outcome ? { outcome: r.outcome } : {}), command: r.command, ...(r.target ? { target: r.target } : {}) } },
+    filewarden: {
+      audit: { source, decision: r.decision, reason: r.reason, detail: r.detail, ...(r.outcome ? { outcome: r.outcome } : {}), command: r.command, ...(r.target ? { target: r.target } : {}) },
+      ...(trust ? { trust: { status: trust.status, reason: trust.reason } } : {}),
+    },
   };
 }
 

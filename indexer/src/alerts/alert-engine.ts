@@ -12,6 +12,12 @@ export interface RuleInput {
   doc: IndexedDocument;
   /** Event wall time in ms. */
   tsMs: number;
+  /**
+   * Whether an enrolled collector signed the event's batch. Untrusted events are alerted on but
+   * counted in threshold windows of their own, so forged events can never push a trusted count.
+   * @defaultValue true
+   */
+  trusted?: boolean;
 }
 
 export interface Alert {
@@ -61,7 +67,7 @@ export class AlertEngine {
         }
         const t = rule.threshold;
         const group = groupOf(t.by, e.doc);
-        const key = `${rule.id}:${group}`;
+        const key = `${e.trusted === false ? 'untrusted:' : ''}${rule.id}:${group}`;
         const w = await this.store.record(key, e.tsMs, e.id, t.windowMs);
         if (w.count < t.count) continue;
         // One alert per window and group. The same candidate again (a retried batch) is raised again.

@@ -7,6 +7,8 @@ const long = { type: 'long' } as const;
 const bool = { type: 'boolean' } as const;
 /** Kept in _source as evidence, neither searchable nor aggregatable. */
 const stored = { type: 'keyword', index: false, doc_values: false } as const;
+/** The indexer's verdict on the source (indexer/src/integrity/source-trust.ts): outside the signed digest. */
+const trust = { properties: { status: kw, reason: kw } } as const;
 
 export const EVENT_MAPPING = {
   dynamic: 'strict',
@@ -77,6 +79,7 @@ export const EVENT_MAPPING = {
         seq: long,
         seq_stream: kw,
         boot_id: kw,
+        trust,
       },
     },
   },
@@ -109,7 +112,10 @@ export const CHECKPOINT_MAPPING = {
         boot_id: kw,
         seq_stream: kw,
         seq_assigned: long,
+        // What an unverifiable checkpoint claimed: kept as evidence, never read as a stream's number.
+        claimed_seq_assigned: long,
         heartbeat: { properties: { run: kw, interval_ms: long, kernel_dropped: long, args_lost: long, spool_dropped: long } },
+        trust,
       },
     },
   },
@@ -144,6 +150,7 @@ export const ALERT_MAPPING = {
         enforcement: { properties: { action: kw, scope: kw, status: kw, command_id: kw, reason: kw, kernel_action: kw } },
         boot_id: kw,
         seq: long,
+        trust,
       },
     },
   },
@@ -201,6 +208,8 @@ export const AUDIT_MAPPING = {
             target: { properties: { pid: long, start: long, paths: kw, comm: kw, executable: kw, entries: long } },
           },
         },
+        // For the collectors' decisions (source collector): whether the record's signature verified.
+        trust,
       },
     },
   },

@@ -245,7 +245,8 @@ async function hostCompleteness(es: Client, src: ReportSources, o: ReportOptions
   const c: HostCompleteness = { host, boots, heartbeats: 0, heartbeat_gaps: [], kernel_dropped: 0, args_lost: 0, spool_dropped: 0, dead_letters: 0, sequence_missing: 0, sequence_expired: 0, sequence_ranges: [] };
   // Heartbeats: counters restart with each collector run, so losses are per run: the highest value
   // in the period minus the highest before it.
-  const hbF = [{ term: { 'host.name': host } }, { exists: { field: 'filewarden.heartbeat.run' } }];
+  // Heartbeats that no enrolled key signed are stored as evidence of the claim, never counted.
+  const hbF = [{ term: { 'host.name': host } }, { exists: { field: 'filewarden.heartbeat.run' } }, { bool: { must_not: { term: { 'filewarden.trust.status': 'untrusted' } } } }];
   const perRun = async (r: object): Promise<Map<string, { k: number; a: number; s: number }>> => {
     const x = await es.search({
       index: src.checkpointIndex,

@@ -5,12 +5,12 @@
 // then the events, the alerts and the audit records are written.
 import type { KeyObject } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
-import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeBatch, isAudit, isCheckpoint, type JobData, wallMsOf, WireError } from '../../../collector/src/batch/wire';
+import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeBatch, isAudit, isCheckpoint, wallMsOf } from '../../../collector/src/batch/wire';
 import type { CommandBody } from '../../../collector/src/enforce/signed-command';
-import { type Alert, AlertEngine } from '../alerts/alert-engine';
+import { type Alert, AlertEngine, alertId } from '../alerts/alert-engine';
 import { alertDocument, type AlertEnforcement, auditDocument, chainDocument, chainRecordId } from '../alerts/alert-document';
 import { RedisThresholdStore } from '../alerts/threshold-store';
 import { CommandSender } from '../commands/command-sender';
@@ -25,6 +25,10 @@ import { toDocument } from '../../../collector/src/format/event-document';
 import { installTemplates } from '../ecs/index-templates';
 import { INDEXER_DEFAULTS } from './defaults';
 import { runRetention } from '../retention/retention-job';
+import { judgeBatch, judgeRecord, type SourceTrust, storedTrust } from '../integrity/source-trust';
+import { EnrolledKeys } from '../integrity/trusted-keys';
+import { isTransient } from './transient';
+import { validateJob, wireBatchCheck } from './job-schema';
 import type { RetentionPolicy } from '../retention/retention-policy';
 
 export interface IndexerOptions {
@@ -46,6 +50,12 @@ export interface IndexerOptions {
   rules?: Rule[];
   /** Signs enforcement commands; required when a rule kills or denies. @defaultValue none */
   commandKey?: KeyObject;
+  /**
+   * Enrolled collectors' host keys: <host>.pub files or directories of them (re-read when an
+   * unknown host or key shows up). Only a batch signed by an enrolled key can cause a command;
+   * only a signed checkpoint from one moves a stream's number. @defaultValue none (nothing trusted)
+   */
+  trustedKeys?: string[];
   /** How long a command stays valid. @defaultValue 60000 */
   commandLifetimeMs?: number;
   /** Runs the retention job with this policy at start and every retentionIntervalMs. @defaultValue none */
@@ -63,6 +73,20 @@ export interface IndexerOptions {
   log(line: string): void;
 }
 
+
+/** The built-in alert for input that no enrolled collector signed (docs/enforcement.md). */
+export const UNTRUSTED_SOURCE_RULE: Rule = {
+  id: 'filewarden.untrusted-source',
+  name: 'Events from a source that is not an enrolled collector',
+  description: 'A batch reached the queue without a hash-chain link signed by a key enrolled for its host: forged, from an unenrolled or re-keyed host, or altered in transit. Its events are indexed and marked untrusted and never cause a command.',
+  severity: 'high',
+  tags: ['filewarden', 'integrity'],
+  match: {},
+  except: [],
+  action: 'alert',
+  scope: 'on-alert',
+  source: 'filewarden:0',
+};
 
 export class IndexerStartError extends Error {
   override readonly name = 'IndexerStartError';
@@ -97,6 +121,8 @@ export class IndexerWorker {
     batches: Counter;
     attemptsFailed: Counter;
     poison: Counter;
+    untrustedEvents: Counter;
+    untrustedRecords: Counter;
     checkpoints: Counter;
     alerts: Counter;
     commands: Counter;
@@ -108,6 +134,9 @@ export class IndexerWorker {
   private readonly engine: AlertEngine;
   private readonly sender: CommandSender | undefined;
   private readonly policy: KernelPolicy;
+  private readonly enrolled: EnrolledKeys;
+  /** Untrusted sources already logged (host, stream, reason), so a flood logs once each. */
+  private readonly untrustedLogged = new Set<string>();
   /** Hosts sent the current kernel policy by this process (host id -> boot id). */
   private readonly policySent = new Map<string, string>();
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -126,6 +155,7 @@ export class IndexerWorker {
     const enforcing = rules.filter((r) => r.action !== 'alert');
     if (enforcing.length && !o.commandKey) throw new IndexerStartError(`rules ${enforcing.map((r) => r.id).join(', ')} kill or deny, which needs --command-key (the Ed25519 key that signs commands)`);
     this.policy = kernelPolicy(rules);
+    this.enrolled = new EnrolledKeys(o.trustedKeys ?? [], o.log);
     for (const i of [this.deadletterIndex, this.checkpointIndex, this.alertIndex, this.auditIndex]) {
       if (i.startsWith(`${this.prefix}-`)) throw new IndexNameError(`the index ${i} must not match the event indices ${this.prefix}-*`);
     }
@@ -145,7 +175,9 @@ export class IndexerWorker {
       retried: counter('filewarden_indexer_items_retried_total', 'document writes repeated after a 429 or 5xx'),
       batches: counter('filewarden_indexer_batches_total', 'batches (jobs) completed'),
       attemptsFailed: counter('filewarden_indexer_batch_attempts_failed_total', 'batch attempts that failed and will be retried (Elasticsearch unavailable or overloaded)'),
-      poison: counter('filewarden_indexer_batches_poison_total', 'batches that can never be decoded, left in the failed set for inspection'),
+      poison: counter('filewarden_indexer_batches_poison_total', 'jobs that can never be indexed (invalid, undecodable, or refused for a reason of their own): dead-lettered whole, with the reason, on the first attempt'),
+      untrustedEvents: counter('filewarden_indexer_events_untrusted_total', 'events indexed from batches not signed by an enrolled collector key (marked filewarden.trust.status: untrusted; never cause a command)'),
+      untrustedRecords: counter('filewarden_indexer_records_untrusted_total', 'checkpoints, heartbeats and audit records not signed by an enrolled collector key (stored as such; never move a checkpoint)'),
       checkpoints: counter('filewarden_indexer_checkpoints_total', 'sequence checkpoints recorded (highest number a collector gave out)'),
       alerts: counter('filewarden_indexer_alerts_total', 'alerts raised by the rules (a retried batch raises the same ids, counted again)'),
       commands: counter('filewarden_indexer_commands_sent_total', 'signed enforcement commands queued for hosts'),
@@ -184,7 +216,7 @@ export class IndexerWorker {
       this.connection.disconnect();
       throw e;
     }
-    this.worker = new Worker<JobData, BulkResult | undefined>(this.queue.name, (job) => (isCheckpoint(job.data) ? this.checkpoint(job.data) : isAudit(job.data) ? this.audit(job.data) : this.process(job as Job<BatchJobData, BulkResult>)), {
+    this.worker = new Worker<unknown, BulkResult | undefined>(this.queue.name, (job) => this.handle(job), {
       connection: this.connection,
       prefix: QUEUE_PREFIX,
       concurrency: this.o.concurrency ?? INDEXER_DEFAULTS.concurrency,
@@ -195,18 +227,15 @@ export class IndexerWorker {
       settings: { backoffStrategy: (attemptsMade: number, type?: string) => (type === BACKOFF_TYPE ? backoffDelay(attemptsMade) : 1000) },
     });
     this.worker.on('error', (e) => this.o.log(`index: worker error: ${e.message}`));
+    // Only availability errors reach here (handle() dead-letters the rest): the job is retried.
     this.worker.on('failed', (job, e) => {
-      if (e instanceof UnrecoverableError || e.name === 'UnrecoverableError') {
-        this.c.poison.inc();
-        this.o.log(`index: batch ${job?.id} can never be indexed, left in the failed set: ${e.message}`);
-      } else {
-        this.c.attemptsFailed.inc();
-        this.o.log(`index: batch ${job?.id} attempt ${job?.attemptsMade} failed, will retry: ${e.message}`);
-      }
+      this.c.attemptsFailed.inc();
+      this.o.log(`index: job ${job?.id} attempt ${job?.attemptsMade} failed, will retry: ${e.message}`);
     });
     this.o.log(`index: queue ${this.queue.name} -> ${this.prefix}-YYYY.MM.DD (dead letters: ${this.deadletterIndex}, checkpoints: ${this.checkpointIndex}); metrics ${this.metrics.url}`);
     const n = this.o.rules?.length ?? 0;
     this.o.log(`index: ${n} rules -> ${this.alertIndex}; ${this.policy.entries.length} kernel policy entries (version ${this.policy.version}); commands ${this.sender ? 'signed and sent' : 'off (no --command-key)'}; audit -> ${this.auditIndex}`);
+    this.o.log(`index: trust: ${this.enrolled.summary}; only batches and checkpoints signed by an enrolled key cause commands or move checkpoints`);
     if (this.o.retention) {
       const every = this.o.retentionIntervalMs ?? INDEXER_DEFAULTS.retentionIntervalMs;
       const d = this.o.retention.days;
@@ -230,7 +259,8 @@ export class IndexerWorker {
   async stop(): Promise<void> {
     clearInterval(this.retentionTimer);
     await this.retentionRun;
-    await this.worker?.close();
+    // With Redis unreachable no batch can complete, and a graceful close waits for Redis forever.
+    await this.worker?.close(this.connection.status !== 'ready');
     await this.sender?.close();
     await this.queue.close().catch(() => undefined);
     this.connection.disconnect();
@@ -239,9 +269,61 @@ export class IndexerWorker {
 
   /** An enforcement decision from a collector, into the audit index (its id makes a retry a 409). */
   private async audit(d: AuditJobData): Promise<undefined> {
-    await this.writeControl([{ index: this.auditIndex, id: d.id, doc: auditDocument(d.record, d.id, 'collector') }]);
+    const trust = judgeRecord(d, d.record.host.name, this.enrolled);
+    this.noteUntrusted(trust, d.record.host.name, d.record.host.bootId, 'audit record');
+    await this.writeControl([{ index: this.auditIndex, id: d.id, doc: auditDocument(d.record, d.id, 'collector', trust) }]);
     this.c.audits.inc();
     return undefined;
+  }
+
+  /** Validates the job, then routes it; anything but an availability error dead-letters it at once. */
+  private async handle(job: Job<unknown, BulkResult | undefined>): Promise<BulkResult | undefined> {
+    try {
+      const data = validateJob(job.data);
+      return isCheckpoint(data) ? await this.checkpoint(data) : isAudit(data) ? await this.audit(data) : await this.process(data);
+    } catch (e) {
+      // Elasticsearch or Redis unavailable: BullMQ retries the job with backoff.
+      if (isTransient(e)) throw e;
+      await this.deadLetterJob(job, e as Error);
+      return undefined;
+    }
+  }
+
+  /**
+   * A job that can never be indexed: stored whole in the dead-letter index with the reason, so it
+   * is seen and kept, and completed (a retry could only fail the same way).
+   */
+  private async deadLetterJob(job: Job<unknown>, e: Error): Promise<void> {
+    const d = (job.data ?? {}) as Partial<Record<'boot' | 'stream', unknown>>;
+    const text = JSON.stringify(job.data) ?? String(job.data);
+    const reason = `${e.name}: ${e.message}`.slice(0, 2000);
+    await this.writeControl([
+      {
+        index: this.deadletterIndex,
+        id: `job-${job.id}`,
+        doc: {
+          '@timestamp': new Date().toISOString(),
+          target_index: `${this.prefix}-*`,
+          error: { status: 0, type: 'invalid-job', reason },
+          event: { id: `job-${job.id}` },
+          filewarden: { ...(typeof d.boot === 'string' ? { boot_id: d.boot.slice(0, 128) } : {}), ...(typeof d.stream === 'string' ? { seq_stream: d.stream.slice(0, 128) } : {}) },
+          // The job as it came, up to 1 MiB (an oversized one is cut, and says so).
+          raw: { job_json: text.length > 1 << 20 ? text.slice(0, 1 << 20) : text, job_json_length: text.length, job_id: job.id, job_name: job.name },
+        },
+      },
+    ]);
+    this.c.poison.inc();
+    this.o.log(`index: job ${job.id} can never be indexed; dead-lettered in ${this.deadletterIndex} as job-${job.id}: ${reason}`);
+  }
+
+  /** Logs an untrusted source once per host, stream and reason (the counters count every one). */
+  private noteUntrusted(t: SourceTrust, host: string, boot: string, what: string): void {
+    if (t.status === 'verified') return;
+    this.c.untrustedRecords.inc(what === 'batch' ? 0 : 1);
+    const k = `${host}\0${boot}\0${what}\0${t.reason}`;
+    if (this.untrustedLogged.has(k) || this.untrustedLogged.size > 10_000) return;
+    this.untrustedLogged.add(k);
+    this.o.log(`index: untrusted ${what} from host ${JSON.stringify(host)} boot ${boot}: ${t.detail}; indexed and marked untrusted, never causes a command`);
   }
 
   /** Creates alert and audit documents; 409 means already written by an earlier attempt. */
@@ -263,6 +345,18 @@ export class IndexerWorker {
     issued.push(this.issuedRecord(body, d, `policy ${this.policy.version}: ${this.policy.entries.length} entries`));
   }
 
+  /**
+   * One alert per host boot, stream and reason when a batch is not from an enrolled collector: the
+   * security team learns that something feeds the queue that cannot be trusted (retries give 409).
+   */
+  private untrustedSourceAlert(data: BatchJobData, items: BulkItem[], trust: SourceTrust): { id: string; doc: Record<string, unknown> } {
+    const first = items[0]!;
+    const host = first.doc.host;
+    const id = alertId(UNTRUSTED_SOURCE_RULE.id, `${host.name}/${data.boot}/${data.stream}/${trust.reason}`);
+    const a: Alert = { id, rule: UNTRUSTED_SOURCE_RULE, trigger: { id: first.id, doc: first.doc, tsMs: wallMs(first), trusted: false }, eventIds: items.slice(0, 100).map((i) => i.id), count: items.length };
+    return { id, doc: alertDocument(a, { action: 'none', status: 'none', reason: `${trust.reason}: ${trust.detail}` }, Date.now(), storedTrust(trust)) };
+  }
+
   private issuedRecord(b: CommandBody, d: IndexedDocument, detail: string): AuditRecord {
     return {
       at: b.iat,
@@ -276,7 +370,7 @@ export class IndexerWorker {
   }
 
   /** What the alert's rule asks for, and what happened: a command sent, the kernel already acted, or why not. */
-  private async enforce(a: Alert, issued: AuditRecord[]): Promise<AlertEnforcement> {
+  private async enforce(a: Alert, issued: AuditRecord[], trust: SourceTrust): Promise<AlertEnforcement> {
     const r = a.rule;
     const d = a.trigger.doc;
     if (r.action === 'alert') return { action: 'none', status: 'none' };
@@ -286,6 +380,7 @@ export class IndexerWorker {
     }
     const base = { action: r.action, scope: 'on-alert' as const };
     const notSent = (reason: string): AlertEnforcement => ({ ...base, status: 'not-sent', reason });
+    if (a.trigger.trusted === false) return notSent(`untrusted source (${trust.reason}): ${trust.detail}; only a batch signed by an enrolled collector key causes a command`);
     if (!d.host.id) return notSent('the host has no host.id to address a command to');
     if (d.filewarden.action === 'kill') return { ...notSent('the kernel policy already killed the process'), kernel_action: 'kill' };
     let body: CommandBody;
@@ -307,15 +402,28 @@ export class IndexerWorker {
 
   /** Keeps the highest number per stream (external versioning refuses a lower one with 409), and the heartbeat. */
   private async checkpoint(d: CheckpointJobData): Promise<undefined> {
+    const trust = judgeRecord(d, d.host, this.enrolled);
+    this.noteUntrusted(trust, d.host, d.boot, 'checkpoint');
+    const t = storedTrust(trust);
     if (d.hb) {
       const h = d.hb;
       await this.writeControl([
         {
           index: this.checkpointIndex,
           id: `hb-${d.boot}-${h.run}-${h.at}`,
-          doc: { '@timestamp': new Date(h.at).toISOString(), host: { name: d.host }, filewarden: { boot_id: d.boot, seq_stream: d.stream, heartbeat: { run: h.run, interval_ms: h.intervalMs, kernel_dropped: h.kernelDropped, args_lost: h.argsLost, spool_dropped: h.spoolDropped } } },
+          doc: { '@timestamp': new Date(h.at).toISOString(), host: { name: d.host }, filewarden: { boot_id: d.boot, seq_stream: d.stream, heartbeat: { run: h.run, interval_ms: h.intervalMs, kernel_dropped: h.kernelDropped, args_lost: h.argsLost, spool_dropped: h.spoolDropped }, trust: t } },
         },
       ]);
+    }
+    if (trust.status !== 'verified') {
+      // Kept as evidence of the claim, under a field no reader takes as a stream's number.
+      if (d.assigned > 0) {
+        await this.writeControl([
+          { index: this.checkpointIndex, id: `untrusted-${d.boot}-${d.stream}-${d.assigned}`, doc: { '@timestamp': new Date().toISOString(), host: { name: d.host }, filewarden: { boot_id: d.boot, seq_stream: d.stream, claimed_seq_assigned: d.assigned, trust: t } } },
+        ]);
+      }
+      this.c.checkpoints.inc();
+      return undefined;
     }
     if (d.assigned === 0) {
       this.c.checkpoints.inc();
@@ -327,7 +435,7 @@ export class IndexerWorker {
         id: `${d.boot}-${d.stream}`,
         version: d.assigned,
         version_type: 'external_gte',
-        document: { '@timestamp': new Date().toISOString(), host: { name: d.host }, filewarden: { boot_id: d.boot, seq_stream: d.stream, seq_assigned: d.assigned } },
+        document: { '@timestamp': new Date().toISOString(), host: { name: d.host }, filewarden: { boot_id: d.boot, seq_stream: d.stream, seq_assigned: d.assigned, trust: t } },
       });
     } catch (e) {
       if ((e as { meta?: { statusCode?: number } }).meta?.statusCode !== 409) throw e;
@@ -336,29 +444,34 @@ export class IndexerWorker {
     return undefined;
   }
 
-  private async process(job: Job<BatchJobData, BulkResult>): Promise<BulkResult> {
-    let items: BulkItem[];
-    try {
-      const b = decodeBatch(job.data);
-      const stream = job.data.stream;
-      items = b.events.map((w) => {
-        const { index, id, doc } = toDocument(b, stream, w, this.prefix);
-        return { index, id, doc, raw: w, seq: w.q, stream, bootId: b.host.bootId };
-      });
-    } catch (e) {
-      if (e instanceof WireError) throw new UnrecoverableError(e.message);
-      throw e;
+  private async process(data: BatchJobData): Promise<BulkResult> {
+    // Any problem here is the batch's own (WireError, bad shape): handle() dead-letters it.
+    const b = decodeBatch(data, wireBatchCheck(Date.now()));
+    const stream = data.stream;
+    const items: BulkItem[] = b.events.map((w) => {
+      const { index, id, doc } = toDocument(b, stream, w, this.prefix);
+      return { index, id, doc, raw: w, seq: w.q, stream, bootId: b.host.bootId };
+    });
+    // Judged on the documents as the collector signed them; the verdict is added after.
+    const trust = judgeBatch(data, b.host.name, items.map((i) => i.doc), this.enrolled);
+    const stored = storedTrust(trust);
+    for (const i of items) i.doc.filewarden.trust = stored;
+    const trusted = trust.status === 'verified';
+    if (!trusted) {
+      this.c.untrustedEvents.inc(items.length);
+      this.noteUntrusted(trust, b.host.name, b.host.bootId, 'batch');
     }
-    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: wallMs(i) }))) : [];
+    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: wallMs(i), trusted }))) : [];
     const issued: AuditRecord[] = [];
-    if (this.sender && this.policy.entries.length && items.length) await this.pushPolicy(items[0]!.doc, issued);
+    if (trusted && this.sender && this.policy.entries.length && items.length) await this.pushPolicy(items[0]!.doc, issued);
     const alertDocs = [];
-    for (const a of alerts) alertDocs.push({ id: a.id, doc: alertDocument(a, await this.enforce(a, issued), Date.now()) });
+    for (const a of alerts) alertDocs.push({ id: a.id, doc: alertDocument(a, await this.enforce(a, issued, trust), Date.now(), stored) });
+    if (!trusted && this.engine.size) alertDocs.push(this.untrustedSourceAlert(data, items, trust));
     const r = await this.writer.write(items);
     await this.writeControl([
       ...alertDocs.map((a) => ({ index: this.alertIndex, id: a.id, doc: a.doc })),
       ...issued.map((rec) => ({ index: this.auditIndex, id: `issued-${rec.command.id}`, doc: auditDocument(rec, `issued-${rec.command.id}`, 'indexer') })),
-      ...(job.data.chain ? [{ index: this.auditIndex, id: chainRecordId(job.data), doc: chainDocument(job.data, job.data.chain, hostOf(items)) }] : []),
+      ...(data.chain ? [{ index: this.auditIndex, id: chainRecordId(data), doc: chainDocument(data, data.chain, hostOf(items)) }] : []),
     ]);
     this.c.alerts.inc(alerts.length);
     const now = Date.now();

@@ -1,0 +1,195 @@
+// Jobs are validated at the door: anything in the queue may have been written by anyone who could
+// reach Redis, so every job and every decoded batch is checked against a schema before a field of
+// it is used. A job that fails is dead-lettered with the reason on its first attempt, never retried.
+import Ajv, { type ValidateFunction } from 'ajv';
+import type { ActionName, HookName, SyscallName } from '../../../collector/src/decode/open-event';
+import { type BatchJobData, type JobData, WIRE_VERSION, type WireBatch, WireError } from '../../../collector/src/batch/wire';
+import type { Resolution } from '../../../collector/src/resolve/path-resolver';
+
+export class InvalidJobError extends Error {
+  override readonly name = 'InvalidJobError';
+}
+
+// Typed as complete records, so a name added to the wire types fails the build until it is here.
+const HOOKS: Record<HookName, true> = { tracepoint: true, kprobe: true, fexit: true, lsm: true };
+const SYSCALLS: Record<SyscallName, true> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
+const ACTIONS: Record<ActionName, true> = { allow: true, deny: true, kill: true };
+const RESOLUTIONS: Record<Resolution, true> = { kernel: true, absolute: true, proc: true, unavailable: true };
+const oneOf = (r: Record<string, true>): object => ({ type: 'string', enum: Object.keys(r) });
+
+/** Events further in the future than this are refused: their daily index cannot be right. */
+export const MAX_CLOCK_AHEAD_MS = 24 * 3600_000;
+/** A batch holds at most this many events (the collector sends 2,000 by default). */
+export const MAX_BATCH_EVENTS = 100_000;
+
+const int = { type: 'integer' } as const;
+const uint = { type: 'integer', minimum: 0 } as const;
+const u32 = { type: 'integer', minimum: 0, maximum: 0xffff_ffff } as const;
+const i32 = { type: 'integer', minimum: -0x8000_0000, maximum: 0x7fff_ffff } as const;
+const seqNo = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
+/** A u64 carried as decimal text (JSON numbers lose bits past 2^53). */
+const u64 = { type: 'string', pattern: '^(0|[1-9][0-9]{0,19})$' } as const;
+/** Wall time in ns: a clock before 1970 is the event's own problem (Elasticsearch refuses that one event). */
+const wallNs = { type: 'string', pattern: '^-?(0|[1-9][0-9]{0,19})$' } as const;
+const b64 = (maxLength: number): object => ({ type: 'string', maxLength, pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+const str = (maxLength: number): object => ({ type: 'string', maxLength });
+const id = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } as const;
+const hex = (n: number): object => ({ type: 'string', pattern: `^[0-9a-f]{${n}}$` });
+const obj = (properties: Record<string, object>, required: string[]): object => ({ type: 'object', additionalProperties: false, properties, required });
+
+const signature = obj({ key: hex(32), pub: str(1024), sig: b64(200) }, ['key', 'pub', 'sig']);
+
+const chainLink = obj(
+  {
+    v: { const: 1 },
+    alg: { const: 'sha256+ed25519' },
+    prev: hex(64),
+    head: hex(64),
+    digests: b64(Math.ceil((MAX_BATCH_EVENTS * 32) / 3) * 4),
+    times: { type: 'array', maxItems: MAX_BATCH_EVENTS, items: uint },
+    key: hex(32),
+    pub: str(1024),
+    sig: b64(200),
+  },
+  ['v', 'alg', 'prev', 'head', 'digests', 'times', 'key', 'pub', 'sig'],
+);
+
+const batchJob = obj(
+  { v: { const: WIRE_VERSION }, boot: id, stream: id, first: seqNo, last: seqNo, z: b64(96 << 20), chain: chainLink },
+  ['v', 'boot', 'stream', 'first', 'last', 'z'],
+);
+
+const heartbeat = obj({ run: id, at: uint, intervalMs: { type: 'integer', minimum: 1, maximum: 86_400_000 }, kernelDropped: uint, argsLost: uint, spoolDropped: uint }, ['run', 'at', 'intervalMs', 'kernelDropped', 'argsLost', 'spoolDropped']);
+
+const checkpointJob = obj(
+  { v: { const: WIRE_VERSION }, kind: { const: 'checkpoint' }, boot: id, stream: id, assigned: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, host: str(255), hb: heartbeat, sig: signature },
+  ['v', 'kind', 'boot', 'stream', 'assigned', 'host'],
+);
+
+const auditHost = obj({ name: str(255), id: str(128), bootId: id }, ['name', 'bootId']);
+const auditJob = obj(
+  {
+    v: { const: WIRE_VERSION },
+    kind: { const: 'audit' },
+    id,
+    record: obj(
+      {
+        at: uint,
+        host: auditHost,
+        decision: { type: 'string', enum: ['issued', 'applied', 'refused'] },
+        reason: str(64),
+        detail: str(4096),
+        command: obj({ id: str(128), type: str(32), host: str(128), nonce: str(128), iat: uint, exp: uint, alert: str(128), rule: str(256) }, []),
+        outcome: str(64),
+        target: obj({ pid: uint, start: uint, paths: { type: 'array', maxItems: 256, items: str(4096) }, comm: str(64), executable: str(4096), entries: uint }, []),
+      },
+      ['at', 'host', 'decision', 'reason', 'detail', 'command'],
+    ),
+    sig: signature,
+  },
+  ['v', 'kind', 'id', 'record'],
+);
+
+const wireEvent = obj(
+  {
+    q: seqNo,
+    t: u64,
+    w: wallNs,
+    cpu: uint,
+    pid: u32,
+    tid: u32,
+    ppid: u32,
+    uid: u32,
+    gid: u32,
+    euid: u32,
+    cg: u64,
+    mnt: uint,
+    dfd: i32,
+    ret: int,
+    ino: u64,
+    dev: uint,
+    of: u32,
+    mode: u32,
+    fm: u32,
+    hook: oneOf(HOOKS),
+    act: oneOf(ACTIONS),
+    sc: oneOf(SYSCALLS),
+    f: u32,
+    p: b64(22_000),
+    rp: b64(22_000),
+    res: oneOf(RESOLUTIONS),
+    ol: uint,
+    comm: str(64),
+  },
+  ['q', 't', 'w', 'cpu', 'pid', 'tid', 'ppid', 'uid', 'gid', 'euid', 'cg', 'mnt', 'dfd', 'ret', 'ino', 'dev', 'of', 'mode', 'fm', 'hook', 'act', 'sc', 'f', 'p', 'res', 'comm'],
+);
+
+const processInfo = obj({ executable: str(8192), args: { type: 'array', maxItems: 4096, items: str(131_072) }, containerId: str(256), startTicks: uint }, []);
+const names = { type: 'object', maxProperties: MAX_BATCH_EVENTS, additionalProperties: str(256) } as const;
+
+const wireBatch = obj(
+  {
+    v: { const: WIRE_VERSION },
+    host: obj({ name: str(255), id: str(128), bootId: id }, ['name', 'bootId']),
+    procs: { type: 'object', maxProperties: MAX_BATCH_EVENTS, propertyNames: { pattern: '^[0-9]{1,10}$' }, additionalProperties: processInfo },
+    users: names,
+    groups: names,
+    events: { type: 'array', minItems: 1, maxItems: MAX_BATCH_EVENTS, items: wireEvent },
+  },
+  ['v', 'host', 'procs', 'users', 'groups', 'events'],
+);
+
+const ajv = new Ajv({ allErrors: false, strict: true });
+const compiled = {
+  batch: ajv.compile(batchJob),
+  checkpoint: ajv.compile(checkpointJob),
+  audit: ajv.compile(auditJob),
+  wire: ajv.compile(wireBatch),
+};
+
+function check(v: ValidateFunction, data: unknown, what: string): void {
+  if (v(data)) return;
+  const e = v.errors?.[0];
+  throw new InvalidJobError(`${what}: ${e ? `${e.instancePath || '(the whole value)'} ${e.message ?? 'is invalid'}` : 'invalid'}`);
+}
+
+/** The job's data, checked; throws InvalidJobError with the first problem found. */
+export function validateJob(data: unknown): JobData {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new InvalidJobError(`job data is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}, not an object`);
+  const kind = (data as { kind?: unknown }).kind;
+  if (kind === 'checkpoint') check(compiled.checkpoint, data, 'checkpoint job');
+  else if (kind === 'audit') check(compiled.audit, data, 'audit job');
+  else if (kind !== undefined) throw new InvalidJobError(`unknown job kind ${JSON.stringify(kind).slice(0, 64)}`);
+  else {
+    check(compiled.batch, data, 'batch job');
+    const b = data as BatchJobData;
+    if (b.last < b.first || b.last - b.first + 1 > MAX_BATCH_EVENTS) throw new InvalidJobError(`batch job: first ${b.first} and last ${b.last} do not make 1..${MAX_BATCH_EVENTS} events`);
+    if (b.chain && (b.chain.times.length !== b.last - b.first + 1)) throw new InvalidJobError(`batch job: its chain link has ${b.chain.times.length} times for ${b.last - b.first + 1} events`);
+  }
+  return data as JobData;
+}
+
+/**
+ * A decoded batch's shape, checked before any field is read (passed to decodeBatch). Also refuses
+ * events stamped more than MAX_CLOCK_AHEAD_MS after `nowMs`. Throws WireError, as decodeBatch does.
+ */
+export function wireBatchCheck(nowMs: number): (parsed: unknown) => WireBatch {
+  // Compared as decimal text of equal length: no BigInt per event.
+  const limit = String(BigInt(nowMs + MAX_CLOCK_AHEAD_MS) * 1_000_000n);
+  return (parsed) => {
+    try {
+      check(compiled.wire, parsed, 'batch');
+    } catch (e) {
+      throw new WireError((e as Error).message);
+    }
+    const b = parsed as WireBatch;
+    for (const ev of b.events) {
+      if (ev.w.length > limit.length || (ev.w.length === limit.length && ev.w > limit)) {
+        const at = new Date(Number(ev.w.slice(0, -6)));
+        const when = Number.isNaN(at.getTime()) ? `${ev.w} ns` : at.toISOString();
+        throw new WireError(`batch: event seq ${ev.q} is stamped ${when}, more than ${MAX_CLOCK_AHEAD_MS / 3600_000} h ahead of this indexer's clock`);
+      }
+    }
+    return b;
+  };
+}

@@ -1,0 +1,102 @@
+// The trust primitives: which key files enroll which host (and that a misnamed one is an error,
+// never skipped), signed control records, and the batch verdicts the indexer acts on.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { encodeBatch } from '../../../collector/src/batch/wire';
+import { toDocument } from '../../../collector/src/format/event-document';
+import { checkRecord, eventDigest, HashChain, keyId, signRecord } from '../../../collector/src/integrity/hash-chain';
+import { judgeBatch, judgeRecord } from '../../../indexer/src/integrity/source-trust';
+import { EnrolledKeys, loadTrustedKeys } from '../../../indexer/src/integrity/trusted-keys';
+import { InvalidJobError, validateJob } from '../../../indexer/src/worker/job-schema';
+import { isTransient } from '../../../indexer/src/worker/transient';
+import { tempDir } from '../../utils/kernel';
+import { batchOf, event, host } from '../../utils/wire-fixtures';
+
+const pem = (k: crypto.KeyObject): string => k.export({ type: 'spki', format: 'pem' }).toString();
+const pair = (): { privateKey: crypto.KeyObject; publicKey: crypto.KeyObject } => crypto.generateKeyPairSync('ed25519');
+
+t.test('trusted keys: <host>.pub and <host>~<label>.pub enroll; any other name is an error', async (t) => {
+  const dir = tempDir(t, 'fw-trust-');
+  const a = pair();
+  const b = pair();
+  fs.writeFileSync(path.join(dir, 'web1.pub'), pem(a.publicKey));
+  fs.writeFileSync(path.join(dir, 'web1~2026-rotation.pub'), pem(b.publicKey));
+  fs.writeFileSync(path.join(dir, 'db.example.com.pub'), pem(b.publicKey));
+  t.strictSame(
+    [...loadTrustedKeys([dir]).entries()].map(([h, s]) => [h, [...s].sort()]),
+    [
+      ['db.example.com', [keyId(b.publicKey)]],
+      ['web1', [keyId(a.publicKey), keyId(b.publicKey)].sort()],
+    ],
+  );
+  fs.writeFileSync(path.join(dir, 'web2.key'), pem(a.publicKey));
+  t.throws(() => loadTrustedKeys([dir]), { name: 'TrustedKeysError', message: /web2\.key: the file must be named <host>\.pub/ }, 'a misnamed file in a directory is refused');
+  t.throws(() => loadTrustedKeys([path.join(dir, 'web2.key')]), { name: 'TrustedKeysError', message: /must be named <host>\.pub/ }, 'and so is one given by name');
+  fs.rmSync(path.join(dir, 'web2.key'));
+  fs.writeFileSync(path.join(dir, 'web3.pub'), 'not a key');
+  t.throws(() => loadTrustedKeys([dir]), { message: /web3\.pub: not a readable Ed25519 public key/ });
+  fs.writeFileSync(path.join(dir, 'web3.pub'), pem(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey));
+  t.throws(() => loadTrustedKeys([dir]), { message: /not Ed25519/ }, 'only Ed25519 keys');
+  t.throws(() => loadTrustedKeys([path.join(dir, 'missing')]), { message: /no such file or directory/ });
+});
+
+t.test('an enrolled-keys directory is read again when an unknown host shows up', async (t) => {
+  const dir = tempDir(t, 'fw-trust-');
+  const a = pair();
+  const keys = new EnrolledKeys([dir], () => undefined, 0);
+  t.equal(keys.check('h1', keyId(a.publicKey)), 'unenrolled-host');
+  fs.writeFileSync(path.join(dir, 'h1.pub'), pem(a.publicKey));
+  t.equal(keys.check('h1', keyId(a.publicKey)), 'enrolled');
+  t.equal(keys.check('h1', keyId(pair().publicKey)), 'unenrolled-key');
+});
+
+t.test('signed control records: any change to a signed field breaks the signature', async (t) => {
+  const k = pair();
+  const rec = signRecord({ v: 1 as const, kind: 'checkpoint' as const, boot: 'b', stream: 's', assigned: 10, host: 'h' }, k.privateKey, k.publicKey);
+  t.strictSame(checkRecord(rec), { ok: true, key: keyId(k.publicKey) });
+  t.match(checkRecord({ ...rec, assigned: 1e12 }), { ok: false, reason: /does not verify/ });
+  t.match(checkRecord({ ...rec, host: 'other' }), { ok: false, reason: /does not verify/ });
+  t.match(checkRecord({ ...rec, sig: { ...rec.sig, pub: pem(pair().publicKey) } }), { ok: false, reason: /key id does not match/ });
+  t.strictSame(checkRecord({ assigned: 1 } as object), { ok: false, reason: 'unsigned' });
+  const dir = tempDir(t, 'fw-trust-');
+  fs.writeFileSync(path.join(dir, 'h.pub'), pem(k.publicKey));
+  const enrolled = new EnrolledKeys([dir], () => undefined);
+  t.equal(judgeRecord(rec, 'h', enrolled).status, 'verified');
+  t.equal(judgeRecord(rec, 'other', enrolled).reason, 'unenrolled-host', 'signed, but not by a key enrolled for the host it names');
+});
+
+t.test('batch verdicts: unsigned, bad link, unenrolled, altered, verified', async (t) => {
+  const k = pair();
+  const dir = tempDir(t, 'fw-trust-');
+  fs.writeFileSync(path.join(dir, `${host.name}.pub`), pem(k.publicKey));
+  const enrolled = new EnrolledKeys([dir], () => undefined);
+  const b = batchOf([event(), event({ tid: 44 })], 1);
+  const job = encodeBatch(b, 'st');
+  const docs = b.events.map((w) => toDocument(b, 'st', w, '').doc);
+  t.equal(judgeBatch(job, host.name, docs, enrolled).reason, 'unsigned');
+  job.chain = new HashChain(tempDir(t, 'fw-chain-'), host.bootId, 'st', k.privateKey, k.publicKey).link(b, 'st');
+  t.strictSame(judgeBatch(job, host.name, docs, enrolled), { status: 'verified', reason: 'ok', detail: `signed by enrolled key ${keyId(k.publicKey)}`, key: keyId(k.publicKey) });
+  t.equal(judgeBatch(job, 'another-host', docs, enrolled).reason, 'unenrolled-host');
+  t.equal(judgeBatch({ ...job, first: 2, last: 3 }, host.name, docs, enrolled).reason, 'bad-signature', 'a link moved to other numbers');
+  const altered = docs.map((d, i) => (i === 1 ? { ...d, process: { ...d.process, pid: 1 } } : d));
+  t.match(judgeBatch(job, host.name, altered, enrolled), { reason: 'digest-mismatch', detail: /event seq 2 / });
+  // The indexer's verdict is outside the digest: verify recomputes the same digest from _source.
+  const marked = { ...docs[0]!, filewarden: { ...docs[0]!.filewarden, trust: { status: 'verified' as const, reason: 'ok' } } };
+  t.ok(eventDigest(marked).equals(eventDigest(docs[0]!)));
+});
+
+t.test('the job schema refuses malformed shapes and the transient test names only availability errors', async (t) => {
+  const ok = encodeBatch(batchOf([event()], 1), 's');
+  t.equal(validateJob(ok), ok);
+  for (const bad of [null, [], 7, { ...ok, first: 0 }, { ...ok, first: 2, last: 1 }, { ...ok, z: 'not base64!' }, { ...ok, extra: 1 }, { v: 1, kind: 'audit', id: 'x' }]) {
+    t.throws(() => validateJob(bad), InvalidJobError, JSON.stringify(bad)?.slice(0, 60));
+  }
+  t.ok(isTransient(Object.assign(new Error('x'), { name: 'ConnectionError' })));
+  t.ok(isTransient(Object.assign(new Error('x'), { name: 'ResponseError', meta: { statusCode: 503 } })));
+  t.ok(isTransient(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })));
+  t.notOk(isTransient(Object.assign(new Error('x'), { name: 'ResponseError', meta: { statusCode: 400 } })));
+  t.notOk(isTransient(new TypeError("Cannot read properties of null (reading 'q')")));
+  t.notOk(isTransient(new SyntaxError('Cannot convert abc to a BigInt')));
+});
