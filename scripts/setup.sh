@@ -9,6 +9,7 @@ say() { [ "${FILEWARDEN_SETUP_QUIET:-}" = 1 ] || echo "setup: $*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
 # redis-server: the stack's Redis. openjdk-17-jdk-headless + maven: Elasticsearch and its module.
+# nftables: nft, the firewall that closes the stack's ports to other local users.
 # unzip: unpacks the distribution. procps/iproute2: pids and ports in hints and tests.
 # clang/llvm/bpftool/make/g++: the BPF object and the addon. dpkg-dev/bzip2/xz-utils/zlib1g-dev:
 # unpack and build Debian's libbpf, elfutils and zlib sources for static linking.
@@ -17,7 +18,7 @@ say() { [ "${FILEWARDEN_SETUP_QUIET:-}" = 1 ] || echo "setup: $*" >&2; }
 # qemu-system-x86, busybox-static: the VM kernel matrix (test/vm) boots Debian's kernels under qemu.
 # chromium + fonts-dejavu-core: `filewarden report --format pdf`. poppler-utils: the report test
 # counts the PDF's pages and reads their text.
-APT_PACKAGES=(redis-server openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates qemu-system-x86 busybox-static
+APT_PACKAGES=(redis-server nftables openjdk-17-jdk-headless maven unzip procps iproute2 ca-certificates qemu-system-x86 busybox-static
   clang llvm bpftool make g++ dpkg-dev bzip2 xz-utils zlib1g-dev python3 strace chromium fonts-dejavu-core poppler-utils)
 # FILEWARDEN_SETUP_PROFILE=build (docker/Dockerfile): only what building needs, no services or test tools.
 if [ "${FILEWARDEN_SETUP_PROFILE:-}" = build ]; then

@@ -182,7 +182,11 @@ export interface EsStartOptions {
 
 /** Starts the node and waits for green health. Returns the state and the seconds to green. */
 export async function startElasticsearch(p: StackPaths, o: EsStartOptions): Promise<{ state: ElasticsearchState; secondsToGreen: number }> {
-  for (const d of [p.esConfig, p.esData, p.esLogs, p.esTmp, p.esRun]) fs.mkdirSync(d, { recursive: true });
+  // 0700: the node's files (the indexed evidence, logs that quote it) are for its user and root only.
+  for (const d of [p.esConfig, p.esData, p.esLogs, p.esTmp, p.esRun]) {
+    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    fs.chmodSync(d, 0o700);
+  }
   for (const f of ['jvm.options', 'log4j2.properties']) {
     const dst = path.join(p.esConfig, f);
     if (!fs.existsSync(dst)) fs.copyFileSync(path.join(p.esHome, 'config', f), dst);

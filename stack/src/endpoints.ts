@@ -1,9 +1,11 @@
 // Where the pipeline finds Redis and Elasticsearch: explicit settings first, then the embedded stack.
 import { StackError } from './errors';
 import { stackPaths } from './paths';
+import { readSecretFile, withRedisCredentials } from './redis-auth';
 import { elasticsearchUrl, readState, redisUrl } from './state';
 
 export interface Endpoints {
+  /** Carries the password: print it only through redactUrl. */
   redisUrl: string;
   elasticsearchUrl: string;
   /** Where each URL came from, for messages. */
@@ -12,8 +14,29 @@ export interface Endpoints {
 }
 
 /**
+ * `FILEWARDEN_REDIS_PASSWORD_FILE` supplies the password of a Redis URL that has none, so the
+ * secret can stay out of the environment and the command line (which other users can read in
+ * /proc). A password written in the URL wins. The user name, if any, comes from the URL.
+ */
+export function withPasswordFile(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  const file = env.FILEWARDEN_REDIS_PASSWORD_FILE;
+  if (!file) return url;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new StackError('FW_STACK_REDIS_AUTH', 'the Redis URL is not a valid URL, so FILEWARDEN_REDIS_PASSWORD_FILE cannot be applied to it', {
+      hint: 'use the form redis://user@host:port (or rediss:// for TLS)',
+    });
+  }
+  if (u.password) return url;
+  return withRedisCredentials(url, undefined, readSecretFile(file, 'FILEWARDEN_REDIS_PASSWORD_FILE'));
+}
+
+/**
  * `FILEWARDEN_REDIS_URL` and `FILEWARDEN_ELASTICSEARCH_URL` override the embedded stack; otherwise
- * the URLs recorded by `filewarden stack up` in the state directory are used.
+ * the URLs recorded by `filewarden stack up` in the state directory are used (the Redis one with
+ * its credentials).
  */
 export function resolveEndpoints(stateDir: string, env: NodeJS.ProcessEnv = process.env): Endpoints {
   const state = readState(stackPaths(stateDir).stateFile);
@@ -26,7 +49,7 @@ export function resolveEndpoints(stateDir: string, env: NodeJS.ProcessEnv = proc
     });
   }
   return {
-    redisUrl: redis,
+    redisUrl: withPasswordFile(redis, env),
     elasticsearchUrl: es,
     redisSource: env.FILEWARDEN_REDIS_URL ? 'env' : 'stack',
     elasticsearchSource: env.FILEWARDEN_ELASTICSEARCH_URL ? 'env' : 'stack',
@@ -35,7 +58,7 @@ export function resolveEndpoints(stateDir: string, env: NodeJS.ProcessEnv = proc
 
 /** One service's URL: the explicit value, then the environment, then the embedded stack. */
 export function resolveEndpoint(stateDir: string, service: 'redis' | 'elasticsearch', explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (explicit) return explicit;
+  if (explicit) return service === 'redis' ? withPasswordFile(explicit, env) : explicit;
   const state = readState(stackPaths(stateDir).stateFile);
   const url =
     service === 'redis'
@@ -48,5 +71,5 @@ export function resolveEndpoint(stateDir: string, service: 'redis' | 'elasticsea
       hint: `run \`filewarden stack up\`, or pass the URL option, or set ${v}`,
     });
   }
-  return url;
+  return service === 'redis' ? withPasswordFile(url, env) : url;
 }

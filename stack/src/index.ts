@@ -1,7 +1,10 @@
 // The local stack: embedded Redis and Elasticsearch.
 export * from './endpoints';
 export * from './errors';
+export * from './firewall';
 export * from './paths';
+export * from './redact';
 export * from './redis';
+export * from './redis-auth';
 export * from './stack';
 export * from './state';

@@ -25,6 +25,8 @@ export interface StackPaths {
   redisConf: string;
   redisPid: string;
   redisLog: string;
+  /** The ACL user's password, 0600 in the 0700 Redis directory. */
+  redisPasswordFile: string;
   esDir: string;
   esDownloads: string;
   esDist: string;
@@ -48,6 +50,7 @@ export function stackPaths(root: string): StackPaths {
     redisConf: path.join(root, 'redis', 'redis.conf'),
     redisPid: path.join(root, 'redis', 'redis.pid'),
     redisLog: path.join(root, 'redis', 'redis.log'),
+    redisPasswordFile: path.join(root, 'redis', 'password'),
     esDir,
     esDownloads: path.join(esDir, 'downloads'),
     esDist,

@@ -1,9 +1,13 @@
 // The stack's own redis-server: loopback only, AOF on, noeviction (BullMQ loses jobs under any
-// eviction policy). Also the durability check applied to any Redis a user points filewarden at.
+// eviction policy), one password-protected ACL user and no anonymous access. Also the durability
+// and authentication checks applied to any Redis a user points filewarden at.
 import fs from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
 import Redis from 'ioredis';
 import { StackError } from './errors';
 import type { StackPaths } from './paths';
+import { REDIS_USER, ensureRedisPassword, redisAclConfig, withRedisCredentials } from './redis-auth';
 import { LOOPBACK } from './ports';
 import { isOurProcess, readPidFile, run, sleep, stopPid, tailFile } from './processes';
 import type { RedisState } from './state';
@@ -66,16 +70,57 @@ export async function probeRedis(url: string, timeoutMs = 2000): Promise<RedisDu
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
-  client.on('error', () => {}); // surfaced through the rejected promise below
+  // ioredis rejects with "Connection is closed." when authentication fails; the event says why.
+  let cause: Error | undefined;
+  client.on('error', (err: Error) => (cause ??= err));
   try {
     await client.connect();
     return judgeDurability(parseInfo(await client.info()));
+  } catch (err) {
+    throw cause && /^(NOAUTH|WRONGPASS|NOPERM)\b/.test(cause.message) ? cause : err;
   } finally {
     client.disconnect();
   }
 }
 
-export function redisConfig(p: StackPaths, port: number): string {
+/**
+ * Whether the server at `url` answers commands from a connection that sent no credentials (the
+ * URL's own user and password are ignored). True means any local user can feed or drain the queue;
+ * false means it answered NOAUTH. Throws when the server cannot be reached at all.
+ */
+export async function acceptsAnonymous(url: string, timeoutMs = 2000): Promise<boolean> {
+  // A bare PING on a fresh socket: a client library would send its own setup commands first.
+  const reply = await firstReplyLine(url, 'PING\r\n', timeoutMs);
+  if (reply.startsWith('+PONG')) return true;
+  if (reply.startsWith('-NOAUTH')) return false;
+  throw new Error(`unexpected reply to PING: ${reply.slice(0, 200)}`);
+}
+
+function firstReplyLine(url: string, request: string, timeoutMs: number): Promise<string> {
+  const u = new URL(url);
+  const host = u.hostname;
+  const port = Number(u.port || 6379);
+  return new Promise((resolve, reject) => {
+    const sock = u.protocol === 'rediss:' ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
+    let buf = '';
+    const done = (err: Error | undefined, line?: string): void => {
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(line ?? '');
+    };
+    sock.setTimeout(timeoutMs, () => done(new Error(`no reply from ${host}:${port} in ${timeoutMs} ms`)));
+    sock.once(u.protocol === 'rediss:' ? 'secureConnect' : 'connect', () => sock.write(request));
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      const eol = buf.indexOf('\r\n');
+      if (eol >= 0) done(undefined, buf.slice(0, eol));
+    });
+    sock.once('error', (err) => done(err));
+    sock.once('end', () => done(new Error(`${host}:${port} closed the connection without a reply`)));
+  });
+}
+
+export function redisConfig(p: StackPaths, port: number, password: string): string {
   return [
     '# Written by `filewarden stack up`; rewritten on every start.',
     `bind ${LOOPBACK}`,
@@ -91,6 +136,7 @@ export function redisConfig(p: StackPaths, port: number): string {
     'appendfsync everysec',
     'aof-use-rdb-preamble yes',
     'maxmemory-policy noeviction',
+    ...redisAclConfig(password),
     '',
   ].join('\n');
 }
@@ -102,8 +148,9 @@ export function redisRunning(s: RedisState | undefined): boolean {
 }
 
 export async function startRedis(p: StackPaths, port: number): Promise<RedisState> {
-  fs.mkdirSync(p.redisDir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(p.redisConf, redisConfig(p, port));
+  const password = ensureRedisPassword(p); // also makes the Redis directory 0700
+  fs.writeFileSync(p.redisConf, redisConfig(p, port, password), { mode: 0o600 });
+  fs.chmodSync(p.redisConf, 0o600);
   const res = await run('redis-server', [p.redisConf]);
   if (res.spawnError) {
     throw new StackError('FW_STACK_REDIS_START', `cannot run redis-server: ${res.spawnError.message}`, {
@@ -116,7 +163,7 @@ export async function startRedis(p: StackPaths, port: number): Promise<RedisStat
       hint: `see ${p.redisLog}`,
     });
   }
-  const url = `redis://${LOOPBACK}:${port}`;
+  const url = withRedisCredentials(`redis://${LOOPBACK}:${port}`, REDIS_USER, password);
   const deadline = Date.now() + 20_000;
   let lastErr = '';
   while (Date.now() < deadline) {
@@ -126,8 +173,16 @@ export async function startRedis(p: StackPaths, port: number): Promise<RedisStat
       if (d.warnings.length > 0) throw new Error(d.warnings.join('; '));
       const pid = readPidFile(p.redisPid);
       if (!pid) throw new Error(`no pid in ${p.redisPid}`);
-      return { pid, port, host: LOOPBACK, startedAt: new Date().toISOString() };
+      if (await acceptsAnonymous(url, 1000)) {
+        // Never leave an open Redis behind: this one was started a moment ago from our pid file.
+        await stopPid(pid, 30_000);
+        throw new StackError('FW_STACK_REDIS_START', `redis-server on port ${port} answered without authentication, so it was stopped`, {
+          hint: `check that ${p.redisConf} is the configuration it read, and that no other server listens on port ${port}`,
+        });
+      }
+      return { pid, port, host: LOOPBACK, startedAt: new Date().toISOString(), user: REDIS_USER, passwordFile: p.redisPasswordFile };
     } catch (err) {
+      if (err instanceof StackError) throw err;
       lastErr = (err as Error).message;
       await sleep(100);
     }

@@ -1,14 +1,21 @@
 // stack.json: what `stack up` started (pids, ports, versions), read by `status`, `down` and by
-// every command that needs to find the embedded Redis and Elasticsearch.
+// every command that needs to find the embedded Redis and Elasticsearch. It holds no secret (the
+// Redis password stays in its own 0600 file) and is written 0600 all the same.
 import fs from 'node:fs';
 import path from 'node:path';
 import { StackError } from './errors';
+import type { FirewallState } from './firewall';
+import { readSecretFile, withRedisCredentials } from './redis-auth';
 
 export interface RedisState {
   pid: number;
   port: number;
   host: string;
   startedAt: string;
+  /** The ACL user clients authenticate as; absent for a Redis started without one (older stacks). */
+  user?: string;
+  /** Where that user's password is kept (the path only: the password never enters stack.json). */
+  passwordFile?: string;
 }
 
 export interface ElasticsearchState {
@@ -19,11 +26,15 @@ export interface ElasticsearchState {
   home: string;
   version: string;
   startedAt: string;
+  /** The uid the node runs as (when started by root): the firewall lets it reach its own ports. */
+  uid?: number;
 }
 
 export interface StackState {
   redis?: RedisState;
   elasticsearch?: ElasticsearchState;
+  /** The nftables table `stack up` installed; `stack down` removes exactly this one. */
+  firewall?: FirewallState;
 }
 
 export function readState(file: string): StackState {
@@ -47,9 +58,17 @@ export function readState(file: string): StackState {
 export function writeState(file: string, state: StackState): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
+  fs.writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   fs.renameSync(tmp, file);
 }
 
-export const redisUrl = (s: RedisState): string => `redis://${s.host}:${s.port}`;
+/**
+ * The URL clients use, with the ACL user and the password read from its file: a secret, so print
+ * it only through redactUrl. Throws FW_STACK_REDIS_AUTH when the password file is unreadable.
+ */
+export function redisUrl(s: RedisState): string {
+  const url = `redis://${s.host}:${s.port}`;
+  return s.passwordFile ? withRedisCredentials(url, s.user, readSecretFile(s.passwordFile)) : url;
+}
+
 export const elasticsearchUrl = (s: ElasticsearchState): string => `http://${s.host}:${s.httpPort}`;

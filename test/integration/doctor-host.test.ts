@@ -1,11 +1,12 @@
 // `filewarden doctor` on the real host: each reported fact agrees with the kernel's own files,
-// and a Redis that can lose queued events is reported loudly.
+// and a Redis that can lose queued events or answers without a password is reported loudly.
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import zlib from 'node:zlib';
 import t from 'tap';
 import type { CheckResult } from '../../cli/src/doctor/checks';
-import { cli } from '../utils/stack';
+import { defaultStateDir, readState, stackPaths } from '../../stack/src';
+import { cli, endpoints } from '../utils/stack';
 
 async function doctor(env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; checks: Map<string, CheckResult> }> {
   const r = await cli(['doctor', '--json'], env);
@@ -16,7 +17,7 @@ async function doctor(env: NodeJS.ProcessEnv = {}): Promise<{ code: number | nul
 t.test('doctor reports this kernel as its own files describe it', async (t) => {
   const { code, checks } = await doctor();
   t.equal(code, 0, 'all required checks pass on the test host');
-  for (const id of ['btf', 'tracefs', 'securityfs', 'lockdown', 'lsm', 'tracepoints', 'kprobes', 'memlock', 'privileges', 'hooks', 'redis', 'elasticsearch']) {
+  for (const id of ['btf', 'tracefs', 'securityfs', 'lockdown', 'lsm', 'tracepoints', 'kprobes', 'memlock', 'privileges', 'hooks', 'redis', 'redis-auth', 'elasticsearch']) {
     t.ok(checks.has(id), `a ${id} line`);
   }
 
@@ -44,6 +45,10 @@ t.test('doctor reports this kernel as its own files describe it', async (t) => {
   t.match(checks.get('tracepoints')?.detail, 'syscall tracepoints usable: sys_enter/sys_exit for openat');
   t.equal(checks.get('privileges')?.status, 'ok');
   t.equal(checks.get('redis')?.status, 'ok');
+  t.match(checks.get('redis')?.detail, /^redis:\/\/filewarden:\*\*\*@127\.0\.0\.1:\d+ \(stack\) reachable/, 'the URL is shown with the password masked');
+  t.notMatch(JSON.stringify([...checks.values()]), decodeURIComponent(new URL(endpoints().redisUrl).password), 'the password appears nowhere');
+  t.equal(checks.get('redis-auth')?.status, 'ok');
+  t.match(checks.get('redis-auth')?.detail, 'refuses unauthenticated commands (NOAUTH)');
   t.equal(checks.get('elasticsearch')?.status, 'ok');
 
   const text = await cli(['doctor']);
@@ -70,6 +75,27 @@ t.test('a Redis that evicts and keeps nothing on disk is reported loudly', async
   t.match(redis?.detail, 'maxmemory-policy is allkeys-lru');
   t.match(redis?.detail, 'appendonly is off');
   t.match(redis?.fix, 'noeviction');
+
+  const auth = checks.get('redis-auth');
+  t.equal(auth?.status, 'warn', 'a Redis without a password is a warning, not a failure');
+  t.match(auth?.detail, 'WARNING');
+  t.match(auth?.detail, 'answers commands without authentication: any local user can feed or drain the queue');
+  t.match(auth?.fix, 'FILEWARDEN_REDIS_PASSWORD_FILE');
+  const text = await cli(['doctor'], { FILEWARDEN_REDIS_URL: `redis://127.0.0.1:${port}` });
+  t.match(text.stdout, /^WARN {2}redis-auth +WARNING: redis:\/\/127\.0\.0\.1:\d+ answers commands without authentication/m);
+  t.notMatch(text.stdout, /required check\(s\) failed: .*redis-auth/, 'it does not fail the run');
+});
+
+t.test('FILEWARDEN_REDIS_PASSWORD_FILE supplies the password of a Redis URL that names only the user', async (t) => {
+  const redis = readState(stackPaths(defaultStateDir()).stateFile).redis!;
+  const url = `redis://filewarden@127.0.0.1:${redis.port}`;
+  const without = await doctor({ FILEWARDEN_REDIS_URL: url });
+  t.equal(without.checks.get('redis')?.status, 'fail', 'without the password the embedded Redis refuses');
+  t.match(without.checks.get('redis')?.detail, /NOAUTH|WRONGPASS/);
+  const withFile = await doctor({ FILEWARDEN_REDIS_URL: url, FILEWARDEN_REDIS_PASSWORD_FILE: redis.passwordFile });
+  t.equal(withFile.checks.get('redis')?.status, 'ok', 'with the file it is served');
+  t.match(withFile.checks.get('redis')?.detail, `redis://filewarden:***@127.0.0.1:${redis.port} (env) reachable`);
+  t.equal(withFile.checks.get('redis-auth')?.status, 'ok');
 });
 
 t.test('doctor fails with a fix when Redis and Elasticsearch are unreachable', async (t) => {

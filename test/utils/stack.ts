@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { defaultStateDir, resolveEndpoints, type Endpoints } from '../../stack/src';
+import { defaultStateDir, resolveEndpoint, resolveEndpoints, type Endpoints } from '../../stack/src';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -17,10 +17,32 @@ export function esClient(): Client {
   return new Client({ node: endpoints().elasticsearchUrl });
 }
 
-/** host/port for BullMQ and ioredis. Workers need maxRetriesPerRequest null (BullMQ's rule). */
-export function redisConnection(url = endpoints().redisUrl): { host: string; port: number; maxRetriesPerRequest: null } {
+export interface RedisConnection {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  maxRetriesPerRequest: null;
+}
+
+/**
+ * host, port and the credentials in `url` for BullMQ and ioredis. Workers need
+ * maxRetriesPerRequest null (BullMQ's rule).
+ */
+export function redisConnection(url = endpoints().redisUrl): RedisConnection {
   const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+/** The Redis URL, with its credentials, of the stack in another state directory (env ignored). */
+export function stackRedisUrl(stateDir: string): string {
+  return resolveEndpoint(stateDir, 'redis', undefined, {});
 }
 
 /** A name no other test run uses, for indices and queues. */

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { probeRedis, resolveEndpoints, StackError, type Endpoints } from '../../../stack/src';
+import { acceptsAnonymous, probeRedis, redactUrl, resolveEndpoints, StackError, type Endpoints } from '../../../stack/src';
 import {
   CAP,
   hasCap,
@@ -159,29 +159,53 @@ export async function checkServices(stateDir: string): Promise<CheckResult[]> {
   }
   const out: CheckResult[] = [];
   const startHint = 'start the embedded stack: filewarden stack up';
+  const redisShown = redactUrl(ep.redisUrl);
+  let redisUp = false;
   try {
     const d = await probeRedis(ep.redisUrl);
-    const base = `${ep.redisUrl} (${ep.redisSource}) reachable, version ${d.version}, appendonly=${d.aofEnabled ? 'yes' : 'no'}, maxmemory-policy=${d.maxmemoryPolicy}`;
+    redisUp = true;
+    const base = `${redisShown} (${ep.redisSource}) reachable, version ${d.version}, appendonly=${d.aofEnabled ? 'yes' : 'no'}, maxmemory-policy=${d.maxmemoryPolicy}`;
     out.push(
       d.warnings.length === 0
         ? { id: 'redis', status: 'ok', detail: base }
         : { id: 'redis', status: 'warn', detail: `${base}. WARNING: queued audit events can be lost: ${d.warnings.join('; ')}`, fix: 'configure that Redis with appendonly yes and maxmemory-policy noeviction, or use the embedded stack' },
     );
   } catch (err) {
-    out.push({ id: 'redis', status: 'fail', detail: `${ep.redisUrl} (${ep.redisSource}) unreachable: ${(err as Error).message}`, fix: ep.redisSource === 'stack' ? startHint : 'check FILEWARDEN_REDIS_URL' });
+    out.push({ id: 'redis', status: 'fail', detail: `${redisShown} (${ep.redisSource}) unreachable: ${redactUrl((err as Error).message)}`, fix: ep.redisSource === 'stack' ? startHint : 'check FILEWARDEN_REDIS_URL' });
   }
+  if (redisUp) out.push(await checkRedisAuth(ep.redisUrl, redisShown));
   const { Client } = await import('@elastic/elasticsearch'); // loaded on use: see stack/src/stack.ts
   const client = new Client({ node: ep.elasticsearchUrl, requestTimeout: 5000, maxRetries: 0 });
   try {
     const info = await client.info();
     const health = await client.cluster.health();
-    out.push({ id: 'elasticsearch', status: health.status === 'red' ? 'warn' : 'ok', detail: `${ep.elasticsearchUrl} (${ep.elasticsearchSource}) reachable, version ${info.version.number}, health ${health.status}` });
+    out.push({ id: 'elasticsearch', status: health.status === 'red' ? 'warn' : 'ok', detail: `${redactUrl(ep.elasticsearchUrl)} (${ep.elasticsearchSource}) reachable, version ${info.version.number}, health ${health.status}` });
   } catch (err) {
-    out.push({ id: 'elasticsearch', status: 'fail', detail: `${ep.elasticsearchUrl} (${ep.elasticsearchSource}) unreachable: ${(err as Error).message}`, fix: ep.elasticsearchSource === 'stack' ? startHint : 'check FILEWARDEN_ELASTICSEARCH_URL' });
+    out.push({ id: 'elasticsearch', status: 'fail', detail: `${redactUrl(ep.elasticsearchUrl)} (${ep.elasticsearchSource}) unreachable: ${(err as Error).message}`, fix: ep.elasticsearchSource === 'stack' ? startHint : 'check FILEWARDEN_ELASTICSEARCH_URL' });
   } finally {
     await client.close();
   }
   return out;
+}
+
+/**
+ * A Redis that answers a connection without credentials lets any local user add forged batches or
+ * delete queued ones. A loud warning, not a failure: the pipeline itself still works.
+ */
+export async function checkRedisAuth(url: string, shown = redactUrl(url)): Promise<CheckResult> {
+  try {
+    if (await acceptsAnonymous(url)) {
+      return {
+        id: 'redis-auth',
+        status: 'warn',
+        detail: `WARNING: ${shown} answers commands without authentication: any local user can feed or drain the queue (forged batches, deleted evidence)`,
+        fix: 'require a password (an ACL user with `user default off`, or requirepass) and pass it in the URL or FILEWARDEN_REDIS_PASSWORD_FILE; the embedded stack does this',
+      };
+    }
+    return { id: 'redis-auth', status: 'ok', detail: `${shown} refuses unauthenticated commands (NOAUTH)` };
+  } catch (err) {
+    return { id: 'redis-auth', status: 'warn', detail: `cannot tell whether ${shown} requires authentication: ${redactUrl((err as Error).message)}`, fix: 'check that Redis requires a password' };
+  }
 }
 
 export function readMounts(): Mount[] {

@@ -1,7 +1,7 @@
 // Fault 3: Redis stops for 30 s under load. The collector spools to disk, replays the spool in
 // order once Redis is back, and every event reaches Elasticsearch once.
 import t from 'tap';
-import { startRedis, stopRedis, stackPaths } from '../../../stack/src';
+import { redisUrl, startRedis, stopRedis, stackPaths } from '../../../stack/src';
 import { choosePort } from '../../../stack/src/ports';
 import { tempDir } from '../../utils/kernel';
 import { expectExactlyOnce, openWorkload, pipelineEnv, sleep, startCollector, startIndexer, stopService, waitFor } from '../../utils/pipeline';
@@ -12,7 +12,7 @@ t.test('with Redis down for 30 s under load, the spool takes over and every even
   const port = (await choosePort('test redis', 16400, { explicit: false })).port;
   let redis = await startRedis(paths, port);
   t.teardown(() => stopRedis(redis));
-  const env = pipelineEnv(t, { redisUrl: `redis://127.0.0.1:${port}` });
+  const env = pipelineEnv(t, { redisUrl: redisUrl(redis) }); // with the ACL user and its password
   const collector = await startCollector(t, env);
   const indexer = await startIndexer(t, env);
   const N = 8000;

@@ -1,14 +1,16 @@
 // A full spool drops whole batches, and says so: the counter, a log line per batch with its
 // sequence range, and the gap report in Elasticsearch name exactly the same events.
 import t from 'tap';
-import { startRedis, stopRedis, stackPaths } from '../../../stack/src';
+import { ensureRedisPassword, REDIS_USER, startRedis, stopRedis, stackPaths } from '../../../stack/src';
 import { choosePort } from '../../../stack/src/ports';
 import { tempDir } from '../../utils/kernel';
 import { openWorkload, pipelineEnv, readIndexed, startCollector, startIndexer, stopService, waitFor, waitQueueEmpty, gapReport } from '../../utils/pipeline';
 
 t.test('when Redis is unreachable and the spool is full, the dropped events are counted and reported exactly', async (t) => {
   const port = (await choosePort('test redis', 16500, { explicit: false })).port;
-  const env = pipelineEnv(t, { redisUrl: `redis://127.0.0.1:${port}` }); // nothing listens there yet
+  // Nothing listens there yet; the password is made now, and the Redis started below reuses it.
+  const paths = stackPaths(tempDir(t, 'fw-redis-'));
+  const env = pipelineEnv(t, { redisUrl: `redis://${REDIS_USER}:${ensureRedisPassword(paths)}@127.0.0.1:${port}` });
   let collector = await startCollector(t, env, ['--spool-max-bytes', '40k']);
   t.equal(await openWorkload(t, env.workDir, 3000, 1000).done, 3000);
   t.ok(await waitFor(async () => (await collector.metrics()).get('filewarden_spool_dropped_events_total')! > 0, 15_000), 'the spool fills up and batches are dropped');
@@ -19,7 +21,6 @@ t.test('when Redis is unreachable and the spool is full, the dropped events are 
   t.ok(dropped.length > 0, `${dropped.length} dropped batches logged with their sequence ranges`);
   t.match(log, new RegExp(`dropped ${droppedCount} \\(spool full\\)`), 'the final line counts the same events');
 
-  const paths = stackPaths(tempDir(t, 'fw-redis-'));
   const redis = await startRedis(paths, port);
   t.teardown(() => stopRedis(redis));
   collector = await startCollector(t, env);
