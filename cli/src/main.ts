@@ -210,6 +210,7 @@ export function buildProgram(): Command {
     .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
     .option('--rules <file>', 'rule file to evaluate on every batch (repeatable; "builtin" is the shipped pack; docs/rules.md)', repeat((v: string) => v), [])
     .option('--command-key <file>', 'Ed25519 private key that signs kill/deny/policy commands (filewarden keys generate)')
+    .option('--trusted-keys <file|dir>', "enrolled collectors: their host-signing.pub named <host>.pub (or a directory of them; repeatable). Only batches and checkpoints signed by an enrolled key cause commands or move checkpoints; the rest is indexed as untrusted", repeat((v: string) => v), [])
     .option('--command-lifetime-ms <ms>', 'how long a command stays valid', parseCount, INDEXER_DEFAULTS.commandLifetimeMs)
     .option('--alert-index <name>', 'where alerts go', parseIndexName, INDEXER_DEFAULTS.alertIndex)
     .option('--audit-index <name>', 'where enforcement decisions (issued, applied, refused), chain links and retention evidence go', parseIndexName, INDEXER_DEFAULTS.auditIndex)

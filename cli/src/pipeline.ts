@@ -1,7 +1,10 @@
 // `filewarden collect` (to Redis), `filewarden index`, `filewarden gaps` and `filewarden up`: the
 // pipeline commands. Each long-running one stops cleanly on SIGINT/SIGTERM or after --duration.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { hostIdentity } from '../../collector/src/enrich/host-identity';
+import { keyId, loadOrCreateHostKey } from '../../collector/src/integrity/hash-chain';
 import { loadPrivateKey, loadPublicKey } from '../../collector/src/enforce/signed-command';
 import { loadRules } from '../../indexer/src/rules/rule-loader';
 import { loadRetentionPolicy } from '../../indexer/src/retention/retention-policy';
@@ -50,6 +53,7 @@ export interface IndexCliOptions extends EsCliOptions {
   rules: string[];
   commandKey?: string;
   commandLifetimeMs: number;
+  trustedKeys: string[];
   retentionPolicy?: string;
   retentionIntervalMin: number;
 }
@@ -131,6 +135,7 @@ export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log)
     rules: loadRules(o.rules),
     ...(o.commandKey ? { commandKey: loadPrivateKey(o.commandKey) } : {}),
     commandLifetimeMs: o.commandLifetimeMs,
+    trustedKeys: o.trustedKeys,
     ...(o.retentionPolicy ? { retention: loadRetentionPolicy(o.retentionPolicy), retentionIntervalMs: o.retentionIntervalMin * 60_000 } : {}),
     concurrency: o.concurrency,
     installTemplates: o.templates,
@@ -165,6 +170,25 @@ export async function gapsCommand(stateDir: string, o: GapsCliOptions, log: Log)
   return report.some((g) => g.missingCount > 0 || g.duplicated > 0) ? 1 : 0;
 }
 
+/**
+ * `up` enrolls its own collector: the host key (created here if the collector has not run yet) is
+ * written as <state>/trusted-keys/<host>.pub, the directory the indexer trusts. Returns that directory.
+ */
+export function enrollThisHost(stateDir: string, log: Log): string {
+  const key = loadOrCreateHostKey(path.join(stateDir, 'collector'));
+  const dir = path.join(stateDir, 'trusted-keys');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `${hostIdentity().name}.pub`);
+  const pem = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const had = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+  if (had !== pem) {
+    fs.writeFileSync(`${file}.tmp`, pem, { mode: 0o644 });
+    fs.renameSync(`${file}.tmp`, file);
+    log(`up: enrolled this host's collector key ${keyId(key.publicKey)} as ${file}${had === undefined ? '' : ' (it replaces the key enrolled before)'}`);
+  }
+  return dir;
+}
+
 export interface UpOptions {
   hooks: string;
   duration?: number;
@@ -190,7 +214,7 @@ export async function up(stateDir: string, o: UpOptions, log: Log, doctor: () =>
   const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'filewarden.js');
   const children: Child[] = [
     { name: 'collect', args: ['collect', '--hooks', o.hooks, '--metrics-port', String(cPort)], metricsUrl: `http://127.0.0.1:${cPort}/metrics` },
-    { name: 'index', args: ['index', '--metrics-port', String(iPort)], metricsUrl: `http://127.0.0.1:${iPort}/metrics` },
+    { name: 'index', args: ['index', '--metrics-port', String(iPort), '--trusted-keys', enrollThisHost(stateDir, log)], metricsUrl: `http://127.0.0.1:${iPort}/metrics` },
   ];
   const tty = process.stdout.isTTY === true;
   let statusShown = false;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import type { Test } from 'tap';
 import { parseMetrics } from '../../collector/src/metrics/metrics-server';
+import { enrollThisHost } from '../../cli/src/pipeline';
 import { tempDir } from './kernel';
 import { cli, endpoints, esClient, repoRoot, uniqueName } from './stack';
 
@@ -102,10 +103,15 @@ export function startCollector(t: Test, env: PipelineEnv, extra: string[] = []):
   );
 }
 
-export function startIndexer(t: Test, env: PipelineEnv, o: { esUrl?: string; extra?: string[] } = {}): Promise<Service> {
+/**
+ * The indexer on this test's queue and indices. Unless `enroll` is false, it trusts the test's
+ * collector: its host key (in env.stateDir) is enrolled as `up` does it.
+ */
+export function startIndexer(t: Test, env: PipelineEnv, o: { esUrl?: string; extra?: string[]; enroll?: boolean } = {}): Promise<Service> {
+  const trust = o.enroll === false ? [] : ['--trusted-keys', enrollThisHost(env.stateDir, () => undefined)];
   return spawnService(
     t,
-    ['--state-dir', env.stateDir, 'index', '--queue', env.queue, ...indexNames(env), '--alert-index', env.alertIndex, '--audit-index', env.auditIndex, '--metrics-port', '0', ...(o.extra ?? [])],
+    ['--state-dir', env.stateDir, 'index', '--queue', env.queue, ...indexNames(env), '--alert-index', env.alertIndex, '--audit-index', env.auditIndex, '--metrics-port', '0', ...trust, ...(o.extra ?? [])],
     { FILEWARDEN_REDIS_URL: env.redisUrl, FILEWARDEN_ELASTICSEARCH_URL: o.esUrl ?? env.esUrl },
   );
 }

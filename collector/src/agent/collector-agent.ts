@@ -10,7 +10,7 @@ import { AccountNames } from '../enrich/account-names';
 import { hostIdentity } from '../enrich/host-identity';
 import { ProcessInfoReader } from '../enrich/process-info';
 import { auditId, Enforcer } from '../enforce/enforcer';
-import { HashChain, loadOrCreateHostKey } from '../integrity/hash-chain';
+import { HashChain, loadOrCreateHostKey, signRecord } from '../integrity/hash-chain';
 import type { CapturedEvent } from '../format/ecs';
 import { mirroredCounter, serveMetrics, type MetricsServer } from '../metrics/metrics-server';
 import { EventQueue } from '../queue/event-queue';
@@ -82,6 +82,8 @@ export class CollectorAgent {
   private enforcer: Enforcer | undefined;
   private audits = 0;
   private readonly chain: HashChain | undefined;
+  /** Signs checkpoints, heartbeats and audit records always; batches only with the chain on. */
+  private readonly hostKey: { privateKey: KeyObject; publicKey: KeyObject };
   private readonly run = crypto.randomBytes(6).toString('hex');
   private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey' | 'chain'>>;
 
@@ -109,12 +111,13 @@ export class CollectorAgent {
     } else {
       opts.log(`sequence: new stream ${this.sequencer.stream} for boot ${id.bootId}`);
     }
+    const key = loadOrCreateHostKey(opts.stateDir);
+    this.hostKey = key;
     if (opts.chain ?? true) {
-      const key = loadOrCreateHostKey(opts.stateDir);
       this.chain = new HashChain(opts.stateDir, id.bootId, this.sequencer.stream, key.privateKey, key.publicKey);
       opts.log(`chain: batches signed with ${key.created ? 'new ' : ''}host key ${this.chain.key} (${key.pubFile} is the key verify --trusted-keys pins)`);
     } else {
-      opts.log('chain: off (--no-chain): batches are not signed, and verify reports this host as unchained');
+      opts.log(`chain: off (--no-chain): batches are not signed, and verify reports this host as unchained; checkpoints are still signed with host key ${key.pubFile}`);
     }
     this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue });
     this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
@@ -174,7 +177,7 @@ export class CollectorAgent {
   /** Ships an audit record behind the batches already handed over. */
   private audit(record: AuditRecord): void {
     this.audits++;
-    this.shipper.ship({ v: WIRE_VERSION, kind: 'audit', id: auditId(), record }).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
+    this.shipper.ship(signRecord({ v: WIRE_VERSION, kind: 'audit' as const, id: auditId(), record }, this.hostKey.privateKey, this.hostKey.publicKey)).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 
   /** Detaches the probe, ships every event read so far (to Redis or the spool), then closes. */
@@ -253,7 +256,7 @@ export class CollectorAgent {
     const assigned = this.sequencer.assigned;
     const k = this.capture?.stats();
     const hb = { run: this.run, at: Date.now(), intervalMs: this.o.checkpointMs, kernelDropped: k?.dropped ?? 0, argsLost: k?.argsLost ?? 0, spoolDropped: this.shipper.stats().eventsDropped };
-    const d: CheckpointJobData = { v: WIRE_VERSION, kind: 'checkpoint', boot: this.host.bootId, stream: this.sequencer.stream, assigned, host: this.host.name, hb };
+    const d: CheckpointJobData = signRecord({ v: WIRE_VERSION, kind: 'checkpoint' as const, boot: this.host.bootId, stream: this.sequencer.stream, assigned, host: this.host.name, hb }, this.hostKey.privateKey, this.hostKey.publicKey);
     this.shipper.ship(d).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 

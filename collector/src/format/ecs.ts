@@ -57,7 +57,7 @@ export interface EcsOpenDocument {
     seq_stream?: string;
     boot_id?: string;
     /** Set by the indexer, outside the signed digest: whether an enrolled collector signed the event. */
-    trust?: { status: 'verified' | 'untrusted'; reason: string };
+    trust?: { status: 'verified' | 'signed' | 'untrusted'; reason: string };
   };
 }
 

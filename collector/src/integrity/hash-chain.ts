@@ -154,7 +154,7 @@ export function signRecord<T extends object>(record: T, privateKey: KeyObject, p
 }
 
 /** Checks a control record's signature under the key it names; who may sign is the caller's question. */
-export function checkRecord(record: { sig?: RecordSignature }): { ok: true; key: string } | { ok: false; reason: string } {
+export function checkRecord<T extends { sig?: RecordSignature }>(record: T): { ok: true; key: string } | { ok: false; reason: string } {
   const s = record.sig;
   if (!s) return { ok: false, reason: 'unsigned' };
   let pub: KeyObject;

@@ -8,9 +8,14 @@ import type { EnrolledKeys } from './trusted-keys';
 /** Why input is not trusted; `ok` when it is. */
 export type TrustReason = 'ok' | 'unsigned' | 'bad-signature' | 'unenrolled-host' | 'unenrolled-key' | 'digest-mismatch';
 
-/** The indexer's verdict on where a document came from (filewarden.trust; outside the signed digest). */
+/**
+ * The indexer's verdict on where a document came from (filewarden.trust; outside the signed
+ * digest). `signed`: the link verifies under a key enrolled for the host, and the events' digests
+ * were not recomputed on arrival (`verify` does that later); `verified`: they were, and all match.
+ * Only `verified` input causes a command.
+ */
 export interface SourceTrust {
-  status: 'verified' | 'untrusted';
+  status: 'verified' | 'signed' | 'untrusted';
   reason: TrustReason;
   /** One sentence for alerts and logs; not stored on every event. */
   detail: string;
@@ -37,25 +42,37 @@ export interface BatchToJudge {
 }
 
 /**
- * A batch's trust. `docs` are the documents the indexer built, in sequence order, without
- * filewarden.trust; their digests are computed only once the key is known to be enrolled.
+ * A batch's link and signer, without its events: cheap (one hash and one signature check per
+ * batch), so every batch gets it. `signed` at best; `verifyDigests` makes that `verified`.
  */
-export function judgeBatch(b: BatchToJudge, host: string, docs: readonly object[], enrolled: EnrolledKeys): SourceTrust {
+export function judgeLink(b: BatchToJudge, host: string, enrolled: EnrolledKeys): SourceTrust {
   const l = b.chain;
   if (!l) return untrusted('unsigned', 'the batch has no hash-chain link (a collector run with --no-chain, or not a collector)');
   const c = checkLink({ boot: b.boot, stream: b.stream, first: b.first, last: b.last }, l);
   if (!c.ok) return untrusted('bad-signature', `the batch's chain link does not verify: ${c.reason}`, l.key);
-  const e = enrollment(enrolled, host, l.key);
-  if (e) return e;
-  const digests = Buffer.from(l.digests, 'base64');
-  for (let i = 0; i < docs.length; i++) {
-    if (!eventDigest(docs[i]!).equals(digests.subarray(32 * i, 32 * i + 32))) return untrusted('digest-mismatch', `event seq ${b.first + i} does not match the digest its collector signed`, l.key);
-  }
-  return { status: 'verified', reason: 'ok', detail: `signed by enrolled key ${l.key}`, key: l.key };
+  return enrollment(enrolled, host, l.key) ?? { status: 'signed', reason: 'ok', detail: `signed by enrolled key ${l.key}`, key: l.key };
 }
 
+/**
+ * Upgrades a `signed` verdict to `verified` when every document (built by the indexer, in sequence
+ * order, without filewarden.trust) has exactly the digest the link signed. This costs a canonical
+ * JSON and a sha256 per event, so the indexer pays it only for a batch that is about to cause a
+ * command.
+ */
+export function verifyDigests(t: SourceTrust, b: BatchToJudge, docs: readonly object[]): SourceTrust {
+  if (t.status !== 'signed' || !b.chain) return t;
+  const digests = Buffer.from(b.chain.digests, 'base64');
+  for (let i = 0; i < docs.length; i++) {
+    if (!eventDigest(docs[i]!).equals(digests.subarray(32 * i, 32 * i + 32))) return untrusted('digest-mismatch', `event seq ${b.first + i} does not match the digest its collector signed`, t.key);
+  }
+  return { ...t, status: 'verified', detail: `${t.detail}; every event matches its signed digest` };
+}
+
+/** Both checks at once: what a batch that may cause a command gets. */
+export const judgeBatch = (b: BatchToJudge, host: string, docs: readonly object[], enrolled: EnrolledKeys): SourceTrust => verifyDigests(judgeLink(b, host, enrolled), b, docs);
+
 /** A control record's trust (checkpoint, heartbeat, audit record): signed by a key enrolled for `host`. */
-export function judgeRecord(r: { sig?: RecordSignature }, host: string, enrolled: EnrolledKeys): SourceTrust {
+export function judgeRecord<T extends { sig?: RecordSignature }>(r: T, host: string, enrolled: EnrolledKeys): SourceTrust {
   const c = checkRecord(r);
   if (!c.ok) return c.reason === 'unsigned' ? untrusted('unsigned', 'the record is not signed') : untrusted('bad-signature', `the record's signature does not verify: ${c.reason}`, r.sig?.key);
   return enrollment(enrolled, host, c.key) ?? { status: 'verified', reason: 'ok', detail: `signed by enrolled key ${c.key}`, key: c.key };

@@ -25,7 +25,7 @@ import { toDocument } from '../../../collector/src/format/event-document';
 import { installTemplates } from '../ecs/index-templates';
 import { INDEXER_DEFAULTS } from './defaults';
 import { runRetention } from '../retention/retention-job';
-import { judgeBatch, judgeRecord, type SourceTrust, storedTrust } from '../integrity/source-trust';
+import { judgeLink, judgeRecord, type SourceTrust, storedTrust, verifyDigests } from '../integrity/source-trust';
 import { EnrolledKeys } from '../integrity/trusted-keys';
 import { isTransient } from './transient';
 import { validateJob, wireBatchCheck } from './job-schema';
@@ -380,7 +380,7 @@ export class IndexerWorker {
     }
     const base = { action: r.action, scope: 'on-alert' as const };
     const notSent = (reason: string): AlertEnforcement => ({ ...base, status: 'not-sent', reason });
-    if (a.trigger.trusted === false) return notSent(`untrusted source (${trust.reason}): ${trust.detail}; only a batch signed by an enrolled collector key causes a command`);
+    if (trust.status !== 'verified') return notSent(`untrusted source (${trust.reason}): ${trust.detail}; only a batch signed by an enrolled collector key, whose events match their signed digests, causes a command`);
     if (!d.host.id) return notSent('the host has no host.id to address a command to');
     if (d.filewarden.action === 'kill') return { ...notSent('the kernel policy already killed the process'), kernel_action: 'kill' };
     let body: CommandBody;
@@ -452,21 +452,26 @@ export class IndexerWorker {
       const { index, id, doc } = toDocument(b, stream, w, this.prefix);
       return { index, id, doc, raw: w, seq: w.q, stream, bootId: b.host.bootId };
     });
-    // Judged on the documents as the collector signed them; the verdict is added after.
-    const trust = judgeBatch(data, b.host.name, items.map((i) => i.doc), this.enrolled);
+    // The link and its signer for every batch; the events' digests only for a batch about to cause
+    // a command (verify recomputes them all later). The verdict is added to the documents after.
+    let trust = judgeLink(data, b.host.name, this.enrolled);
+    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: wallMs(i), trusted: trust.status !== 'untrusted' }))) : [];
+    const first = items[0]!.doc;
+    const policyDue = this.sender !== undefined && this.policy.entries.length > 0 && first.host.id !== undefined && this.policySent.get(first.host.id) !== first.host.boot.id;
+    if (trust.status === 'signed' && (policyDue || alerts.some((a) => a.rule.action !== 'alert' && a.rule.scope === 'on-alert'))) {
+      trust = verifyDigests(trust, data, items.map((i) => i.doc));
+    }
     const stored = storedTrust(trust);
     for (const i of items) i.doc.filewarden.trust = stored;
-    const trusted = trust.status === 'verified';
-    if (!trusted) {
+    if (trust.status === 'untrusted') {
       this.c.untrustedEvents.inc(items.length);
       this.noteUntrusted(trust, b.host.name, b.host.bootId, 'batch');
     }
-    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: wallMs(i), trusted }))) : [];
     const issued: AuditRecord[] = [];
-    if (trusted && this.sender && this.policy.entries.length && items.length) await this.pushPolicy(items[0]!.doc, issued);
+    if (trust.status === 'verified' && policyDue) await this.pushPolicy(first, issued);
     const alertDocs = [];
     for (const a of alerts) alertDocs.push({ id: a.id, doc: alertDocument(a, await this.enforce(a, issued, trust), Date.now(), stored) });
-    if (!trusted && this.engine.size) alertDocs.push(this.untrustedSourceAlert(data, items, trust));
+    if (trust.status === 'untrusted' && this.engine.size) alertDocs.push(this.untrustedSourceAlert(data, items, trust));
     const r = await this.writer.write(items);
     await this.writeControl([
       ...alertDocs.map((a) => ({ index: this.alertIndex, id: a.id, doc: a.doc })),

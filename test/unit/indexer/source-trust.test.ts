@@ -7,7 +7,7 @@ import t from 'tap';
 import { encodeBatch } from '../../../collector/src/batch/wire';
 import { toDocument } from '../../../collector/src/format/event-document';
 import { checkRecord, eventDigest, HashChain, keyId, signRecord } from '../../../collector/src/integrity/hash-chain';
-import { judgeBatch, judgeRecord } from '../../../indexer/src/integrity/source-trust';
+import { judgeBatch, judgeLink, judgeRecord } from '../../../indexer/src/integrity/source-trust';
 import { EnrolledKeys, loadTrustedKeys } from '../../../indexer/src/integrity/trusted-keys';
 import { InvalidJobError, validateJob } from '../../../indexer/src/worker/job-schema';
 import { isTransient } from '../../../indexer/src/worker/transient';
@@ -77,7 +77,8 @@ t.test('batch verdicts: unsigned, bad link, unenrolled, altered, verified', asyn
   const docs = b.events.map((w) => toDocument(b, 'st', w, '').doc);
   t.equal(judgeBatch(job, host.name, docs, enrolled).reason, 'unsigned');
   job.chain = new HashChain(tempDir(t, 'fw-chain-'), host.bootId, 'st', k.privateKey, k.publicKey).link(b, 'st');
-  t.strictSame(judgeBatch(job, host.name, docs, enrolled), { status: 'verified', reason: 'ok', detail: `signed by enrolled key ${keyId(k.publicKey)}`, key: keyId(k.publicKey) });
+  t.strictSame(judgeLink(job, host.name, enrolled), { status: 'signed', reason: 'ok', detail: `signed by enrolled key ${keyId(k.publicKey)}`, key: keyId(k.publicKey) }, 'the link alone: signed');
+  t.strictSame(judgeBatch(job, host.name, docs, enrolled), { status: 'verified', reason: 'ok', detail: `signed by enrolled key ${keyId(k.publicKey)}; every event matches its signed digest`, key: keyId(k.publicKey) }, 'with the digests: verified');
   t.equal(judgeBatch(job, 'another-host', docs, enrolled).reason, 'unenrolled-host');
   t.equal(judgeBatch({ ...job, first: 2, last: 3 }, host.name, docs, enrolled).reason, 'bad-signature', 'a link moved to other numbers');
   const altered = docs.map((d, i) => (i === 1 ? { ...d, process: { ...d.process, pid: 1 } } : d));
