@@ -16,6 +16,8 @@ import { mirroredCounter, serveMetrics, type MetricsServer } from '../metrics/me
 import { EventQueue } from '../queue/event-queue';
 import { Shipper } from '../queue/shipper';
 import { DiskSpool } from '../spool/disk-spool';
+import { redactUrl } from '../../../stack/src/redact';
+import { lockStateDir, type StateLock } from './state-lock';
 
 export interface CollectorAgentOptions {
   capture: CaptureOptions;
@@ -62,7 +64,22 @@ export class EnforcementSetupError extends Error {
  */
 export const COLLECTOR_NODE_FLAGS = ['--max-semi-space-size=2'];
 
+/** How long stop() waits for the command worker: BullMQ's close waits for Redis, however long it is away. */
+const ENFORCER_STOP_MS = 5000;
+
 export const COLLECTOR_DEFAULTS = { batchEvents: 2000, batchDelayMs: 200, spoolMaxBytes: 1 << 30, metricsPort: 9464, metricsHost: '127.0.0.1', checkpointMs: 10_000 };
+
+/** " (spool full)", " (spool unwritable)", or both with their counts; nothing when none was dropped. */
+function dropCauses(s: ReturnType<Shipper['stats']>): string {
+  const causes = [
+    [s.eventsDroppedSpoolFull, 'spool full'],
+    [s.eventsDroppedSpoolUnwritable, 'spool unwritable'],
+  ] as const;
+  const present = causes.filter(([n]) => n > 0);
+  if (present.length === 0) return '';
+  if (present.length === 1) return ` (${present[0][1]})`;
+  return ` (${present.map(([n, why]) => `${why} ${n}`).join(', ')})`;
+}
 
 export class CollectorAgent {
   readonly registry = new Registry();
@@ -85,9 +102,13 @@ export class CollectorAgent {
   /** Signs checkpoints, heartbeats and audit records always; batches only with the chain on. */
   private readonly hostKey: { privateKey: KeyObject; publicKey: KeyObject };
   private readonly run = crypto.randomBytes(6).toString('hex');
+  private readonly lock: StateLock;
   private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey' | 'chain'>>;
 
   constructor(private readonly opts: CollectorAgentOptions) {
+    // Before anything reads or writes the state: a second collector here would reuse sequence numbers.
+    // Released by stop(), or at exit when the constructor or start() throws.
+    this.lock = lockStateDir(opts.stateDir);
     this.o = {
       queue: opts.queue ?? 'filewarden-events',
       batchEvents: opts.batchEvents ?? COLLECTOR_DEFAULTS.batchEvents,
@@ -142,6 +163,7 @@ export class CollectorAgent {
       await this.shipper.close();
       await this.queue.close();
       await this.metrics?.close();
+      this.lock.release();
       throw e;
     }
     // The previous run's last numbers may all be lost (a crash): say how far it got, and that this run is alive.
@@ -149,7 +171,7 @@ export class CollectorAgent {
     const c = this.capture.choice;
     this.opts.log(`collect: hook ${c.hook}${c.requested === 'auto' ? ' (auto)' : ''}: ${this.capture.attached().join(', ')}`);
     for (const s of c.skipped) this.opts.log(`collect: skipped ${s.hook}: ${s.reason}`);
-    this.opts.log(`collect: queue ${this.o.queue} at ${this.opts.redisUrl}; spool ${this.spool.dir}; metrics ${this.metrics.url}`);
+    this.opts.log(`collect: queue ${this.o.queue} at ${redactUrl(this.opts.redisUrl)}; spool ${this.spool.dir}; metrics ${this.metrics.url}`);
     this.checkpointTimer = setInterval(() => this.checkpoint(), this.o.checkpointMs);
     if (this.opts.commandPublicKey) {
       const p = this.opts.capture.policy;
@@ -183,7 +205,7 @@ export class CollectorAgent {
   /** Detaches the probe, ships every event read so far (to Redis or the spool), then closes. */
   async stop(): Promise<void> {
     clearInterval(this.checkpointTimer);
-    await this.enforcer?.stop();
+    await this.stopEnforcer();
     await this.capture?.close();
     this.flush();
     this.checkpoint();
@@ -194,8 +216,32 @@ export class CollectorAgent {
     const k = this.capture?.stats();
     this.opts.log(
       `collect: stopped at seq ${this.sequencer.assigned}; queued ${s.eventsQueued}, spooled ${s.eventsSpooled} (left in spool ${this.spool.stats().events}), ` +
-        `dropped ${s.eventsDropped} (spool full)${k ? `, kernel dropped ${k.dropped} (ring buffer full)` : ''}`,
+        `dropped ${s.eventsDropped}${dropCauses(s)}${k ? `, kernel dropped ${k.dropped} (ring buffer full)` : ''}`,
     );
+    this.lock.release();
+  }
+
+  /** What a stop cut short would leave undone, for the message when it does not finish in time. */
+  unfinished(): string {
+    const left = this.sequencer.assigned - this.sequencer.acked;
+    return left > 0
+      ? `events seq ${this.sequencer.acked + 1}..${this.sequencer.assigned} are neither in Redis nor in the spool; the next start reports them as lost`
+      : 'every event read is in Redis or in the spool';
+  }
+
+  /**
+   * Stops taking commands. BullMQ's worker close waits for its fetch loop, which waits for Redis
+   * however long it is away; no command is in hand then, so the wait is cut short.
+   */
+  private async stopEnforcer(): Promise<void> {
+    if (!this.enforcer) return;
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      this.enforcer.stop().then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), ENFORCER_STOP_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!closed) this.opts.log(`enforce: the command worker did not close within ${ENFORCER_STOP_MS / 1000} s (Redis unreachable?); stopping without it`);
   }
 
   private onEvents(events: CapturedEvent[]): void {
@@ -276,7 +322,8 @@ export class CollectorAgent {
     mirroredCounter(r, 'filewarden_batches_queued_total', 'batches (jobs) added to Redis', sh((s) => s.batchesQueued));
     mirroredCounter(r, 'filewarden_events_spooled_total', 'events written to the disk spool while Redis was unreachable', sh((s) => s.eventsSpooled));
     mirroredCounter(r, 'filewarden_spool_replayed_events_total', 'spooled events later added to Redis', sh((s) => s.eventsReplayed));
-    mirroredCounter(r, 'filewarden_spool_dropped_events_total', 'events lost because the spool was full', sh((s) => s.eventsDropped));
+    mirroredCounter(r, 'filewarden_spool_dropped_events_total', 'events lost because Redis did not take them and the spool was full or unwritable', sh((s) => s.eventsDropped));
+    mirroredCounter(r, 'filewarden_spool_unwritable_dropped_events_total', 'of those, events lost because writing to the spool failed (disk full, read-only)', sh((s) => s.eventsDroppedSpoolUnwritable));
     mirroredCounter(r, 'filewarden_enforcement_audit_records_total', 'enforcement commands decided (applied or refused), each shipped as an audit record', () => this.audits);
     mirroredCounter(r, 'filewarden_process_info_unavailable_total', 'processes gone before executable and args could be read', () => this.procs.unavailable);
     const gauge = (name: string, help: string, read: () => number): void =>

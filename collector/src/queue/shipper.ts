@@ -1,8 +1,10 @@
 // Hands batches to Redis in sequence order, or to the disk spool while Redis is unreachable, and
 // replays the spool oldest first once Redis is back. New batches go behind the spool, never around
-// it. A batch the spool cannot hold is dropped, counted and logged with its sequence range.
-// Checkpoints and audit records travel the same way; they always fit (a full spool is when they
-// matter most).
+// it. A batch the spool cannot hold is dropped, counted by cause (spool full or unwritable) and
+// logged with its sequence range. Checkpoints and audit records travel the same way; they always
+// fit a spool that is only full (a full spool is when they matter most).
+// The log says what changed, once: Redis going away and coming back, the spool failing and
+// recovering, the spool drained. Never a line per batch except for the drops themselves.
 import { eventsIn, isBatch, type JobData } from '../batch/wire';
 import type { DiskSpool } from '../spool/disk-spool';
 import { type EventQueue, QueueUnavailableError } from './event-queue';
@@ -12,24 +14,36 @@ export interface ShipperStats {
   eventsQueued: number;
   eventsSpooled: number;
   eventsReplayed: number;
+  /** All events dropped: the sum of the two causes below. */
   eventsDropped: number;
+  /** Dropped because the spool had reached --spool-max-bytes. */
+  eventsDroppedSpoolFull: number;
+  /** Dropped because writing to the spool failed (no space left on the disk, read-only, ...). */
+  eventsDroppedSpoolUnwritable: number;
 }
 
 export interface ShipperEvents {
   /** Everything up to `last` is in Redis, in the spool, or counted as dropped. */
   acked(last: number): void;
-  /** A batch was dropped (spool full): the caller should checkpoint so the loss shows at the tail too. */
+  /** A batch was dropped (spool full or unwritable): the caller should checkpoint so the loss shows at the tail too. */
   dropped?(): void;
   log(line: string): void;
 }
 
+/** Why the spool refused a job; `undefined` when it took it. */
+type SpoolRefusal = { cause: 'full' | 'unwritable'; detail: string };
 
 export class Shipper {
-  private readonly stats_: ShipperStats = { batchesQueued: 0, eventsQueued: 0, eventsSpooled: 0, eventsReplayed: 0, eventsDropped: 0 };
+  private readonly stats_: ShipperStats = { batchesQueued: 0, eventsQueued: 0, eventsSpooled: 0, eventsReplayed: 0, eventsDropped: 0, eventsDroppedSpoolFull: 0, eventsDroppedSpoolUnwritable: 0 };
   private chain: Promise<void> = Promise.resolve();
   private replaying: Promise<void> | undefined;
   private closed = false;
-  private lastFailure = '';
+  /** Why Redis refused the last add, while it is unavailable; undefined while it takes jobs. */
+  private redisDown: string | undefined;
+  /** Redis came back during this outage's replay: said together with "spool drained". */
+  private redisBack = false;
+  /** The last spool write error, while writes fail. */
+  private spoolFailing: string | undefined;
 
   constructor(
     private readonly queue: EventQueue,
@@ -70,9 +84,12 @@ export class Shipper {
 
   private async shipOne(d: JobData): Promise<void> {
     const checkpoint = !isBatch(d);
-    if (this.spool.empty) {
+    // Behind a non-empty spool a job waits its turn even when Redis is up: order comes first.
+    const behindSpool = !this.spool.empty;
+    if (!behindSpool) {
       try {
         await this.queue.add(d);
+        this.redisAnswered();
         if (isBatch(d)) {
           this.stats_.batchesQueued++;
           this.stats_.eventsQueued += eventsIn(d);
@@ -81,56 +98,89 @@ export class Shipper {
         return;
       } catch (e) {
         // Whatever Redis or BullMQ answered, the batch is not queued: the spool keeps it.
-        this.noteFailure(e instanceof QueueUnavailableError ? e.message : `unexpected: ${(e as Error).message}`);
+        this.redisFailed(e);
       }
     }
-    let spooled = false;
-    let why = '';
-    try {
-      spooled = this.spool.append(d, checkpoint);
-      if (!spooled) why = `FULL (${this.spool.stats().bytes} of ${this.spool.maxBytes} bytes)`;
-    } catch (e) {
-      why = `cannot write (${(e as Error).message})`;
-    }
-    if (spooled) {
+    const refused = this.append(d, checkpoint);
+    if (!refused) {
       this.stats_.eventsSpooled += eventsIn(d);
     } else if (isBatch(d)) {
-      this.stats_.eventsDropped += eventsIn(d);
-      this.on.log(`spool: ${why}: dropped events seq ${d.first}..${d.last} of boot ${d.boot}`);
+      const n = eventsIn(d);
+      this.stats_.eventsDropped += n;
+      if (refused.cause === 'full') this.stats_.eventsDroppedSpoolFull += n;
+      else this.stats_.eventsDroppedSpoolUnwritable += n;
+      const why = behindSpool ? 'behind the spool being replayed' : `redis unavailable: ${this.redisDown ?? 'unknown'}`;
+      this.on.log(`spool: ${refused.detail}: dropped events seq ${d.first}..${d.last} of boot ${d.boot} (${why})`);
       this.on.dropped?.();
-    } else {
-      this.on.log(`spool: ${why}: ${d.kind} ${d.kind === 'checkpoint' ? `up to seq ${d.assigned}` : d.id} not kept`);
+    } else if (d.kind === 'audit' || refused.cause === 'full') {
+      // An audit record is one enforcement decision: each loss is named. A full spool never refuses a checkpoint.
+      this.on.log(`spool: ${refused.detail}: ${d.kind} ${d.kind === 'checkpoint' ? `up to seq ${d.assigned}` : d.id} not kept`);
     }
     if (isBatch(d)) this.on.acked(d.last);
     this.kickReplay();
   }
 
-  private noteFailure(msg: string): void {
-    if (msg !== this.lastFailure) this.on.log(`queue: redis unavailable (${msg}); spooling to ${this.spool.dir}`);
-    this.lastFailure = msg;
+  /** Appends to the spool; says why not when it cannot. Logs a write failure once, and the recovery. */
+  private append(d: JobData, force: boolean): SpoolRefusal | undefined {
+    try {
+      if (!this.spool.append(d, force)) return { cause: 'full', detail: `FULL (${this.spool.stats().bytes} of ${this.spool.maxBytes} bytes)` };
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (this.spoolFailing === undefined) this.on.log(`spool: cannot write to ${this.spool.dir} (${msg}): batches that Redis does not take are dropped, and checkpoints are not kept, until it can`);
+      this.spoolFailing = msg;
+      return { cause: 'unwritable', detail: `cannot write (${msg})` };
+    }
+    if (this.spoolFailing !== undefined) this.on.log(`spool: ${this.spool.dir} is writable again`);
+    this.spoolFailing = undefined;
+    return undefined;
+  }
+
+  /** Redis took a job: the end of an outage, if there was one. */
+  private redisAnswered(): void {
+    if (this.redisDown === undefined) return;
+    this.redisDown = undefined;
+    // With batches in the spool, "back" is said with "drained" once the replay ends.
+    if (this.spool.empty && !this.replaying) this.on.log('queue: redis is back');
+    else this.redisBack = true;
+  }
+
+  private redisFailed(e: unknown): void {
+    const msg = e instanceof QueueUnavailableError ? e.message : `unexpected: ${(e as Error).message}`;
+    if (this.redisDown === undefined) this.on.log(`queue: redis unavailable (${msg}); spooling to ${this.spool.dir}`);
+    this.redisDown = msg;
+    this.redisBack = false;
   }
 
   private kickReplay(): void {
+    if (this.spool.empty) return;
     this.replaying ??= this.replay().finally(() => (this.replaying = undefined));
   }
 
   private async replay(): Promise<void> {
+    let events = 0;
+    let batches = 0;
     while (!this.closed) {
       const head = this.spool.peek();
       if (!head) {
-        if (this.lastFailure) this.on.log('queue: redis is back; spool drained');
-        this.lastFailure = '';
+        if (batches > 0 || this.redisBack) {
+          const what = `${events} events in ${batches} batches replayed`;
+          this.on.log(this.redisBack ? `queue: redis is back; spool drained (${what})` : `spool: drained (${what})`);
+        }
+        this.redisBack = false;
         return;
       }
       try {
         await this.queue.add(head.data);
       } catch (e) {
-        this.noteFailure(e instanceof QueueUnavailableError ? e.message : `unexpected: ${(e as Error).message}`);
+        this.redisFailed(e);
         await new Promise((r) => setTimeout(r, this.retryMs));
         continue;
       }
+      this.redisAnswered();
       this.spool.remove(head.name);
       if (!isBatch(head.data)) continue;
+      batches++;
+      events += eventsIn(head.data);
       this.stats_.eventsReplayed += eventsIn(head.data);
       this.stats_.batchesQueued++;
       this.stats_.eventsQueued += eventsIn(head.data);

@@ -61,6 +61,7 @@ export class DiskSpool {
   /**
    * Appends a job durably; false when it does not fit (nothing is written then). `force` is for
    * checkpoints: a few hundred bytes that record a loss must not be lost to the same full spool.
+   * Throws when the disk refuses the write (no space, read-only); nothing is left behind then.
    */
   append(data: JobData, force = false): boolean {
     const text = JSON.stringify(data);
@@ -69,14 +70,22 @@ export class DiskSpool {
     const name = String(this.next++).padStart(16, '0') + SUFFIX;
     const full = path.join(this.dir, name);
     const tmp = `${full}.tmp`;
-    const fd = fs.openSync(tmp, 'w', 0o600);
     try {
-      fs.writeSync(fd, text);
-      fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      const fd = fs.openSync(tmp, 'w', 0o600);
+      try {
+        // A write to a nearly full disk can be short without an error: the rest is retried, and then fails.
+        const buf = Buffer.from(text);
+        for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+        fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, full);
+    } catch (e) {
+      // A full or failing disk: leave no partial file behind to fill it further.
+      fs.rmSync(tmp, { force: true });
+      throw e;
     }
-    fs.renameSync(tmp, full);
     const events = eventsIn(data);
     this.names.push(name);
     this.sizes.set(name, { bytes, events });
