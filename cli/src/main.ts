@@ -1,16 +1,17 @@
 // The `filewarden` command line: wires subcommands to the components; no logic of its own.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ALL_SERVICES, defaultStateDir, stackDown, StackError, stackStatus, stackUp, type Service, type ServiceStatus } from '../../stack/src';
+import { ALL_SERVICES, defaultStateDir, stackDown, stackStatus, stackUp, type Service, type ServiceStatus } from '../../stack/src';
 import { run } from '../../stack/src/processes';
-import { NoHookError, parseHookRequest } from '../../collector/src/probe/hook-select';
-import { isNativeError } from '../../collector/src/probe/native';
+import { parseHookRequest } from '../../collector/src/probe/hook-select';
+import { MAX_LIFETIME_MS } from '../../collector/src/enforce/signed-command';
+import { redactUrl } from '../../stack/src/redact';
+import { debugWanted, errorLines } from './error-report';
 import { collect, type CollectOptions, parseCgroup, parseComm, parsePolicyPrefix, parsePositive, parsePrefix, parseUid, repeat } from './collect';
 import { fixMounts, formatCheck, runChecks } from './doctor/checks';
 import { gapsCommand, type GapsCliOptions, type IndexCliOptions, runCollector, runIndexer, type ShipOptions, up } from './pipeline';
 import { COLLECTOR_DEFAULTS } from '../../collector/src/agent/collector-agent';
 import { DEFAULT_QUEUE } from '../../collector/src/queue/event-queue';
 import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
-import { HostIdentityError } from '../../collector/src/enrich/host-identity';
 import { keysGenerate, rulesLint, rulesTest, type RulesTestOptions } from './rules';
 import type { ReportCliOptions, RetentionCliOptions, VerifyCliOptions } from './compliance';
 import type { KibanaImportCliOptions } from './kibana';
@@ -49,6 +50,44 @@ function parseBytes(value: string): number {
   const unit = (m[2] ?? '').toLowerCase()[0];
   const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
   return Number(m[1]) * mult;
+}
+
+/** The longest timer Node keeps (2^31 - 1 ms): a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** --duration: seconds, within what one timer can wait. */
+function parseDuration(value: string): number {
+  const n = parsePositive(value);
+  const max = Math.floor(MAX_TIMER_MS / 1000);
+  if (n > max) throw new InvalidArgumentError(`expected at most ${max} seconds (24.8 days); stop longer runs with SIGTERM`);
+  return n;
+}
+
+function parseDelayMs(value: string): number {
+  const n = parseCount(value);
+  if (n > MAX_TIMER_MS) throw new InvalidArgumentError(`expected at most ${MAX_TIMER_MS} ms`);
+  return n;
+}
+
+/** --command-lifetime-ms: collectors refuse a command that lives longer than MAX_LIFETIME_MS (docs/enforcement.md). */
+function parseLifetime(value: string): number {
+  const n = parseCount(value);
+  if (n > MAX_LIFETIME_MS) throw new InvalidArgumentError(`expected at most ${MAX_LIFETIME_MS} ms (10 minutes): collectors refuse a command valid for longer (docs/enforcement.md)`);
+  return n;
+}
+
+function parseIntervalMin(value: string): number {
+  const n = parseCount(value);
+  const max = Math.floor(MAX_TIMER_MS / 60_000);
+  if (n > max) throw new InvalidArgumentError(`expected at most ${max} minutes (24.8 days)`);
+  return n;
+}
+
+/** --ringbuf-bytes: the kernel takes a power of two of at least a page that fits in 32 bits. */
+function parseRingbufBytes(value: string): number {
+  const n = Math.floor(parsePositive(value));
+  if (n < 4096 || n > 2 ** 31 || (n & (n - 1)) !== 0) throw new InvalidArgumentError('expected a power of two from 4096 (a page) to 2147483648, e.g. 4194304 (4 MiB, the default)');
+  return n;
 }
 
 function parseIndexName(value: string): string {
@@ -91,6 +130,46 @@ function formatStatus(s: ServiceStatus): string {
   return parts.join(' ') + s.warnings.map((w) => `\n  WARNING: ${w}`).join('');
 }
 
+/** The options among `keys` given on the command line (not defaults, not the environment), as typed. */
+function givenOnCommandLine(cmd: Command, keys: string[]): string[] {
+  return cmd.options.filter((opt) => keys.includes(opt.attributeName()) && cmd.getOptionValueSource(opt.attributeName()) === 'cli').map((opt) => opt.long ?? opt.flags);
+}
+
+/** Refuses options that the chosen mode would ignore: an option that does nothing must not look as if it did. */
+function refuseGiven(cmd: Command, keys: string[], why: string): void {
+  const given = givenOnCommandLine(cmd, keys);
+  if (given.length) throw new InvalidArgumentError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} ${why}`);
+}
+
+const URL_SCHEMES: Record<string, { schemes: string[]; form: string }> = {
+  redisUrl: { schemes: ['redis:', 'rediss:'], form: 'redis://[user:password@]host:port[/db], or rediss:// for TLS' },
+  esUrl: { schemes: ['http:', 'https:'], form: 'http(s)://host:port' },
+  url: { schemes: ['http:', 'https:'], form: 'http(s)://host:port' },
+};
+
+/** Checks the service URLs a command takes, from its option or its environment variable; the message never shows a password. */
+function checkUrls(cmd: Command): void {
+  for (const opt of cmd.options) {
+    const key = opt.attributeName();
+    const want = URL_SCHEMES[key];
+    const v = cmd.getOptionValue(key) as unknown;
+    if (!want || typeof v !== 'string') continue;
+    const name = cmd.getOptionValueSource(key) === 'env' && opt.envVar ? opt.envVar : (opt.long ?? opt.flags);
+    let u: URL | undefined;
+    try {
+      u = new URL(v);
+    } catch {
+      u = undefined;
+    }
+    if (!u || !want.schemes.includes(u.protocol) || !u.hostname) {
+      throw new InvalidArgumentError(`${name} must be a ${want.schemes.map((s) => `${s}//`).join(' or ')} URL (${want.form}), not "${redactUrl(v)}"`);
+    }
+  }
+}
+
+/** The queue mode's options, which collect --stdout does not use. */
+const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain'];
+
 async function doctor(stateDir: string, opts: { json?: boolean; fix?: boolean }): Promise<number> {
   if (opts.fix) for (const line of await fixMounts(run)) log(`fix: ${line}`);
   const checks = await runChecks(stateDir);
@@ -105,6 +184,7 @@ export function buildProgram(): Command {
   const program = new Command('filewarden')
     .description('File-activity auditing for Linux with eBPF: kernel capture, Redis queue, Elasticsearch index')
     .addOption(new Option('--state-dir <dir>', 'where the embedded stack keeps its data, logs and stack.json').env('FILEWARDEN_STATE_DIR').default(defaultStateDir()))
+    .option('--debug', 'print the stack trace of an error (also FILEWARDEN_DEBUG=1)')
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true });
 
@@ -117,7 +197,9 @@ export function buildProgram(): Command {
     .option('--es-port <port>', 'Elasticsearch HTTP port (default 9200, or the next free one)', parsePort)
     .option('--es-transport-port <port>', 'Elasticsearch transport port (default 9300, or the next free one)', parsePort)
     .option('--es-heap <size>', 'Elasticsearch JVM heap', parseHeap, '1g')
-    .action(async (o: { services: Service[]; redisPort?: number; esPort?: number; esTransportPort?: number; esHeap: string }) => {
+    .action(async (o: { services: Service[]; redisPort?: number; esPort?: number; esTransportPort?: number; esHeap: string }, cmd: Command) => {
+      if (!o.services.includes('redis')) refuseGiven(cmd, ['redisPort'], 'only when --services includes redis');
+      if (!o.services.includes('elasticsearch')) refuseGiven(cmd, ['esPort', 'esTransportPort', 'esHeap'], 'only when --services includes elasticsearch');
       await stackUp({ stateDir: program.opts<{ stateDir: string }>().stateDir, services: o.services, redisPort: o.redisPort, esPort: o.esPort, esTransportPort: o.esTransportPort, esHeap: o.esHeap, log });
     });
   stack
@@ -173,12 +255,12 @@ export function buildProgram(): Command {
     .option('--deny-path <prefix>', 'refuse opens under this absolute prefix with EPERM, in the kernel (lsm; other hooks kill instead; repeatable)', repeat(parsePolicyPrefix), [])
     .option('--kill-path <prefix>', 'SIGKILL a process that opens under this absolute prefix, in the kernel (repeatable; see docs/enforcement.md)', repeat(parsePolicyPrefix), [])
     .option('--count <n>', 'stop after printing n events', (v) => Math.floor(parsePositive(v)))
-    .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
-    .option('--ringbuf-bytes <n>', 'ring buffer size: a power of two, at least a page (default 4 MiB)', (v) => Math.floor(parsePositive(v)))
+    .option('--duration <seconds>', 'stop after this many seconds', parseDuration)
+    .option('--ringbuf-bytes <n>', 'ring buffer size: a power of two, at least a page (default 4 MiB)', parseRingbufBytes)
     .addOption(new Option('--redis-url <url>', 'Redis for the queue (default: the embedded stack)').env('FILEWARDEN_REDIS_URL'))
     .option('--queue <name>', 'BullMQ queue name', DEFAULT_QUEUE)
     .option('--batch-events <n>', 'send a batch when it holds this many events', parseCount, COLLECTOR_DEFAULTS.batchEvents)
-    .option('--batch-delay-ms <ms>', 'or when its oldest event is this old', parseCount, COLLECTOR_DEFAULTS.batchDelayMs)
+    .option('--batch-delay-ms <ms>', 'or when its oldest event is this old', parseDelayMs, COLLECTOR_DEFAULTS.batchDelayMs)
     .option('--spool-max-bytes <size>', 'disk spool bound while Redis is unreachable (e.g. 512m, 2g)', parseBytes, COLLECTOR_DEFAULTS.spoolMaxBytes)
     .option('--metrics-port <port>', 'Prometheus GET /metrics port (0: any free port)', parseMetricsPort, COLLECTOR_DEFAULTS.metricsPort)
     .option('--metrics-host <addr>', 'address /metrics listens on', COLLECTOR_DEFAULTS.metricsHost)
@@ -190,10 +272,15 @@ export function buildProgram(): Command {
         'Stops on SIGINT/SIGTERM, --count (--stdout only) or --duration, and ships every event still buffered first.\n' +
         'Hook differences are in docs/capture.md; guarantees and counters in docs/pipeline.md.',
     )
-    .action(async (o: CollectOptions & ShipOptions) => {
-      if (o.stdout) process.exitCode = await collect(o, (line) => console.error(line));
-      else if (o.count !== undefined) throw new InvalidArgumentError('--count applies to --stdout only');
-      else process.exitCode = await runCollector(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+    .action(async (o: CollectOptions & ShipOptions, cmd: Command) => {
+      if (o.stdout) {
+        refuseGiven(cmd, QUEUE_ONLY, 'only without --stdout: they configure the Redis queue, and --stdout prints events instead (enforcement commands come through the queue too)');
+        process.exitCode = await collect(o, (line) => console.error(line));
+      } else if (o.count !== undefined) throw new InvalidArgumentError('--count applies to --stdout only');
+      else {
+        checkUrls(cmd);
+        process.exitCode = await runCollector(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+      }
     });
 
   addEsOptions(
@@ -207,17 +294,20 @@ export function buildProgram(): Command {
     .option('--no-templates', 'do not install the index templates at start (when the role lacks manage_index_templates)')
     .option('--metrics-port <port>', 'Prometheus GET /metrics port (0: any free port)', parseMetricsPort, INDEXER_DEFAULTS.metricsPort)
     .option('--metrics-host <addr>', 'address /metrics listens on', INDEXER_DEFAULTS.metricsHost)
-    .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
+    .option('--duration <seconds>', 'stop after this many seconds', parseDuration)
     .option('--rules <file>', 'rule file to evaluate on every batch (repeatable; "builtin" is the shipped pack; docs/rules.md)', repeat((v: string) => v), [])
     .option('--command-key <file>', 'Ed25519 private key that signs kill/deny/policy commands (filewarden keys generate)')
     .option('--trusted-keys <file|dir>', "enrolled collectors: their host-signing.pub named <host>.pub (or a directory of them; repeatable). Only batches and checkpoints signed by an enrolled key cause commands or move checkpoints; the rest is indexed as untrusted", repeat((v: string) => v), [])
-    .option('--command-lifetime-ms <ms>', 'how long a command stays valid', parseCount, INDEXER_DEFAULTS.commandLifetimeMs)
+    .option('--command-lifetime-ms <ms>', `how long a command stays valid (at most ${MAX_LIFETIME_MS}: 10 minutes)`, parseLifetime, INDEXER_DEFAULTS.commandLifetimeMs)
     .option('--alert-index <name>', 'where alerts go', parseIndexName, INDEXER_DEFAULTS.alertIndex)
     .option('--audit-index <name>', 'where enforcement decisions (issued, applied, refused), chain links and retention evidence go', parseIndexName, INDEXER_DEFAULTS.auditIndex)
     .option('--retention-policy <file>', 'run the retention job on a schedule with this policy (docs/compliance.md)')
-    .option('--retention-interval-min <minutes>', 'how often the retention job runs', parseCount, INDEXER_DEFAULTS.retentionIntervalMs / 60_000)
+    .option('--retention-interval-min <minutes>', 'how often the retention job runs', parseIntervalMin, INDEXER_DEFAULTS.retentionIntervalMs / 60_000)
     .addHelpText('after', '\nStops on SIGINT/SIGTERM after finishing the batches in hand. Guarantees and counters: docs/pipeline.md.')
-    .action(async (o: IndexCliOptions) => {
+    .action(async (o: IndexCliOptions, cmd: Command) => {
+      checkUrls(cmd);
+      if (!o.commandKey) refuseGiven(cmd, ['commandLifetimeMs'], 'only with --command-key: without it no command is signed');
+      if (!o.retentionPolicy) refuseGiven(cmd, ['retentionIntervalMin'], 'only with --retention-policy: without it the retention job does not run');
       process.exitCode = await runIndexer(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
     });
 
@@ -252,7 +342,8 @@ export function buildProgram(): Command {
   addEsOptions(program.command('gaps').description('list the sequence numbers missing from Elasticsearch per host boot; exit 1 when any are'))
     .option('--boot-id <id>', 'only this boot')
     .option('--json', 'print machine-readable JSON')
-    .action(async (o: GapsCliOptions) => {
+    .action(async (o: GapsCliOptions, cmd: Command) => {
+      checkUrls(cmd);
       process.exitCode = await gapsCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
     });
 
@@ -267,7 +358,8 @@ export function buildProgram(): Command {
     .option('--dry-run', 'count what would be deleted; delete and record nothing')
     .option('--as-of <time>', 'evaluate the policy as of this time instead of now (ISO 8601)', parseTime)
     .option('--json', 'print the run (the evidence record) as JSON')
-    .action(async (o: RetentionCliOptions) => {
+    .action(async (o: RetentionCliOptions, cmd: Command) => {
+      checkUrls(cmd);
       process.exitCode = await (await compliance()).retentionRunCommand(program.opts<{ stateDir: string }>().stateDir, o, log, (l) => console.error(l));
     });
   retention
@@ -288,7 +380,8 @@ export function buildProgram(): Command {
       .option('--trusted-keys <file|dir>', "pin hosts' chain keys: <host>.pub files (host-signing.pub, renamed) or a directory of them (repeatable)", repeat((v: string) => v), []);
   periodOptions(program.command('verify').description('check the signed hash chains: name every event deleted, modified or reordered since its collector signed it; exit 1 on any finding'))
     .option('--json', 'print machine-readable JSON')
-    .action(async (o: VerifyCliOptions) => {
+    .action(async (o: VerifyCliOptions, cmd: Command) => {
+      checkUrls(cmd);
       process.exitCode = await (await compliance()).verifyCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
     });
   periodOptions(program.command('report').description('write the compliance report for a period: summary, sensitive files, critical writes, alerts, completeness, verification, retention, PCI DSS mapping'))
@@ -298,7 +391,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['html', 'pdf', 'csv', 'json']).default('html'))
     .requiredOption('--out <file>', 'where to write the report')
     .addHelpText('after', '\nThe PDF is printed by headless Chromium (Debian package chromium; FILEWARDEN_CHROMIUM overrides the binary).')
-    .action(async (o: ReportCliOptions) => {
+    .action(async (o: ReportCliOptions, cmd: Command) => {
+      checkUrls(cmd);
       process.exitCode = await (await compliance()).reportCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
     });
 
@@ -322,7 +416,8 @@ export function buildProgram(): Command {
     .option('--ca <file>', 'PEM CA certificate for https')
     .option('--insecure', 'do not verify the server certificate (test setups only)')
     .option('--file <ndjson>', 'import this NDJSON instead of the generated objects')
-    .action(async (o: KibanaImportCliOptions) => {
+    .action(async (o: KibanaImportCliOptions, cmd: Command) => {
+      checkUrls(cmd);
       process.exitCode = await (await import('./kibana')).kibanaImport(o, log);
     });
 
@@ -331,7 +426,7 @@ export function buildProgram(): Command {
     .description('run filewarden on this host: the embedded stack (unless FILEWARDEN_REDIS_URL and FILEWARDEN_ELASTICSEARCH_URL are set), the collector and the indexer, with a live status line')
     .option('--fix', 'let doctor mount tracefs and securityfs where missing')
     .option('--hooks <hook>', 'kernel hook for the collector (see collect --help)', 'auto')
-    .option('--duration <seconds>', 'stop after this many seconds', parsePositive)
+    .option('--duration <seconds>', 'stop after this many seconds', parseDuration)
     .addHelpText('after', '\nStatus: events/s sequenced, batches in the queue, events in the disk spool, indexed, dead-lettered,\nand dropped (ring buffer or spool full). Stops on SIGINT/SIGTERM: the collector first, then the indexer.')
     .action(async (o: { fix?: boolean; hooks: string; duration?: number }) => {
       const stateDir = program.opts<{ stateDir: string }>().stateDir;
@@ -341,31 +436,12 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (err) {
-    if (err instanceof StackError) {
-      console.error(`filewarden: ${err.message} [${err.code}]`);
-      if (err.details) console.error(err.details.replace(/^/gm, '  | '));
-      if (err.hint) console.error(`  hint: ${err.hint}`);
-    } else if (isNativeError(err)) {
-      console.error(`filewarden: ${err.hook} hook: ${err.message} [${err.code}, errno ${err.errno}]`);
-      if (err.log) console.error(err.log.trimEnd().replace(/^/gm, '  | '));
-    } else if ((err as Error).name === 'RuleFileError') {
-      console.error(`filewarden: the rules have problems:\n${(err as Error).message}`);
-    } else if (
-      (err as Error).name === 'EsConfigError' ||
-      err instanceof HostIdentityError ||
-      err instanceof InvalidArgumentError ||
-      ['IndexNameError', 'IndexerStartError', 'KeyFileError', 'EnforcementSetupError', 'RetentionPolicyError', 'ChromiumError', 'HostKeyError', 'KibanaImportError', 'FieldError'].includes((err as Error).name)
-    ) {
-      console.error(`filewarden: ${(err as Error).message}`);
-    } else if (err instanceof NoHookError) {
-      console.error(`filewarden: ${err.message}`);
-      console.error('  hint: run filewarden doctor to see what this kernel and these privileges allow');
-    } else {
-      console.error(`filewarden: ${(err as Error).stack ?? String(err)}`);
-    }
+    for (const line of errorLines(err)) console.error(line);
+    if (debugWanted(program.opts<{ debug?: boolean }>().debug) && err instanceof Error && err.stack) console.error(err.stack);
     process.exitCode = 1;
   }
 }

@@ -60,13 +60,26 @@ export interface IndexCliOptions extends EsCliOptions {
 
 type Log = (line: string) => void;
 
-/** Resolves on SIGINT, SIGTERM or after `seconds`. */
-function untilStopped(seconds?: number): Promise<string> {
-  return new Promise((resolve) => {
+/**
+ * How long starting or stopping a service may take once a stop is asked for: enough to finish
+ * the batches in hand against a slow Elasticsearch, not so long that --duration means nothing.
+ */
+export const STOP_DEADLINE_MS = 30_000;
+/** After a stop, how long handles left open (a connection retrying an unreachable Redis) may keep the process. */
+const EXIT_GRACE_MS = 2000;
+
+interface Stopper {
+  /** Resolves with why: SIGINT, SIGTERM or duration. */
+  stopped: Promise<string>;
+  cancel(): void;
+}
+
+/** Resolves on SIGINT, SIGTERM or after `seconds`, counted from now. */
+function untilStopped(seconds?: number): Stopper {
+  let cancel!: () => void;
+  const stopped = new Promise<string>((resolve) => {
     const done = (why: string): void => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      clearTimeout(timer);
+      cancel();
       resolve(why);
     };
     const onInt = (): void => done('SIGINT');
@@ -74,15 +87,67 @@ function untilStopped(seconds?: number): Promise<string> {
     process.once('SIGINT', onInt);
     process.once('SIGTERM', onTerm);
     const timer = seconds ? setTimeout(() => done('duration'), seconds * 1000) : undefined;
+    cancel = () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      clearTimeout(timer);
+    };
   });
+  return { stopped, cancel };
 }
 
-/** Starts a long-running service, runs it until a signal or --duration, then stops it cleanly. */
-async function serve(svc: { start(): Promise<void>; stop(): Promise<void> }, duration: number | undefined, stopping: (why: string) => void): Promise<number> {
-  await svc.start();
-  stopping(await untilStopped(duration));
-  await svc.stop();
+/** True when `p` settles within `ms`; its rejection is passed on. */
+async function within(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Service {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** What is left undone when a stop is cut short. */
+  unfinished?(): string;
+}
+
+/**
+ * Starts a long-running service, runs it until a signal or --duration (counted from the command's
+ * start, so it holds while starting too), then stops it cleanly. Neither a start nor a stop that
+ * waits on an unreachable service holds the process past STOP_DEADLINE_MS: it says what is left
+ * undone and exits 1.
+ */
+async function serve(name: string, svc: Service, duration: number | undefined, stopping: (why: string) => void, log: Log): Promise<number> {
+  const stop = untilStopped(duration);
+  const started = svc.start();
+  let first: string | undefined;
+  try {
+    first = await Promise.race([started.then(() => undefined), stop.stopped]);
+  } catch (e) {
+    stop.cancel();
+    throw e;
+  }
+  const why = first ?? (await stop.stopped);
+  if (first !== undefined) {
+    log(`${name}: ${why} while starting: stopping once started`);
+    if (!(await within(started, STOP_DEADLINE_MS))) giveUp(name, `the start did not finish within ${STOP_DEADLINE_MS / 1000} s`, svc, log);
+  }
+  stopping(why);
+  if (!(await within(svc.stop(), STOP_DEADLINE_MS))) giveUp(name, `the stop did not finish within ${STOP_DEADLINE_MS / 1000} s`, svc, log);
+  // Stopped: whatever still holds the event loop has nothing left to deliver.
+  setTimeout(() => {
+    const open = [...new Set(process.getActiveResourcesInfo().filter((r) => !['PipeWrap', 'TTYWrap', 'FSReqCallback'].includes(r)))];
+    log(`${name}: stopped; exiting although ${open.join(', ') || 'handles'} still hold the process (a connection retrying an unreachable service?)`);
+    process.exit(process.exitCode ?? 0);
+  }, EXIT_GRACE_MS).unref();
   return 0;
+}
+
+function giveUp(name: string, what: string, svc: Service, log: Log): never {
+  log(`filewarden: ${name}: ${what}; exiting: ${svc.unfinished?.() ?? 'work in hand is left unfinished'}`);
+  process.exit(1);
 }
 
 export function esOptions(stateDir: string, o: EsCliOptions): EsConnectionOptions {
@@ -111,7 +176,7 @@ export async function runCollector(stateDir: string, o: CollectOptions & ShipOpt
     chain: o.chain ?? true,
     log,
   });
-  return serve(agent, o.duration, (why) => log(`collect: stopping (${why}): flushing`));
+  return serve('collect', agent, o.duration, (why) => log(`collect: stopping (${why}): flushing`), log);
 }
 
 // The Elasticsearch side is loaded only by the commands that use it: the collector stays lean.
@@ -143,7 +208,8 @@ export async function runIndexer(stateDir: string, o: IndexCliOptions, log: Log)
     metricsHost: o.metricsHost,
     log,
   });
-  return serve(worker, o.duration, (why) => log(`index: stopping (${why}): finishing the batches in hand`));
+  const unfinished = (): string => 'batches in hand go back to the queue when their locks expire (15 s) and are indexed by the next indexer to take them';
+  return serve('index', { start: () => worker.start(), stop: () => worker.stop(), unfinished }, o.duration, (why) => log(`index: stopping (${why}): finishing the batches in hand`), log);
 }
 
 export interface GapsCliOptions extends EsCliOptions {
@@ -263,7 +329,7 @@ export async function up(stateDir: string, o: UpOptions, log: Log, doctor: () =>
     } else log(`status: ${line}`);
   };
   const timer = setInterval(() => void status(), tty ? 1000 : 5000);
-  const why = await untilStopped(o.duration);
+  const why = await untilStopped(o.duration).stopped;
   clearInterval(timer);
   stopping = true;
   print(`up: stopping (${why}): collector first, so everything it read reaches the queue`);
