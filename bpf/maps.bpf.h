@@ -16,7 +16,8 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-#define FW_SCRATCH_SIZE (sizeof(struct fw_open_event) + FW_PATH_MAX)
+/* The fixed part, a path and (tracepoint) the name as passed after it, each up to FW_PATH_MAX. */
+#define FW_SCRATCH_SIZE (sizeof(struct fw_open_event) + 2 * FW_PATH_MAX)
 
 struct fw_scratch {
 	__u8 buf[FW_SCRATCH_SIZE];
@@ -25,6 +26,10 @@ struct fw_scratch {
 	/* A resolved path is assembled backwards in the first half; the second half is slack so a
 	 * bounded copy at any offset of the first half stays inside the buffer. */
 	char walk[2 * FW_PATH_MAX];
+	/* The name as passed, read at syscall exit before the path is resolved (tracepoint). */
+	char name[FW_PATH_MAX];
+	/* The lexical join's stack: where each output component starts, for "..". */
+	__u16 join_stack[FW_PATH_MAX / 2];
 };
 
 struct {
@@ -75,7 +80,7 @@ static __always_inline void fw_fill_task(struct fw_open_event *e, __u8 hook)
 	e->syscall = FW_SYS_UNKNOWN;
 	e->path_kind = FW_PATH_AS_PASSED;
 	e->flags = 0;
-	e->_pad0 = 0;
+	e->name_len = 0;
 	e->path_len = 0;
 	e->path_orig_len = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
@@ -87,10 +92,10 @@ static __always_inline bool fw_is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
-/* Writes the record (fixed part + path, padded to 8) and counts the outcome. */
+/* Writes the record (fixed part + path + name as passed, padded to 8) and counts the outcome. */
 static __always_inline void fw_submit(struct fw_open_event *e)
 {
-	__u64 size = (sizeof(*e) + e->path_len + FW_RECORD_ALIGN - 1) & ~(__u64)(FW_RECORD_ALIGN - 1);
+	__u64 size = (sizeof(*e) + e->path_len + e->name_len + FW_RECORD_ALIGN - 1) & ~(__u64)(FW_RECORD_ALIGN - 1);
 
 	if (size > FW_SCRATCH_SIZE)
 		size = FW_SCRATCH_SIZE;

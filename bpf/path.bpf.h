@@ -100,6 +100,98 @@ static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_open
 	}
 }
 
+struct fw_join_ctx {
+	__u32 base_len; /* bytes of the walked base directory at the start of e->path */
+	__u32 total;    /* base_len + 1 + the name's length: the input is base, '/', name */
+	__u32 out;      /* e->path[0..out) holds the components kept so far */
+	__u32 clen;     /* bytes of the component being read, written after a '/' at e->path[out] */
+	__u32 depth;    /* entries on the scratch join_stack */
+	bool out_of_room;
+};
+
+/* One input byte of base + '/' + name. A component is copied as it is read and dropped at its end
+ * when it is empty or "."; ".." pops back to where the previous one started. The output never runs
+ * ahead of the input, so the base part is rewritten in place, byte for byte. */
+static long fw_join_step(__u32 i, struct fw_join_ctx *c)
+{
+	__u32 zero = 0;
+	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct fw_open_event *e;
+	__u32 out = c->out, clen = c->clen, w;
+	char ch;
+
+	if (!s || i > c->total)
+		return 1;
+	e = (struct fw_open_event *)s->buf;
+	if (i == c->total || i == c->base_len)
+		ch = '/';
+	else if (i < c->base_len)
+		ch = e->path[i & (FW_PATH_MAX - 1)];
+	else
+		ch = s->name[(i - c->base_len - 1) & (FW_PATH_MAX - 1)];
+	if (ch != '/') {
+		w = out + 1 + clen;
+		if (w >= FW_PATH_MAX - 1) {
+			c->out_of_room = true;
+			return 1;
+		}
+		/* The bound check above lets clang drop the masks, and the verifier needs them. */
+		barrier_var(w);
+		barrier_var(out);
+		if (clen == 0)
+			e->path[out & (FW_PATH_MAX - 1)] = '/';
+		e->path[w & (FW_PATH_MAX - 1)] = ch;
+		c->clen = clen + 1;
+		return 0;
+	}
+	if (clen == 0)
+		return 0;
+	c->clen = 0;
+	if (e->path[(out + 1) & (FW_PATH_MAX - 1)] == '.') {
+		if (clen == 1)
+			return 0;
+		if (clen == 2 && e->path[(out + 2) & (FW_PATH_MAX - 1)] == '.') {
+			/* ".." of the root is the root, as in the kernel's lookup. */
+			if (c->depth == 0) {
+				c->out = 0;
+			} else {
+				c->depth -= 1;
+				c->out = s->join_stack[c->depth & (FW_PATH_MAX / 2 - 1)];
+			}
+			return 0;
+		}
+	}
+	/* At most FW_PATH_MAX / 2 components fit in FW_PATH_MAX - 1 bytes. */
+	s->join_stack[c->depth & (FW_PATH_MAX / 2 - 1)] = out;
+	c->depth += 1;
+	c->out = out + 1 + clen;
+	return 0;
+}
+
+/* Joins the name as passed (s->name, name_len bytes) onto the base directory already walked into
+ * e->path (base_len bytes, absolute and normalised; 0 for an absolute name) lexically: ".", ".."
+ * and "//" folded, no symlink followed, as the open's own lookup would not have reached the last
+ * component. False when the result does not fit: the caller keeps the name as passed. */
+static __always_inline bool fw_join_lexical(struct fw_scratch *s, struct fw_open_event *e, __u32 base_len, __u32 name_len)
+{
+	struct fw_join_ctx c = {.base_len = base_len, .total = base_len + 1 + name_len};
+
+	if (base_len >= FW_PATH_MAX - 1 || name_len >= FW_PATH_MAX)
+		return false;
+	bpf_loop(2 * FW_PATH_MAX, fw_join_step, &c, 0);
+	if (c.out_of_room)
+		return false;
+	if (c.out == 0) {
+		e->path[0] = '/';
+		c.out = 1;
+	}
+	e->path_len = c.out;
+	e->path_orig_len = c.out;
+	e->path_kind = FW_PATH_RESOLVED;
+	e->flags |= FW_FLAG_PATH_LEXICAL;
+	return true;
+}
+
 /* ino, dev and f_mode of an open file. */
 static __always_inline void fw_fill_file(struct fw_open_event *e, struct file *f)
 {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Syscall tracepoints for openat, openat2, open and creat: the arguments are stashed per thread at
- * entry and one event is emitted at exit, with the return value and the name as the caller passed
- * it (user space resolves relative names against the dirfd or cwd). The policy acts at entry: a kill
- * is sent before the syscall runs (it still runs; the process dies on its way back to user space). */
+ * entry and one event is emitted at exit, with the return value, the path resolved in the kernel
+ * and the name as the caller passed it after it. A successful open's path is the walk of the file
+ * behind the returned fd; a failed one's is the walk of its base directory (the dirfd's file or the
+ * cwd) with the name joined lexically. The policy acts at entry on an absolute, normalised name (the
+ * kill is sent before the syscall runs; it still runs) and otherwise at exit on the resolved path
+ * (the syscall has run: the process dies on its way back to user space). */
 #define __KERNEL_BPF__ 1
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -35,7 +38,8 @@ struct {
 	__type(value, struct fw_args);
 } pending SEC(".maps");
 
-/* Reads the name as passed into the record: path_len, path_orig_len and the name flags. */
+/* Reads the name as passed into the record's path (entry-time judgement): path_len, path_orig_len and
+ * the name flags. */
 static __always_inline void read_name(struct fw_open_event *e, const char *filename)
 {
 	long n = bpf_probe_read_user_str(e->path, FW_PATH_MAX, filename);
@@ -103,6 +107,91 @@ static __always_inline struct file *fd_file(long fd)
 	return f;
 }
 
+/* Reads the name as passed into s->name at exit. Returns its length, or -1 when it is unreadable or
+ * longer than the buffer (flagged: such a name is kept as passed, never joined). */
+static __always_inline long read_exit_name(struct fw_scratch *s, struct fw_open_event *e, const char *filename)
+{
+	long n = bpf_probe_read_user_str(s->name, FW_PATH_MAX, filename);
+	char next = 0;
+
+	if (n <= 0) {
+		e->flags |= FW_FLAG_PATH_UNREADABLE;
+		return -1;
+	}
+	if (n == FW_PATH_MAX && bpf_probe_read_user(&next, 1, filename + FW_PATH_MAX - 1) == 0 && next != 0) {
+		e->flags |= FW_FLAG_PATH_TRUNCATED;
+		return -1;
+	}
+	return n - 1;
+}
+
+/* The record's path for a finished open. A successful open: the walk of the file behind the fd, the
+ * name as passed appended after it. A failed one: the base directory's walk (the dirfd's file, or the
+ * cwd; none for an absolute name) and the name joined lexically, flagged. Anything the kernel cannot
+ * resolve keeps the name as passed (FW_PATH_AS_PASSED): user space's flagged last resort. */
+static __always_inline void resolve_exit_path(struct fw_scratch *s, struct fw_open_event *e, struct fw_args *a, long ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	long name_len = read_exit_name(s, e, a->filename);
+	const struct path *base = NULL;
+	struct file *f = NULL;
+	__u32 base_len = 0;
+	bool join = false;
+
+	if (ret >= 0 && (f = fd_file(ret))) {
+		base = &f->f_path;
+	} else if (name_len > 0) {
+		join = true;
+		if (s->name[0] != '/') {
+			if (a->dirfd == FW_AT_FDCWD) {
+				struct fs_struct *fs = BPF_CORE_READ(task, fs);
+				base = &fs->pwd;
+			} else if ((f = fd_file(a->dirfd))) {
+				base = &f->f_path;
+			} else {
+				join = false; /* a bad dirfd (EBADF): nothing to walk */
+			}
+		}
+	}
+	if (base) {
+		fw_resolve_path(s, e, base);
+		base_len = e->path_len;
+		if (e->flags & FW_FLAG_PATH_TAIL) {
+			if (join) { /* a base that lost its start cannot take a join: keep the name */
+				e->flags &= ~(FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL);
+				join = false;
+				goto as_passed;
+			}
+		}
+	}
+	if (join && !fw_join_lexical(s, e, base_len, name_len))
+		goto as_passed;
+	if (!base && !join)
+		goto as_passed;
+	if (name_len > 0) {
+		__u32 at = e->path_len;
+
+		if (at < FW_PATH_MAX) {
+			bpf_probe_read_kernel(e->path + (at & (FW_PATH_MAX - 1)), name_len & (FW_PATH_MAX - 1), s->name);
+			e->name_len = name_len & (FW_PATH_MAX - 1);
+		}
+	}
+	return;
+as_passed:
+	e->path_kind = FW_PATH_AS_PASSED;
+	e->path_len = 0;
+	e->path_orig_len = 0;
+	e->flags &= ~FW_FLAG_PATH_LEXICAL;
+	if (name_len > 0) {
+		bpf_probe_read_kernel(e->path, name_len & (FW_PATH_MAX - 1), s->name);
+		e->path_len = name_len & (FW_PATH_MAX - 1);
+		e->path_orig_len = e->path_len;
+	} else if (name_len < 0 && (e->flags & FW_FLAG_PATH_TRUNCATED)) {
+		bpf_probe_read_kernel(e->path, FW_PATH_MAX - 1, s->name);
+		e->path_len = FW_PATH_MAX - 1;
+	}
+}
+
 static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -111,6 +200,7 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 	struct fw_scratch *s;
 	struct fw_open_event *e;
 	struct file *f;
+	bool whole;
 
 	if (!a)
 		return 0;
@@ -125,13 +215,26 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 	e->mode = a->mode;
 	e->ret = ctx->ret;
 
-	read_name(e, a->filename);
-	e->action = a->action;
-	e->flags |= a->event_flags;
-	/* An open the policy acted on is evidence: never filtered out. */
-	if (a->action == FW_ACTION_ALLOW && fw_path_filtered(s, e, false)) {
-		fw_count(FW_CNT_FILTERED);
-		goto out;
+	resolve_exit_path(s, e, a, ctx->ret);
+	whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
+	if (a->action != FW_ACTION_ALLOW) {
+		/* Judged at entry on the name as passed, and already carried out: never twice. */
+		e->action = a->action;
+		e->flags |= a->event_flags;
+	} else if (policy_armed) {
+		/* The resolved path decides now; a kill here comes after the syscall ran. */
+		fw_enforce(s, e, whole, false);
+	}
+	/* An open the policy acted on is evidence: never filtered out. A tail-only path cannot be
+	 * judged by prefix: it is kept and flagged for user space. */
+	if (e->action == FW_ACTION_ALLOW) {
+		if (e->path_kind == FW_PATH_RESOLVED && !whole) {
+			if (filter_flags & FW_FILTERS_PATH)
+				e->flags |= FW_FLAG_PATH_UNJUDGED;
+		} else if (fw_path_filtered(s, e, whole)) {
+			fw_count(FW_CNT_FILTERED);
+			goto out;
+		}
 	}
 	if (ctx->ret >= 0 && (f = fd_file(ctx->ret)))
 		fw_fill_file(e, f);

@@ -43,9 +43,12 @@ enum fw_action {
 
 /* How `path` was obtained. */
 enum fw_path_kind {
-	/* As the caller passed it; relative names are resolved in user space against `dirfd`. */
+	/* As the caller passed it: the tracepoint hook's last resort when the kernel could not resolve
+	 * it (name unreadable or too long, base directory gone); user space resolves it against `dirfd`. */
 	FW_PATH_AS_PASSED = 1,
-	/* Full absolute path resolved in the kernel (bpf_d_path or a dentry walk). */
+	/* Full absolute path resolved in the kernel (bpf_d_path or a dentry walk; for a failed open on
+	 * the tracepoint hook, the base directory's walk plus the name joined lexically, see
+	 * FW_FLAG_PATH_LEXICAL). */
 	FW_PATH_RESOLVED = 2,
 };
 
@@ -69,6 +72,10 @@ enum fw_event_flags {
 	FW_FLAG_DENY_AS_KILL = 1 << 6,
 	/* The process was on the kill-target list (a remote kill command) and got SIGKILL here. */
 	FW_FLAG_KILL_TARGET = 1 << 7,
+	/* A resolved path whose last components were joined lexically (".", ".." and "//" folded, no
+	 * symlink followed) onto a directory the kernel walked: a failed open on the tracepoint hook,
+	 * whose file was never reached. */
+	FW_FLAG_PATH_LEXICAL = 1 << 8,
 };
 
 /* Bits of the runtime `policy_armed` word (.bss, written by user space after load): which policy
@@ -157,11 +164,11 @@ struct fw_open_event {
 	__u8 syscall;     /* enum fw_syscall */
 	__u8 path_kind;   /* enum fw_path_kind */
 	__u16 flags;      /* enum fw_event_flags */
-	__u16 _pad0;
+	__u16 name_len;   /* bytes of the name as passed after the path (tracepoint, resolved path only) */
 	__u32 path_len;   /* bytes in path, without a NUL */
 	__u32 path_orig_len; /* original length when known; 0 = longer than FW_PATH_MAX - 1, unknown */
 	char comm[FW_COMM_LEN];
-	char path[];      /* path_len bytes, then padding to 8 */
+	char path[];      /* path_len bytes, then name_len bytes of the name as passed, then padding to 8 */
 };
 
 #define FW_OPEN_EVENT_FIXED_SIZE (sizeof(struct fw_open_event))

@@ -1,5 +1,6 @@
 // Root, real kernel: the syscall tracepoint programs turn each open of a known workload into
-// exactly one event with the right fields, byte-exact names, and counters that add up.
+// exactly one event with the right fields, the path resolved in the kernel, the byte-exact name as
+// passed next to it, and counters that add up.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -59,13 +60,21 @@ t.test('each open of a workload is one event with correct fields and the exact n
   const stats = reader.stats();
 
   const mine = events.filter((e) => e.pid === report.pid);
+  const realDir = fs.realpathSync(dir);
   for (const o of report.opens) {
     const name = Buffer.from(o.name, 'hex');
     const label = JSON.stringify(name.toString('latin1'));
-    const matches = mine.filter((e) => e.path.equals(name));
+    const matches = mine.filter((e) => (e.asPassed ?? e.path).equals(name));
     t.equal(matches.length, 1, `exactly one event for ${label}`);
     const e = matches[0];
     if (!e) continue;
+    // The kernel's path: absolute, byte-exact, whatever the caller passed (the dirfd's directory
+    // for the relative name); the name as passed rides along only where it differs.
+    const want = name[0] === 0x2f ? Buffer.concat([Buffer.from(realDir), name.subarray(dir.length)]) : Buffer.from(`${realDir}/${name.toString('latin1')}`, 'latin1');
+    t.ok(e.pathResolved, `${label} resolved in the kernel`);
+    t.ok(e.path.equals(want), `path of ${label} is ${JSON.stringify(want.toString('latin1'))} (got ${JSON.stringify(e.path.toString('latin1'))})`);
+    t.equal(e.asPassed === undefined, name.equals(want), `the name as passed is carried exactly when it differs: ${label}`);
+    t.equal(e.pathLexical, o.ret !== 'fd', `only a failed open's path is a lexical join: ${label}`);
     t.equal(e.hook, 'tracepoint');
     t.equal(e.syscall, 'openat');
     t.equal(e.action, 'allow');
@@ -76,7 +85,7 @@ t.test('each open of a workload is one event with correct fields and the exact n
     t.equal(e.ppid, process.pid, 'the parent is this test');
     t.match(e.comm, /^python3/);
     t.notOk(e.pathTruncated);
-    t.equal(e.pathOrigLen, name.length);
+    t.equal(e.pathOrigLen, want.length);
     if (o.ret === 'fd') {
       t.ok(e.ret >= 0, `${label} succeeded`);
       t.ok(e.hasFile);

@@ -36,26 +36,37 @@ export interface StraceOpen {
   name: Buffer;
   /** fd, or -errno. */
   ret: number;
+  /** With `strace -yy`: the path strace read for the dirfd (AT_FDCWD: the cwd) at the call. */
+  dirPath?: Buffer;
+  /** With `strace -yy`: the path of the returned fd, as strace read it from /proc after the call. */
+  retPath?: Buffer;
 }
 
 const ERRNO = os.constants.errno as Record<string, number>;
 
-/** Parses `strace -f -qq -xx -s 8192 -e trace=open,openat,openat2,creat` output. */
+const hexBytes = (hex: string): Buffer => Buffer.from(hex.replace(/\\x/g, ''), 'hex');
+
+/** Parses `strace -f -qq -xx [-yy] -s 8192 -e trace=open,openat,openat2,creat` output. */
 export function parseStrace(text: string): StraceOpen[] {
   const out: StraceOpen[] = [];
-  const re = /^(\d+)\s+(openat2|openat|open|creat)\((?:(AT_FDCWD|-?\d+), )?"((?:\\x[0-9a-f]{2})*)"(\.\.\.)?.*\)\s+=\s+(-?\d+)(?:\s+(E[A-Z0-9]+))?/;
+  const X = '((?:\\\\x[0-9a-f]{2})*)';
+  const re = new RegExp(
+    `^(\\d+)\\s+(openat2|openat|open|creat)\\((?:(AT_FDCWD|-?\\d+)(?:<${X}>)?, )?"${X}"(\\.\\.\\.)?.*\\)\\s+=\\s+(-?\\d+)(?:<${X}>)?(?:\\s+(E[A-Z0-9]+))?`,
+  );
   for (const line of text.split('\n')) {
     const m = re.exec(line);
     if (!m) continue;
-    const [, pid, syscall, dirfd, hex, , ret, errname] = m;
-    const name = Buffer.from(hex!.replace(/\\x/g, ''), 'hex');
-    out.push({
+    const [, pid, syscall, dirfd, dirHex, hex, , ret, retHex, errname] = m;
+    const o: StraceOpen = {
       pid: Number(pid),
       syscall: syscall as StraceOpen['syscall'],
       dirfd: dirfd === undefined ? undefined : dirfd === 'AT_FDCWD' ? -100 : Number(dirfd),
-      name,
+      name: hexBytes(hex!),
       ret: Number(ret) < 0 ? -(ERRNO[errname!] ?? 0) : Number(ret),
-    });
+    };
+    if (dirHex !== undefined) o.dirPath = hexBytes(dirHex);
+    if (retHex !== undefined) o.retPath = hexBytes(retHex);
+    out.push(o);
   }
   return out;
 }
@@ -72,8 +83,9 @@ export interface WorkloadRun<R> {
 export async function runWorkload<R>(t: Test, script: string, args: string[], opts: { strace?: boolean } = {}): Promise<WorkloadRun<R>> {
   const dir = tempDir(t, 'fw-strace-');
   const traceFile = path.join(dir, 'trace.txt');
+  // -yy: strace prints the path behind each fd (the dirfd, the returned fd), the ground truth for paths.
   const cmd = opts.strace
-    ? ['strace', ['-f', '-qq', '-xx', '-s', '8192', '-e', 'trace=open,openat,openat2,creat', '-o', traceFile, 'python3', '-c', script, ...args]]
+    ? ['strace', ['-f', '-qq', '-xx', '-yy', '-s', '8192', '-e', 'trace=open,openat,openat2,creat', '-o', traceFile, 'python3', '-c', script, ...args]]
     : ['python3', ['-c', script, ...args]];
   const child = spawn(cmd[0] as string, cmd[1] as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

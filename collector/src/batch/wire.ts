@@ -39,7 +39,7 @@ export interface WireEvent {
   sc: SyscallName;
   /** Flag bits, see FLAG. */
   f: number;
-  /** The name's raw bytes (base64). */
+  /** The name's raw bytes (base64): as passed when flag `asPassed` is set. */
   p: string;
   /** The resolved path (base64) when it differs from `p`. */
   rp?: string;
@@ -48,7 +48,7 @@ export interface WireEvent {
   comm: string;
 }
 
-const FLAG = { resolved: 1, truncated: 2, tail: 4, unreadable: 8, unjudged: 16, retUnknown: 32, hasFile: 64, denyAsKill: 128, killTarget: 256 } as const;
+const FLAG = { resolved: 1, truncated: 2, tail: 4, unreadable: 8, unjudged: 16, retUnknown: 32, hasFile: 64, denyAsKill: 128, killTarget: 256, lexical: 512, asPassed: 1024 } as const;
 
 export interface BatchHost {
   name: string;
@@ -171,7 +171,9 @@ export function toWire(e: CapturedEvent, seq: number): WireEvent {
     (e.retUnknown ? FLAG.retUnknown : 0) |
     (e.hasFile ? FLAG.hasFile : 0) |
     (e.denyAsKill ? FLAG.denyAsKill : 0) |
-    (e.killTarget ? FLAG.killTarget : 0);
+    (e.killTarget ? FLAG.killTarget : 0) |
+    (e.pathLexical ? FLAG.lexical : 0) |
+    (e.asPassed ? FLAG.asPassed : 0);
   const w: WireEvent = {
     q: seq,
     t: e.tsNs.toString(),
@@ -196,19 +198,23 @@ export function toWire(e: CapturedEvent, seq: number): WireEvent {
     act: e.action,
     sc: e.syscall,
     f,
-    p: e.path.toString('base64'),
+    // With the name as passed carried next to the kernel's path, `p` holds the name and `rp` the path.
+    p: (e.asPassed ?? e.path).toString('base64'),
     res: e.resolution,
     comm: e.comm,
   };
-  if (!e.resolvedPath.equals(e.path)) w.rp = e.resolvedPath.toString('base64');
+  if (e.asPassed || !e.resolvedPath.equals(e.path)) w.rp = e.resolvedPath.toString('base64');
   if (e.pathOrigLen !== undefined && e.pathOrigLen !== e.path.length) w.ol = e.pathOrigLen;
   return w;
 }
 
 export function fromWire(w: WireEvent): CapturedEvent {
-  const path = Buffer.from(w.p, 'base64');
+  const p = Buffer.from(w.p, 'base64');
+  const rp = w.rp === undefined ? undefined : Buffer.from(w.rp, 'base64');
+  const asPassed = (w.f & FLAG.asPassed) !== 0;
+  const path = asPassed && rp ? rp : p;
   const truncated = (w.f & FLAG.truncated) !== 0;
-  return {
+  const e: CapturedEvent = {
     tsNs: BigInt(w.t),
     wallNs: BigInt(w.w),
     cpu: w.cpu,
@@ -232,7 +238,7 @@ export function fromWire(w: WireEvent): CapturedEvent {
     syscall: w.sc,
     pathResolved: (w.f & FLAG.resolved) !== 0,
     path,
-    resolvedPath: w.rp === undefined ? path : Buffer.from(w.rp, 'base64'),
+    resolvedPath: rp ?? path,
     resolution: w.res,
     pathOrigLen: w.ol ?? (truncated ? undefined : path.length),
     pathTruncated: truncated,
@@ -245,6 +251,10 @@ export function fromWire(w: WireEvent): CapturedEvent {
     killTarget: (w.f & FLAG.killTarget) !== 0,
     comm: w.comm,
   };
+  // Set only when flagged, so a batch written before these flags reads back unchanged.
+  if (asPassed) e.asPassed = p;
+  if ((w.f & FLAG.lexical) !== 0) e.pathLexical = true;
+  return e;
 }
 
 export function encodeBatch(b: WireBatch, stream: string): BatchJobData {

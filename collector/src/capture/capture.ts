@@ -1,5 +1,5 @@
-// The capture stage: the chosen hook's ring-buffer reader, the decoder, user-space path resolution
-// and the user-space half of the path filter. It hands batches of CapturedEvent to one callback.
+// The capture stage: the chosen hook's ring-buffer reader, the decoder, the last-resort user-space
+// path resolution (names the kernel could not resolve) and the user-space half of the path filter. It hands batches of CapturedEvent to one callback.
 import { OpenEventDecoder } from '../decode/open-event';
 import { PathFilter } from '../filter/path-filter';
 import type { CapturedEvent } from '../format/ecs';
@@ -27,6 +27,8 @@ export interface CaptureStats extends ReaderStats {
   filteredUser: number;
   /** Relative names whose process was gone before its cwd or dirfd could be read. */
   unresolved: number;
+  /** Names the kernel could not resolve, joined to a cwd or dirfd read from /proc (a guess: resolution `proc`). */
+  procResolved: number;
   /** Events handed to the callback. */
   delivered: number;
 }
@@ -38,6 +40,7 @@ export class Capture {
   private readonly pathFilter: PathFilter;
   private filteredUser = 0;
   private unresolved = 0;
+  private procResolved = 0;
   private delivered = 0;
 
   /** Loads and attaches the hook; events flow to onEvents until close(). */
@@ -65,8 +68,10 @@ export class Capture {
         for (const e of decoder.decodeBatch(batch)) {
           const r = this.resolver.resolve(e.pid, e.dirfd, e.path, e.pathResolved);
           if (r.resolution === 'unavailable') this.unresolved++;
-          // An unresolved relative name cannot be judged here either: keep it rather than lose it.
-          if (e.pathUnjudged && r.resolution !== 'unavailable' && this.pathFilter.drops(r.path)) {
+          else if (r.resolution === 'proc') this.procResolved++;
+          // An unresolved relative name cannot be judged here either, nor a path that kept only its
+          // tail: keep it rather than lose it.
+          if (e.pathUnjudged && r.resolution !== 'unavailable' && !e.pathTail && this.pathFilter.drops(r.path)) {
             this.filteredUser++;
             continue;
           }
@@ -84,7 +89,7 @@ export class Capture {
   }
 
   stats(): CaptureStats {
-    return { ...this.reader.stats(), filteredUser: this.filteredUser, unresolved: this.unresolved, delivered: this.delivered };
+    return { ...this.reader.stats(), filteredUser: this.filteredUser, unresolved: this.unresolved, procResolved: this.procResolved, delivered: this.delivered };
   }
 
   /** Replaces the in-kernel policy (see RingReader.setPolicy). */

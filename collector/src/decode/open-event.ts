@@ -1,5 +1,6 @@
 // Decodes a batch of packed records from the addon. Every offset comes from the addon's layout(),
-// so the C header stays the single definition. Names stay bytes: `path` is the exact raw name.
+// so the C header stays the single definition. Names stay bytes: `path` is the exact raw path the
+// kernel reported and `asPassed` the exact name the caller passed, when the record carries both.
 import type { RecordLayout } from '../probe/native';
 
 export type HookName = keyof RecordLayout['enums']['hook'];
@@ -29,8 +30,15 @@ export interface OpenEvent {
   action: ActionName;
   syscall: SyscallName;
   pathResolved: boolean;
-  /** The name's raw bytes (copied out of the batch). */
+  /** The path's raw bytes (copied out of the batch): resolved in the kernel when `pathResolved`,
+   * else the name as passed. */
   path: Buffer;
+  /** The name as the caller passed it, when the record carries it (tracepoint hook, resolved path)
+   * and it differs from `path`. */
+  asPassed?: Buffer;
+  /** The resolved path's last components were joined lexically onto a directory the kernel walked
+   * (a failed open: the file was never reached, symlinks in the name were not followed). */
+  pathLexical?: boolean;
   /** Original length of a truncated name; undefined when unknown (longer than the kernel limit). */
   pathOrigLen: number | undefined;
   pathTruncated: boolean;
@@ -80,7 +88,8 @@ export class OpenEventDecoder {
       if (size < this.layout.openEventSize || off + size > buf.length) throw new DecodeError(`bad record size ${size} at offset ${off}`);
       if (type !== enums.eventType.open) throw new DecodeError(`unknown record type ${type} at offset ${off}`);
       const pathLen = buf.readUInt32LE(off + o.path_len);
-      if (o.path + pathLen > size) throw new DecodeError(`path length ${pathLen} overruns the record at offset ${off}`);
+      const nameLen = buf.readUInt16LE(off + o.name_len);
+      if (o.path + pathLen + nameLen > size) throw new DecodeError(`path length ${pathLen} + ${nameLen} overruns the record at offset ${off}`);
       const flags = buf.readUInt16LE(off + o.flags);
       const hook = this.hooks.get(buf.readUInt8(off + o.hook));
       const syscall = this.syscalls.get(buf.readUInt8(off + o.syscall));
@@ -90,7 +99,9 @@ export class OpenEventDecoder {
       const origLen = buf.readUInt32LE(off + o.path_orig_len);
       const commRaw = buf.subarray(off + o.comm, off + o.comm + this.layout.commLen);
       const nul = commRaw.indexOf(0);
-      out.push({
+      const pathAt = off + o.path;
+      const asPassed = nameLen > 0 ? buf.subarray(pathAt + pathLen, pathAt + pathLen + nameLen) : undefined;
+      const ev: OpenEvent = {
         tsNs: buf.readBigUInt64LE(off + h.ts_ns),
         cpu: buf.readUInt32LE(off + h.cpu),
         pid: buf.readUInt32LE(off + o.pid),
@@ -112,7 +123,8 @@ export class OpenEventDecoder {
         action,
         syscall,
         pathResolved: buf.readUInt8(off + o.path_kind) === enums.pathKind.resolved,
-        path: Buffer.from(buf.subarray(off + o.path, off + o.path + pathLen)),
+        path: Buffer.from(buf.subarray(pathAt, pathAt + pathLen)),
+        pathLexical: (flags & enums.flag.pathLexical) !== 0,
         pathOrigLen: truncated ? (origLen === 0 ? undefined : origLen) : pathLen,
         pathTruncated: truncated,
         pathTail: (flags & enums.flag.pathTail) !== 0,
@@ -123,7 +135,9 @@ export class OpenEventDecoder {
         denyAsKill: (flags & enums.flag.denyAsKill) !== 0,
         killTarget: (flags & enums.flag.killTarget) !== 0,
         comm: commRaw.subarray(0, nul < 0 ? commRaw.length : nul).toString('utf8'),
-      });
+      };
+      if (asPassed && !asPassed.equals(ev.path)) ev.asPassed = Buffer.from(asPassed);
+      out.push(ev);
       off += size;
     }
     return out;

@@ -40,6 +40,8 @@ export interface EcsOpenDocument {
       as_passed?: string;
       as_passed_raw_b64?: string;
       resolution: Resolution;
+      /** Present (true) when the last components were joined lexically: a failed open's file was never reached. */
+      lexical?: boolean;
       truncated: boolean;
       tail_only: boolean;
       original_length?: number;
@@ -95,7 +97,9 @@ export function toEcs(e: CapturedEvent): EcsOpenDocument {
   if (acc.write || acc.truncate) type.push('change');
   if (acc.create) type.push('creation');
   const outcome = e.retUnknown ? 'unknown' : e.ret < 0 ? 'failure' : 'success';
-  const asPassed = e.pathResolved ? undefined : pathText(e.path);
+  // The name as passed: carried next to a kernel-resolved path (tracepoint), or the record's own path.
+  const asPassedRaw = e.asPassed ?? (e.pathResolved ? undefined : e.path);
+  const asPassed = asPassedRaw ? pathText(asPassedRaw) : undefined;
   const doc: EcsOpenDocument = {
     '@timestamp': isoNanos(e.wallNs),
     event: { kind: 'event', category: ['file'], type, action: 'open', outcome },
@@ -134,8 +138,9 @@ export function toEcs(e: CapturedEvent): EcsOpenDocument {
   if (acc.create) doc.filewarden.mode = `0${e.mode.toString(8)}`;
   if (full.rawBase64) doc.filewarden.path.raw_b64 = full.rawBase64;
   if (e.pathOrigLen !== undefined && e.pathTruncated) doc.filewarden.path.original_length = e.pathOrigLen;
+  if (e.pathLexical) doc.filewarden.path.lexical = true;
+  if (e.hook === 'tracepoint') doc.filewarden.dirfd = e.dirfd;
   if (asPassed) {
-    doc.filewarden.dirfd = e.dirfd;
     if (!asPassed.rawBase64 ? asPassed.text !== full.text : asPassed.rawBase64 !== full.rawBase64) {
       doc.filewarden.path.as_passed = asPassed.text;
       if (asPassed.rawBase64) doc.filewarden.path.as_passed_raw_b64 = asPassed.rawBase64;

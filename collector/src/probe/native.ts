@@ -15,7 +15,7 @@ export interface RecordLayout {
   header: Record<'type' | 'size' | 'cpu' | 'ts_ns', number>;
   open: Record<
     | 'pid' | 'tid' | 'ppid' | 'uid' | 'gid' | 'euid' | 'cgroup_id' | 'mntns_id' | 'dirfd' | 'ret' | 'ino' | 'dev'
-    | 'open_flags' | 'mode' | 'f_mode' | 'hook' | 'action' | 'syscall' | 'path_kind' | 'flags' | 'path_len'
+    | 'open_flags' | 'mode' | 'f_mode' | 'hook' | 'action' | 'syscall' | 'path_kind' | 'flags' | 'name_len' | 'path_len'
     | 'path_orig_len' | 'comm' | 'path',
     number
   >;
@@ -26,7 +26,8 @@ export interface RecordLayout {
     action: Record<'allow' | 'deny' | 'kill', number>;
     pathKind: Record<'asPassed' | 'resolved', number>;
     flag: Record<
-      'pathTruncated' | 'pathUnreadable' | 'hasFile' | 'pathTail' | 'retUnknown' | 'pathUnjudged' | 'denyAsKill' | 'killTarget',
+      'pathTruncated' | 'pathUnreadable' | 'hasFile' | 'pathTail' | 'retUnknown' | 'pathUnjudged' | 'denyAsKill' | 'killTarget'
+      | 'pathLexical',
       number
     >;
     counter: Record<'seen' | 'filtered' | 'emitted' | 'dropped' | 'argsLost' | 'count', number>;

@@ -1,17 +1,19 @@
-// Resolves names the kernel recorded as passed (tracepoints) to absolute paths: a relative name is
-// joined to the process's cwd or to the directory behind its dirfd, read from /proc while the
-// process lives. The join is lexical ("." and ".." folded, symlinks not followed); the raw name as
-// passed is always kept next to it.
+// The last resort for names the kernel could not resolve (tracepoint records it kept as passed: an
+// unreadable base, a join too long): a relative name is joined to the process's cwd or to the
+// directory behind its dirfd, read from /proc while the process lives. That is a guess (the process
+// may have moved or exited), so it is flagged (`proc`) and counted. The join is lexical ("." and
+// ".." folded, symlinks not followed); the raw name as passed is always kept next to it.
 import fs from 'node:fs';
 
 export const AT_FDCWD = -100;
 
 export type Resolution =
-  /** The kernel resolved the path itself (dentry walk or bpf_d_path). */
+  /** The kernel resolved the path itself (dentry walk or bpf_d_path; for a failed tracepoint open,
+   * the base directory's walk plus a lexical join, flagged `lexical`). */
   | 'kernel'
   /** The name was absolute as passed. */
   | 'absolute'
-  /** Joined to the cwd or dirfd read from /proc. */
+  /** Joined to the cwd or dirfd read from /proc after the fact: a flagged guess. */
   | 'proc'
   /** The process (or its fd) was gone before it could be read: only the name as passed is known. */
   | 'unavailable';

@@ -64,6 +64,7 @@ export const EVENT_MAPPING = {
             as_passed: kw,
             as_passed_raw_b64: stored,
             resolution: kw,
+            lexical: bool,
             truncated: bool,
             tail_only: bool,
             original_length: long,

@@ -7,8 +7,10 @@ import { native } from '../../../collector/src/probe/native';
 const layout = native().layout();
 const { header: h, open: o, enums } = layout;
 
-function record(name: Buffer, flags = 0): Buffer {
-  const size = Math.ceil((layout.openEventSize + name.length) / layout.recordAlign) * layout.recordAlign;
+/** A record whose path is `name`; with `asPassed`, a kernel-resolved path with the name as passed after it. */
+function record(name: Buffer, flags = 0, asPassed?: Buffer): Buffer {
+  const tail = asPassed?.length ?? 0;
+  const size = Math.ceil((layout.openEventSize + name.length + tail) / layout.recordAlign) * layout.recordAlign;
   const b = Buffer.alloc(size);
   b.writeUInt16LE(enums.eventType.open, h.type);
   b.writeUInt16LE(size, h.size);
@@ -32,17 +34,21 @@ function record(name: Buffer, flags = 0): Buffer {
   b.writeUInt8(enums.hook.tracepoint, o.hook);
   b.writeUInt8(enums.action.allow, o.action);
   b.writeUInt8(enums.syscall.creat, o.syscall);
-  b.writeUInt8(enums.pathKind.asPassed, o.path_kind);
+  b.writeUInt8(asPassed ? enums.pathKind.resolved : enums.pathKind.asPassed, o.path_kind);
   b.writeUInt16LE(flags, o.flags);
   b.writeUInt32LE(name.length, o.path_len);
+  b.writeUInt16LE(tail, o.name_len);
   b.writeUInt32LE(flags & enums.flag.pathTruncated ? 0 : name.length, o.path_orig_len);
   b.write('cat', o.comm);
   name.copy(b, o.path);
+  asPassed?.copy(b, o.path + name.length);
   return b;
 }
 
 t.test('the layout is self-consistent: fields in bounds, the name last', async (t) => {
   t.equal(o.path, layout.openEventSize, 'the name starts right after the fixed part');
+  t.equal(o.name_len, o.flags + 2, 'name_len took the padding after flags: the fixed part kept its size');
+  t.equal(enums.flag.pathLexical, 1 << 8, 'flags are appended, never renumbered');
   for (const [k, off] of Object.entries(o)) t.ok(off >= layout.headerSize && off <= layout.openEventSize, `${k} in bounds`);
   t.equal(layout.openEventSize % layout.recordAlign, 0);
 });
@@ -58,9 +64,31 @@ t.test('a packed record decodes field for field, name bytes exact', async (t) =>
       mntnsId: 4026531841, dirfd: -100, ret: -13, ino: 99n, dev: 0x800001, openFlags: 0o1101, mode: 0o640, fMode: 2,
       hook: 'tracepoint', action: 'allow', syscall: 'creat', pathResolved: false, path: name.toString('hex'),
       pathOrigLen: 5, pathTruncated: false, pathTail: false, pathUnreadable: false, pathUnjudged: false, retUnknown: false,
-      hasFile: false, denyAsKill: false, killTarget: false, comm: 'cat',
+      hasFile: false, denyAsKill: false, killTarget: false, pathLexical: false, comm: 'cat',
     },
   );
+});
+
+t.test('a kernel-resolved path and the name as passed after it decode apart, byte-exact', async (t) => {
+  const d = new OpenEventDecoder(layout);
+  const name = Buffer.from('../x\xff', 'latin1');
+  const [e, same, lexical] = d.decodeBatch(
+    Buffer.concat([
+      record(Buffer.from('/srv/a/x\xff', 'latin1'), 0, name),
+      record(Buffer.from('/etc/passwd'), 0, Buffer.from('/etc/passwd')),
+      record(Buffer.from('/tmp/gone'), enums.flag.pathLexical, Buffer.from('gone')),
+    ]),
+  );
+  t.equal(e!.pathResolved, true);
+  t.equal(e!.path.toString('latin1'), '/srv/a/x\xff', 'the path is the kernel\'s');
+  t.equal(e!.pathOrigLen, e!.path.length);
+  t.equal(e!.asPassed?.toString('latin1'), name.toString('latin1'), 'the name as passed follows it');
+  t.equal(same!.asPassed, undefined, 'a name equal to the path is not carried twice');
+  t.equal(lexical!.pathLexical, true);
+  t.equal(lexical!.asPassed?.toString(), 'gone');
+  const bad = record(Buffer.from('/a'), 0, Buffer.from('b'));
+  bad.writeUInt16LE(5000, o.name_len);
+  t.throws(() => d.decodeBatch(bad), DecodeError, 'a name as passed longer than its record');
 });
 
 t.test('the enforcement flags decode: a deny carried out as a kill, a kill target', async (t) => {
