@@ -2,12 +2,16 @@
 // Redis connection and metrics server (a supervisor then restarts it).
 import t from 'tap';
 import { tempDir } from '../../utils/kernel';
-import { cli, endpoints } from '../../utils/stack';
+import { cli, endpoints, uniqueName } from '../../utils/stack';
 
+// The lsm hook cannot load on this host: kernel lockdown refuses LSM programs at load (measured,
+// ../shared/DESIGN.md). A bad --ringbuf-bytes no longer reaches the probe: the parser refuses it.
+// Its own queue and a duration: should the probe ever load here, nothing lands in the user's queue.
 t.test('a collector whose probe cannot load exits 1 with the reason', async (t) => {
-  const r = await cli(['--state-dir', tempDir(t, 'fw-start-'), 'collect', '--ringbuf-bytes', '3000', '--metrics-port', '0'], { FILEWARDEN_REDIS_URL: endpoints().redisUrl });
+  const r = await cli(['--state-dir', tempDir(t, 'fw-start-'), 'collect', '--hooks', 'lsm', '--queue', uniqueName('fwstart'), '--duration', '5', '--metrics-port', '0'], { FILEWARDEN_REDIS_URL: endpoints().redisUrl });
   t.equal(r.code, 1);
-  t.match(r.stderr, /ringbuf|ring buffer/i, 'the message names the bad setting');
+  t.match(r.stderr, /^filewarden: lsm hook: loading the lsm programs failed: .*lockdown.*\[FW_ERR_BPF_LOAD/m, 'the message names the hook and why');
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
 t.test('an indexer that cannot reach Elasticsearch exits 1 with the reason', async (t) => {
