@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { redactUrl } from '../../stack/src/redact';
 
 export interface KibanaImportOptions {
   /** Kibana's base URL, e.g. https://kibana.example:5601 (a base path included). */
@@ -108,7 +109,7 @@ export async function importSavedObjects(o: KibanaImportOptions): Promise<Import
   const said = answer.message ? `: ${answer.message}` : '';
   if (res.status === 401) throw new KibanaImportError(`Kibana refused the credentials (401)${said}; check --api-key or --user/--password`);
   if (res.status === 403) throw new KibanaImportError(`the user may not import saved objects${o.space ? ` in space ${o.space}` : ''} (403)${said}; it needs the saved-objects management privilege (all) in that space`);
-  if (res.status === 404) throw new KibanaImportError(`${url.pathname} was not found (404)${said}: ${o.space ? `does space ${o.space} exist, and ` : ''}is ${o.url} Kibana (with its base path)?`);
+  if (res.status === 404) throw new KibanaImportError(`${url.pathname} was not found (404)${said}: ${o.space ? `does space ${o.space} exist, and ` : ''}is ${redactUrl(o.url)} Kibana (with its base path)?`);
   if (res.status === 413) throw new KibanaImportError(`Kibana refused the file as too large (413); raise savedObjects.maxImportPayloadBytes`);
   if (res.status !== 200) throw new KibanaImportError(`Kibana answered ${res.status}${said || `: ${text.slice(0, 200)}`}`);
   if (typeof answer.success !== 'boolean') throw new KibanaImportError(`the answer from ${url.origin} is not a saved-objects import result; is it Kibana?`);

@@ -1,10 +1,13 @@
 // Only an enrolled collector can cause enforcement or move a checkpoint. An attacker who can write
-// to the queue (here: uid nobody, given the queue's credentials) adds batches naming a root-owned
-// victim under a kill rule: unsigned, signed by another key, and signed by the host key but altered.
+// to the queue adds batches naming a root-owned victim under a kill rule: unsigned, signed by another
+// key, and signed by the host key but altered. Here the attacker is uid nobody holding the queue's
+// credentials; the embedded stack's firewall refuses nobody on the Redis port itself
+// (stack-isolation.test.ts), so nobody reaches it through a root-owned TCP relay, as a remote
+// attacker with a stolen password would reach a production Redis.
 // Each is indexed and marked untrusted, alerted on with the reason, and causes no command; the
 // victim lives. The same batch signed by the enrolled key does cause the kill (the rule works).
 // A forged checkpoint claiming 10^12 events does not change `gaps`.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +20,7 @@ import { startTicksOf } from '../../../collector/src/enrich/process-info';
 import { HashChain, loadOrCreateHostKey, signRecord } from '../../../collector/src/integrity/hash-chain';
 import { QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
 import { tempDir } from '../../utils/kernel';
+import { TcpProxy } from '../../utils/tcp-proxy';
 import { gapReport, pipelineEnv, type PipelineEnv, startCollector, startIndexer, waitForValue } from '../../utils/pipeline';
 import { cli, hasExited, redisConnection, repoRoot } from '../../utils/stack';
 import { event } from '../../utils/wire-fixtures';
@@ -30,8 +34,10 @@ async function until<T>(what: string, f: () => Promise<T | undefined> | T | unde
   return v;
 }
 
-/** Adds a job exactly as a collector would, from a process running as uid nobody. */
-function addAsNobody(t: Test, env: PipelineEnv, data: JobData): void {
+/** Adds a job exactly as a collector would, from a process running as uid nobody, through `relay`. */
+async function addAsNobody(t: Test, env: PipelineEnv, relay: TcpProxy, data: JobData): Promise<void> {
+  const url = new URL(env.redisUrl);
+  url.port = String(relay.port);
   const script = `const { EventQueue } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'collector', 'src', 'queue', 'event-queue.js'))});
 (async () => {
   const q = new EventQueue({ redisUrl: process.env.FW_URL, queue: process.env.FW_QUEUE });
@@ -41,14 +47,19 @@ function addAsNobody(t: Test, env: PipelineEnv, data: JobData): void {
   console.log('uid ' + process.getuid() + ' added the job');
 })().catch((e) => { console.error(e.message); process.exit(1); });`;
   // env -u: tap's process tracking would make the child write into the checkout, which nobody cannot.
-  const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, '-e', script], {
+  const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, '-e', script], {
     cwd: '/',
-    env: { PATH: process.env.PATH, FW_URL: env.redisUrl, FW_QUEUE: env.queue, FW_JOB: JSON.stringify(data) },
-    encoding: 'utf8',
+    env: { PATH: process.env.PATH, FW_URL: url.toString(), FW_QUEUE: env.queue, FW_JOB: JSON.stringify(data) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  t.equal(r.status, 0, 'the job was added as nobody');
-  t.equal(r.stderr, '', 'without a complaint');
-  t.match(r.stdout, /^uid 65534 added the job/);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  t.equal(code, 0, 'the job was added as nobody');
+  t.equal(err, '', 'without a complaint');
+  t.match(out, /^uid 65534 added the job/);
 }
 
 /** One open of `file` by `pid`, as the kernel would report it, in a batch of its own stream. */
@@ -101,6 +112,11 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
   t.teardown(() => commands.close());
   await commands.obliterate({ force: true });
 
+  const redis = new URL(env.redisUrl);
+  const relay = new TcpProxy(redis.hostname, Number(redis.port));
+  await relay.start();
+  t.teardown(() => relay.close());
+
   const indexer = await startIndexer(t, env, { extra: ['--rules', rulesFile, '--command-key', path.join(keys, 'command-signing.key')] });
   t.ok(await until('the trust line', () => (/trust: 1 enrolled host\(s\)/.test(indexer.log()) ? true : undefined)), 'the indexer names its enrolled hosts');
   const collector = await startCollector(t, env, ['--command-pubkey', path.join(keys, 'command-signing.pub')]);
@@ -140,7 +156,7 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
   for (const [i, c] of cases.entries()) {
     await t.test(`a forged batch ${c.name}: indexed as untrusted, alerted on, no command`, async (t) => {
       const b = openBatch(pid, start, secret);
-      addAsNobody(t, env, c.job(b, `forged-${i}`));
+      await addAsNobody(t, env, relay, c.job(b, `forged-${i}`));
       const alert = await until('the rule alert', alertFor(b));
       t.equal(alert.filewarden.enforcement.status, 'not-sent', 'the kill was not sent');
       t.match(alert.filewarden.enforcement.reason, new RegExp(`untrusted source \\(${c.reason}\\)`), 'and the alert says why');
@@ -174,8 +190,8 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
     await until("the collector's own checkpoint", async () => ((await gapReport(env)).report.find((g) => g.stream === stream) ? true : undefined));
     const before = (await gapReport(env)).report.find((g) => g.stream === stream)!;
     const claim: CheckpointJobData = { v: 1, kind: 'checkpoint', boot: bootId, stream, assigned: 1e12, host: os.hostname() };
-    addAsNobody(t, env, claim);
-    addAsNobody(t, env, signRecord({ ...claim, assigned: 1e12 + 1 }, other.privateKey, other.publicKey));
+    await addAsNobody(t, env, relay, claim);
+    await addAsNobody(t, env, relay, signRecord({ ...claim, assigned: 1e12 + 1 }, other.privateKey, other.publicKey));
     const claims = await until('both claims stored as untrusted', async () => {
       const r = await search(env.checkpointIndex, { exists: { field: 'filewarden.claimed_seq_assigned' } });
       return r.length >= 2 ? r : undefined;

@@ -114,6 +114,11 @@ t.test('each failure Kibana can answer is a clear error and exit 1', async (t) =
     t.equal(r.code, 1, `${name}: exit 1`);
     t.match(r.stderr, message, `${name}: ${r.stderr.trim().split('\n')[0]}`);
   }
+  // A password written in the URL never reaches the terminal.
+  const k404 = await fakeKibana(t, () => ({ status: 404, body: { statusCode: 404, error: 'Not Found', message: 'Not Found' } }));
+  const withPw = await cli(['kibana', 'import', '--url', k404.url.replace('http://', 'http://elastic:s3cret-pw@'), '--api-key', 'aWQ6a2V5']);
+  t.equal(withPw.code, 1);
+  t.notMatch(withPw.stdout + withPw.stderr, /s3cret-pw/, 'the URL is shown without its password');
   const down = await cli(['kibana', 'import', '--url', 'http://127.0.0.1:9', '--api-key', 'k']);
   t.match(down.stderr, /cannot reach Kibana at http:\/\/127.0.0.1:9: ECONNREFUSED/, 'nothing listening');
   const both = await cli(['kibana', 'import', '--url', 'http://127.0.0.1:9', '--api-key', 'k', '--user', 'u', '--password', 'p']);
