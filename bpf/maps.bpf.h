@@ -19,6 +19,16 @@ struct {
 /* The fixed part, a path and (tracepoint) the name as passed after it, each up to FW_PATH_MAX. */
 #define FW_SCRATCH_SIZE (sizeof(struct fw_open_event) + 2 * FW_PATH_MAX)
 
+/* The lexical join's state (path.bpf.h): kept in the map, see fw_join_step. */
+struct fw_join_state {
+	__u32 base_len; /* bytes of the walked base directory at the start of e->path */
+	__u32 total;    /* base_len + 1 + the name's length: the input is base, '/', name */
+	__u32 out;      /* e->path[0..out) holds the components kept so far */
+	__u32 clen;     /* bytes of the component being read, written after a '/' at e->path[out] */
+	__u32 depth;    /* entries on join_stack */
+	__u32 out_of_room;
+};
+
 struct fw_scratch {
 	__u8 buf[FW_SCRATCH_SIZE];
 	/* The path filter's lookup key, built from the record's path. */
@@ -30,6 +40,7 @@ struct fw_scratch {
 	char name[FW_PATH_MAX];
 	/* The lexical join's stack: where each output component starts, for "..". */
 	__u16 join_stack[FW_PATH_MAX / 2];
+	struct fw_join_state join;
 };
 
 struct {

@@ -100,29 +100,29 @@ static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_open
 	}
 }
 
-struct fw_join_ctx {
-	__u32 base_len; /* bytes of the walked base directory at the start of e->path */
-	__u32 total;    /* base_len + 1 + the name's length: the input is base, '/', name */
-	__u32 out;      /* e->path[0..out) holds the components kept so far */
-	__u32 clen;     /* bytes of the component being read, written after a '/' at e->path[out] */
-	__u32 depth;    /* entries on the scratch join_stack */
-	bool out_of_room;
-};
-
 /* One input byte of base + '/' + name. A component is copied as it is read and dropped at its end
  * when it is empty or "."; ".." pops back to where the previous one started. The output never runs
- * ahead of the input, so the base part is rewritten in place, byte for byte. */
-static long fw_join_step(__u32 i, struct fw_join_ctx *c)
+ * ahead of the input, so the base part is rewritten in place, byte for byte. The state lives in the
+ * scratch map, not on the caller's stack: kernels before 6.7 verify a bpf_loop callback once, with
+ * the caller's stack values as known constants, and drop the branches those constants rule out
+ * (measured on Debian's 6.1: every join came out as "/"). Map memory is never a known constant. */
+static long fw_join_step(__u32 i, void *unused)
 {
 	__u32 zero = 0;
 	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	struct fw_open_event *e;
-	__u32 out = c->out, clen = c->clen, w;
+	struct fw_join_state *c;
+	__u32 out, clen, w;
 	char ch;
 
-	if (!s || i > c->total)
+	if (!s)
+		return 1;
+	c = &s->join;
+	if (i > c->total)
 		return 1;
 	e = (struct fw_open_event *)s->buf;
+	out = c->out;
+	clen = c->clen;
 	if (i == c->total || i == c->base_len)
 		ch = '/';
 	else if (i < c->base_len)
@@ -132,7 +132,7 @@ static long fw_join_step(__u32 i, struct fw_join_ctx *c)
 	if (ch != '/') {
 		w = out + 1 + clen;
 		if (w >= FW_PATH_MAX - 1) {
-			c->out_of_room = true;
+			c->out_of_room = 1;
 			return 1;
 		}
 		/* The bound check above lets clang drop the masks, and the verifier needs them. */
@@ -174,19 +174,29 @@ static long fw_join_step(__u32 i, struct fw_join_ctx *c)
  * component. False when the result does not fit: the caller keeps the name as passed. */
 static __always_inline bool fw_join_lexical(struct fw_scratch *s, struct fw_open_event *e, __u32 base_len, __u32 name_len)
 {
-	struct fw_join_ctx c = {.base_len = base_len, .total = base_len + 1 + name_len};
+	struct fw_join_state *c = &s->join;
+	__u32 out;
 
 	if (base_len >= FW_PATH_MAX - 1 || name_len >= FW_PATH_MAX)
 		return false;
-	bpf_loop(2 * FW_PATH_MAX, fw_join_step, &c, 0);
-	if (c.out_of_room)
+	c->base_len = base_len;
+	c->total = base_len + 1 + name_len;
+	c->out = 0;
+	c->clen = 0;
+	c->depth = 0;
+	c->out_of_room = 0;
+	bpf_loop(2 * FW_PATH_MAX, fw_join_step, NULL, 0);
+	if (c->out_of_room)
 		return false;
-	if (c.out == 0) {
+	out = c->out;
+	if (out == 0) {
 		e->path[0] = '/';
-		c.out = 1;
+		out = 1;
 	}
-	e->path_len = c.out;
-	e->path_orig_len = c.out;
+	if (out >= FW_PATH_MAX)
+		return false;
+	e->path_len = out;
+	e->path_orig_len = out;
 	e->path_kind = FW_PATH_RESOLVED;
 	e->flags |= FW_FLAG_PATH_LEXICAL;
 	return true;
