@@ -55,7 +55,6 @@ const MESSAGE_ONLY = new Set([
   'RetentionPolicyError',
   'ChromiumError',
   'HostKeyError',
-  'KibanaImportError',
   'FieldError',
   'StateLockError',
 ]);
@@ -71,6 +70,8 @@ export function errorLines(err: unknown): string[] {
   }
   // Its message lists one problem per line, file:line first: that list is the point.
   if (err.name === 'RuleFileError') return [`filewarden: the rules have problems:\n${err.message}`];
+  // The same for the objects Kibana refused: one line each, under the sentence that counts them.
+  if (err.name === 'KibanaImportError') return [`filewarden: ${err.message}`];
   if (err instanceof NoHookError) return [`filewarden: ${err.message}`, '  hint: run filewarden doctor to see what this kernel and these privileges allow'];
   if (err instanceof InvalidArgumentError || MESSAGE_ONLY.has(err.name)) return [`filewarden: ${oneLine(err.message)}`];
   const es = esErrorReason(err);

@@ -183,6 +183,13 @@ export async function waitForValue<T>(get: () => Promise<T | undefined> | T | un
   }
 }
 
+/** waitForValue with a 30 s bound that fails the test, naming what it waited for. */
+export async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const v = await waitForValue(f, 30_000, 50);
+  if (v === undefined) throw new Error(`timed out waiting for ${what}`);
+  return v;
+}
+
 export async function countIndexed(env: PipelineEnv): Promise<number> {
   await env.es.indices.refresh({ index: `${env.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });
   const r = await env.es.count({ index: `${env.indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });

@@ -13,17 +13,11 @@ import { Queue } from 'bullmq';
 import t from 'tap';
 import { type CommandBody, commandQueueName, signCommand } from '../../../collector/src/enforce/signed-command';
 import { QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
-import { pipelineEnv, startCollector, startIndexer, waitForValue } from '../../utils/pipeline';
+import { pipelineEnv, startCollector, startIndexer, until } from '../../utils/pipeline';
 import { cli, redisConnection } from '../../utils/stack';
 
 const hostId = fs.readFileSync('/etc/machine-id', 'utf8').trim();
 const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const v = await waitForValue(f, 30_000, 50);
-  if (v === undefined) throw new Error(`timed out waiting for ${what}`);
-  return v;
-}
 
 t.test('rules and signed commands, end to end', async (t) => {
   const env = pipelineEnv(t);

@@ -21,18 +21,12 @@ import { HashChain, loadOrCreateHostKey, signRecord } from '../../../collector/s
 import { QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
 import { tempDir } from '../../utils/kernel';
 import { TcpProxy } from '../../utils/tcp-proxy';
-import { gapReport, pipelineEnv, type PipelineEnv, startCollector, startIndexer, waitForValue } from '../../utils/pipeline';
+import { gapReport, openWorkload, pipelineEnv, type PipelineEnv, startCollector, startIndexer, until } from '../../utils/pipeline';
 import { cli, hasExited, redisConnection, repoRoot } from '../../utils/stack';
 import { event } from '../../utils/wire-fixtures';
 
 const hostId = fs.readFileSync('/etc/machine-id', 'utf8').trim();
 const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const v = await waitForValue(f, 30_000, 50);
-  if (v === undefined) throw new Error(`timed out waiting for ${what}`);
-  return v;
-}
 
 /** Adds a job exactly as a collector would, from a process running as uid nobody, through `relay`. */
 async function addAsNobody(t: Test, env: PipelineEnv, relay: TcpProxy, data: JobData): Promise<void> {
@@ -185,9 +179,11 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
   });
 
   await t.test('a forged checkpoint claiming 10^12 events does not change gaps', async (t) => {
+    // Real events first, so the collector's stream has a signed checkpoint to compare with.
+    t.equal(await openWorkload(t, env.workDir, 20, 200).done, 20, 'the workload made 20 opens');
     const seqState = JSON.parse(fs.readFileSync(path.join(env.stateDir, 'collector', 'sequence.json'), 'utf8')) as { stream: string };
     const stream = seqState.stream;
-    await until("the collector's own checkpoint", async () => ((await gapReport(env)).report.find((g) => g.stream === stream) ? true : undefined));
+    await until("the collector's own checkpoint", async () => ((await gapReport(env)).report.find((g) => g.stream === stream && g.last >= 20) ? true : undefined));
     const before = (await gapReport(env)).report.find((g) => g.stream === stream)!;
     const claim: CheckpointJobData = { v: 1, kind: 'checkpoint', boot: bootId, stream, assigned: 1e12, host: os.hostname() };
     await addAsNobody(t, env, relay, claim);

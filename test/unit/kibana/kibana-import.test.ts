@@ -124,5 +124,5 @@ t.test('each failure Kibana can answer is a clear error and exit 1', async (t) =
   const both = await cli(['kibana', 'import', '--url', 'http://127.0.0.1:9', '--api-key', 'k', '--user', 'u', '--password', 'p']);
   t.match(both.stderr, /either --api-key or --user and --password, not both/);
   const badUrl = await cli(['kibana', 'import', '--url', 'kibana:5601', '--api-key', 'k']);
-  t.match(badUrl.stderr, /Kibana is reached over http or https/);
+  t.match(badUrl.stderr, /^filewarden: --url must be a http:\/\/ or https:\/\/ URL \(http\(s\):\/\/host:port\), not "kibana:5601"$/m);
 });
