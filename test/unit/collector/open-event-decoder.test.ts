@@ -1,7 +1,9 @@
 // The decoder reads exactly the layout the addon reports: a record packed at the addon's offsets
 // decodes field for field, and malformed batches are refused instead of guessed at.
 import t from 'tap';
+import { fromWire, toWire } from '../../../collector/src/batch/wire';
 import { DecodeError, OpenEventDecoder } from '../../../collector/src/decode/open-event';
+import { type CapturedEvent, toEcs } from '../../../collector/src/format/ecs';
 import { native } from '../../../collector/src/probe/native';
 
 const layout = native().layout();
@@ -113,4 +115,28 @@ t.test('malformed batches are refused', async (t) => {
   const badLen = Buffer.from(good);
   badLen.writeUInt32LE(5000, o.path_len);
   t.throws(() => d.decodeBatch(badLen), DecodeError, 'a name longer than its record');
+});
+
+t.test('the name as passed and the lexical flag survive the wire: the indexer builds the collector\'s document', async (t) => {
+  const d = new OpenEventDecoder(layout);
+  const batch = Buffer.concat([
+    record(Buffer.from('/srv/a/f'), 0, Buffer.from('../a/f')),
+    record(Buffer.from('/tmp/gone'), enums.flag.pathLexical, Buffer.from('gone')),
+    record(Buffer.from('/etc/passwd'), 0, Buffer.from('/etc/passwd')),
+    record(Buffer.from('rel')),
+  ]);
+  const kinds: string[] = [];
+  for (const e of d.decodeBatch(batch)) {
+    const c: CapturedEvent = Object.assign(e, { resolvedPath: e.pathResolved ? e.path : Buffer.from('/home/u/rel'), resolution: e.pathResolved ? ('kernel' as const) : ('proc' as const), wallNs: 1n });
+    const back = fromWire(toWire(c, 1));
+    t.strictSame(toEcs(back), toEcs(c), `${c.path}: same document after the wire`);
+    const p = toEcs(c).filewarden.path;
+    kinds.push(`${toEcs(c).file.path} as_passed=${p.as_passed ?? '-'} lexical=${p.lexical ?? '-'}`);
+  }
+  t.strictSame(kinds, [
+    '/srv/a/f as_passed=../a/f lexical=-',
+    '/tmp/gone as_passed=gone lexical=true',
+    '/etc/passwd as_passed=- lexical=-',
+    '/home/u/rel as_passed=rel lexical=-',
+  ]);
 });
