@@ -29,7 +29,9 @@ status=${PIPESTATUS[0]}
 # The VM kernel matrix runs alone, after the rest: its qemu guests take both cores.
 if [ $# -eq 0 ]; then
   echo "== VM kernel matrix (Debian 6.1 and 6.12 under qemu)"
-  npx --no-install tap test/vm/kernel-matrix.vm.ts 2>&1 | tee test-artifacts/vm.log
+  # Three kernels booted one after the other under TCG: about 5 minutes, more than tap's default
+  # per-file timeout (300 s) leaves room for.
+  npx --no-install tap --timeout 1200 test/vm/kernel-matrix.vm.ts 2>&1 | tee test-artifacts/vm.log
   vm_status=${PIPESTATUS[0]}
   [ "$vm_status" = 0 ] || status=$vm_status
   cat test-artifacts/vm.log >> test-artifacts/tap.log
