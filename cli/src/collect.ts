@@ -98,7 +98,7 @@ export function policyFrom(o: CollectOptions): PolicyOptions | undefined {
 export function formatStats(s: CaptureStats): string {
   return (
     `seen ${s.seen}, filtered ${s.filtered} in kernel + ${s.filteredUser} in user space, emitted ${s.emitted}, ` +
-    `dropped ${s.dropped} (ring buffer full), args lost ${s.argsLost}, delivered ${s.delivered}, unresolved ${s.unresolved}`
+    `dropped ${s.dropped} (ring buffer full), args lost ${s.argsLost}, delivered ${s.delivered}, unresolved ${s.unresolved}, resolved from /proc ${s.procResolved}`
   );
 }
 
