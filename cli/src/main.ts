@@ -1,5 +1,7 @@
 // The `filewarden` command line: wires subcommands to the components; no logic of its own.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import datemath from '@elastic/datemath';
+import moment from 'moment';
 import { ALL_SERVICES, defaultStateDir, stackDown, stackStatus, stackUp, type Service, type ServiceStatus } from '../../stack/src';
 import { run } from '../../stack/src/processes';
 import { parseHookRequest } from '../../collector/src/probe/hook-select';
@@ -108,11 +110,36 @@ function addEsOptions(c: Command): Command {
     .option('--checkpoint-index <name>', 'the highest sequence number each collector gave out (for gaps at the tail)', parseIndexName, INDEXER_DEFAULTS.checkpointIndex);
 }
 
-/** An ISO 8601 date or time ("2026-11-01", "2026-11-01T12:00:00Z"), or "now". */
-export function parseTime(v: string): Date {
-  const d = v === 'now' ? new Date() : new Date(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('expected an ISO 8601 date or time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z (UTC unless it says otherwise), or "now"');
-  return d;
+/**
+ * Elasticsearch date math, evaluated in UTC: moment parses ISO 8601 strictly (no guessing at other formats) and
+ * rounds `now/d` to a UTC day, so a bound means the same instant on every host whatever its time zone.
+ */
+const utcMoment = Object.assign((input?: moment.MomentInput) => (typeof input === 'string' ? moment.utc(input, moment.ISO_8601) : moment.utc(input)), moment) as unknown as typeof moment;
+
+export interface ParseTimeOptions {
+  /** What "now" means. @defaultValue the current time */
+  now?: Date;
+  /** Round `/unit` up to the end of the unit (for an end bound: `--to now/d` is the end of today). @defaultValue false */
+  roundUp?: boolean;
+}
+
+/**
+ * A time bound: an ISO 8601 date or time ("2026-11-01", "2026-11-01T12:00:00Z", UTC unless it says otherwise),
+ * "now", or Elasticsearch date math ("now-7d", "now/d", "now-1h/h", "2026-11-01||+1d").
+ */
+export function parseTime(v: string, o: ParseTimeOptions = {}): Date {
+  const m = datemath.parse(v.trim(), { momentInstance: utcMoment, roundUp: o.roundUp ?? false, ...(o.now ? { forceNow: o.now } : {}) });
+  if (!m || !m.isValid()) throw new InvalidArgumentError(`expected an ISO 8601 date or time (2026-11-01, 2026-11-01T12:00:00Z) or date math (now, now-7d, now/d, now-1h/h)`);
+  return m.toDate();
+}
+
+/** An end bound: date math rounds up (`--to now/d` is the last millisecond of today). */
+export const parseEndTime = (v: string): Date => parseTime(v, { roundUp: true });
+const parseStartTime = (v: string): Date => parseTime(v);
+
+/** --to defaults to the moment the command runs, not the moment the program was built. */
+function defaultToNow(cmd: Command): void {
+  if (cmd.getOptionValue('to') === undefined) cmd.setOptionValue('to', new Date());
 }
 
 function parseHeap(value: string): string {
@@ -356,7 +383,7 @@ export function buildProgram(): Command {
   withIndices(retention.command('run').description('delete every document older than its class allows (except legal holds) and record what went in the audit index'))
     .requiredOption('--policy <file>', 'retention policy (YAML or JSON: events, alerts, audit in days; holds)')
     .option('--dry-run', 'count what would be deleted; delete and record nothing')
-    .option('--as-of <time>', 'evaluate the policy as of this time instead of now (ISO 8601)', parseTime)
+    .option('--as-of <time>', 'evaluate the policy as of this time instead of now (ISO 8601 or date math: now-30d)', parseStartTime)
     .option('--json', 'print the run (the evidence record) as JSON')
     .action(async (o: RetentionCliOptions, cmd: Command) => {
       checkUrls(cmd);
@@ -374,8 +401,9 @@ export function buildProgram(): Command {
     });
   const periodOptions = (c: Command): Command =>
     withIndices(c)
-      .requiredOption('--from <time>', 'start of the period (ISO 8601, UTC unless it says otherwise)', parseTime)
-      .option('--to <time>', 'end of the period', parseTime, new Date())
+      .requiredOption('--from <time>', 'start of the period: ISO 8601 (UTC unless it says otherwise) or date math (now-7d, now/d, now-1h/h)', parseStartTime)
+      .option('--to <time>', 'end of the period, like --from (default: now)', parseEndTime)
+      .hook('preAction', defaultToNow)
       .option('--hosts <name>', 'only this host (repeatable)', repeat((v: string) => v), [])
       .option('--trusted-keys <file|dir>', "pin hosts' chain keys: <host>.pub files (host-signing.pub, renamed) or a directory of them (repeatable)", repeat((v: string) => v), []);
   periodOptions(program.command('verify').description('check the signed hash chains: name every event deleted, modified or reordered since its collector signed it; exit 1 on any finding'))
