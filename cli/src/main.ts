@@ -17,6 +17,7 @@ import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
 import { keysGenerate, rulesLint, rulesTest, type RulesTestOptions } from './rules';
 import type { ReportCliOptions, RetentionCliOptions, VerifyCliOptions } from './compliance';
 import type { KibanaImportCliOptions } from './kibana';
+import type { SearchCliOptions } from './search';
 
 const log = (line: string): void => console.log(line);
 
@@ -140,6 +141,13 @@ const parseStartTime = (v: string): Date => parseTime(v);
 /** --to defaults to the moment the command runs, not the moment the program was built. */
 function defaultToNow(cmd: Command): void {
   if (cmd.getOptionValue('to') === undefined) cmd.setOptionValue('to', new Date());
+}
+
+/** search --size: Elasticsearch returns at most index.max_result_window (10000) hits to one request. */
+function parseSearchSize(value: string): number {
+  const n = parseCount(value);
+  if (n > 10_000) throw new InvalidArgumentError('expected at most 10000 (Elasticsearch\'s max_result_window); narrow --from/--to for more');
+  return n;
 }
 
 function parseHeap(value: string): string {
@@ -422,6 +430,37 @@ export function buildProgram(): Command {
     .action(async (o: ReportCliOptions, cmd: Command) => {
       checkUrls(cmd);
       process.exitCode = await (await compliance()).reportCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
+    });
+
+  withIndices(program.command('search'))
+    .description('find events with a Lucene query over a time window, oldest first (or alerts with --alerts, audit records with --audit)')
+    .argument('[query]', 'Lucene query string, e.g. \'file.path:"/etc/shadow" AND NOT process.name:sshd\' (default: every document)')
+    .option('--from <time>', 'start: ISO 8601 (UTC unless it says otherwise) or date math (now-7d, now/d, now-1h/h) (default: now-24h)', parseStartTime)
+    .option('--to <time>', 'end, like --from (default: now)', parseEndTime)
+    .option('--size <n>', 'at most this many documents, the oldest first', parseSearchSize, 100)
+    .option('--json', 'print each document (_source) as one JSON line instead of the table')
+    .option('--alerts', 'search the alert index instead of the events')
+    .option('--audit', 'search the audit index (enforcement decisions, chain links, retention evidence)')
+    .hook('preAction', (cmd) => {
+      defaultToNow(cmd);
+      if (cmd.getOptionValue('from') === undefined) cmd.setOptionValue('from', parseStartTime('now-24h'));
+    })
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The table shows time, host, user, process, action, outcome and path; a count follows it.',
+        'Fields are the ECS names of the documents (docs/pipeline.md): host.name, user.name, process.name,',
+        'event.action, event.outcome, file.path (exact; file.path.text for words). Examples:',
+        "  filewarden search 'file.path:\"/etc/shadow\"' --from now-7d",
+        "  filewarden search 'event.outcome:failure AND host.name:web1' --from now/d --json",
+        "  filewarden search --alerts 'rule.name:*ssh*'",
+        'An empty result prints "search: no events match" and exits 0; a query Elasticsearch refuses prints its reason and exits 1.',
+      ].join('\n'),
+    )
+    .action(async (query: string | undefined, o: SearchCliOptions, cmd: Command) => {
+      checkUrls(cmd);
+      process.exitCode = await (await import('./search')).searchCommand(program.opts<{ stateDir: string }>().stateDir, query, o, log, (l) => console.error(l));
     });
 
   const kibana = program.command('kibana').description('Kibana saved objects: data views, searches, Lens charts and dashboards (docs/kibana.md)');
