@@ -16,9 +16,15 @@ export interface SavedObject {
   managed: boolean;
 }
 
-/** The oldest Kibana these objects are written for; Kibana migrates them up on import (8.x and 9.x). */
+/**
+ * The oldest Kibana that imports these objects. Import refuses a typeMigrationVersion newer than the type's last
+ * migration, and the Lens and dashboard objects are stamped 8.9.0 (Lens' last migration, and the dashboard schema
+ * their attributes follow), so 8.8 refuses them: the claim is 8.9 and later, 9.x included, migrated up on import.
+ */
+export const MIN_KIBANA_VERSION = '8.9.0';
+/** The core transforms' version (reference and id handling), which 8.9+ accepts as it does Kibana's own sample data. */
 export const CORE_MIGRATION_VERSION = '8.8.0';
-const TYPE_MIGRATION_VERSION: Record<SavedObject['type'], string> = { 'index-pattern': '8.0.0', search: '8.0.0', lens: '8.9.0', dashboard: '8.9.0' };
+export const TYPE_MIGRATION_VERSION: Record<SavedObject['type'], string> = { 'index-pattern': '8.0.0', search: '8.0.0', lens: '8.9.0', dashboard: '8.9.0' };
 
 interface Mapping {
   properties: Record<string, MappingField>;

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { dataViews, FieldError, kqlFields, mappingFields, SEARCHES, savedObjects, toNdjson, type SavedObject } from '../../../kibana/src/saved-objects';
+import { dataViews, FieldError, kqlFields, mappingFields, MIN_KIBANA_VERSION, SEARCHES, savedObjects, toNdjson, type SavedObject } from '../../../kibana/src/saved-objects';
 import { INDEXER_DEFAULTS } from '../../../indexer/src/worker/defaults';
 import { kqlToQuery } from '../../utils/kql';
 import { repoRoot } from '../../utils/stack';
@@ -14,6 +14,25 @@ const committed = path.join(repoRoot, 'kibana', 'filewarden.ndjson');
 
 t.test('the committed NDJSON is what the generator makes from the current templates', async (t) => {
   t.equal(fs.readFileSync(committed, 'utf8'), toNdjson(objects), 'regenerate with: filewarden kibana export --out kibana/filewarden.ndjson');
+});
+
+/** Compares dotted versions numerically: -1, 0 or 1. */
+const compareVersions = (a: string, b: string): number => {
+  const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0) ? -1 : 1;
+  return 0;
+};
+
+t.test('the objects claim the Kibana that imports them: 8.9+, since 8.8 refuses a Lens or dashboard stamped 8.9.0', async (t) => {
+  const versions = Object.fromEntries(objects.map((o) => [o.type, `${o.coreMigrationVersion} ${o.typeMigrationVersion}`]));
+  t.strictSame(versions, { 'index-pattern': '8.8.0 8.0.0', search: '8.8.0 8.0.0', lens: '8.8.0 8.9.0', dashboard: '8.8.0 8.9.0' });
+  t.equal(MIN_KIBANA_VERSION, '8.9.0');
+  for (const o of objects) {
+    t.ok(compareVersions(o.typeMigrationVersion, MIN_KIBANA_VERSION) <= 0 && compareVersions(o.coreMigrationVersion, MIN_KIBANA_VERSION) <= 0, `${o.type} ${o.attributes.title as string} is no newer than Kibana ${MIN_KIBANA_VERSION}`);
+  }
+  const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'kibana.md'), 'utf8');
+  t.match(doc, /Kibana 8\.9 and later/, 'docs/kibana.md states the same minimum');
+  t.notMatch(doc, /Kibana 8\.8 and later|for Kibana 8\.x and 9\.x/, 'and no older claim');
 });
 
 t.test('the NDJSON has the structure the import API takes', async (t) => {
