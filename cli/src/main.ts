@@ -10,7 +10,7 @@ import { redactUrl } from '../../stack/src/redact';
 import { debugWanted, errorLines } from './error-report';
 import { collect, type CollectOptions, parseCgroup, parseComm, parsePolicyPrefix, parsePositive, parsePrefix, parseUid, repeat } from './collect';
 import { fixMounts, formatCheck, runChecks } from './doctor/checks';
-import { gapsCommand, type GapsCliOptions, type IndexCliOptions, runCollector, runIndexer, type ShipOptions, up } from './pipeline';
+import { gapsCommand, type GapsCliOptions, type IndexCliOptions, runCollector, runIndexer, type ShipOptions, up, type UpOptions } from './pipeline';
 import { COLLECTOR_DEFAULTS } from '../../collector/src/agent/collector-agent';
 import { DEFAULT_QUEUE } from '../../collector/src/queue/event-queue';
 import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
@@ -494,8 +494,21 @@ export function buildProgram(): Command {
     .option('--fix', 'let doctor mount tracefs and securityfs where missing')
     .option('--hooks <hook>', 'kernel hook for the collector (see collect --help)', 'auto')
     .option('--duration <seconds>', 'stop after this many seconds', parseDuration)
-    .addHelpText('after', '\nStatus: events/s sequenced, batches in the queue, events in the disk spool, indexed, dead-lettered,\nand dropped (ring buffer or spool full). Stops on SIGINT/SIGTERM: the collector first, then the indexer.')
-    .action(async (o: { fix?: boolean; hooks: string; duration?: number }) => {
+    .option('--rules <file>', 'rule file evaluated on top of the built-in pack (repeatable; docs/rules.md)', repeat((v: string) => v), [])
+    .option('--retention-policy <file>', 'run the retention job hourly with this policy (docs/compliance.md)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The indexer runs the built-in rule pack (plus --rules) and signs enforcement commands with the key pair in',
+        '<state-dir>/command-keys (created on the first start; the collector takes its public key). This host\'s',
+        'collector is enrolled in <state-dir>/trusted-keys.',
+        'Status: events/s sequenced, batches in the queue, events in the disk spool, indexed, dead-lettered,',
+        'dropped (ring buffer or spool full), alerts raised and commands sent. Stops on SIGINT/SIGTERM: the collector',
+        'first, then the indexer; then it prints the index names and the search, report and verify commands.',
+      ].join('\n'),
+    )
+    .action(async (o: UpOptions) => {
       const stateDir = program.opts<{ stateDir: string }>().stateDir;
       process.exitCode = await up(stateDir, o, log, () => doctor(stateDir, { fix: o.fix }));
     });

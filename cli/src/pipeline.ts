@@ -5,13 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hostIdentity } from '../../collector/src/enrich/host-identity';
 import { keyId, loadOrCreateHostKey } from '../../collector/src/integrity/hash-chain';
-import { loadPrivateKey, loadPublicKey } from '../../collector/src/enforce/signed-command';
+import { generateKeys, loadPrivateKey, loadPublicKey } from '../../collector/src/enforce/signed-command';
 import { loadRules } from '../../indexer/src/rules/rule-loader';
+import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
 import { loadRetentionPolicy } from '../../indexer/src/retention/retention-policy';
 import { COLLECTOR_NODE_FLAGS, CollectorAgent } from '../../collector/src/agent/collector-agent';
 import { parseMetrics } from '../../collector/src/metrics/metrics-server';
 import type { EsConnectionOptions } from '../../indexer/src/es-client';
-import { resolveEndpoint, stackUp } from '../../stack/src';
+import { defaultStateDir, resolveEndpoint, stackUp } from '../../stack/src';
 import { choosePort } from '../../stack/src/ports';
 import { filtersFrom, policyFrom, type CollectOptions } from './collect';
 
@@ -244,14 +245,23 @@ export function enrollThisHost(stateDir: string, log: Log): string {
   const key = loadOrCreateHostKey(path.join(stateDir, 'collector'));
   const dir = path.join(stateDir, 'trusted-keys');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, `${hostIdentity().name}.pub`);
-  const pem = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const had = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-  if (had !== pem) {
-    fs.writeFileSync(`${file}.tmp`, pem, { mode: 0o644 });
-    fs.renameSync(`${file}.tmp`, file);
-    log(`up: enrolled this host's collector key ${keyId(key.publicKey)} as ${file}${had === undefined ? '' : ' (it replaces the key enrolled before)'}`);
+  const id = hostIdentity();
+  // Written under a dotfile name first: the indexer reads every other file in the directory.
+  const put = (name: string, text: string): boolean => {
+    const file = path.join(dir, name);
+    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return false;
+    const tmp = path.join(dir, `.${name}.tmp`);
+    fs.writeFileSync(tmp, text, { mode: 0o644 });
+    fs.renameSync(tmp, file);
+    return true;
+  };
+  const pub = `${id.name}.pub`;
+  const had = fs.existsSync(path.join(dir, pub));
+  if (put(pub, key.publicKey.export({ type: 'spki', format: 'pem' }).toString())) {
+    log(`up: enrolled this host's collector key ${keyId(key.publicKey)} as ${path.join(dir, pub)}${had ? ' (it replaces the key enrolled before)' : ''}`);
   }
+  // The machine id commands are addressed to (host.id); without it the host can cause none.
+  if (id.id) put(`${id.name}.id`, `${id.id}\n`);
   return dir;
 }
 
@@ -259,6 +269,73 @@ export interface UpOptions {
   hooks: string;
   duration?: number;
   fix?: boolean;
+  /** Rule files evaluated on top of the built-in pack. @defaultValue [] */
+  rules?: string[];
+  /** Retention policy the indexer runs hourly; none without it. */
+  retentionPolicy?: string;
+}
+
+/**
+ * `up` signs its own enforcement commands: the pair lives in <state>/command-keys (created on the first start,
+ * the private key 0600 in a 0700 directory) and is reused after, so a collector never sees a second key.
+ */
+export function ensureCommandKeys(stateDir: string, log: Log): { privateFile: string; publicFile: string } {
+  const dir = path.join(stateDir, 'command-keys');
+  const privateFile = path.join(dir, 'command-signing.key');
+  const publicFile = path.join(dir, 'command-signing.pub');
+  if (fs.existsSync(privateFile) && fs.existsSync(publicFile)) {
+    // Loading both refuses a damaged file now, not in a child that would restart forever.
+    loadPrivateKey(privateFile);
+    loadPublicKey(publicFile);
+    return { privateFile, publicFile };
+  }
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  // generateKeys refuses when only one of the two exists: replacing half a pair is for `keys generate --force`.
+  const k = generateKeys(dir);
+  log(`up: created the command-signing key pair ${k.privateFile} (0600) and ${k.publicFile}`);
+  return k;
+}
+
+/** Everything the two children of `up` are started with, decided in one place. */
+export interface UpChildren {
+  hooks: string;
+  collectorMetricsPort: number;
+  indexerMetricsPort: number;
+  trustedKeysDir: string;
+  commandKeys: { privateFile: string; publicFile: string };
+  rules: string[];
+  retentionPolicy?: string;
+}
+
+/** The collector's and the indexer's command lines (after `filewarden --state-dir <dir>`). */
+export function upChildArgs(c: UpChildren): { collect: string[]; index: string[] } {
+  return {
+    collect: ['collect', '--hooks', c.hooks, '--metrics-port', String(c.collectorMetricsPort), '--command-pubkey', c.commandKeys.publicFile],
+    index: [
+      'index',
+      '--metrics-port',
+      String(c.indexerMetricsPort),
+      '--trusted-keys',
+      c.trustedKeysDir,
+      '--command-key',
+      c.commandKeys.privateFile,
+      ...['builtin', ...c.rules].flatMap((r) => ['--rules', r]),
+      ...(c.retentionPolicy ? ['--retention-policy', c.retentionPolicy] : []),
+    ],
+  };
+}
+
+/** Where the run's data is and the commands that read it, printed when `up` stops. */
+export function upSummary(stateDir: string): string[] {
+  const d = INDEXER_DEFAULTS;
+  const global = stateDir === defaultStateDir() ? '' : ` --state-dir ${stateDir}`;
+  return [
+    `up: events in ${d.indexPrefix}-*, alerts in ${d.alertIndex}, enforcement and chain links in ${d.auditIndex}, refused events in ${d.deadletterIndex}`,
+    `up: search:        filewarden${global} search --from now-1h 'file.path:"/etc/shadow"'   (--alerts for the alerts)`,
+    `up: report:        filewarden${global} report --from now/d --format html --out report.html`,
+    `up: verify chains: filewarden${global} verify --from now/d --trusted-keys ${path.join(stateDir, 'trusted-keys')}`,
+  ];
 }
 
 interface Child {
@@ -275,12 +352,27 @@ interface Child {
 export async function up(stateDir: string, o: UpOptions, log: Log, doctor: () => Promise<number>): Promise<number> {
   if (!process.env.FILEWARDEN_REDIS_URL || !process.env.FILEWARDEN_ELASTICSEARCH_URL) await stackUp({ stateDir, log });
   if ((await doctor()) !== 0) return 1;
+  // The built-in pack always runs; --rules files come on top of it.
+  const rules = (o.rules ?? []).filter((f) => f !== 'builtin').map((f) => path.resolve(f));
+  // A bad rule file or policy stops up here, once, instead of making the indexer exit and restart every 2 s.
+  loadRules(['builtin', ...rules]);
+  const retentionPolicy = o.retentionPolicy ? path.resolve(o.retentionPolicy) : undefined;
+  if (retentionPolicy) loadRetentionPolicy(retentionPolicy);
   const cPort = (await choosePort('collector metrics', 9464, { explicit: false })).port;
   const iPort = (await choosePort('indexer metrics', 9465, { explicit: false, avoid: [cPort] })).port;
   const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'filewarden.js');
+  const args = upChildArgs({
+    hooks: o.hooks,
+    collectorMetricsPort: cPort,
+    indexerMetricsPort: iPort,
+    trustedKeysDir: enrollThisHost(stateDir, log),
+    commandKeys: ensureCommandKeys(stateDir, log),
+    rules,
+    ...(retentionPolicy ? { retentionPolicy } : {}),
+  });
   const children: Child[] = [
-    { name: 'collect', args: ['collect', '--hooks', o.hooks, '--metrics-port', String(cPort)], metricsUrl: `http://127.0.0.1:${cPort}/metrics` },
-    { name: 'index', args: ['index', '--metrics-port', String(iPort), '--trusted-keys', enrollThisHost(stateDir, log)], metricsUrl: `http://127.0.0.1:${iPort}/metrics` },
+    { name: 'collect', args: args.collect, metricsUrl: `http://127.0.0.1:${cPort}/metrics` },
+    { name: 'index', args: args.index, metricsUrl: `http://127.0.0.1:${iPort}/metrics` },
   ];
   const tty = process.stdout.isTTY === true;
   let statusShown = false;
@@ -322,7 +414,8 @@ export async function up(stateDir: string, o: UpOptions, log: Log, doctor: () =>
     const dropped = (cm.get('filewarden_kernel_events_dropped_total') ?? 0) + (cm.get('filewarden_spool_dropped_events_total') ?? 0);
     const line =
       `events/s ${rate.toFixed(0)} | queue ${depth} batches | spooled ${cm.get('filewarden_spool_events') ?? 0} | ` +
-      `indexed ${im.get('filewarden_indexer_events_indexed_total') ?? 0} | dead-lettered ${im.get('filewarden_indexer_events_deadlettered_total') ?? 0} | dropped ${dropped}`;
+      `indexed ${im.get('filewarden_indexer_events_indexed_total') ?? 0} | dead-lettered ${im.get('filewarden_indexer_events_deadlettered_total') ?? 0} | dropped ${dropped} | ` +
+      `alerts ${im.get('filewarden_indexer_alerts_total') ?? 0} | commands ${im.get('filewarden_indexer_commands_sent_total') ?? 0}`;
     if (tty) {
       process.stdout.write(`\r\x1b[K${line}`);
       statusShown = true;
@@ -339,5 +432,6 @@ export async function up(stateDir: string, o: UpOptions, log: Log, doctor: () =>
   await exited(children[0]);
   children[1].proc?.kill('SIGTERM');
   await exited(children[1]);
+  for (const line of upSummary(stateDir)) print(line);
   return 0;
 }
