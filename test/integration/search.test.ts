@@ -104,6 +104,9 @@ t.test("a query Elasticsearch cannot parse prints its reason on one line and exi
   t.equal(r.stdout, '');
   t.match(r.stderr, /^filewarden: Elasticsearch refused the query: .*(parse|Cannot|Encountered).*\n$/);
   t.equal(r.stderr.split('\n').length, 2, 'one line');
+  t.notMatch(r.stderr, /org\.(apache|elasticsearch)\./, 'without Java class names');
+  const empty = await search(['file.path:(/etc AND', '--from', '2020-01-01', '--to', '2020-01-02']);
+  t.strictSame([empty.code, empty.stderr], [1, r.stderr], 'also when no document falls in the window (a skipped shard never parses the query)');
 });
 
 t.test('date math: --from now-1h is accepted by search, verify and report; a bad time is refused in one line', async (t) => {

@@ -44,8 +44,28 @@ function refusedReason(err: unknown): string | undefined {
   return reason?.replace(/\s*\n\s*/g, ' ').trim();
 }
 
+/** "[index/uuid] org.elasticsearch...QueryShardException: Failed to parse ..." without the shard and the Java class names. */
+const plainReason = (error: string): string =>
+  error
+    .replace(/^\[[^\]]*\]\s*/, '')
+    .replace(/\b(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error): /g, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+
+/**
+ * Refuses a query that does not parse. The search alone would not always say so: a shard whose documents all fall
+ * outside the time window is skipped before the query is parsed, and the answer would be an empty result.
+ */
+async function validate(es: Client, index: string, query: string): Promise<void> {
+  const v = await es.indices.validateQuery({ index, ignore_unavailable: true, allow_no_indices: true, explain: true, query: { query_string: { query } } });
+  if (v.valid) return;
+  const error = v.explanations?.find((e) => !e.valid && e.error)?.error;
+  throw new SearchQueryError(`Elasticsearch refused the query: ${error ? plainReason(error) : 'it is not valid'}`);
+}
+
 export async function searchEvents(es: Client, r: SearchRequest): Promise<SearchResult> {
   const query = r.query?.trim();
+  if (query) await validate(es, r.index, query);
   try {
     const res = await es.search<Record<string, unknown>>({
       index: r.index,
