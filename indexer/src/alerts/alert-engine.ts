@@ -56,6 +56,19 @@ export class AlertEngine {
     return this.rules.length;
   }
 
+  /**
+   * Whether any of these documents matches a rule that sends a command (kill or deny on alert): the
+   * indexer then verifies the batch's digests before the rules run, so that only verified events
+   * count towards a rule that can act, threshold windows included.
+   */
+  matchesEnforcing(docs: readonly IndexedDocument[]): boolean {
+    for (const { rule, matches } of this.rules) {
+      if (rule.action === 'alert' || rule.scope !== 'on-alert') continue;
+      for (const d of docs) if (matches(d)) return true;
+    }
+    return false;
+  }
+
   async evaluate(events: RuleInput[]): Promise<Alert[]> {
     const out: Alert[] = [];
     for (const { rule, matches } of this.rules) {

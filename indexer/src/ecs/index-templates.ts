@@ -1,6 +1,6 @@
 // The index templates: a strict mapping for the daily event indices (a field nobody mapped is a
 // bug to see, not a field to guess) and a permissive one for the dead-letter index.
-import type { Client } from '@elastic/elasticsearch';
+import type { Client, estypes } from '@elastic/elasticsearch';
 
 const kw = { type: 'keyword' } as const;
 const long = { type: 'long' } as const;
@@ -241,5 +241,9 @@ export async function installTemplates(es: Client, o: TemplateOptions): Promise<
   ];
   for (const [name, pattern, mappings] of templates) {
     await es.indices.putIndexTemplate({ name, index_patterns: [pattern], priority: 200, template: { settings, mappings }, _meta: { managed_by: 'filewarden' } });
+    // A template shapes only indices created after it: add new fields to the existing ones too
+    // (additions only), or a strict index from an earlier version refuses every new document.
+    const { properties } = mappings as { properties: Record<string, estypes.MappingProperty> };
+    await es.indices.putMapping({ index: pattern, properties, allow_no_indices: true, ignore_unavailable: true, expand_wildcards: 'open' });
   }
 }

@@ -44,7 +44,9 @@ export interface GapSources {
 export async function sequenceGaps(es: Client, src: GapSources, filter: { bootId?: string } = {}): Promise<StreamGaps[]> {
   const index = src.indices.join(',');
   const assigned = await checkpoints(es, src.checkpointIndex, filter.bootId);
-  const must: object[] = [{ exists: { field: 'filewarden.seq' } }];
+  // Events no enrolled collector signed cannot claim numbers: a forged batch at seq 10^12 would
+  // otherwise report 10^12 missing, or fill a real gap (indexer/src/integrity/source-trust.ts).
+  const must: object[] = [{ exists: { field: 'filewarden.seq' } }, NOT_UNTRUSTED];
   if (filter.bootId) must.push({ term: { 'filewarden.boot_id': filter.bootId } });
   const r = await es.search({
     index,
@@ -110,8 +112,10 @@ async function checkpoints(es: Client, index: string, bootId?: string): Promise<
   return out;
 }
 
+const NOT_UNTRUSTED = { bool: { must_not: { term: { 'filewarden.trust.status': 'untrusted' } } } };
+
 async function scanStream(es: Client, index: string, g: StreamGaps): Promise<void> {
-  const filter = [{ term: { 'filewarden.boot_id': g.bootId } }, { term: { 'filewarden.seq_stream': g.stream } }];
+  const filter = [{ term: { 'filewarden.boot_id': g.bootId } }, { term: { 'filewarden.seq_stream': g.stream } }, NOT_UNTRUSTED];
   const h = await es.search({
     index,
     size: 0,

@@ -9,7 +9,7 @@ import { type Job, Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeBatch, isAudit, isCheckpoint, wallMsOf } from '../../../collector/src/batch/wire';
-import type { CommandBody } from '../../../collector/src/enforce/signed-command';
+import { type CommandBody, MAX_LIFETIME_MS } from '../../../collector/src/enforce/signed-command';
 import { type Alert, AlertEngine, alertId } from '../alerts/alert-engine';
 import { alertDocument, type AlertEnforcement, auditDocument, chainDocument, chainRecordId } from '../alerts/alert-document';
 import { RedisThresholdStore } from '../alerts/threshold-store';
@@ -20,7 +20,7 @@ import { pathPrefixes } from '../rules/rule-loader';
 import type { Rule } from '../rules/rule-types';
 import { serveMetrics, type MetricsServer } from '../../../collector/src/metrics/metrics-server';
 import { BACKOFF_TYPE, DEFAULT_QUEUE, QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
-import { type BulkItem, type BulkResult, BulkWriter } from '../bulk/bulk-writer';
+import { type BulkItem, type BulkResult, BulkWriter, RetryableBulkError } from '../bulk/bulk-writer';
 import { toDocument } from '../../../collector/src/format/event-document';
 import { installTemplates } from '../ecs/index-templates';
 import { INDEXER_DEFAULTS } from './defaults';
@@ -319,7 +319,7 @@ export class IndexerWorker {
   /** Logs an untrusted source once per host, stream and reason (the counters count every one). */
   private noteUntrusted(t: SourceTrust, host: string, boot: string, what: string): void {
     if (t.status === 'verified') return;
-    this.c.untrustedRecords.inc(what === 'batch' ? 0 : 1);
+    if (what !== 'batch') this.c.untrustedRecords.inc();
     const k = `${host}\0${boot}\0${what}\0${t.reason}`;
     if (this.untrustedLogged.has(k) || this.untrustedLogged.size > 10_000) return;
     this.untrustedLogged.add(k);
@@ -332,7 +332,11 @@ export class IndexerWorker {
     const r = await this.o.es.bulk({ operations: docs.flatMap((d) => [{ create: { _index: d.index, _id: d.id } }, d.doc]), filter_path: 'errors,items.*.status,items.*.error' });
     if (!r.errors) return;
     const bad = r.items.map((i) => Object.values(i)[0]!).filter((i) => i.status !== 409);
-    if (bad.length) throw new Error(`alert/audit write failed: ${bad.map((b) => `${b.status} ${b.error?.reason ?? ''}`).join('; ')}`);
+    if (!bad.length) return;
+    const what = `alert/audit write failed: ${bad.map((b) => `${b.status} ${b.error?.reason ?? ''}`).join('; ')}`;
+    // 429/5xx: Elasticsearch is overloaded or a shard is not there yet; the job is retried.
+    if (bad.every((b) => b.status === 429 || b.status >= 500)) throw new RetryableBulkError(what);
+    throw new Error(what);
   }
 
   /** Sends the kernel-scope rules to a host the first time this process sees a batch of its boot. */
@@ -381,6 +385,12 @@ export class IndexerWorker {
     const base = { action: r.action, scope: 'on-alert' as const };
     const notSent = (reason: string): AlertEnforcement => ({ ...base, status: 'not-sent', reason });
     if (trust.status !== 'verified') return notSent(`untrusted source (${trust.reason}): ${trust.detail}; only a batch signed by an enrolled collector key, whose events match their signed digests, causes a command`);
+    // A command acts on a live process or path now: evidence older than a command may live (a
+    // replayed batch, or one held up by an outage) sends none, so a replay cannot repeat a kill or a deny.
+    const age = Date.now() - a.trigger.tsMs;
+    if (age > MAX_LIFETIME_MS) return notSent(`the event is ${Math.round(age / 1000)} s old, older than a command may live (${MAX_LIFETIME_MS / 1000} s): a late or replayed batch causes no command`);
+    const hostId = this.enrolled.hostIdCheck(d.host.name, d.host.id);
+    if (hostId) return notSent(hostId);
     if (!d.host.id) return notSent('the host has no host.id to address a command to');
     if (d.filewarden.action === 'kill') return { ...notSent('the kernel policy already killed the process'), kernel_action: 'kill' };
     let body: CommandBody;
@@ -452,15 +462,16 @@ export class IndexerWorker {
       const { index, id, doc } = toDocument(b, stream, w, this.prefix);
       return { index, id, doc, raw: w, seq: w.q, stream, bootId: b.host.bootId };
     });
-    // The link and its signer for every batch; the events' digests only for a batch about to cause
-    // a command (verify recomputes them all later). The verdict is added to the documents after.
+    // The link and its signer for every batch; the events' digests only for a batch that could
+    // cause a command, before any rule runs (so only verified events count towards a rule that can
+    // act, threshold windows included). verify recomputes every digest later in any case. The
+    // verdict is added to the documents after.
     let trust = judgeLink(data, b.host.name, this.enrolled);
-    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: wallMs(i), trusted: trust.status !== 'untrusted' }))) : [];
     const first = items[0]!.doc;
+    const docs = items.map((i) => i.doc);
     const policyDue = this.sender !== undefined && this.policy.entries.length > 0 && first.host.id !== undefined && this.policySent.get(first.host.id) !== first.host.boot.id;
-    if (trust.status === 'signed' && (policyDue || alerts.some((a) => a.rule.action !== 'alert' && a.rule.scope === 'on-alert'))) {
-      trust = verifyDigests(trust, data, items.map((i) => i.doc));
-    }
+    if (trust.status === 'signed' && (policyDue || (this.sender !== undefined && this.engine.matchesEnforcing(docs)))) trust = verifyDigests(trust, data, docs);
+    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: wallMs(i), trusted: trust.status !== 'untrusted' }))) : [];
     const stored = storedTrust(trust);
     for (const i of items) i.doc.filewarden.trust = stored;
     if (trust.status === 'untrusted') {
@@ -468,7 +479,7 @@ export class IndexerWorker {
       this.noteUntrusted(trust, b.host.name, b.host.bootId, 'batch');
     }
     const issued: AuditRecord[] = [];
-    if (trust.status === 'verified' && policyDue) await this.pushPolicy(first, issued);
+    if (trust.status === 'verified' && policyDue && this.enrolled.hostIdCheck(first.host.name, first.host.id) === undefined) await this.pushPolicy(first, issued);
     const alertDocs = [];
     for (const a of alerts) alertDocs.push({ id: a.id, doc: alertDocument(a, await this.enforce(a, issued, trust), Date.now(), stored) });
     if (trust.status === 'untrusted' && this.engine.size) alertDocs.push(this.untrustedSourceAlert(data, items, trust));
@@ -476,7 +487,9 @@ export class IndexerWorker {
     await this.writeControl([
       ...alertDocs.map((a) => ({ index: this.alertIndex, id: a.id, doc: a.doc })),
       ...issued.map((rec) => ({ index: this.auditIndex, id: `issued-${rec.command.id}`, doc: auditDocument(rec, `issued-${rec.command.id}`, 'indexer') })),
-      ...(data.chain ? [{ index: this.auditIndex, id: chainRecordId(data), doc: chainDocument(data, data.chain, hostOf(items)) }] : []),
+      // An untrusted batch's link is not stored under the link's id: it could take the id of the
+      // genuine link still to come (verify reports the untrusted events as unchained instead).
+      ...(data.chain && trust.status !== 'untrusted' ? [{ index: this.auditIndex, id: chainRecordId(data), doc: chainDocument(data, data.chain, hostOf(items)) }] : []),
     ]);
     this.c.alerts.inc(alerts.length);
     const now = Date.now();

@@ -46,7 +46,7 @@ const chainLink = obj(
     prev: hex(64),
     head: hex(64),
     digests: b64(Math.ceil((MAX_BATCH_EVENTS * 32) / 3) * 4),
-    times: { type: 'array', maxItems: MAX_BATCH_EVENTS, items: uint },
+    times: { type: 'array', maxItems: MAX_BATCH_EVENTS, items: int },
     key: hex(32),
     pub: str(1024),
     sig: b64(200),
@@ -78,10 +78,11 @@ const auditJob = obj(
         host: auditHost,
         decision: { type: 'string', enum: ['issued', 'applied', 'refused'] },
         reason: str(64),
-        detail: str(4096),
-        command: obj({ id: str(128), type: str(32), host: str(128), nonce: str(128), iat: uint, exp: uint, alert: str(128), rule: str(256) }, []),
+        detail: str(1 << 20),
+        // As far as a received command could be read: a forged one may hold any scalar here.
+        command: { type: 'object', maxProperties: 16, additionalProperties: { type: ['string', 'number', 'boolean', 'null'], maxLength: 4096 } },
         outcome: str(64),
-        target: obj({ pid: uint, start: uint, paths: { type: 'array', maxItems: 256, items: str(4096) }, comm: str(64), executable: str(4096), entries: uint }, []),
+        target: obj({ pid: uint, start: uint, paths: { type: 'array', maxItems: 65_536, items: str(4096) }, comm: str(64), executable: str(4096), entries: uint }, []),
       },
       ['at', 'host', 'decision', 'reason', 'detail', 'command'],
     ),
@@ -124,7 +125,9 @@ const wireEvent = obj(
   ['q', 't', 'w', 'cpu', 'pid', 'tid', 'ppid', 'uid', 'gid', 'euid', 'cg', 'mnt', 'dfd', 'ret', 'ino', 'dev', 'of', 'mode', 'fm', 'hook', 'act', 'sc', 'f', 'p', 'res', 'comm'],
 );
 
-const processInfo = obj({ executable: str(8192), args: { type: 'array', maxItems: 4096, items: str(131_072) }, containerId: str(256), startTicks: uint }, []);
+// Bounded by what the kernel allows a process (ARG_MAX-sized argument lists, 128 KiB per argument);
+// the batch's own size bound (z) caps the total.
+const processInfo = obj({ executable: str(8192), args: { type: 'array', maxItems: 1 << 20, items: str(131_072) }, containerId: str(256), startTicks: uint }, []);
 const names = { type: 'object', maxProperties: MAX_BATCH_EVENTS, additionalProperties: str(256) } as const;
 
 const wireBatch = obj(
@@ -183,6 +186,11 @@ export function wireBatchCheck(nowMs: number): (parsed: unknown) => WireBatch {
       throw new WireError((e as Error).message);
     }
     const b = parsed as WireBatch;
+    // Every number in order, not only the first and the last (decodeBatch checks those and the count).
+    const q0 = b.events[0]!.q;
+    for (let i = 1; i < b.events.length; i++) {
+      if (b.events[i]!.q !== q0 + i) throw new WireError(`batch: event ${i} has seq ${b.events[i]!.q}, not ${q0 + i}: the numbers are not contiguous`);
+    }
     for (const ev of b.events) {
       if (ev.w.length > limit.length || (ev.w.length === limit.length && ev.w > limit)) {
         const at = new Date(Number(ev.w.slice(0, -6)));

@@ -2,10 +2,12 @@
 // before 1970 cannot be a date_nanos). It lands in the dead-letter index with the raw event and
 // the error; the rest of its batch and the batches after it are indexed.
 import t from 'tap';
-import { encodeBatch, toWire, type WireBatch } from '../../../collector/src/batch/wire';
+import path from 'node:path';
+import { type BatchJobData, encodeBatch, toWire, type WireBatch } from '../../../collector/src/batch/wire';
+import { HashChain, loadOrCreateHostKey } from '../../../collector/src/integrity/hash-chain';
 import { hostIdentity } from '../../../collector/src/enrich/host-identity';
 import { EventQueue } from '../../../collector/src/queue/event-queue';
-import { startCapture } from '../../utils/kernel';
+import { startCapture, tempDir } from '../../utils/kernel';
 import { cli } from '../../utils/stack';
 import { countIndexed, openWorkload, pipelineEnv, sleep, startIndexer, stopService, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
 
@@ -27,8 +29,13 @@ t.test('a poison event goes to the dead-letter index and does not block the othe
   const q = new EventQueue({ redisUrl: env.redisUrl, queue: env.queue });
   t.teardown(() => q.close());
   await waitFor(async () => q.connected, 5000, 50);
-  await q.add(encodeBatch(batch(0, 20), 'poison01'));
-  await q.add(encodeBatch(batch(20, 40), 'poison01'));
+  // Signed with the key the harness enrolls, as the collector would: gaps counts only events from
+  // enrolled collectors.
+  const key = loadOrCreateHostKey(path.join(env.stateDir, 'collector'));
+  const chain = new HashChain(tempDir(t, 'fw-poison-chain-'), id.bootId, 'poison01', key.privateKey, key.publicKey);
+  const signed = (b: WireBatch): BatchJobData => ({ ...encodeBatch(b, 'poison01'), chain: chain.link(b, 'poison01') });
+  await q.add(signed(batch(0, 20)));
+  await q.add(signed(batch(20, 40)));
 
   const indexer = await startIndexer(t, env);
   t.ok(await waitQueueEmpty(indexer, 60_000), 'both batches complete');

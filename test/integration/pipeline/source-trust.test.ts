@@ -165,6 +165,20 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
     });
   }
 
+  await t.test('a batch signed by the enrolled key that names another machine (host.id) causes no command', async (t) => {
+    const b = openBatch(pid, start, secret);
+    b.host.id = 'f'.repeat(32);
+    const q = new Queue(env.queue, { connection: redisConnection(env.redisUrl), prefix: QUEUE_PREFIX });
+    await q.add('batch', signWith(t, b, 'other-host-0', enrolled), { jobId: `other-host-${crypto.randomBytes(4).toString('hex')}` });
+    await q.close();
+    const alert = await until('the rule alert', alertFor(b));
+    t.strictSame(alert.filewarden.trust, { status: 'verified', reason: 'ok' }, 'the batch itself verifies');
+    t.equal(alert.filewarden.enforcement.status, 'not-sent');
+    t.match(alert.filewarden.enforcement.reason, new RegExp(`names host.id f{32}, but host .* is enrolled with ${hostId}`), 'the command would reach another machine: refused');
+    t.strictSame(await issuedFor(), [], 'no command was issued');
+    t.notOk(hasExited(pid), 'the victim lives');
+  });
+
   await t.test('the same batch signed by the enrolled host key does cause the kill', async (t) => {
     const b = openBatch(pid, start, secret);
     const q = new Queue(env.queue, { connection: redisConnection(env.redisUrl), prefix: QUEUE_PREFIX });
@@ -188,13 +202,19 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
     const claim: CheckpointJobData = { v: 1, kind: 'checkpoint', boot: bootId, stream, assigned: 1e12, host: os.hostname() };
     await addAsNobody(t, env, relay, claim);
     await addAsNobody(t, env, relay, signRecord({ ...claim, assigned: 1e12 + 1 }, other.privateKey, other.publicKey));
+    // And a forged batch that claims seq 10^12 of the same stream: indexed as untrusted, not counted.
+    const far = openBatch(pid, start, secret);
+    far.host.bootId = bootId;
+    far.events[0]!.q = 1e12;
+    await addAsNobody(t, env, relay, { ...encodeBatch(far, stream), boot: bootId });
+    await until('the forged far event indexed', async () => (await search(`${env.indexPrefix}-*`, { term: { 'filewarden.seq': 1e12 } }))[0]);
     const claims = await until('both claims stored as untrusted', async () => {
       const r = await search(env.checkpointIndex, { exists: { field: 'filewarden.claimed_seq_assigned' } });
       return r.length >= 2 ? r : undefined;
     });
     t.strictSame(claims.map((c) => c.filewarden.trust.reason).sort(), ['unenrolled-key', 'unsigned'], 'each claim is kept with its reason');
     const after = (await gapReport(env)).report.find((g) => g.stream === stream)!;
-    t.ok(after.last < 1e9, `gaps still ends the stream at the collector's own number (${after.last})`);
+    t.ok(after.last < 1e9, `gaps still ends the stream at the collector's own number (${after.last}), despite the checkpoints and the event claiming 10^12`);
     t.equal(after.missingCount, 0, 'and reports nothing missing');
     t.ok(after.last >= before.last);
   });

@@ -42,7 +42,7 @@ t.test('trusted keys: <host>.pub and <host>~<label>.pub enroll; any other name i
   t.throws(() => loadTrustedKeys([path.join(dir, 'missing')]), { message: /no such file or directory/ });
 });
 
-t.test('an enrolled-keys directory is read again when an unknown host shows up', async (t) => {
+t.test('an enrolled-keys directory is read again: a host enrolled or withdrawn counts without a restart', async (t) => {
   const dir = tempDir(t, 'fw-trust-');
   const a = pair();
   const keys = new EnrolledKeys([dir], () => undefined, 0);
@@ -50,6 +50,22 @@ t.test('an enrolled-keys directory is read again when an unknown host shows up',
   fs.writeFileSync(path.join(dir, 'h1.pub'), pem(a.publicKey));
   t.equal(keys.check('h1', keyId(a.publicKey)), 'enrolled');
   t.equal(keys.check('h1', keyId(pair().publicKey)), 'unenrolled-key');
+  fs.rmSync(path.join(dir, 'h1.pub'));
+  t.equal(keys.check('h1', keyId(a.publicKey)), 'unenrolled-host', 'a deleted key is withdrawn');
+});
+
+t.test('commands reach only the machine enrolled for the signer (<host>.id)', async (t) => {
+  const dir = tempDir(t, 'fw-trust-');
+  const id = 'a'.repeat(32);
+  fs.writeFileSync(path.join(dir, 'h1.pub'), pem(pair().publicKey));
+  const keys = new EnrolledKeys([dir], () => undefined, 0);
+  t.match(keys.hostIdCheck('h1', id), /no machine id is enrolled for host "h1"/);
+  fs.writeFileSync(path.join(dir, 'h1.id'), `${id}\n`);
+  t.equal(keys.hostIdCheck('h1', id), undefined);
+  t.match(keys.hostIdCheck('h1', 'b'.repeat(32)), /names host.id b{32}, but host "h1" is enrolled with a{32}/);
+  t.match(keys.hostIdCheck('h1', undefined), /names host.id \(none\)/);
+  fs.writeFileSync(path.join(dir, 'h2.id'), 'not-an-id\n');
+  t.throws(() => loadTrustedKeys([dir]), { message: /h2\.id: not a machine id/ });
 });
 
 t.test('signed control records: any change to a signed field breaks the signature', async (t) => {
