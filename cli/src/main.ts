@@ -460,6 +460,8 @@ export function buildProgram(): Command {
     )
     .action(async (query: string | undefined, o: SearchCliOptions, cmd: Command) => {
       checkUrls(cmd);
+      // Shared with the commands that read them; search reads the event, alert or audit indices only.
+      refuseGiven(cmd, ['deadletterIndex', 'checkpointIndex'], 'not to search (it reads the event indices, or the alert or audit index)');
       process.exitCode = await (await import('./search')).searchCommand(program.opts<{ stateDir: string }>().stateDir, query, o, log, (l) => console.error(l));
     });
 

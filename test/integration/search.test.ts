@@ -109,6 +109,15 @@ t.test("a query Elasticsearch cannot parse prints its reason on one line and exi
   t.strictSame([empty.code, empty.stderr], [1, r.stderr], 'also when no document falls in the window (a skipped shard never parses the query)');
 });
 
+t.test('options search would ignore are refused, not silently dropped', async (t) => {
+  const r = await search(['--deadletter-index', 'x-dead']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^filewarden: --deadletter-index applies not to search/);
+  const both = await search(['--alerts', '--audit']);
+  t.equal(both.code, 1);
+  t.match(both.stderr, /--alerts and --audit choose one index each/);
+});
+
 t.test('date math: --from now-1h is accepted by search, verify and report; a bad time is refused in one line', async (t) => {
   const s = await search(['--from', 'now-1h', '--to', 'now', '--json']);
   t.strictSame([s.code, ids(s.stdout)], [0, ['e1', 'e2', 'e3', 'e4']]);

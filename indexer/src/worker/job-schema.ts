@@ -142,7 +142,7 @@ const wireBatch = obj(
   ['v', 'host', 'procs', 'users', 'groups', 'events'],
 );
 
-const ajv = new Ajv({ allErrors: false, strict: true });
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 const compiled = {
   batch: ajv.compile(batchJob),
   checkpoint: ajv.compile(checkpointJob),
