@@ -115,7 +115,10 @@ async function main(): Promise<void> {
   const collectArgs = (queue: string): string[] => ['--state-dir', stateDir, 'collect', '--hooks', 'tracepoint', '--include-path', `${work}/`, '--queue', queue, ...chainArgs];
   const indexArgs = (queue: string, prefix: string): string[] => [
     // The collector's key enrolled, as `up` does: the indexer verifies every batch's link and digests.
-    ...['--state-dir', stateDir, 'index', '--queue', queue, '--index-prefix', prefix, '--deadletter-index', `${name}-dead`, '--checkpoint-index', `${name}-ckpt`, '--trusted-keys', enrollThisHost(stateDir, () => undefined)],
+    // Every index it writes is the bench's own (chain links and alerts included), deleted at the end:
+    // the user's filewarden-audit must never hold links whose events the bench then deletes.
+    ...['--state-dir', stateDir, 'index', '--queue', queue, '--index-prefix', prefix, '--deadletter-index', `${name}-dead`, '--checkpoint-index', `${name}-ckpt`],
+    ...['--alert-index', `${name}-alerts`, '--audit-index', `${name}-audit`, '--trusted-keys', enrollThisHost(stateDir, () => undefined)],
     ...(process.env.FW_BENCH_INDEX_CONCURRENCY ? ['--concurrency', process.env.FW_BENCH_INDEX_CONCURRENCY] : []),
   ];
   const env = { FILEWARDEN_REDIS_URL: redisUrl, FILEWARDEN_ELASTICSEARCH_URL: elasticsearchUrl };
@@ -237,6 +240,9 @@ async function main(): Promise<void> {
     for (const c of running) if (c.exitCode === null) c.kill('SIGKILL');
     await es.indices.delete({ index: `${name}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
     await es.indices.deleteIndexTemplate({ name: `${name}-*` }).catch(() => undefined);
+    // The queues' keys (jobs, events, meta) of every stage: nothing of the bench stays in Redis.
+    const left = await redis.keys(`filewarden:${name}-*`).catch(() => [] as string[]);
+    if (left.length) await redis.del(...left).catch(() => undefined);
     redis.disconnect();
     fs.rmSync(work, { recursive: true, force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
