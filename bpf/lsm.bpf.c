@@ -30,6 +30,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
 		fw_count(FW_CNT_FILTERED);
 		return 0;
 	}
+	fw_mark_open();
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0;

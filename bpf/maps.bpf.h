@@ -53,6 +53,21 @@ struct {
 /* The collector's own tgid: its file opens are never traced (they would feed back). */
 const volatile __u32 self_tgid = 0;
 
+/* Set when the syscall exit programs record failed opens next to this object's hook (lsm, fexit,
+ * kprobe; syscalls.bpf.c's failures_only): the hook then marks every open it handles, so that the
+ * syscall exit never records that open a second time. */
+const volatile __u32 mark_opens = 0;
+
+/* One entry per open syscall in flight (failures_only mode): created at sys_enter with 0, set to 1
+ * by the primary hook when it handles the open, read and deleted at sys_exit. Created only at
+ * sys_enter, so a mark from an open outside an open syscall (exec, a kernel thread) never lingers
+ * to hide a later failure. Shared between the two objects (the loader reuses the primary's fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);   /* tid */
+	__type(value, __u32); /* 1: the primary hook handled (recorded or filtered) this open */
+} open_marks SEC(".maps");
 
 static __always_inline void fw_count(__u32 slot)
 {
@@ -95,6 +110,19 @@ static __always_inline void fw_fill_task(struct fw_open_event *e, __u8 hook)
 	e->path_len = 0;
 	e->path_orig_len = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* The primary hook handled this thread's open: the syscall exit must not record it again. */
+static __always_inline void fw_mark_open(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *m;
+
+	if (!mark_opens)
+		return;
+	m = bpf_map_lookup_elem(&open_marks, &tid);
+	if (m)
+		*m = 1;
 }
 
 /* True for the collector's own threads, whose opens are never traced (they would feed back). */

@@ -5,7 +5,11 @@
  * behind the returned fd; a failed one's is the walk of its base directory (the dirfd's file or the
  * cwd) with the name joined lexically. The policy acts at entry on an absolute, normalised name (the
  * kill is sent before the syscall runs; it still runs) and otherwise at exit on the resolved path
- * (the syscall has run: the process dies on its way back to user space). */
+ * (the syscall has run: the process dies on its way back to user space).
+ * With failures_only set, these programs run next to another hook (lsm, fexit, kprobe) that records
+ * the successes but never sees an open refused before the file is reached (EACCES, ENOENT): they
+ * record only failed opens that the other hook did not handle (open_marks, maps.bpf.h), and enforce
+ * nothing (the open already failed; the other hook carries the policy). */
 #define __KERNEL_BPF__ 1
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -17,6 +21,9 @@
 #include "path.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader when another hook is the primary one: only failed opens it did not handle. */
+const volatile __u32 failures_only = 0;
 
 #define FW_AT_FDCWD -100
 #define FW_O_CREAT_WRONLY_TRUNC 01101 /* what creat(2) means: O_CREAT | O_WRONLY | O_TRUNC */
@@ -60,6 +67,29 @@ static __always_inline void read_name(struct fw_open_event *e, const char *filen
 	}
 }
 
+/* failures_only: stash the arguments and open this thread's mark. Nothing is counted as seen here:
+ * the open is counted by the primary hook when it reaches the file, and at exit when it fails
+ * without it. A stash that cannot be made is counted as seen and lost (never a silent loss, never a
+ * record of an open the primary hook may have recorded too). */
+static __always_inline int stash_for_failure(__u32 tid, struct fw_args *a)
+{
+	__u32 unmarked = 0;
+
+	if (fw_is_self() || fw_task_filtered())
+		return 0;
+	if (bpf_map_update_elem(&open_marks, &tid, &unmarked, BPF_ANY) != 0)
+		goto lost;
+	if (bpf_map_update_elem(&pending, &tid, a, BPF_ANY) != 0) {
+		bpf_map_delete_elem(&open_marks, &tid);
+		goto lost;
+	}
+	return 0;
+lost:
+	fw_count(FW_CNT_SEEN);
+	fw_count(FW_CNT_ARGS_LOST);
+	return 0;
+}
+
 static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename, __u32 flags, __u32 mode)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -70,6 +100,8 @@ static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename
 	};
 	struct fw_scratch *s;
 
+	if (failures_only)
+		return stash_for_failure(tid, &a);
 	fw_count(FW_CNT_SEEN);
 	if (fw_is_self() || fw_task_filtered()) {
 		fw_count(FW_CNT_FILTERED);
@@ -204,6 +236,17 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 
 	if (!a)
 		return 0;
+	if (failures_only) {
+		__u32 *m = bpf_map_lookup_elem(&open_marks, &tid);
+		bool handled = m && *m;
+
+		bpf_map_delete_elem(&open_marks, &tid);
+		/* Successes and the opens the primary hook saw (an lsm deny, a vfs_open that failed) are
+		 * its records, not ours. */
+		if (ctx->ret >= 0 || handled)
+			goto out;
+		fw_count(FW_CNT_SEEN);
+	}
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		goto out;
@@ -221,7 +264,7 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 		/* Judged at entry on the name as passed, and already carried out: never twice. */
 		e->action = a->action;
 		e->flags |= a->event_flags;
-	} else if (policy_armed) {
+	} else if (policy_armed && !failures_only) {
 		/* The resolved path decides now; a kill here comes after the syscall ran. */
 		fw_enforce(s, e, whole, false);
 	}

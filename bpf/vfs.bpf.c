@@ -49,6 +49,7 @@ static __always_inline void emit(const struct path *path, struct file *file, lon
 	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	struct fw_open_event *e;
 
+	fw_mark_open();
 	if (!s)
 		return;
 	e = (struct fw_open_event *)s->buf;

@@ -1,5 +1,7 @@
 // libbpf lifecycle for every hook family (syscall tracepoints, kprobe/kretprobe, fexit, LSM); plain
-// C++. Each family is its own skeleton; the chosen hook's programs are loaded, the rest are not.
+// C++. Each family is its own skeleton; the chosen hook's programs are loaded, the rest are not. Next
+// to lsm, fexit or kprobe, the syscall programs are loaded too (failures_only): they record the
+// failed opens those hooks never see, into the same ring buffer and counters.
 #include "probe.h"
 
 #include <bpf/bpf.h>
@@ -318,6 +320,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 			return false;
 		skel->rodata->self_tgid = opts.self_tgid;
 		skel->rodata->filter_flags = filter_flags;
+		skel->rodata->mark_opens = opts.hook != Hook::Tracepoint;
 		p->obj_ = skel->obj;
 		// The skeleton's load maps .bss onto the kernel's map (libbpf 1.1 does that in the skeleton
 		// load, not in bpf_object__load), so the policy switch is written straight into the kernel.
@@ -367,6 +370,9 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 	}
 	for (bpf_program *pr : chosen)
 		p->loaded_.push_back(bpf_program__name(pr));
+	std::vector<bpf_program *> failures;
+	if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts.self_tgid, filter_flags, &failures, &log, err))
+		return nullptr;
 	if (int e = FillFilters(p->obj_, opts.filters, &log)) {
 		*err = {"FW_ERR_FILTER", -e, hook, "cannot set the filter for " + log};
 		return nullptr;
@@ -396,7 +402,71 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		p->links_.push_back(link);
 		p->attached_.push_back(bpf_program__section_name(pr));
 	}
+	// After the primary hook: until it is attached nobody marks, and the exit would record its failures.
+	for (bpf_program *pr : failures) {
+		bpf_link *link = bpf_program__attach(pr);
+		if (!link) {
+			int e = errno;
+			*err = {"FW_ERR_ATTACH", e, hook, std::string("attaching ") + bpf_program__section_name(pr) +
+				" (failed opens, next to the " + hook + " hook) failed: " + WhyFailed(Hook::Tracepoint, e, true),
+				Tail(log, 4)};
+			return nullptr;
+		}
+		p->links_.push_back(link);
+		p->attached_.push_back(std::string(bpf_program__section_name(pr)) + " (failed opens)");
+	}
 	return p;
+}
+
+bool Probe::LoadFailures(uint32_t self_tgid, uint32_t filter_flags, std::vector<bpf_program *> *chosen, std::string *log,
+			 ProbeError *err)
+{
+	const std::string hook = HookName(hook_);
+	syscalls_bpf *skel = syscalls_bpf::open();
+	if (!skel) {
+		*err = {"FW_ERR_BPF_OPEN", errno, hook, std::string("cannot open the syscall programs for failed opens: ") +
+			std::strerror(errno)};
+		return false;
+	}
+	destroy_failures_ = [skel] { syscalls_bpf::destroy(skel); };
+	skel->rodata->self_tgid = self_tgid;
+	skel->rodata->filter_flags = filter_flags;
+	skel->rodata->failures_only = 1;
+	// One ring buffer, one set of counters and filters, and the marks the primary hook sets.
+	for (const char *name : {"events", "counters", "open_marks", "filter_path", "filter_comm", "filter_uid", "filter_cgroup"}) {
+		bpf_map *mine = bpf_object__find_map_by_name(skel->obj, name);
+		bpf_map *theirs = bpf_object__find_map_by_name(obj_, name);
+		int e = mine && theirs ? bpf_map__reuse_fd(mine, bpf_map__fd(theirs)) : -ENOENT;
+		if (e) {
+			*err = {"FW_ERR_BPF_OPEN", -e, hook, std::string("cannot share the map ") + name + " with the syscall programs"};
+			return false;
+		}
+	}
+	bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
+	for (const auto &w : ProgramsOf(Hook::Tracepoint)) {
+		bool present = true;
+		for (const auto &tp : w.tracepoints)
+			present = present && TracepointExists(tp);
+		prog = bpf_object__find_program_by_name(skel->obj, w.prog.c_str());
+		if (!present || !prog)
+			continue;
+		bpf_program__set_autoload(prog, true);
+		chosen->push_back(prog);
+	}
+	if (chosen->empty()) {
+		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "failed opens cannot be recorded next to the " + hook +
+			" hook: none of the syscall tracepoints exist (is tracefs mounted?)"};
+		return false;
+	}
+	if (int e = bpf_object__load_skeleton(skel->skeleton)) {
+		*err = {"FW_ERR_BPF_LOAD", -e, hook, "loading the syscall programs for failed opens failed: " +
+			WhyFailed(Hook::Tracepoint, -e, false), Tail(*log, 12)};
+		return false;
+	}
+	for (bpf_program *pr : *chosen)
+		loaded_.push_back(bpf_program__name(pr));
+	return true;
 }
 
 Probe::~Probe()
@@ -404,6 +474,8 @@ Probe::~Probe()
 	if (rb_)
 		ring_buffer__free(rb_);
 	Detach();
+	if (destroy_failures_)
+		destroy_failures_();
 	if (destroy_)
 		destroy_();
 }

@@ -15,6 +15,7 @@
 
 struct bpf_object;
 struct bpf_link;
+struct bpf_program;
 struct ring_buffer;
 
 namespace filewarden {
@@ -100,6 +101,7 @@ private:
 	Hook hook_ = Hook::Tracepoint;
 	bpf_object *obj_ = nullptr;
 	std::function<void()> destroy_; // destroys the skeleton that owns obj_
+	std::function<void()> destroy_failures_; // the syscall programs' skeleton (failed opens), if any
 	std::vector<bpf_link *> links_;
 	ring_buffer *rb_ = nullptr;
 	RecordSink sink_;
@@ -113,6 +115,10 @@ private:
 	std::vector<std::vector<uint8_t>> policy_keys_[2]; // installed keys of policy_path, policy_scoped
 	std::vector<uint32_t> targets_;
 	void SetArmed(uint32_t bit, bool on);
+	// Loads the syscall programs with failures_only set, sharing this object's ring buffer, counters,
+	// filters and open marks; `chosen` gets the programs to attach after the primary hook's.
+	bool LoadFailures(uint32_t self_tgid, uint32_t filter_flags, std::vector<bpf_program *> *chosen, std::string *log,
+			  ProbeError *err);
 };
 
 } // namespace filewarden

@@ -11,7 +11,9 @@ const GUESTS = [
   { name: 'debian-6.1', series: '6.1' as const },
   { name: 'debian-6.12', series: '6.12' as const },
 ];
-const GUEST_TIMEOUT_MS = 240_000;
+// Loading lsm, fexit or kprobe now also verifies the syscall programs for failed opens, which
+// under TCG costs seconds per capture: a guest's suite no longer fits in 240 s.
+const GUEST_TIMEOUT_MS = 420_000;
 const HOOKS = ['tracepoint', 'kprobe', 'fexit', 'lsm'];
 const KERNEL_TESTS = ['auto picks', 'doctor', 'bpf_override_return'];
 const matrix = new Map<string, Cell[]>();
@@ -30,8 +32,9 @@ function check(t: Test, column: string, r: BootResult): void {
   if (missing.length) t.comment(`${column} console:\n${r.console.slice(-3000)}`);
   for (const c of cells) t.not(c.status, 'fail', `${column} / ${c.hook} / ${c.test}: ${c.detail}`);
   if (column !== 'host') {
-    // In the guests every hook must really run: only the documented ENOENT and override cells may be n/a.
-    const documented = (c: Cell): boolean => (['ENOENT', 'deny x10000'].includes(c.test) && c.hook !== (c.test === 'ENOENT' ? 'tracepoint' : 'lsm')) || c.test === 'bpf_override_return';
+    // In the guests every hook must really run: only the lsm-only deny cells (other hooks kill) and
+    // the override cell may be n/a. Failed opens are recorded on every hook.
+    const documented = (c: Cell): boolean => (['deny x10000', 'EPERM by deny, once'].includes(c.test) && c.hook !== 'lsm') || c.test === 'bpf_override_return';
     const na = cells.filter((c) => c.status === 'n/a' && !documented(c));
     t.same(na.map((c) => `${c.hook} ${c.test}: ${c.detail}`), [], `${column}: no hook is skipped`);
   }

@@ -3,7 +3,7 @@
 import { parseLockdown, parseLsmList, readText } from './kernel-facts';
 import { HOOKS, type FilterOptions, type Hook, isNativeError, native, type PolicyOptions } from './native';
 
-/** Strongest first: LSM (full path, can deny), fexit, kprobe (full path), tracepoint (name as passed). */
+/** Strongest first: LSM (full path, can deny), fexit, kprobe (full path), tracepoint (all at the syscall). */
 export const AUTO_ORDER: readonly Hook[] = ['lsm', 'fexit', 'kprobe', 'tracepoint'];
 
 export type HookRequest = Hook | 'auto';
@@ -29,6 +29,19 @@ export interface HookChoice {
   hook: Hook;
   requested: HookRequest;
   skipped: SkippedHook[];
+  /** Where this hook's failed opens (EACCES, ENOENT, ...) come from; see failedOpensBy. */
+  failedOpens: string;
+}
+
+/**
+ * lsm, fexit and kprobe never see an open refused before the file is reached, so next to them the
+ * syscall exit tracepoints record the failed opens (events with hook "tracepoint"), and only those
+ * the hook did not record itself. The tracepoint hook records every open at the syscall exit.
+ */
+export function failedOpensBy(hook: Hook): string {
+  return hook === 'tracepoint'
+    ? 'failed opens: the tracepoint hook itself (syscall exit)'
+    : `failed opens: the syscall exit tracepoints next to ${hook} (events with hook tracepoint; ${hook} records the successes and the failures it sees itself)`;
 }
 
 /** A short, specific reason from the kernel's answer and what /sys says about lockdown and LSMs. */
@@ -49,12 +62,12 @@ export function explainRefusal(hook: Hook, err: unknown): string {
  * deny policy refuses opens wherever the BPF LSM is active; elsewhere it falls back to a kill.
  */
 export function selectHook(requested: HookRequest, filters?: FilterOptions, policy?: PolicyOptions): HookChoice {
-  if (requested !== 'auto') return { hook: requested, requested, skipped: [] };
+  if (requested !== 'auto') return { hook: requested, requested, skipped: [], failedOpens: failedOpensBy(requested) };
   const skipped: SkippedHook[] = [];
   for (const hook of AUTO_ORDER) {
     try {
       native().checkHook({ hook, attach: true, selfPid: process.pid, filters, policy });
-      return { hook, requested, skipped };
+      return { hook, requested, skipped, failedOpens: failedOpensBy(hook) };
     } catch (e) {
       skipped.push({ hook, reason: explainRefusal(hook, e), ...(isNativeError(e) ? { code: e.code, errno: e.errno } : {}) });
     }

@@ -10,4 +10,15 @@ export interface Cell {
 }
 
 /** The per-hook rows of the matrix, in order. */
-export const HOOK_TESTS = ['attach', 'open fields', 'relative name, full path', 'ENOENT', 'kill at open', 'deny', 'deny x10000'];
+export const HOOK_TESTS = [
+  'attach',
+  'open fields',
+  'relative name, full path',
+  'ENOENT relative, once',
+  'success, once',
+  'EACCES as nobody, once',
+  'kill at open',
+  'deny',
+  'EPERM by deny, once',
+  'deny x10000',
+];

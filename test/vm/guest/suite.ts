@@ -35,6 +35,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Runs the workload shell with the hook attached; returns its events under `dir`. */
 interface Run {
   events: CapturedEvent[];
+  /** Every process's events under `dir` (a subshell or setpriv child has its own pid). */
+  all: CapturedEvent[];
   pid: number;
   /** The shell's exit code, or 128 + signal number as a shell would report it. */
   status: number;
@@ -57,7 +59,7 @@ async function capture(hook: Hook, dir: string, script: string, policy?: PolicyO
     await cap.close();
   }
   const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
-  return { events: events.filter((e) => e.pid === pid), pid, status, stderr };
+  return { events: events.filter((e) => e.pid === pid), all: events, pid, status, stderr };
 }
 
 /** SIGKILL at the open: the shell dies (137) before its next command, and the event says kill. */
@@ -85,14 +87,19 @@ async function denyCell(hook: Hook, dir: string): Promise<void> {
     const content = fs.readFileSync(file, 'utf8');
     const ok = r.status === 137 && !r.stderr.includes('survived') && e?.action === 'kill' && e.denyAsKill && content === '';
     record({ hook, test: 'deny', status: ok ? 'pass' : 'fail', detail: `no lsm: killed instead (exit ${r.status}, event ${e?.action ?? 'missing'}, denyAsKill ${e?.denyAsKill}); the O_TRUNC ran: content ${JSON.stringify(content)}` });
+    record({ hook, test: 'EPERM by deny, once', status: 'n/a', detail: 'only lsm refuses an open with EPERM; the other hooks kill (see deny)' });
     return;
   }
   const r = await capture(hook, dir, `true > ${file}; true < ${file}`, undefined, entries);
-  const denied = r.events.filter((x) => x.resolvedPath.toString() === file && x.action === 'deny');
+  const all = r.events.filter((x) => x.resolvedPath.toString() === file);
+  const denied = all.filter((x) => x.action === 'deny');
   const eperm = (r.stderr.match(/Operation not permitted/g) ?? []).length;
   const content = fs.readFileSync(file, 'utf8');
   const ok = eperm === 2 && content === 'keep me' && denied.length === 2;
   record({ hook, test: 'deny', status: ok ? 'pass' : 'fail', detail: `EPERM: ${eperm} of 2 opens got EPERM; content after O_TRUNC: ${JSON.stringify(content)}; ${denied.length} deny events` });
+  // The lsm hook recorded each refusal; the syscall exit, which sees the EPERM, must not record it again.
+  const once = all.length === 2 && all.every((x) => x.hook === 'lsm' && x.action === 'deny');
+  record({ hook, test: 'EPERM by deny, once', status: once ? 'pass' : 'fail', detail: `${all.length} events for 2 denied opens: ${all.map(describe).join('; ')}` });
 }
 
 /** The deny benchmark: 10,000 opens of a denied file (read and O_TRUNC alternately), none may succeed. */
@@ -110,10 +117,20 @@ async function denyManyCell(hook: Hook, dir: string): Promise<void> {
   const r = await capture(hook, dir, loop, undefined, [{ path: `${dir}/deny/`, action: 'deny' }]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const opened = Number(/opened (\d+)/.exec(r.stderr)?.[1] ?? -1);
-  const denied = r.events.filter((x) => x.resolvedPath.toString() === file && x.action === 'deny').length;
+  const all = r.events.filter((x) => x.resolvedPath.toString() === file);
+  const denied = all.filter((x) => x.action === 'deny').length;
   const content = fs.readFileSync(file, 'utf8');
-  const ok = opened === 0 && denied === attempts && content === 'keep me';
-  record({ hook, test: 'deny x10000', status: ok ? 'pass' : 'fail', detail: `${opened} of ${attempts} denied opens succeeded; ${denied} deny events; content ${JSON.stringify(content)}; ${seconds.toFixed(1)} s` });
+  // Every refusal once: as many events as attempts, all of them the lsm hook's deny records.
+  const ok = opened === 0 && denied === attempts && all.length === attempts && content === 'keep me';
+  record({ hook, test: 'deny x10000', status: ok ? 'pass' : 'fail', detail: `${opened} of ${attempts} denied opens succeeded; ${denied} deny events of ${all.length}; content ${JSON.stringify(content)}; ${seconds.toFixed(1)} s` });
+}
+
+const describe = (e: CapturedEvent): string => `${e.resolvedPath} hook ${e.hook} ret ${e.retUnknown ? 'unknown' : e.ret}${e.pathLexical ? ' lexical' : ''}${e.action !== 'allow' ? ` ${e.action}` : ''}`;
+
+/** One open, recorded exactly once, and that record as expected. */
+function onceCell(hook: Hook, test: string, events: CapturedEvent[], right: (e: CapturedEvent) => boolean): Omit<Cell, 'kernel'> {
+  const ok = events.length === 1 && right(events[0]!);
+  return { hook, test, status: ok ? 'pass' : 'fail', detail: `${events.length} event(s)${events.length ? `: ${events.map(describe).join('; ')}` : ''}` };
 }
 
 async function hookCells(hook: Hook): Promise<void> {
@@ -130,8 +147,13 @@ async function hookCells(hook: Hook): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fw-vm-${hook}-`));
   try {
     fs.writeFileSync(path.join(dir, 'read.txt'), 'r');
+    // An open refused by DAC (EACCES) to an unprivileged user: lsm, fexit and kprobe never reach the file.
+    fs.chmodSync(dir, 0o755);
+    fs.writeFileSync(path.join(dir, 'secret'), 'root only', { mode: 0o600 });
+    const asNobody = `setpriv --reuid=65534 --regid=65534 --clear-groups /bin/sh -c 'true < secret 2>/dev/null || echo refused >&2'`;
     // `true`, not `:`, for the failing open: a redirection error on a special built-in ends the shell.
-    const { events } = await capture(hook, dir, `: > ${dir}/abs.txt; : < ${dir}/read.txt; : > rel.txt; true < ${dir}/missing.txt 2>/dev/null`);
+    const run = await capture(hook, dir, `: > ${dir}/abs.txt; : < ${dir}/read.txt; : > rel.txt; true < missing.txt 2>/dev/null; ${asNobody}`);
+    const { events } = run;
     const find = (p: string): CapturedEvent | undefined => events.find((e) => e.resolvedPath.toString() === p);
     const problems: string[] = [];
     const created = find(`${dir}/abs.txt`);
@@ -162,17 +184,16 @@ async function hookCells(hook: Hook): Promise<void> {
       detail: rel ? `${rel.resolvedPath} (${rel.resolution}${hook === 'lsm' ? ', bpf_d_path' : ''})` : `no event for the relative open among ${events.map((e) => `${e.resolvedPath} ${e.resolution}`).join(', ')}`,
     });
 
-    const missing = find(`${dir}/missing.txt`);
-    if (hook === 'tracepoint') {
-      const ok = missing?.ret === -2 && missing.resolution === 'kernel' && missing.pathLexical === true;
-      record({
-        hook,
-        test: 'ENOENT',
-        status: ok ? 'pass' : 'fail',
-        detail: missing ? `ret ${missing.ret}, ${missing.resolution}${missing.pathLexical ? ', lexical' : ''}` : `no event among ${events.map((e) => `${e.resolvedPath} ${e.ret} ${e.resolution}`).join(', ')}`,
-      });
-    }
-    else record({ hook, test: 'ENOENT', status: missing ? 'fail' : 'n/a', detail: missing ? 'an ENOENT open was reported by a hook that runs on opened files' : 'the hook runs on files that exist (docs/capture.md)' });
+    // Failed opens come from the syscall exit on every hook (the tracepoint hook's own, or the
+    // syscall programs loaded next to lsm/fexit/kprobe); successes from the hook itself; none twice.
+    const under = (p: string): CapturedEvent[] => run.all.filter((e) => e.resolvedPath.toString() === `${dir}/${p}`);
+    const missing = under('missing.txt');
+    record(onceCell(hook, 'ENOENT relative, once', missing, (e) => e.ret === -2 && e.hook === 'tracepoint' && e.resolution === 'kernel' && e.pathLexical === true && e.asPassed?.toString() === 'missing.txt'));
+    const successes = under('read.txt');
+    record(onceCell(hook, 'success, once', successes, (e) => e.hook === hook && (hook === 'lsm' ? e.retUnknown === true : e.ret >= 0)));
+    const secret = onceCell(hook, 'EACCES as nobody, once', under('secret'), (e) => e.ret === -13 && e.uid === 65534 && e.hook === 'tracepoint' && e.pathLexical === true && e.resolution === 'kernel');
+    const refused = run.stderr.includes('refused');
+    record({ ...secret, status: refused ? secret.status : 'fail', detail: `${secret.detail}${refused ? '' : `; the open was not refused: ${run.stderr.trim()}`}` });
     await killCell(hook, dir);
     await denyCell(hook, dir);
     await denyManyCell(hook, dir);
