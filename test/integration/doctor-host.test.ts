@@ -40,6 +40,7 @@ t.test('doctor reports this kernel as its own files describe it', async (t) => {
   t.match(hooks, /--hooks auto picks (lsm|fexit|kprobe|tracepoint)/);
   if (lockdown && lockdown !== 'none') t.match(hooks, /lsm: (kernel lockdown|BPF LSM inactive)/, 'lsm skipped, with the reason');
   if (!kprobes) t.match(hooks, /kprobe: kprobes not compiled in/, 'kprobe skipped, with the reason');
+  t.match(hooks, /; failed opens: (the tracepoint hook itself|the syscall exit tracepoints next to (lsm|fexit|kprobe))/, 'and where failed opens come from');
 
   t.equal(checks.get('tracepoints')?.status, 'ok');
   t.match(checks.get('tracepoints')?.detail, 'syscall tracepoints usable: sys_enter/sys_exit for openat');

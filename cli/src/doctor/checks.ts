@@ -235,7 +235,7 @@ export function checkHooks(): CheckResult {
     return {
       id: 'hooks',
       status: c.hook === 'lsm' ? 'ok' : 'warn',
-      detail: `--hooks auto picks ${c.hook}${skipped ? `; skipped ${skipped}` : ''}`,
+      detail: `--hooks auto picks ${c.hook}${skipped ? `; skipped ${skipped}` : ''}; ${c.failedOpens}`,
       fix: 'the lsm hook (full paths, can deny) needs lsm=...,bpf on the kernel command line and no lockdown of BPF LSM; see docs/capture.md',
     };
   } catch (e) {
