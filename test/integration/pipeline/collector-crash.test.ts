@@ -1,6 +1,8 @@
 // Fault 2: the collector is killed with SIGKILL mid-stream and restarted. Every event it had
 // acknowledged (queued or spooled) is in Elasticsearch, and the sequence numbers it had given out
 // but not acknowledged are exactly the gaps that the restart and `filewarden gaps` report.
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { openWorkload, pipelineEnv, readIndexed, sequenceState, startCollector, startIndexer, stopService, splitOurs, waitFor, waitQueueEmpty, gapReport } from '../../utils/pipeline';
 
@@ -21,7 +23,12 @@ t.test('a collector killed with SIGKILL mid-stream: acknowledged events all arri
   if (lost > 0) t.match(collector.log(), `stopped without acknowledging seq ${atKill.acked + 1}..${atKill.assigned} (${lost} events lost)`, 'the restart names the unacknowledged range');
   else t.match(collector.log(), `continuing boot`, 'nothing was outstanding: the restart continues the stream');
   t.equal(sequenceState(env).stream, atKill.stream, 'the restarted collector continues the same sequence stream');
-  await work.done;
+  t.equal(await work.done, N, `the workload made its ${N} opens`);
+  // Opens surely made after the restart: the first workload may be over before the restarted
+  // collector has attached (its probe load takes a second or more on a busy machine).
+  const after = path.join(env.workDir, 'after-restart');
+  fs.mkdirSync(after);
+  t.equal(await openWorkload(t, after, 500, 2000).done, 500, 'and 500 more after the restart');
   await stopService(t, collector, 'the restarted collector');
   const last = sequenceState(env).assigned;
   t.ok(await waitFor(async () => (await readIndexed(env)).length > atKill.acked, 60_000), 'events arrive');
