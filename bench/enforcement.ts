@@ -10,7 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import { startTicksOf } from '../collector/src/enrich/process-info';
 import { native } from '../collector/src/probe/native';
+import Redis from 'ioredis';
 import { resolveEndpoint } from '../stack/src/endpoints';
+import { defaultStateDir } from '../stack/src/paths';
 import { enrollThisHost } from '../cli/src/pipeline';
 
 const TRIALS = Number(process.env.FW_BENCH_TRIALS ?? 30);
@@ -42,7 +44,8 @@ function service(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; 
 }
 
 async function main(): Promise<void> {
-  const stateDir = process.env.FILEWARDEN_STATE_DIR ?? '/var/lib/filewarden';
+  // scripts/bench.sh points FILEWARDEN_STATE_DIR at the benchmarks' own stack, never the user's.
+  const stateDir = defaultStateDir();
   const redisUrl = resolveEndpoint(stateDir, 'redis');
   const esUrl = resolveEndpoint(stateDir, 'elasticsearch');
   const es = new Client({ node: esUrl });
@@ -98,6 +101,10 @@ async function main(): Promise<void> {
     await sleep(1500);
     await es.indices.delete({ index: `${name}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
     await es.indices.deleteIndexTemplate({ name: `${name}-*` }).catch(() => undefined);
+    const redis = new Redis(redisUrl);
+    const left = await redis.keys(`filewarden:${name}*`).catch(() => [] as string[]);
+    if (left.length) await redis.del(...left).catch(() => undefined);
+    redis.disconnect();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }

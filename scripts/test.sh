@@ -1,33 +1,36 @@
 #!/usr/bin/env bash
-# `npm test`: set up, bring up the real stack (a failure to start fails the run; nothing is
-# skipped), run every test with node-tap, and stop the services this run started.
+# `npm test`: set up, bring up the tests' own stack (a failure to start fails the run; nothing is
+# skipped), run every test with node-tap between the two halves of the isolation guard, and stop
+# the services this run started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+source scripts/own-stack.sh
 
-fw() { node bin/filewarden.js "$@"; }
-
-# Remember what was already running, so a developer's own stack is left as it was.
-started_here=0
-if ! fw stack status >/dev/null 2>&1; then started_here=1; fi
-cleanup() { if [ "$started_here" = 1 ]; then fw stack down || true; fi; }
-trap cleanup EXIT
-
-fw stack up
-echo "== stack under test"
-fw stack status
+mkdir -p test-artifacts
+: > test-artifacts/tap.log
+trap own_stack_down EXIT
+# The tests' own stack, on ports of its own: /var/lib/filewarden-test next to /var/lib/filewarden.
+own_stack test 16380 19200 19300
 echo "== host"
 fw doctor --fix || echo "doctor: required checks failed (see above); the tests that need them will fail" >&2
 
 echo "== type-check (sources and tests)"
 npx --no-install tsc -p tsconfig.check.json
 
-mkdir -p test-artifacts
 set +e
-npx --no-install tap "$@" 2>&1 | tee test-artifacts/tap.log
-status=${PIPESTATUS[0]}
+status=0
+full=0; [ $# -eq 0 ] && full=1
+if [ "$full" = 1 ]; then
+  echo "== isolation guard: the user's stack before the run"
+  guard begin test-artifacts/tap.log || status=1
+fi
+npx --no-install tap "$@" 2>&1 | tee test-artifacts/main.log
+main_status=${PIPESTATUS[0]}
+[ "$main_status" = 0 ] || status=$main_status
+cat test-artifacts/main.log >> test-artifacts/tap.log
 # The VM kernel matrix runs alone, after the rest: its qemu guests take both cores.
-if [ $# -eq 0 ]; then
+if [ "$full" = 1 ]; then
   echo "== VM kernel matrix (Debian 6.1 and 6.12 under qemu)"
   # Three kernels booted one after the other under TCG: about 5 minutes, more than tap's default
   # per-file timeout (300 s) leaves room for.
@@ -35,10 +38,12 @@ if [ $# -eq 0 ]; then
   vm_status=${PIPESTATUS[0]}
   [ "$vm_status" = 0 ] || status=$vm_status
   cat test-artifacts/vm.log >> test-artifacts/tap.log
+  echo "== isolation guard: the user's stack after the run"
+  guard end test-artifacts/tap.log || status=1
 fi
 set -e
 # tap ends with "# { total: N, pass: P, fail: F }"; restate it as a plain closing line.
-# (one summary line per tap run; the VM matrix adds a second)
+# (one summary line per tap run: the guard's halves and the VM matrix add theirs)
 pass=0; fail=0
 while read -r summary; do
   pass=$((pass + $(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")))

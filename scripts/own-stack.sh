@@ -1,0 +1,36 @@
+# Sourced by test.sh and bench.sh: the tests and the benchmarks run against a stack of their own
+# (its own state directory and ports), never the user's, and the isolation guard
+# (test/isolation/begin.ts and end.ts) shows afterwards that the user's stack was left as it was.
+
+fw() { node bin/filewarden.js "$@"; }
+
+# own_stack NAME REDIS_PORT ES_PORT ES_TRANSPORT_PORT: starts (or reuses) the stack in
+# <user state dir>-NAME on those ports and points every filewarden command of this shell at it.
+own_stack() {
+  local name=$1 redis_port=$2 es_port=$3 transport_port=$4
+  # The user's stack: whatever filewarden would use right now (FILEWARDEN_STATE_DIR, or the default).
+  FILEWARDEN_USER_STATE_DIR=$(node -e 'console.log(require("./dist/stack/src").defaultStateDir())')
+  export FILEWARDEN_USER_STATE_DIR
+  export FILEWARDEN_STATE_DIR="$FILEWARDEN_USER_STATE_DIR-$name"
+  for v in FILEWARDEN_REDIS_URL FILEWARDEN_ELASTICSEARCH_URL FILEWARDEN_REDIS_PASSWORD_FILE; do
+    if [ -n "${!v:-}" ]; then echo "$name: ignoring $v: the $name run uses its own stack" >&2; unset "$v"; fi
+  done
+  own_stack_started=0
+  if ! fw stack status >/dev/null 2>&1; then own_stack_started=1; fi
+  echo "== $name stack in $FILEWARDEN_STATE_DIR (the user's, $FILEWARDEN_USER_STATE_DIR, is not used)"
+  fw stack up --redis-port "$redis_port" --es-port "$es_port" --es-transport-port "$transport_port"
+  fw stack status
+}
+
+# Stops the stack own_stack started (one that was already running is left as it was).
+own_stack_down() {
+  if [ "${own_stack_started:-0}" = 1 ]; then fw stack down || true; fi
+}
+
+# guard begin|end LOG: the isolation guard's halves, each a tap run whose output goes to LOG too.
+guard() {
+  export FILEWARDEN_ISOLATION_FILE="${FILEWARDEN_ISOLATION_FILE:-test-artifacts/isolation-guard.json}"
+  mkdir -p test-artifacts
+  npx --no-install tap --timeout 900 "test/isolation/$1.ts" 2>&1 | tee -a "$2"
+  return "${PIPESTATUS[0]}"
+}

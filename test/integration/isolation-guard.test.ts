@@ -1,0 +1,42 @@
+// The isolation guard (test/isolation) can fail: one document, one deletion or one Redis key is
+// enough for its record of a stack to differ. Checked here on a unique index and key of the tests'
+// own stack, since other tests write to that stack at the same time.
+import t from 'tap';
+import Redis from 'ioredis';
+import { defaultStateDir } from '../../stack/src';
+import { esClient, redisConnection, uniqueName } from '../utils/stack';
+import { stackContents } from '../utils/user-stack';
+
+t.test('the guard sees a single document written, deleted, and a single Redis key', async (t) => {
+  const es = esClient();
+  const redis = new Redis(redisConnection());
+  const index = uniqueName('fw-guard');
+  const key = `${index}-key`;
+  t.teardown(async () => {
+    await es.indices.delete({ index, ignore_unavailable: true });
+    await redis.del(key);
+    redis.disconnect();
+  });
+  await es.indices.create({ index });
+  await es.index({ index, id: 'a', document: { n: 1 }, refresh: true });
+  const before = await stackContents(defaultStateDir());
+  t.strictSame(before.indices[index], { docs: 1, deleted: 0, indexed: 1, deletes: 0 });
+  t.equal(before.redisKeys[key], undefined);
+
+  await es.index({ index, id: 'b', document: { n: 2 } }); // not refreshed: the guard refreshes
+  await redis.set(key, 'x');
+  const written = await stackContents(defaultStateDir());
+  t.strictSame(written.indices[index], { docs: 2, deleted: 0, indexed: 2, deletes: 0 }, 'an unrefreshed write is counted');
+  t.match(written.redisKeys[key], /^string:[0-9a-f]{64}$/, 'a new key is listed');
+
+  await es.index({ index, id: 'b', document: { n: 3 } });
+  await es.delete({ index, id: 'b' });
+  await redis.set(key, 'y');
+  const undone = await stackContents(defaultStateDir());
+  t.strictSame(undone.indices[index], { docs: 1, deleted: undone.indices[index].deleted, indexed: 3, deletes: 1 }, 'a write undone by a delete still moves the counters');
+  t.not(undone.redisKeys[key], written.redisKeys[key], 'a changed value changes the digest');
+  await redis.pexpire(key, 60_000);
+  const volatile = await stackContents(defaultStateDir());
+  t.equal(volatile.redisKeys[key], undefined);
+  t.ok(volatile.redisVolatile.includes(key), 'an expiring key is listed by name');
+});
