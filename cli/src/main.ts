@@ -376,6 +376,8 @@ export function buildProgram(): Command {
 
   addEsOptions(program.command('gaps').description('list the sequence numbers missing from Elasticsearch per host boot; exit 1 when any are'))
     .option('--boot-id <id>', 'only this boot')
+    .option('--from <time>', 'only the host boots with events or checkpoints since then, each checked over its whole stream: ISO 8601 or date math (now-7d, now/d)', parseStartTime)
+    .option('--to <time>', 'and until then, like --from (default: now)', parseEndTime)
     .option('--json', 'print machine-readable JSON')
     .action(async (o: GapsCliOptions, cmd: Command) => {
       checkUrls(cmd);

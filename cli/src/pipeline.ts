@@ -218,6 +218,10 @@ export interface GapsCliOptions extends EsCliOptions {
   deadletterIndex: string;
   checkpointIndex: string;
   bootId?: string;
+  /** Only the host boots with events or checkpoints in [from, to]. */
+  from?: Date;
+  /** @defaultValue now, when from is given */
+  to?: Date;
   json?: boolean;
 }
 
@@ -226,9 +230,10 @@ export async function gapsCommand(stateDir: string, o: GapsCliOptions, log: Log)
   const { esClient, sequenceGaps } = await esModules();
   const es = esClient(esOptions(stateDir, o));
   await es.indices.refresh({ index: `${o.indexPrefix}-*,${o.deadletterIndex},${o.checkpointIndex}`, ignore_unavailable: true, allow_no_indices: true });
-  const report = await sequenceGaps(es, { indices: [`${o.indexPrefix}-*`, o.deadletterIndex], checkpointIndex: o.checkpointIndex }, { bootId: o.bootId });
+  const period = o.from || o.to ? { from: o.from ?? new Date(0), to: o.to ?? new Date() } : undefined;
+  const report = await sequenceGaps(es, { indices: [`${o.indexPrefix}-*`, o.deadletterIndex], checkpointIndex: o.checkpointIndex }, { bootId: o.bootId, period });
   if (o.json) log(JSON.stringify(report, null, 2));
-  else if (report.length === 0) log('gaps: no sequenced events found');
+  else if (report.length === 0) log(period ? `gaps: no sequenced events between ${period.from.toISOString()} and ${period.to.toISOString()}` : 'gaps: no sequenced events found');
   for (const g of o.json ? [] : report) {
     const head = `host ${g.host} boot ${g.bootId} stream ${g.stream}: seq 1..${g.last}, ${g.found} found, ${g.missingCount} missing`;
     log(g.duplicated ? `${head}, ${g.duplicated} DUPLICATED` : head);

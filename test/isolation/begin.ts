@@ -37,5 +37,6 @@ t.test("the user's stack is recorded before the run", async (t) => {
   const g: GuardState = { stateDir, created, started, begin: begin.toISOString(), before, findingsBefore: v.findings };
   fs.mkdirSync(path.dirname(guardFile), { recursive: true });
   fs.writeFileSync(guardFile, JSON.stringify(g, null, 2));
+  t.strictSame((JSON.parse(fs.readFileSync(guardFile, 'utf8')) as GuardState).before, before, `the record is in ${guardFile}`);
   t.comment(`${stateDir}: ${Object.keys(before.indices).length} indices, ${Object.keys(before.redisKeys).length} Redis keys, ${v.streams} chain streams in the last hour`);
 });

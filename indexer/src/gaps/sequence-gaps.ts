@@ -37,17 +37,42 @@ export interface GapSources {
   checkpointIndex: string;
 }
 
+export interface GapFilter {
+  /** Only this host boot. */
+  bootId?: string;
+  /**
+   * Only the host boots with an event, a dead letter or a checkpoint in this period; each one is
+   * still checked over its whole stream (a number has no time of its own once it is missing).
+   */
+  period?: { from: Date; to: Date };
+}
+
+/** The boot ids with a trusted event, a dead letter or a checkpoint between from and to. */
+async function bootsInPeriod(es: Client, src: GapSources, period: { from: Date; to: Date }): Promise<string[]> {
+  const r = await es.search({
+    index: [...src.indices, src.checkpointIndex].join(','),
+    size: 0,
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    query: { bool: { filter: [{ exists: { field: 'filewarden.boot_id' } }, NOT_UNTRUSTED, { range: { '@timestamp': { gte: period.from.toISOString(), lte: period.to.toISOString() } } }] } },
+    aggs: { boots: { terms: { field: 'filewarden.boot_id', size: 10_000 } } },
+  });
+  return ((r.aggregations?.boots as { buckets: TermsBucket[] } | undefined)?.buckets ?? []).map((b) => b.key);
+}
+
 /**
  * Missing numbers in 1..last of each (boot, stream) across the event indices and the dead letters,
  * where last is the highest number seen in an event or a checkpoint: a lost tail shows too.
  */
-export async function sequenceGaps(es: Client, src: GapSources, filter: { bootId?: string } = {}): Promise<StreamGaps[]> {
+export async function sequenceGaps(es: Client, src: GapSources, filter: GapFilter = {}): Promise<StreamGaps[]> {
   const index = src.indices.join(',');
-  const assigned = await checkpoints(es, src.checkpointIndex, filter.bootId);
+  const inPeriod = filter.period ? await bootsInPeriod(es, src, filter.period) : undefined;
+  if (inPeriod?.length === 0) return [];
+  const bootFilter: object[] = [...(filter.bootId ? [{ term: { 'filewarden.boot_id': filter.bootId } }] : []), ...(inPeriod ? [{ terms: { 'filewarden.boot_id': inPeriod } }] : [])];
+  const assigned = await checkpoints(es, src.checkpointIndex, bootFilter);
   // Events no enrolled collector signed cannot claim numbers: a forged batch at seq 10^12 would
   // otherwise report 10^12 missing, or fill a real gap (indexer/src/integrity/source-trust.ts).
-  const must: object[] = [{ exists: { field: 'filewarden.seq' } }, NOT_UNTRUSTED];
-  if (filter.bootId) must.push({ term: { 'filewarden.boot_id': filter.bootId } });
+  const must: object[] = [{ exists: { field: 'filewarden.seq' } }, NOT_UNTRUSTED, ...bootFilter];
   const r = await es.search({
     index,
     size: 0,
@@ -97,12 +122,12 @@ interface Checkpoint {
   assigned: number;
 }
 
-async function checkpoints(es: Client, index: string, bootId?: string): Promise<Map<string, Checkpoint>> {
+async function checkpoints(es: Client, index: string, bootFilter: object[]): Promise<Map<string, Checkpoint>> {
   const out = new Map<string, Checkpoint>();
   for await (const h of scan<{ host: { name: string }; filewarden: { boot_id: string; seq_stream: string; seq_assigned: number } }>(es, {
     index,
     // Heartbeats share the index; only the per-stream documents carry seq_assigned.
-    query: { bool: { filter: [{ exists: { field: 'filewarden.seq_assigned' } }, ...(bootId ? [{ term: { 'filewarden.boot_id': bootId } }] : [])] } },
+    query: { bool: { filter: [{ exists: { field: 'filewarden.seq_assigned' } }, ...bootFilter] } },
     sort: [{ 'filewarden.boot_id': 'asc' }, { 'filewarden.seq_stream': 'asc' }],
     pageSize: 1000,
   })) {

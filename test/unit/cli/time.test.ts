@@ -1,4 +1,4 @@
-// Every time the CLI takes (--from/--to of report, verify and search, retention run --as-of) is Elasticsearch date
+// Every time the CLI takes (--from/--to of report, verify, search and gaps, retention run --as-of) is Elasticsearch date
 // math evaluated in UTC; a fixed "now" makes each bound an exact instant.
 import t from 'tap';
 import { InvalidArgumentError } from 'commander';
@@ -35,4 +35,28 @@ t.test('anything else is refused with one line that shows the accepted forms', a
       t.notMatch((err as Error).message, /\n/);
     }
   }
+});
+
+t.test('every command that takes a time parses it with the same date math', async (t) => {
+  const { buildProgram } = await import('../../../cli/src/main');
+  const program = buildProgram();
+  const find = (names: string[]) => names.reduce((c, n) => c.commands.find((x) => x.name() === n)!, program);
+  // Anchored math is exact whatever the clock says; `now/y` only moves at new year.
+  const start = '2026-11-01||+1d/d';
+  const end = '2026-11-01||+1d/d';
+  const cases: [string[], string[], string, string][] = [
+    [['verify'], ['--from', start, '--to', end], 'from', 'to'],
+    [['report'], ['--from', start, '--to', end, '--format', 'json', '--out', '/dev/null'], 'from', 'to'],
+    [['search'], ['--from', start, '--to', end], 'from', 'to'],
+    [['gaps'], ['--from', start, '--to', end], 'from', 'to'],
+  ];
+  for (const [names, argv, fromKey, toKey] of cases) {
+    const cmd = find(names);
+    t.strictSame(cmd.parseOptions(argv), { operands: [], unknown: [] }, names.join(' '));
+    const o = cmd.opts<Record<string, Date>>();
+    t.strictSame([o[fromKey].toISOString(), o[toKey].toISOString()], ['2026-11-02T00:00:00.000Z', '2026-11-02T23:59:59.999Z'], `${names.join(' ')}: --from rounds down, --to rounds up`);
+  }
+  const run = find(['retention', 'run']);
+  run.parseOptions(['--as-of', 'now/y']);
+  t.equal(run.opts<{ asOf: Date }>().asOf.toISOString(), parseTime('now/y').toISOString(), 'retention run --as-of');
 });
