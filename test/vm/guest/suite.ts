@@ -125,6 +125,64 @@ async function denyManyCell(hook: Hook, dir: string): Promise<void> {
   record({ hook, test: 'deny x10000', status: ok ? 'pass' : 'fail', detail: `${opened} of ${attempts} denied opens succeeded; ${denied} deny events of ${all.length}; content ${JSON.stringify(content)}; ${seconds.toFixed(1)} s` });
 }
 
+const DIRFD_PY = `import os, sys
+d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+os.open("secret", os.O_RDONLY, dir_fd=d)
+print("survived")
+`;
+const OPENAT2_PY = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class How(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+r = libc.syscall(437, d, b"sub/../secret", ctypes.byref(How(os.O_RDONLY, 0, 0)), 24)
+if r < 0: raise SystemExit("openat2 refused: errno %d" % ctypes.get_errno())
+print("survived")
+`;
+
+/**
+ * A policy on one file, and the spellings that walk around a policy judged on the name as passed:
+ * each one must be stopped (lsm: EPERM and nothing read; other hooks: killed, 137) and recorded
+ * once with the file's real path.
+ */
+async function pathTricksCell(hook: Hook, dir: string): Promise<void> {
+  const pt = path.join(dir, 'pt');
+  fs.mkdirSync(path.join(pt, 'sub'), { recursive: true });
+  const secret = path.join(pt, 'secret');
+  fs.writeFileSync(secret, 'TOPSECRET');
+  fs.mkdirSync(path.join(dir, 'elsewhere'));
+  fs.symlinkSync(secret, path.join(dir, 'elsewhere', 'alias'));
+  fs.symlinkSync('secret', path.join(pt, 'link'));
+  fs.writeFileSync(path.join(dir, 'dirfd.py'), DIRFD_PY);
+  fs.writeFileSync(path.join(dir, 'openat2.py'), OPENAT2_PY);
+  const forms: [string, string][] = [
+    ['absolute', `cat ${secret}`],
+    ['relative after cd', `cd ${pt} && cat secret`],
+    ['symlink elsewhere', `cat ${dir}/elsewhere/alias`],
+    ['relative symlink', `cd ${pt} && cat link`],
+    ['..', `cat ${pt}/sub/../../pt/secret`],
+    ['//', `cat /${pt}//secret`],
+    ['dirfd openat', `python3 ${dir}/dirfd.py ${pt}`],
+    ['openat2 dirfd ..', `python3 ${dir}/openat2.py ${pt}`],
+  ];
+  // Each form in its own subshell, so a kill ends only that one; its status and output to files.
+  const script = forms.map(([, cmd], i) => `(${cmd}) > ${dir}/out.${i} 2> ${dir}/err.${i}; echo $? > ${dir}/st.${i}`).join('; ');
+  const r = await capture(hook, dir, script, undefined, [{ path: secret, action: 'deny' }]);
+  const lsm = hook === 'lsm';
+  const wrong: string[] = [];
+  forms.forEach(([label], i) => {
+    const status = Number(fs.readFileSync(path.join(dir, `st.${i}`), 'utf8'));
+    const out = fs.readFileSync(path.join(dir, `out.${i}`), 'utf8');
+    const err = fs.readFileSync(path.join(dir, `err.${i}`), 'utf8');
+    const stopped = lsm ? status !== 0 && /Operation not permitted|PermissionError|errno 1\b/.test(err) : status === 137;
+    if (!stopped || out.includes('TOPSECRET') || out.includes('survived')) wrong.push(`${label}: exit ${status}, out ${JSON.stringify(out.slice(0, 40))}, err ${JSON.stringify(err.trim().split('\n').pop())}`);
+  });
+  const want = lsm ? 'deny' : 'kill';
+  const hits = r.all.filter((e) => e.resolvedPath.toString() === secret);
+  if (hits.length !== forms.length || hits.some((e) => e.action !== want)) wrong.push(`${hits.length} events with the real path for ${forms.length} forms: ${hits.map(describe).join('; ')}`);
+  record({ hook, test: 'path tricks stopped', status: wrong.length ? 'fail' : 'pass', detail: wrong.length ? wrong.join('; ') : `${forms.length} of ${forms.length} stopped (${lsm ? 'EPERM' : 'killed'}), each recorded once as ${secret} (${forms.map(([l]) => l).join(', ')})` });
+}
+
 const describe = (e: CapturedEvent): string => `${e.resolvedPath} hook ${e.hook} ret ${e.retUnknown ? 'unknown' : e.ret}${e.pathLexical ? ' lexical' : ''}${e.action !== 'allow' ? ` ${e.action}` : ''}`;
 
 /** One open, recorded exactly once, and that record as expected. */
@@ -197,6 +255,7 @@ async function hookCells(hook: Hook): Promise<void> {
     await killCell(hook, dir);
     await denyCell(hook, dir);
     await denyManyCell(hook, dir);
+    await pathTricksCell(hook, dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
