@@ -279,8 +279,13 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 			goto out;
 		}
 	}
-	if (ctx->ret >= 0 && (f = fd_file(ctx->ret)))
+	if (ctx->ret >= 0 && (f = fd_file(ctx->ret))) {
 		fw_fill_file(e, f);
+		fw_host_path(s, e, &f->f_path);
+	} else if (fw_needs_host_path(e)) {
+		/* A failed open reached no file to walk: only the task's view, flagged as such. */
+		e->flags |= FW_FLAG_OTHER_TREE;
+	}
 	fw_submit(e);
 out:
 	bpf_map_delete_elem(&pending, &tid);

@@ -76,6 +76,11 @@ enum fw_event_flags {
 	 * symlink followed) onto a directory the kernel walked: a failed open on the tracepoint hook,
 	 * whose file was never reached. */
 	FW_FLAG_PATH_LEXICAL = 1 << 8,
+	/* The host walk (host_len bytes after the name) ran out of room: it holds its last bytes. */
+	FW_FLAG_HOST_TAIL = 1 << 9,
+	/* The task is in another mount namespace than the collector's or has another root (chroot):
+	 * `path` is its own view. With FW_FLAG_HAS_FILE the record carries the host walk (host_len). */
+	FW_FLAG_OTHER_TREE = 1 << 10,
 };
 
 /* Bits of the runtime `policy_armed` word (.bss, written by user space after load): which policy
@@ -167,8 +172,16 @@ struct fw_open_event {
 	__u16 name_len;   /* bytes of the name as passed after the path (tracepoint, resolved path only) */
 	__u32 path_len;   /* bytes in path, without a NUL */
 	__u32 path_orig_len; /* original length when known; 0 = longer than FW_PATH_MAX - 1, unknown */
+	/* Bytes of the opened file's path from its filesystem's (superblock's) root, mounts ignored, after
+	 * the name as passed. Only for a process in another mount namespace than the collector's or under
+	 * chroot, and only when the record has the file (FW_FLAG_HAS_FILE): user space maps it onto the
+	 * host's mount table with `dev`. 0 = not walked. */
+	__u16 host_len;
+	__u16 pad0;       /* explicit padding: the fixed part stays a multiple of 8 */
+	__u32 pad1;
 	char comm[FW_COMM_LEN];
-	char path[];      /* path_len bytes, then name_len bytes of the name as passed, then padding to 8 */
+	char path[];      /* path_len bytes, then name_len bytes of the name as passed, then host_len bytes of
+			   * the superblock-relative path, then padding to 8 */
 };
 
 #define FW_OPEN_EVENT_FIXED_SIZE (sizeof(struct fw_open_event))

@@ -57,6 +57,7 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	FW_FIELD(f, name_len);
 	FW_FIELD(f, path_len);
 	FW_FIELD(f, path_orig_len);
+	FW_FIELD(f, host_len);
 	FW_FIELD(f, comm);
 	FW_FIELD(f, path);
 	o.Set("open", f);
@@ -75,7 +76,8 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	set("pathKind", {{"asPassed", FW_PATH_AS_PASSED}, {"resolved", FW_PATH_RESOLVED}});
 	set("flag", {{"pathTruncated", FW_FLAG_PATH_TRUNCATED}, {"pathUnreadable", FW_FLAG_PATH_UNREADABLE}, {"hasFile", FW_FLAG_HAS_FILE},
 		     {"pathTail", FW_FLAG_PATH_TAIL}, {"retUnknown", FW_FLAG_RET_UNKNOWN}, {"pathUnjudged", FW_FLAG_PATH_UNJUDGED},
-		     {"denyAsKill", FW_FLAG_DENY_AS_KILL}, {"killTarget", FW_FLAG_KILL_TARGET}, {"pathLexical", FW_FLAG_PATH_LEXICAL}});
+		     {"denyAsKill", FW_FLAG_DENY_AS_KILL}, {"killTarget", FW_FLAG_KILL_TARGET}, {"pathLexical", FW_FLAG_PATH_LEXICAL},
+		     {"hostTail", FW_FLAG_HOST_TAIL}, {"otherTree", FW_FLAG_OTHER_TREE}});
 	set("counter", {{"seen", FW_CNT_SEEN}, {"filtered", FW_CNT_FILTERED}, {"emitted", FW_CNT_EMITTED}, {"dropped", FW_CNT_DROPPED},
 			{"argsLost", FW_CNT_ARGS_LOST}, {"count", FW_CNT__MAX}});
 	o.Set("enums", e);

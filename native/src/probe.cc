@@ -13,6 +13,8 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "lsm.skel.h"
@@ -121,6 +123,27 @@ std::vector<Want> ProgramsOf(Hook hook)
 		return {{"lsm_file_open", {}}};
 	}
 	return {};
+}
+
+// The tree the collector sees: its mount namespace and its root directory. A traced task elsewhere
+// gets the superblock-relative walk of its files, which user space maps onto this tree's mount table.
+// Left 0 (no walk) when either cannot be read.
+struct HostTree {
+	uint32_t mntns = 0;
+	uint32_t root_dev = 0; // kernel encoding: major << 20 | minor
+	uint64_t root_ino = 0;
+};
+
+HostTree ReadHostTree()
+{
+	HostTree t;
+	struct stat ns, root;
+	if (stat("/proc/self/ns/mnt", &ns) != 0 || stat("/", &root) != 0)
+		return t;
+	t.mntns = static_cast<uint32_t>(ns.st_ino);
+	t.root_dev = (major(root.st_dev) << 20) | minor(root.st_dev);
+	t.root_ino = root.st_ino;
+	return t;
 }
 
 uint32_t FilterFlags(const FilterSpec &f)
@@ -315,10 +338,14 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 
 	// Each skeleton type has its own rodata struct; the generic lambda sets the shared settings.
 	uint32_t filter_flags = FilterFlags(opts.filters);
+	const HostTree host = ReadHostTree();
 	auto adopt = [&](auto *skel, auto destroy) {
 		if (!skel)
 			return false;
 		skel->rodata->self_tgid = opts.self_tgid;
+		skel->rodata->host_mntns = host.mntns;
+		skel->rodata->host_root_dev = host.root_dev;
+		skel->rodata->host_root_ino = host.root_ino;
 		skel->rodata->filter_flags = filter_flags;
 		skel->rodata->mark_opens = opts.hook != Hook::Tracepoint;
 		p->obj_ = skel->obj;

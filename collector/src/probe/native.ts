@@ -16,7 +16,7 @@ export interface RecordLayout {
   open: Record<
     | 'pid' | 'tid' | 'ppid' | 'uid' | 'gid' | 'euid' | 'cgroup_id' | 'mntns_id' | 'dirfd' | 'ret' | 'ino' | 'dev'
     | 'open_flags' | 'mode' | 'f_mode' | 'hook' | 'action' | 'syscall' | 'path_kind' | 'flags' | 'name_len' | 'path_len'
-    | 'path_orig_len' | 'comm' | 'path',
+    | 'path_orig_len' | 'host_len' | 'comm' | 'path',
     number
   >;
   enums: {
@@ -27,7 +27,7 @@ export interface RecordLayout {
     pathKind: Record<'asPassed' | 'resolved', number>;
     flag: Record<
       'pathTruncated' | 'pathUnreadable' | 'hasFile' | 'pathTail' | 'retUnknown' | 'pathUnjudged' | 'denyAsKill' | 'killTarget'
-      | 'pathLexical',
+      | 'pathLexical' | 'hostTail' | 'otherTree',
       number
     >;
     counter: Record<'seen' | 'filtered' | 'emitted' | 'dropped' | 'argsLost' | 'count', number>;
