@@ -1,10 +1,11 @@
 // The capture stage: the chosen hook's ring-buffer reader, the decoder, the last-resort user-space
 // path resolution (names the kernel could not resolve) and the user-space half of the path filter. It hands batches of CapturedEvent to one callback.
-import { OpenEventDecoder } from '../decode/open-event';
+import { type OpenEvent, OpenEventDecoder } from '../decode/open-event';
 import { PathFilter } from '../filter/path-filter';
 import type { CapturedEvent } from '../format/ecs';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
 import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
+import { HostPathMapper, type HostPathResult } from '../resolve/host-path';
 import { PathResolver } from '../resolve/path-resolver';
 
 export interface CaptureOptions {
@@ -37,6 +38,7 @@ export class Capture {
   readonly choice: HookChoice;
   private readonly reader: RingReader;
   private readonly resolver = new PathResolver();
+  private readonly hostPaths = new HostPathMapper();
   private readonly pathFilter: PathFilter;
   private filteredUser = 0;
   private unresolved = 0;
@@ -80,12 +82,24 @@ export class Capture {
           c.resolvedPath = r.path;
           c.resolution = r.resolution;
           c.wallNs = e.tsNs + offset;
+          if (e.otherTree) {
+            const h = this.hostPathOf(e);
+            c.hostPathStatus = h.status;
+            if (h.path) c.hostPath = h.path;
+          }
           out.push(c);
         }
         this.delivered += out.length;
         if (out.length > 0) onEvents(out);
       },
     );
+  }
+
+  /** The host path of a file opened in another mount namespace or under chroot. */
+  private hostPathOf(e: OpenEvent): HostPathResult {
+    if (!e.hasFile) return { status: 'no_file' };
+    if (!e.fsPath || e.fsPathTail) return { status: 'truncated' };
+    return this.hostPaths.map(e.dev, e.fsPath, e.ino);
   }
 
   stats(): CaptureStats {

@@ -1,0 +1,188 @@
+// Places a file that a process in another mount namespace (or under chroot) opened on the host's
+// tree: the kernel gives its path from the filesystem's root (mounts ignored) and its device; the
+// host's mount table (the collector's /proc/self/mountinfo) says where that part of the filesystem
+// is mounted. A host path is given only when the host itself confirms it (the same device and inode
+// there), or, for a file already gone, when no other host mount lies on its way: never a guess.
+import fs from 'node:fs';
+
+export type HostPathStatus =
+  /** The host path names the same device and inode on the host, checked when the event was handled. */
+  | 'verified'
+  /** The file was gone when checked: the host path comes from the host's mount table alone (the
+   * mount holding it is not covered and no other host mount lies on the way). */
+  | 'mount_table'
+  /** No host mount shows that part of the filesystem (e.g. a tmpfs mounted only in the namespace). */
+  | 'not_mounted'
+  /** Host mounts hold that part, but none of their paths reaches this file on the host (covered by
+   * another mount, or replaced since): no host path rather than a wrong one. */
+  | 'unverified'
+  /** The filesystem-relative walk ran out of room in the kernel. */
+  | 'truncated'
+  /** A failed open: no file was reached, so only the process's view (a lexical join) is known. */
+  | 'no_file';
+
+export interface HostPathResult {
+  path?: Buffer;
+  status: HostPathStatus;
+}
+
+export interface MountEntry {
+  id: number;
+  parent: number;
+  /** Kernel dev_t encoding, as in the records: major << 20 | minor. */
+  dev: number;
+  /** The mount's root within its filesystem. */
+  root: Buffer;
+  mountPoint: Buffer;
+}
+
+export interface HostPathMapperOptions {
+  /** @defaultValue '/proc/self/mountinfo' */
+  mountinfo?: string;
+  /** Least time between two reads of the mount table. @defaultValue 1000 */
+  reloadMs?: number;
+  /** Most cached answers before the cache starts over. @defaultValue 4096 */
+  cacheEntries?: number;
+  /** Most candidate mounts checked per file. @defaultValue 8 */
+  maxCandidates?: number;
+}
+
+const SLASH = 0x2f;
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo (octal); `s` holds one byte per char. */
+function unescapeField(s: string): Buffer {
+  return Buffer.from(s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1');
+}
+
+/** Parses /proc/<pid>/mountinfo read as latin1 (one char per byte: names are bytes). */
+export function parseMountinfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const f = line.split(' ');
+    if (f.length < 5) continue;
+    const [major, minor] = f[2].split(':').map(Number);
+    if (!Number.isInteger(major) || !Number.isInteger(minor)) continue;
+    out.push({
+      id: Number(f[0]),
+      parent: Number(f[1]),
+      dev: major * 2 ** 20 + minor,
+      root: unescapeField(f[3]),
+      mountPoint: unescapeField(f[4]),
+    });
+  }
+  return out;
+}
+
+/** The rest of `p` below `root` ('' when equal), or undefined when `root` is not a component prefix. */
+function below(p: Buffer, root: Buffer): Buffer | undefined {
+  if (root.length === 1 && root[0] === SLASH) return p.length === 1 ? Buffer.alloc(0) : p;
+  if (p.length < root.length || !p.subarray(0, root.length).equals(root)) return undefined;
+  if (p.length === root.length) return Buffer.alloc(0);
+  return p[root.length] === SLASH ? p.subarray(root.length) : undefined;
+}
+
+function join(mountPoint: Buffer, rest: Buffer): Buffer {
+  if (rest.length === 0) return mountPoint;
+  if (mountPoint.length === 1 && mountPoint[0] === SLASH) return rest;
+  return Buffer.concat([mountPoint, rest]);
+}
+
+/** Linux's user-space dev_t (st_dev) in the kernel's encoding (major << 20 | minor). */
+export function kernelDev(stDev: bigint): number {
+  const major = Number(((stDev >> 8n) & 0xfffn) | ((stDev >> 32n) & ~0xfffn));
+  const minor = Number((stDev & 0xffn) | ((stDev >> 12n) & ~0xffn));
+  return major * 2 ** 20 + minor;
+}
+
+export class HostPathMapper {
+  private readonly file: string;
+  private readonly reloadMs: number;
+  private readonly cacheEntries: number;
+  private readonly maxCandidates: number;
+  private mounts: MountEntry[] = [];
+  private text = '';
+  private readAt = -Infinity;
+  private readonly cache = new Map<string, HostPathResult>();
+
+  constructor(opts: HostPathMapperOptions = {}) {
+    this.file = opts.mountinfo ?? '/proc/self/mountinfo';
+    this.reloadMs = opts.reloadMs ?? 1000;
+    this.cacheEntries = opts.cacheEntries ?? 4096;
+    this.maxCandidates = opts.maxCandidates ?? 8;
+  }
+
+  /** Re-reads the mount table at most every reloadMs; a changed table drops every cached answer. */
+  private refresh(force: boolean): void {
+    const now = performance.now();
+    if (!force && now - this.readAt < this.reloadMs) return;
+    if (force && now - this.readAt < this.reloadMs / 10) return; // bounded even on misses
+    this.readAt = now;
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'latin1');
+    } catch {
+      return;
+    }
+    if (text === this.text) return;
+    this.text = text;
+    this.mounts = parseMountinfo(text);
+    this.cache.clear();
+  }
+
+  /** The host path of an opened file given by its device, inode and filesystem-relative path. */
+  map(dev: number, fsPath: Buffer, ino: bigint): HostPathResult {
+    this.refresh(false);
+    const key = `${dev}:${ino}:${fsPath.toString('latin1')}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    let r = this.lookup(dev, fsPath, ino);
+    if (r.status === 'not_mounted' || r.status === 'unverified') {
+      // The table may predate the mount: read it again (bounded) before answering.
+      const before = this.text;
+      this.refresh(true);
+      if (this.text !== before) r = this.lookup(dev, fsPath, ino);
+    }
+    if (this.cache.size >= this.cacheEntries) this.cache.clear();
+    // A file that was gone is not cached: a later open of a new file by that name checks again.
+    if (r.status !== 'mount_table') this.cache.set(key, r);
+    return r;
+  }
+
+  private lookup(dev: number, fsPath: Buffer, ino: bigint): HostPathResult {
+    const cands: { m: MountEntry; rest: Buffer }[] = [];
+    for (const m of this.mounts) {
+      if (m.dev !== dev) continue;
+      const rest = below(fsPath, m.root);
+      if (rest !== undefined) cands.push({ m, rest });
+    }
+    if (cands.length === 0) return { status: 'not_mounted' };
+    // The deepest mount root first (the shortest rest), then the shortest mount point.
+    cands.sort((a, b) => a.rest.length - b.rest.length || a.m.mountPoint.length - b.m.mountPoint.length);
+    for (const { m, rest } of cands.slice(0, this.maxCandidates)) {
+      const p = join(m.mountPoint, rest);
+      let st: fs.BigIntStats | undefined;
+      try {
+        st = fs.lstatSync(p, { bigint: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') continue;
+      }
+      if (st) {
+        if (kernelDev(st.dev) === dev && st.ino === ino) return { path: p, status: 'verified' };
+        continue;
+      }
+      if (this.unobstructed(m, p)) return { path: p, status: 'mount_table' };
+    }
+    return { status: 'unverified' };
+  }
+
+  /** True when every host mount whose point lies on p's way is m or one of m's parents: nothing
+   * covers m or anything under it on the way (conservative: stacked mounts answer false). */
+  private unobstructed(m: MountEntry, p: Buffer): boolean {
+    const byId = new Map(this.mounts.map((x) => [x.id, x]));
+    const chain = new Set<number>([m.id]);
+    for (let x = byId.get(m.parent); x && !chain.has(x.id); x = byId.get(x.parent)) chain.add(x.id);
+    return this.mounts.every((o) => chain.has(o.id) || below(p, o.mountPoint) === undefined);
+  }
+}
