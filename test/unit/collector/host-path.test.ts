@@ -1,0 +1,63 @@
+// The host path of a file seen in another mount namespace: the mount with the file's device whose
+// root is the longest prefix of its filesystem path, confirmed by the host (same device and inode);
+// a file the host mounts nowhere, or reaches only through another mount, gets no host path.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { HostPathMapper, kernelDev, parseMountinfo } from '../../../collector/src/resolve/host-path';
+
+function fixture(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fw-hostpath-')));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'vol'));
+  fs.writeFileSync(path.join(dir, 'vol', 'f'), 'f');
+  const st = fs.statSync(path.join(dir, 'vol', 'f'), { bigint: true });
+  const dev = kernelDev(st.dev);
+  const mm = `${Math.floor(dev / 2 ** 20)}:${dev % 2 ** 20}`;
+  const mapper = (lines: string[]) => {
+    const file = path.join(dir, 'mountinfo');
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    return new HostPathMapper({ mountinfo: file });
+  };
+  return { dir, dev, mm, ino: st.ino, mapper };
+}
+
+t.test('mountinfo fields are unescaped to bytes (\\040 is a space)', async (t) => {
+  const [m] = parseMountinfo('36 35 98:0 /mnt\\040a /srv/x\\134y rw,noatime master:1 - ext3 /dev/root rw\n');
+  t.strictSame({ id: m.id, parent: m.parent, dev: m.dev, root: m.root.toString(), mp: m.mountPoint.toString() }, { id: 36, parent: 35, dev: 98 * 2 ** 20, root: '/mnt a', mp: '/srv/x\\y' });
+});
+
+t.test('the mount whose root is the longest prefix gives the host path, confirmed by the same device and inode', async (t) => {
+  const { dir, dev, mm, ino, mapper } = fixture(t);
+  const m = mapper([`1 0 ${mm} / / rw - ext4 x rw`, `2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+  t.strictSame(m.map(dev, Buffer.from('/volumes/v1/f'), ino), { path: Buffer.from(`${dir}/vol/f`), status: 'verified' });
+});
+
+t.test('a path the host reaches only as another file (another inode) is unverified, never given', async (t) => {
+  const { dir, dev, mm, ino, mapper } = fixture(t);
+  const m = mapper([`2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+  t.strictSame(m.map(dev, Buffer.from('/volumes/v1/f'), ino + 1n), { status: 'unverified' });
+});
+
+t.test('a device the host does not mount, or a part of it no host mount shows, is not_mounted', async (t) => {
+  const { dir, dev, mm, ino, mapper } = fixture(t);
+  const m = mapper([`2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+  t.strictSame(m.map(dev + 1, Buffer.from('/volumes/v1/f'), ino), { status: 'not_mounted' });
+  t.strictSame(m.map(dev, Buffer.from('/volumes/v10/f'), ino), { status: 'not_mounted' }, 'a root is a prefix by components, not bytes');
+});
+
+t.test('a file already gone: the mount table alone, unless another host mount lies on its way', async (t) => {
+  const { dir, dev, mm, ino, mapper } = fixture(t);
+  const open = mapper([`1 0 ${mm} / / rw - ext4 x rw`, `2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+  t.strictSame(open.map(dev, Buffer.from('/volumes/v1/gone'), ino), { path: Buffer.from(`${dir}/vol/gone`), status: 'mount_table' });
+  const covered = mapper([`2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`, `3 2 0:99 / ${dir}/vol/sub rw - tmpfs x rw`]);
+  t.strictSame(covered.map(dev, Buffer.from('/volumes/v1/sub/gone'), ino), { status: 'unverified' }, 'a tmpfs on the way hides it');
+  const stacked = mapper([`2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`, `3 2 0:99 / ${dir}/vol rw - tmpfs x rw`]);
+  t.strictSame(stacked.map(dev, Buffer.from('/volumes/v1/gone'), ino), { status: 'unverified' }, 'a mount on top of it hides it');
+});
+
+t.test('st_dev converts to the kernel encoding of the records', async (t) => {
+  t.equal(kernelDev(0x801n), 8 * 2 ** 20 + 1, '8:1');
+  t.equal(kernelDev(0x10300n + 0x05n), 259 * 2 ** 20 + 5, '259:5');
+});
