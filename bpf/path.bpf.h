@@ -134,7 +134,7 @@ static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_open_ev
 	};
 	__u32 at = e->path_len + e->name_len, len;
 
-	if (!fw_needs_host_path(e))
+	if (e->host_len || !fw_needs_host_path(e)) /* walked already (before the policy) */
 		return;
 	e->flags |= FW_FLAG_OTHER_TREE;
 	bpf_loop(FW_WALK_MAX_DEPTH, fw_walk_step, &c, 0);
@@ -273,7 +273,14 @@ static __always_inline __u8 fw_finish_resolved(struct fw_scratch *s, struct fw_o
 {
 	/* A tail-only name has lost its start: no filter can judge it (nor the path policy). */
 	bool whole = !(e->flags & FW_FLAG_PATH_TAIL);
-	__u8 act = fw_enforce(s, e, true, e->hook == FW_HOOK_LSM);
+	__u8 act;
+
+	/* With a policy_fs armed, a task in another tree is judged on the host walk too: walk first. */
+	if (f && (policy_armed & FW_ARMED_FS)) {
+		fw_fill_file(e, f); /* the device the policy_fs key starts with */
+		fw_host_path(s, e, &f->f_path);
+	}
+	act = fw_enforce(s, e, true, e->hook == FW_HOOK_LSM);
 
 	if (act == FW_ACTION_ALLOW && fw_path_filtered(s, e, whole)) {
 		fw_count(FW_CNT_FILTERED);

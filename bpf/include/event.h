@@ -89,13 +89,20 @@ enum fw_policy_armed {
 	FW_ARMED_PATH = 1 << 0,    /* policy_path: any process */
 	FW_ARMED_SCOPED = 1 << 1,  /* policy_scoped: a comm or an executable, plus a path prefix */
 	FW_ARMED_TARGETS = 1 << 2, /* kill_tgid: processes to kill at their next traced open */
+	FW_ARMED_FS = 1 << 3,      /* policy_fs: a device and a path within its filesystem (another tree) */
 };
 
 /* The first byte of a policy_scoped key: what the 16-byte qualifier before the path holds. */
 enum fw_scope_kind {
 	FW_SCOPE_COMM = 1, /* then the comm's first 15 bytes, NUL padded */
 	FW_SCOPE_EXE = 2,  /* then 3 zero bytes, the executable's dev (u32, kernel encoding) and ino (u64) */
+	/* Not a policy_scoped qualifier: the entry is a path within the filesystem of one device, in the
+	 * policy_fs map, whose key is that dev (u32, kernel encoding) then the path (FW_FS_KEY_DEV_LEN). */
+	FW_SCOPE_FS = 3,
 };
+
+/* Bytes of device before the path in a policy_fs key. */
+#define FW_FS_KEY_DEV_LEN 4
 
 /* Bytes of qualifier before the path in a policy_scoped key; the path gets the rest of the key. */
 #define FW_SCOPE_LEN 16

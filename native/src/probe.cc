@@ -212,6 +212,9 @@ std::vector<uint8_t> PolicyKey(const PolicyEntry &e)
 		std::memcpy(key.data + 4, &e.exe_dev, sizeof(e.exe_dev));
 		std::memcpy(key.data + 8, &e.exe_ino, sizeof(e.exe_ino));
 		at = FW_SCOPE_LEN;
+	} else if (e.scope == FW_SCOPE_FS) {
+		std::memcpy(key.data, &e.fs_dev, FW_FS_KEY_DEV_LEN);
+		at = FW_FS_KEY_DEV_LEN;
 	}
 	size_t n = std::min(e.path.size(), sizeof(key.data) - at);
 	std::memcpy(key.data + at, e.path.data(), n);
@@ -232,16 +235,24 @@ void Probe::SetArmed(uint32_t bit, bool on)
 
 int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 {
-	const char *names[2] = {"policy_path", "policy_scoped"};
-	const uint32_t bits[2] = {FW_ARMED_PATH, FW_ARMED_SCOPED};
-	std::vector<std::vector<uint8_t>> next[2];
-	std::vector<uint8_t> actions[2];
+	const char *names[3] = {"policy_path", "policy_scoped", "policy_fs"};
+	const uint32_t bits[3] = {FW_ARMED_PATH, FW_ARMED_SCOPED, FW_ARMED_FS};
+	std::vector<std::vector<uint8_t>> next[3];
+	std::vector<uint8_t> actions[3];
 	for (const auto &e : policy.entries) {
-		int i = e.scope == 0 ? 0 : 1;
-		next[i].push_back(PolicyKey(e));
+		int i = e.scope == 0 ? 0 : e.scope == FW_SCOPE_FS ? 2 : 1;
+		std::vector<uint8_t> key = PolicyKey(e);
+		// Two filesystem entries with one key (two host names of one place): the stronger action holds.
+		auto same = i == 2 ? std::find(next[i].begin(), next[i].end(), key) : next[i].end();
+		if (same != next[i].end()) {
+			uint8_t &a = actions[i][same - next[i].begin()];
+			a = std::max(a, e.action);
+			continue;
+		}
+		next[i].push_back(std::move(key));
 		actions[i].push_back(e.action);
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		bpf_map *m = bpf_object__find_map_by_name(obj_, names[i]);
 		if (!m)
 			return *what = std::string("the map ") + names[i], -ENOENT;

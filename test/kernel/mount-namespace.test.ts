@@ -136,3 +136,36 @@ t.test('a host process gets no host path and no host status: file.path is the ho
   t.equal(ev[0]?.hostPathStatus, undefined);
   t.equal(toEcs(ev[0]!).filewarden.path.host, undefined);
 });
+
+t.test('a kill policy on a host path stops a process that reaches the file through a bind mount in its own mount namespace', async (t) => {
+  const dir = tree(t);
+  fs.writeFileSync(path.join(dir, 'a', 'secret'), 's\n');
+  const { events } = startCapture(t, { policy: { killPaths: [`${dir}/a/secret`] }, filters: { includeComms: ['cat'] } });
+  const other = await inNamespace(`mount --bind ${dir}/a ${dir}/b && exec cat ${dir}/b/f`);
+  t.equal(other.status, 0, 'another file under the bind mount is read as before');
+  const r = await inNamespace(`mount --bind ${dir}/a ${dir}/b && exec cat ${dir}/b/secret`);
+  t.equal(r.status, 137, 'killed (SIGKILL)');
+  t.equal(r.stdout, '', 'before it could print the file');
+  await settle();
+  const ev = events.filter((e) => e.resolvedPath.toString() === `${dir}/b/secret`);
+  t.equal(ev.length, 1);
+  t.equal(ev[0]?.action, 'kill');
+  t.equal(ev[0]?.hostPath?.toString(), `${dir}/a/secret`, 'the event shows the file it is on the host');
+});
+
+t.test('a kill policy on a host path stops a chrooted process that opens it by its in-chroot name', async (t) => {
+  const dir = tree(t);
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'etc'));
+  fs.copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'));
+  fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
+  fs.writeFileSync(path.join(root, 'etc', 'secret'), 's\n');
+  const { events } = startCapture(t, { policy: { killPaths: [`${root}/etc/`] }, filters: { includeComms: ['busybox'] } });
+  const r = await run('chroot', [root, '/bin/busybox', 'cat', '/etc/secret']);
+  t.equal(r.status, 137, 'killed');
+  await settle();
+  const ev = events.filter((e) => e.resolvedPath.toString() === '/etc/secret');
+  t.equal(ev[0]?.action, 'kill');
+  t.equal(ev[0]?.hostPath?.toString(), `${root}/etc/secret`);
+});

@@ -5,7 +5,7 @@ import { PathFilter } from '../filter/path-filter';
 import type { CapturedEvent } from '../format/ecs';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
 import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
-import { HostPathMapper, type HostPathResult } from '../resolve/host-path';
+import { fsPolicyEntries, HostPathMapper, type HostPathResult } from '../resolve/host-path';
 import { PathResolver } from '../resolve/path-resolver';
 
 export interface CaptureOptions {
@@ -34,11 +34,29 @@ export interface CaptureStats extends ReaderStats {
   delivered: number;
 }
 
+/** How often the host's mount table is checked for changes that move a protected path. */
+const POLICY_REFRESH_MS = 2000;
+
+/** A load-time policy as entries (what setPolicy takes). */
+function policyEntriesOf(p: PolicyOptions | undefined): PolicyEntry[] {
+  if (!p) return [];
+  return [
+    ...(p.denyPaths ?? []).map((path): PolicyEntry => ({ path, action: 'deny' })),
+    ...(p.killPaths ?? []).map((path): PolicyEntry => ({ path, action: 'kill' })),
+    ...(p.entries ?? []),
+  ];
+}
+
 export class Capture {
   readonly choice: HookChoice;
   private readonly reader: RingReader;
   private readonly resolver = new PathResolver();
   private readonly hostPaths = new HostPathMapper();
+  /** The policy as given (setPolicy's entries): its filesystem translation is redone when the host's
+   * mount table changes. */
+  private policyEntries: PolicyEntry[];
+  private policyGeneration = -1;
+  private readonly policyTimer: NodeJS.Timeout;
   private readonly pathFilter: PathFilter;
   private filteredUser = 0;
   private unresolved = 0;
@@ -51,12 +69,14 @@ export class Capture {
     this.choice = selectHook(opts.hooks ?? 'auto', opts.filters, opts.policy);
     this.pathFilter = new PathFilter(opts.filters);
     const decoder = new OpenEventDecoder(layout());
+    this.policyEntries = policyEntriesOf(opts.policy);
+    const fsEntries = this.fsEntries();
     this.reader = new RingReader(
       {
         hook: this.choice.hook,
         selfPid: process.pid,
         filters: opts.filters,
-        policy: opts.policy,
+        policy: opts.policy && fsEntries.length > 0 ? { ...opts.policy, entries: [...(opts.policy.entries ?? []), ...fsEntries] } : opts.policy,
         ringbufBytes: opts.ringbufBytes,
         batchRecords: opts.batchRecords,
         batchDelayMs: opts.batchDelayMs,
@@ -93,6 +113,8 @@ export class Capture {
         if (out.length > 0) onEvents(out);
       },
     );
+    this.policyTimer = setInterval(() => this.refreshPolicy(), POLICY_REFRESH_MS);
+    this.policyTimer.unref();
   }
 
   /** The host path of a file opened in another mount namespace or under chroot. */
@@ -106,9 +128,25 @@ export class Capture {
     return { ...this.reader.stats(), filteredUser: this.filteredUser, unresolved: this.unresolved, procResolved: this.procResolved, delivered: this.delivered };
   }
 
-  /** Replaces the in-kernel policy (see RingReader.setPolicy). */
+  /** Replaces the in-kernel policy (see RingReader.setPolicy), with its translation onto the host's
+   * filesystems (fsPolicyEntries) for processes in another mount namespace or under chroot. */
   setPolicy(entries: PolicyEntry[]): void {
-    this.reader.setPolicy(entries);
+    this.policyEntries = entries;
+    this.policyGeneration = -1;
+    this.reader.setPolicy([...entries, ...this.fsEntries()]);
+  }
+
+  /** The filesystem entries for the current policy and mount table. */
+  private fsEntries(): PolicyEntry[] {
+    const { mounts, generation } = this.hostPaths.table();
+    this.policyGeneration = generation;
+    return this.policyEntries.length > 0 ? fsPolicyEntries(this.policyEntries, mounts) : [];
+  }
+
+  /** Re-translates the policy when the host's mount table changed (a mount moves a protected path). */
+  private refreshPolicy(): void {
+    if (this.policyEntries.length === 0 || this.hostPaths.table().generation === this.policyGeneration) return;
+    this.reader.setPolicy([...this.policyEntries, ...this.fsEntries()]);
   }
 
   /** SIGKILL at the process's next traced open, if its start time still matches. */
@@ -126,6 +164,7 @@ export class Capture {
 
   /** Stops capture; resolves after every buffered event was handed over. */
   close(): Promise<void> {
+    clearInterval(this.policyTimer);
     return this.reader.close();
   }
 }

@@ -78,6 +78,10 @@ export interface PolicyEntry {
   comm?: string;
   /** `dev` in the kernel's encoding (major << 20 | minor). */
   exe?: { dev: number; ino: number | bigint };
+  /** `path` is a path within the filesystem of this device (kernel encoding), from its root: judged
+   * on where a file opened by a process in another mount namespace or under chroot is
+   * (collector/src/resolve/host-path.ts makes these from the any-process entries). */
+  fs?: { dev: number };
 }
 
 /**

@@ -4,6 +4,7 @@
 // is mounted. A host path is given only when the host itself confirms it (the same device and inode
 // there), or, for a file already gone, when no other host mount lies on its way: never a guess.
 import fs from 'node:fs';
+import type { PolicyEntry } from '../probe/native';
 
 export type HostPathStatus =
   /** The host path names the same device and inode on the host, checked when the event was handled. */
@@ -112,6 +113,14 @@ export class HostPathMapper {
     this.maxCandidates = opts.maxCandidates ?? 8;
   }
 
+  /** The host's mount table, re-read when older than reloadMs; `generation` moves when it changed. */
+  table(): { mounts: MountEntry[]; generation: number } {
+    this.refresh(false);
+    return { mounts: this.mounts, generation: this.generation };
+  }
+
+  private generation = 0;
+
   /** Re-reads the mount table at most every reloadMs; a changed table drops every cached answer. */
   private refresh(force: boolean): void {
     const now = performance.now();
@@ -126,6 +135,7 @@ export class HostPathMapper {
     }
     if (text === this.text) return;
     this.text = text;
+    this.generation++;
     this.mounts = parseMountinfo(text);
     this.cache.clear();
   }
@@ -185,4 +195,42 @@ export class HostPathMapper {
     for (let x = byId.get(m.parent); x && !chain.has(x.id); x = byId.get(x.parent)) chain.add(x.id);
     return this.mounts.every((o) => chain.has(o.id) || below(p, o.mountPoint) === undefined);
   }
+}
+
+/** Longest path within a filesystem a policy_fs key holds (FW_PREFIX_MAX less the device). */
+const FS_POLICY_PATH_MAX = 252;
+
+function dirOf(root: Buffer): Buffer {
+  return root.length > 0 && root[root.length - 1] === SLASH ? root : Buffer.concat([root, Buffer.from('/')]);
+}
+
+/**
+ * The any-process path entries of a policy translated onto the filesystems of the host's mount
+ * table: the mount holding each path (the longest mount point on its way, the last listed of equals,
+ * which is on top) gives (its device, its root + the rest), and every mount whose point lies under the
+ * path is covered whole. The kernel judges a task in another tree on these too, so a bind mount, a
+ * volume or a chroot of a protected directory is no way around the policy. Scoped entries (comm,
+ * exe) are not translated; a translated path longer than a key holds is left out.
+ */
+export function fsPolicyEntries(entries: readonly PolicyEntry[], mounts: readonly MountEntry[]): PolicyEntry[] {
+  const out: PolicyEntry[] = [];
+  const add = (dev: number, p: Buffer, action: PolicyEntry['action']) => {
+    if (p.length <= FS_POLICY_PATH_MAX) out.push({ path: p, action, fs: { dev } });
+  };
+  for (const e of entries) {
+    if (e.comm !== undefined || e.exe !== undefined || e.fs !== undefined) continue;
+    const p = Buffer.isBuffer(e.path) ? e.path : Buffer.from(e.path);
+    let holder: MountEntry | undefined;
+    let rest: Buffer | undefined;
+    for (const m of mounts) {
+      const r = below(p, m.mountPoint);
+      if (r !== undefined && (!holder || m.mountPoint.length >= holder.mountPoint.length)) [holder, rest] = [m, r];
+    }
+    if (holder && rest !== undefined) add(holder.dev, rest.length === 0 ? dirOf(holder.root) : join(holder.root, rest), e.action);
+    for (const m of mounts) {
+      if (m === holder || m.mountPoint.length <= p.length || !m.mountPoint.subarray(0, p.length).equals(p)) continue;
+      add(m.dev, dirOf(m.root), e.action);
+    }
+  }
+  return out;
 }

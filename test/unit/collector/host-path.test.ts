@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
-import { HostPathMapper, kernelDev, parseMountinfo } from '../../../collector/src/resolve/host-path';
+import t, { type Test } from 'tap';
+import { fsPolicyEntries, HostPathMapper, kernelDev, parseMountinfo } from '../../../collector/src/resolve/host-path';
 
-function fixture(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function fixture(t: Test) {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fw-hostpath-')));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.mkdirSync(path.join(dir, 'vol'));
@@ -60,4 +60,31 @@ t.test('a file already gone: the mount table alone, unless another host mount li
 t.test('st_dev converts to the kernel encoding of the records', async (t) => {
   t.equal(kernelDev(0x801n), 8 * 2 ** 20 + 1, '8:1');
   t.equal(kernelDev(0x10300n + 0x05n), 259 * 2 ** 20 + 5, '259:5');
+});
+
+t.test('policy paths translate onto the host filesystems: the mount holding each, and every mount under it whole', async (t) => {
+  const mounts = parseMountinfo(
+    [
+      '1 0 254:0 / / rw - ext4 x rw',
+      '2 1 254:0 /srv/data /mnt/d rw - ext4 x rw',
+      '3 1 0:50 / /etc/ssl rw - tmpfs x rw',
+      '4 2 8:1 /sub /mnt/d/x rw - xfs y rw',
+    ].join('\n'),
+  );
+  const got = fsPolicyEntries(
+    [
+      { path: '/etc/', action: 'kill' },
+      { path: '/mnt/d/secret', action: 'deny' },
+      { path: '/mnt/d', action: 'kill' },
+      { path: '/etc/pub', action: 'allow', comm: 'x' },
+    ],
+    mounts,
+  ).map((e) => [e.path.toString(), e.fs?.dev, e.action]);
+  t.strictSame(got, [
+    ['/etc/', 254 * 2 ** 20, 'kill'],
+    ['/', 50, 'kill'],
+    ['/srv/data/secret', 254 * 2 ** 20, 'deny'],
+    ['/srv/data/', 254 * 2 ** 20, 'kill'],
+    ['/sub/', 8 * 2 ** 20 + 1, 'kill'],
+  ], 'a scoped entry is not translated');
 });
