@@ -21,4 +21,5 @@ export const HOOK_TESTS = [
   'deny',
   'EPERM by deny, once',
   'deny x10000',
+  'mount namespace: host path, kill',
 ];
