@@ -32,6 +32,10 @@ export interface CaptureStats extends ReaderStats {
   procResolved: number;
   /** Events handed to the callback. */
   delivered: number;
+  /** Events of a process in another mount namespace or under chroot that got a host path. */
+  hostPathed: number;
+  /** Such events without one (host_status not_mounted, unverified, truncated or no_file). */
+  hostPathMissing: number;
 }
 
 /** How often the host's mount table is checked for changes that move a protected path. */
@@ -62,6 +66,8 @@ export class Capture {
   private unresolved = 0;
   private procResolved = 0;
   private delivered = 0;
+  private hostPathed = 0;
+  private hostPathMissing = 0;
 
   /** Loads and attaches the hook; events flow to onEvents until close(). */
   constructor(opts: CaptureOptions, onEvents: (events: CapturedEvent[]) => void) {
@@ -105,7 +111,12 @@ export class Capture {
           if (e.otherTree) {
             const h = this.hostPathOf(e);
             c.hostPathStatus = h.status;
-            if (h.path) c.hostPath = h.path;
+            if (h.path) {
+              c.hostPath = h.path;
+              this.hostPathed++;
+            } else {
+              this.hostPathMissing++;
+            }
           }
           out.push(c);
         }
@@ -125,7 +136,15 @@ export class Capture {
   }
 
   stats(): CaptureStats {
-    return { ...this.reader.stats(), filteredUser: this.filteredUser, unresolved: this.unresolved, procResolved: this.procResolved, delivered: this.delivered };
+    return {
+      ...this.reader.stats(),
+      filteredUser: this.filteredUser,
+      unresolved: this.unresolved,
+      procResolved: this.procResolved,
+      delivered: this.delivered,
+      hostPathed: this.hostPathed,
+      hostPathMissing: this.hostPathMissing,
+    };
   }
 
   /** Replaces the in-kernel policy (see RingReader.setPolicy), with its translation onto the host's
