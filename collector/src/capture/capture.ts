@@ -93,6 +93,7 @@ export class Capture {
         const offset = c.realNs - c.bootNs;
         this.resolver.reset();
         const out: CapturedEvent[] = [];
+        let synced = false;
         for (const e of decoder.decodeBatch(batch)) {
           const r = this.resolver.resolve(e.pid, e.dirfd, e.path, e.pathResolved);
           if (r.resolution === 'unavailable') this.unresolved++;
@@ -109,6 +110,8 @@ export class Capture {
           c.resolution = r.resolution;
           c.wallNs = e.tsNs + offset;
           if (e.otherTree) {
+            if (!synced) this.hostPaths.sync(); // the host's mount table as of this batch
+            synced = true;
             const h = this.hostPathOf(e);
             c.hostPathStatus = h.status;
             if (h.path) {

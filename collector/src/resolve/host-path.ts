@@ -40,8 +40,6 @@ export interface MountEntry {
 export interface HostPathMapperOptions {
   /** @defaultValue '/proc/self/mountinfo' */
   mountinfo?: string;
-  /** Least time between two reads of the mount table. @defaultValue 1000 */
-  reloadMs?: number;
   /** Most cached answers before the cache starts over. @defaultValue 4096 */
   cacheEntries?: number;
   /** Most candidate mounts checked per file. @defaultValue 8 */
@@ -98,35 +96,33 @@ export function kernelDev(stDev: bigint): number {
 
 export class HostPathMapper {
   private readonly file: string;
-  private readonly reloadMs: number;
   private readonly cacheEntries: number;
   private readonly maxCandidates: number;
   private mounts: MountEntry[] = [];
   private text = '';
-  private readAt = -Infinity;
+  private read = false;
+  private generation = 0;
   private readonly cache = new Map<string, HostPathResult>();
 
   constructor(opts: HostPathMapperOptions = {}) {
     this.file = opts.mountinfo ?? '/proc/self/mountinfo';
-    this.reloadMs = opts.reloadMs ?? 1000;
     this.cacheEntries = opts.cacheEntries ?? 4096;
     this.maxCandidates = opts.maxCandidates ?? 8;
   }
 
-  /** The host's mount table, re-read when older than reloadMs; `generation` moves when it changed. */
+  /** The host's mount table, read now; `generation` moves when it changed. */
   table(): { mounts: MountEntry[]; generation: number } {
-    this.refresh(false);
+    this.sync();
     return { mounts: this.mounts, generation: this.generation };
   }
 
-  private generation = 0;
-
-  /** Re-reads the mount table at most every reloadMs; a changed table drops every cached answer. */
-  private refresh(force: boolean): void {
-    const now = performance.now();
-    if (!force && now - this.readAt < this.reloadMs) return;
-    if (force && now - this.readAt < this.reloadMs / 10) return; // bounded even on misses
-    this.readAt = now;
+  /**
+   * Re-reads the mount table; a changed table drops every cached answer. The capture calls it once
+   * per batch that holds such events, so no answer is given from a table older than the batch (a
+   * cached answer from before a host mount could name another file).
+   */
+  sync(): void {
+    this.read = true;
     let text: string;
     try {
       text = fs.readFileSync(this.file, 'latin1');
@@ -142,17 +138,11 @@ export class HostPathMapper {
 
   /** The host path of an opened file given by its device, inode and filesystem-relative path. */
   map(dev: number, fsPath: Buffer, ino: bigint): HostPathResult {
-    this.refresh(false);
+    if (!this.read) this.sync();
     const key = `${dev}:${ino}:${fsPath.toString('latin1')}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
-    let r = this.lookup(dev, fsPath, ino);
-    if (r.status === 'not_mounted' || r.status === 'unverified') {
-      // The table may predate the mount: read it again (bounded) before answering.
-      const before = this.text;
-      this.refresh(true);
-      if (this.text !== before) r = this.lookup(dev, fsPath, ino);
-    }
+    const r = this.lookup(dev, fsPath, ino);
     if (this.cache.size >= this.cacheEntries) this.cache.clear();
     // A file that was gone is not cached: a later open of a new file by that name checks again.
     if (r.status !== 'mount_table') this.cache.set(key, r);
