@@ -24,6 +24,7 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	o.Set("pathMax", Napi::Number::New(env, FW_PATH_MAX));
 	o.Set("commLen", Napi::Number::New(env, FW_COMM_LEN));
 	o.Set("prefixMax", Napi::Number::New(env, FW_PREFIX_MAX));
+	o.Set("fsKeyDevLen", Napi::Number::New(env, FW_FS_KEY_DEV_LEN));
 	o.Set("filterEntries", Napi::Number::New(env, FW_FILTER_ENTRIES));
 
 	Napi::Object h = Napi::Object::New(env);

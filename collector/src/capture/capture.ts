@@ -60,6 +60,7 @@ export class Capture {
    * mount table changes. */
   private policyEntries: PolicyEntry[];
   private policyGeneration = -1;
+  private readonly fsPolicyPathMax: number;
   private readonly policyTimer: NodeJS.Timeout;
   private readonly pathFilter: PathFilter;
   private filteredUser = 0;
@@ -74,7 +75,9 @@ export class Capture {
     const { RingReader, layout, clocks } = native();
     this.choice = selectHook(opts.hooks ?? 'auto', opts.filters, opts.policy);
     this.pathFilter = new PathFilter(opts.filters);
-    const decoder = new OpenEventDecoder(layout());
+    const lay = layout();
+    const decoder = new OpenEventDecoder(lay);
+    this.fsPolicyPathMax = lay.prefixMax - lay.fsKeyDevLen;
     this.policyEntries = policyEntriesOf(opts.policy);
     const fsEntries = this.fsEntries();
     this.reader = new RingReader(
@@ -162,7 +165,7 @@ export class Capture {
   private fsEntries(): PolicyEntry[] {
     const { mounts, generation } = this.hostPaths.table();
     this.policyGeneration = generation;
-    return this.policyEntries.length > 0 ? fsPolicyEntries(this.policyEntries, mounts) : [];
+    return this.policyEntries.length > 0 ? fsPolicyEntries(this.policyEntries, mounts, this.fsPolicyPathMax) : [];
   }
 
   /** Re-translates the policy when the host's mount table changed (a mount moves a protected path). */

@@ -10,6 +10,8 @@ export interface RecordLayout {
   commLen: number;
   /** Longest path prefix a filter can hold. */
   prefixMax: number;
+  /** Bytes of device before the path in a filesystem policy key (the path gets the rest). */
+  fsKeyDevLen: number;
   /** Most entries per filter kind. */
   filterEntries: number;
   header: Record<'type' | 'size' | 'cpu' | 'ts_ns', number>;

@@ -187,9 +187,6 @@ export class HostPathMapper {
   }
 }
 
-/** Longest path within a filesystem a policy_fs key holds (FW_PREFIX_MAX less the device). */
-const FS_POLICY_PATH_MAX = 252;
-
 function dirOf(root: Buffer): Buffer {
   return root.length > 0 && root[root.length - 1] === SLASH ? root : Buffer.concat([root, Buffer.from('/')]);
 }
@@ -200,12 +197,12 @@ function dirOf(root: Buffer): Buffer {
  * which is on top) gives (its device, its root + the rest), and every mount whose point lies under the
  * path is covered whole. The kernel judges a task in another tree on these too, so a bind mount, a
  * volume or a chroot of a protected directory is no way around the policy. Scoped entries (comm,
- * exe) are not translated; a translated path longer than a key holds is left out.
+ * exe) are not translated; a translated path longer than `maxPath` (what a key holds) is left out.
  */
-export function fsPolicyEntries(entries: readonly PolicyEntry[], mounts: readonly MountEntry[]): PolicyEntry[] {
+export function fsPolicyEntries(entries: readonly PolicyEntry[], mounts: readonly MountEntry[], maxPath: number): PolicyEntry[] {
   const out: PolicyEntry[] = [];
   const add = (dev: number, p: Buffer, action: PolicyEntry['action']) => {
-    if (p.length <= FS_POLICY_PATH_MAX) out.push({ path: p, action, fs: { dev } });
+    if (p.length <= maxPath) out.push({ path: p, action, fs: { dev } });
   };
   for (const e of entries) {
     if (e.comm !== undefined || e.exe !== undefined || e.fs !== undefined) continue;

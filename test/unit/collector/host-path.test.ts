@@ -5,7 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { native } from '../../../collector/src/probe/native';
 import { fsPolicyEntries, HostPathMapper, kernelDev, parseMountinfo } from '../../../collector/src/resolve/host-path';
+
+const layout = native().layout();
 
 function fixture(t: Test) {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fw-hostpath-')));
@@ -79,6 +82,7 @@ t.test('policy paths translate onto the host filesystems: the mount holding each
       { path: '/etc/pub', action: 'allow', comm: 'x' },
     ],
     mounts,
+    layout.prefixMax - layout.fsKeyDevLen,
   ).map((e) => [e.path.toString(), e.fs?.dev, e.action]);
   t.strictSame(got, [
     ['/etc/', 254 * 2 ** 20, 'kill'],
