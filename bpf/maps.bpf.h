@@ -65,6 +65,10 @@ const volatile __u32 mark_opens = 0;
 const volatile __u32 host_mntns = 0;
 const volatile __u32 host_root_dev = 0;
 const volatile __u64 host_root_ino = 0;
+/* The mount id of the collector's root (statx STATX_MNT_ID, 5.8+): a chroot into a bind mount of the
+ * host's root directory has the same dev and inode, but not the same mount (nor its submounts).
+ * 0: unknown, dev and inode alone decide. */
+const volatile __u32 host_root_mnt_id = 0;
 
 /* One entry per open syscall in flight (failures_only mode): created at sys_enter with 0, set to 1
  * by the primary hook when it handles the open, read and deleted at sys_exit. Created only at

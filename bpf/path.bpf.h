@@ -105,7 +105,7 @@ static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_open
 }
 
 /* True when the current task sees another tree than the collector: another mount namespace, or a
- * root directory other than the collector's (chroot, pivot_root). Host processes pay two reads. */
+ * root directory other than the collector's (chroot, pivot_root). Host processes pay three reads. */
 static __always_inline bool fw_needs_host_path(struct fw_open_event *e)
 {
 	struct task_struct *task;
@@ -117,6 +117,12 @@ static __always_inline bool fw_needs_host_path(struct fw_open_event *e)
 		return true;
 	task = (struct task_struct *)bpf_get_current_task();
 	root = BPF_CORE_READ(task, fs, root.dentry);
+	if (host_root_mnt_id) {
+		struct mount *m = fw_real_mount(BPF_CORE_READ(task, fs, root.mnt));
+
+		if (BPF_CORE_READ(m, mnt_id) != host_root_mnt_id)
+			return true;
+	}
 	return BPF_CORE_READ(root, d_inode, i_ino) != host_root_ino ||
 	       BPF_CORE_READ(root, d_sb, s_dev) != host_root_dev;
 }

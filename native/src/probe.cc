@@ -13,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -132,6 +133,7 @@ struct HostTree {
 	uint32_t mntns = 0;
 	uint32_t root_dev = 0; // kernel encoding: major << 20 | minor
 	uint64_t root_ino = 0;
+	uint32_t root_mnt_id = 0; // 0: unknown (statx without STATX_MNT_ID, before 5.8)
 };
 
 HostTree ReadHostTree()
@@ -143,6 +145,9 @@ HostTree ReadHostTree()
 	t.mntns = static_cast<uint32_t>(ns.st_ino);
 	t.root_dev = (major(root.st_dev) << 20) | minor(root.st_dev);
 	t.root_ino = root.st_ino;
+	struct statx sx;
+	if (statx(AT_FDCWD, "/", 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID))
+		t.root_mnt_id = static_cast<uint32_t>(sx.stx_mnt_id);
 	return t;
 }
 
@@ -357,6 +362,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		skel->rodata->host_mntns = host.mntns;
 		skel->rodata->host_root_dev = host.root_dev;
 		skel->rodata->host_root_ino = host.root_ino;
+		skel->rodata->host_root_mnt_id = host.root_mnt_id;
 		skel->rodata->filter_flags = filter_flags;
 		skel->rodata->mark_opens = opts.hook != Hook::Tracepoint;
 		p->obj_ = skel->obj;
