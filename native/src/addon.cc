@@ -1,4 +1,4 @@
-// Registration only: the RingReader class, checkHook, killProcess, and the record layout the TypeScript decoder checks.
+// Registration only: the RingReader class, checkHook, killProcess, statMount, and the record layout the TypeScript decoder checks.
 #include <napi.h>
 
 #include <cstddef>
@@ -9,6 +9,7 @@
 #include "hook_check.h"
 #include "process_kill.h"
 #include "ring_reader.h"
+#include "stat_mount.h"
 
 namespace {
 
@@ -107,6 +108,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("clocks", Napi::Function::New(env, Clocks));
 	exports.Set("checkHook", Napi::Function::New(env, filewarden::CheckHook));
 	exports.Set("killProcess", Napi::Function::New(env, filewarden::KillProcess));
+	exports.Set("statMount", Napi::Function::New(env, filewarden::StatMount));
 	return exports;
 }
 

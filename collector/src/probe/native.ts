@@ -171,8 +171,13 @@ interface NativeModule {
    * 'reused' (the pid now names another process, which is left alone).
    */
   killProcess(pid: number, startTicks: number): 'killed' | 'exited' | 'reused';
+  /** statx of a path, its last component not followed: its inode and the id of the mount it ends in
+   * (0 where the kernel does not report it, before 5.8), or the errno. */
+  statMount(path: Buffer): StatMount;
   RingReader: new (opts: RingReaderOptions, onBatch: (batch: Buffer, records: number) => void) => RingReader;
 }
+
+export type StatMount = { ino: bigint; mntId: number } | { errno: number };
 
 let loaded: NativeModule | undefined;
 

@@ -4,7 +4,8 @@
 // is mounted. A host path is given only when the host itself confirms it (the same device and inode
 // there), or, for a file already gone, when no other host mount lies on its way: never a guess.
 import fs from 'node:fs';
-import type { PolicyEntry } from '../probe/native';
+import os from 'node:os';
+import { native, type PolicyEntry, type StatMount } from '../probe/native';
 
 export type HostPathStatus =
   /** The host path names the same device and inode on the host, checked when the event was handled. */
@@ -44,7 +45,11 @@ export interface HostPathMapperOptions {
   cacheEntries?: number;
   /** Most candidate mounts checked per file. @defaultValue 8 */
   maxCandidates?: number;
+  /** The check of a candidate host path. @defaultValue the addon's statMount (statx) */
+  statMount?: (p: Buffer) => StatMount;
 }
+
+const { ENOENT, ENOTDIR } = os.constants.errno;
 
 const SLASH = 0x2f;
 
@@ -98,6 +103,7 @@ export class HostPathMapper {
   private readonly file: string;
   private readonly cacheEntries: number;
   private readonly maxCandidates: number;
+  private readonly statMount: (p: Buffer) => StatMount;
   private mounts: MountEntry[] = [];
   private text = '';
   private read = false;
@@ -108,6 +114,7 @@ export class HostPathMapper {
     this.file = opts.mountinfo ?? '/proc/self/mountinfo';
     this.cacheEntries = opts.cacheEntries ?? 4096;
     this.maxCandidates = opts.maxCandidates ?? 8;
+    this.statMount = opts.statMount ?? ((p) => native().statMount(p));
   }
 
   /** The host's mount table, read now; `generation` moves when it changed. */
@@ -161,20 +168,26 @@ export class HostPathMapper {
     cands.sort((a, b) => a.rest.length - b.rest.length || a.m.mountPoint.length - b.m.mountPoint.length);
     for (const { m, rest } of cands.slice(0, this.maxCandidates)) {
       const p = join(m.mountPoint, rest);
-      let st: fs.BigIntStats | undefined;
-      try {
-        st = fs.lstatSync(p, { bigint: true });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ENOTDIR') continue;
-      }
-      if (st) {
-        if (kernelDev(st.dev) === dev && st.ino === ino) return { path: p, status: 'verified' };
+      const st = this.statMount(p);
+      if ('errno' in st) {
+        if ((st.errno === ENOENT || st.errno === ENOTDIR) && this.unobstructed(m, p)) return { path: p, status: 'mount_table' };
         continue;
       }
-      if (this.unobstructed(m, p)) return { path: p, status: 'mount_table' };
+      // The path ends in the candidate mount, at the file's inode: the file itself, through no other
+      // mount. (st_dev could not say as much: btrfs subvolumes report another device than their
+      // superblock's.) Before 5.8 there is no mount id: the device and inode then.
+      if (st.mntId !== 0 ? st.mntId === m.id && st.ino === ino : this.sameDevIno(p, dev, ino)) return { path: p, status: 'verified' };
     }
     return { status: 'unverified' };
+  }
+
+  private sameDevIno(p: Buffer, dev: number, ino: bigint): boolean {
+    try {
+      const st = fs.lstatSync(p, { bigint: true });
+      return kernelDev(st.dev) === dev && st.ino === ino;
+    } catch {
+      return false;
+    }
   }
 
   /** True when every host mount whose point lies on p's way is m or one of m's parents: nothing

@@ -1,5 +1,6 @@
 // The host path of a file seen in another mount namespace: the mount with the file's device whose
-// root is the longest prefix of its filesystem path, confirmed by the host (same device and inode);
+// root is the longest prefix of its filesystem path, confirmed by the host (the path ends in that
+// mount, at the file's inode);
 // a file the host mounts nowhere, or reaches only through another mount, gets no host path.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,7 +24,10 @@ function fixture(t: Test) {
     fs.writeFileSync(file, lines.join('\n') + '\n');
     return new HostPathMapper({ mountinfo: file });
   };
-  return { dir, dev, mm, ino: st.ino, mapper };
+  // The real mount the fixture lives in: the host-path check compares mount ids.
+  const sm = native().statMount(Buffer.from(dir));
+  const V = 'mntId' in sm ? sm.mntId : 0;
+  return { dir, dev, mm, ino: st.ino, mapper, V, P: V + 1000 };
 }
 
 t.test('mountinfo fields are unescaped to bytes (\\040 is a space)', async (t) => {
@@ -32,31 +36,33 @@ t.test('mountinfo fields are unescaped to bytes (\\040 is a space)', async (t) =
 });
 
 t.test('the mount whose root is the longest prefix gives the host path, confirmed by the same device and inode', async (t) => {
-  const { dir, dev, mm, ino, mapper } = fixture(t);
-  const m = mapper([`1 0 ${mm} / / rw - ext4 x rw`, `2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+  const { dir, dev, mm, ino, mapper, V, P } = fixture(t);
+  const m = mapper([`${P} 0 ${mm} / / rw - ext4 x rw`, `${V} ${P} ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
   t.strictSame(m.map(dev, Buffer.from('/volumes/v1/f'), ino), { path: Buffer.from(`${dir}/vol/f`), status: 'verified' });
 });
 
-t.test('a path the host reaches only as another file (another inode) is unverified, never given', async (t) => {
-  const { dir, dev, mm, ino, mapper } = fixture(t);
-  const m = mapper([`2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+t.test('a path the host reaches only as another file (another inode) or through another mount is unverified, never given', async (t) => {
+  const { dir, dev, mm, ino, mapper, V, P } = fixture(t);
+  const m = mapper([`${V} ${P} ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
   t.strictSame(m.map(dev, Buffer.from('/volumes/v1/f'), ino + 1n), { status: 'unverified' });
+  const other = mapper([`${V + 5000} ${P} ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+  t.strictSame(other.map(dev, Buffer.from('/volumes/v1/f'), ino), { status: 'unverified' }, 'the path ends in mount V, not the one named');
 });
 
 t.test('a device the host does not mount, or a part of it no host mount shows, is not_mounted', async (t) => {
-  const { dir, dev, mm, ino, mapper } = fixture(t);
-  const m = mapper([`2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+  const { dir, dev, mm, ino, mapper, V, P } = fixture(t);
+  const m = mapper([`${V} ${P} ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
   t.strictSame(m.map(dev + 1, Buffer.from('/volumes/v1/f'), ino), { status: 'not_mounted' });
   t.strictSame(m.map(dev, Buffer.from('/volumes/v10/f'), ino), { status: 'not_mounted' }, 'a root is a prefix by components, not bytes');
 });
 
 t.test('a file already gone: the mount table alone, unless another host mount lies on its way', async (t) => {
-  const { dir, dev, mm, ino, mapper } = fixture(t);
-  const open = mapper([`1 0 ${mm} / / rw - ext4 x rw`, `2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
+  const { dir, dev, mm, ino, mapper, V, P } = fixture(t);
+  const open = mapper([`${P} 0 ${mm} / / rw - ext4 x rw`, `${V} ${P} ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`]);
   t.strictSame(open.map(dev, Buffer.from('/volumes/v1/gone'), ino), { path: Buffer.from(`${dir}/vol/gone`), status: 'mount_table' });
-  const covered = mapper([`2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`, `3 2 0:99 / ${dir}/vol/sub rw - tmpfs x rw`]);
+  const covered = mapper([`${V} ${P} ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`, `${V + 2000} ${V} 0:99 / ${dir}/vol/sub rw - tmpfs x rw`]);
   t.strictSame(covered.map(dev, Buffer.from('/volumes/v1/sub/gone'), ino), { status: 'unverified' }, 'a tmpfs on the way hides it');
-  const stacked = mapper([`2 1 ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`, `3 2 0:99 / ${dir}/vol rw - tmpfs x rw`]);
+  const stacked = mapper([`${V} ${P} ${mm} /volumes/v1 ${dir}/vol rw - ext4 x rw`, `${V + 2000} ${V} 0:99 / ${dir}/vol rw - tmpfs x rw`]);
   t.strictSame(stacked.map(dev, Buffer.from('/volumes/v1/gone'), ino), { status: 'unverified' }, 'a mount on top of it hides it');
 });
 
