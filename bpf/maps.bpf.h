@@ -16,8 +16,9 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* The fixed part, a path and (tracepoint) the name as passed after it, each up to FW_PATH_MAX. */
-#define FW_SCRATCH_SIZE (sizeof(struct fw_open_event) + 2 * FW_PATH_MAX)
+/* The fixed part, a path, (tracepoint) the name as passed after it and (another mount namespace or
+ * chroot) the superblock-relative path after that, each up to FW_PATH_MAX. */
+#define FW_SCRATCH_SIZE (sizeof(struct fw_open_event) + 3 * FW_PATH_MAX)
 
 /* The lexical join's state (path.bpf.h): kept in the map, see fw_join_step. */
 struct fw_join_state {
@@ -57,6 +58,17 @@ const volatile __u32 self_tgid = 0;
  * kprobe; syscalls.bpf.c's failures_only): the hook then marks every open it handles, so that the
  * syscall exit never records that open a second time. */
 const volatile __u32 mark_opens = 0;
+
+/* The collector's mount namespace (inode of /proc/self/ns/mnt) and its root directory (kernel dev_t
+ * and inode of "/"): a task elsewhere, or with another root, gets the superblock-relative walk of its
+ * files (path.bpf.h, fw_host_path). host_mntns 0: unknown, no walk. */
+const volatile __u32 host_mntns = 0;
+const volatile __u32 host_root_dev = 0;
+const volatile __u64 host_root_ino = 0;
+/* The mount id of the collector's root (statx STATX_MNT_ID, 5.8+): a chroot into a bind mount of the
+ * host's root directory has the same dev and inode, but not the same mount (nor its submounts).
+ * 0: unknown, dev and inode alone decide. */
+const volatile __u32 host_root_mnt_id = 0;
 
 /* One entry per open syscall in flight (failures_only mode): created at sys_enter with 0, set to 1
  * by the primary hook when it handles the open, read and deleted at sys_exit. Created only at
@@ -109,6 +121,9 @@ static __always_inline void fw_fill_task(struct fw_open_event *e, __u8 hook)
 	e->name_len = 0;
 	e->path_len = 0;
 	e->path_orig_len = 0;
+	e->host_len = 0;
+	e->pad0 = 0;
+	e->pad1 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
@@ -131,10 +146,12 @@ static __always_inline bool fw_is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
-/* Writes the record (fixed part + path + name as passed, padded to 8) and counts the outcome. */
+/* Writes the record (fixed part + path + name as passed + host walk, padded to 8) and counts the
+ * outcome. */
 static __always_inline void fw_submit(struct fw_open_event *e)
 {
-	__u64 size = (sizeof(*e) + e->path_len + e->name_len + FW_RECORD_ALIGN - 1) & ~(__u64)(FW_RECORD_ALIGN - 1);
+	__u64 size = (sizeof(*e) + e->path_len + e->name_len + e->host_len + FW_RECORD_ALIGN - 1) &
+		     ~(__u64)(FW_RECORD_ALIGN - 1);
 
 	if (size > FW_SCRATCH_SIZE)
 		size = FW_SCRATCH_SIZE;

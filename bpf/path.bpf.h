@@ -17,6 +17,7 @@ struct fw_walk_ctx {
 	__s32 pos; /* the name assembled so far starts at walk[pos] and ends at walk[FW_PATH_MAX - 1] */
 	bool out_of_room;
 	bool done;
+	bool sb_only; /* the host walk: d_parent up to the superblock's root, mounts and task root ignored */
 };
 
 static __always_inline struct mount *fw_real_mount(struct vfsmount *vfsmnt)
@@ -36,6 +37,8 @@ static long fw_walk_step(__u32 i, struct fw_walk_ctx *c)
 
 	if (!s)
 		return 1;
+	if (c->sb_only)
+		goto parent;
 	if (d == c->root_dentry && vfsmnt == c->root_mnt) {
 		c->done = true;
 		return 1;
@@ -51,8 +54,9 @@ static long fw_walk_step(__u32 i, struct fw_walk_ctx *c)
 		c->vfsmnt = (struct vfsmount *)((char *)up + bpf_core_field_offset(struct mount, mnt));
 		return 0;
 	}
+parent:
 	parent = BPF_CORE_READ(d, d_parent);
-	if (parent == d) { /* the root of a detached tree */
+	if (parent == d) { /* the superblock's root (sb_only), or the root of a detached tree */
 		c->done = true;
 		return 1;
 	}
@@ -98,6 +102,63 @@ static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_open
 		e->flags |= FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL;
 		e->path_orig_len = 0;
 	}
+}
+
+/* True when the current task sees another tree than the collector: another mount namespace, or a
+ * root directory other than the collector's (chroot, pivot_root). Host processes pay three reads. */
+static __always_inline bool fw_needs_host_path(struct fw_open_event *e)
+{
+	struct task_struct *task;
+	struct dentry *root;
+
+	if (!host_mntns)
+		return false;
+	if (e->mntns_id != host_mntns)
+		return true;
+	task = (struct task_struct *)bpf_get_current_task();
+	root = BPF_CORE_READ(task, fs, root.dentry);
+	if (host_root_mnt_id) {
+		struct mount *m = fw_real_mount(BPF_CORE_READ(task, fs, root.mnt));
+
+		if (BPF_CORE_READ(m, mnt_id) != host_root_mnt_id)
+			return true;
+	}
+	return BPF_CORE_READ(root, d_inode, i_ino) != host_root_ino ||
+	       BPF_CORE_READ(root, d_sb, s_dev) != host_root_dev;
+}
+
+/* For a task that needs it (fw_needs_host_path), appends the opened file's path from its superblock's
+ * root, mounts ignored, after the path and the name as passed (host_len bytes). The task's view stops
+ * at its root and crosses its own namespace's mounts, which the host does not have; the superblock
+ * path plus the file's dev is what user space can place on the host's mount table. */
+static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_open_event *e, const struct path *path)
+{
+	struct fw_walk_ctx c = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.pos = FW_PATH_MAX - 1,
+		.sb_only = true,
+	};
+	__u32 at = e->path_len + e->name_len, len;
+
+	if (e->host_len || !fw_needs_host_path(e)) /* walked already (before the policy) */
+		return;
+	e->flags |= FW_FLAG_OTHER_TREE;
+	bpf_loop(FW_WALK_MAX_DEPTH, fw_walk_step, &c, 0);
+	if (c.pos == FW_PATH_MAX - 1) { /* the superblock's root itself */
+		c.pos -= 1;
+		s->walk[c.pos & (FW_PATH_MAX - 1)] = '/';
+	}
+	len = FW_PATH_MAX - 1 - c.pos;
+	if (at >= 2 * FW_PATH_MAX || len >= FW_PATH_MAX)
+		return;
+	/* The bound check above lets clang drop the masks, and the verifier needs them. */
+	barrier_var(at);
+	barrier_var(len);
+	bpf_probe_read_kernel(e->path + (at & (2 * FW_PATH_MAX - 1)), len & (FW_PATH_MAX - 1),
+			      &s->walk[c.pos & (FW_PATH_MAX - 1)]);
+	e->host_len = len;
+	if (c.out_of_room || !c.done)
+		e->flags |= FW_FLAG_HOST_TAIL;
 }
 
 /* One input byte of base + '/' + name. A component is copied as it is read and dropped at its end
@@ -218,14 +279,23 @@ static __always_inline __u8 fw_finish_resolved(struct fw_scratch *s, struct fw_o
 {
 	/* A tail-only name has lost its start: no filter can judge it (nor the path policy). */
 	bool whole = !(e->flags & FW_FLAG_PATH_TAIL);
-	__u8 act = fw_enforce(s, e, true, e->hook == FW_HOOK_LSM);
+	__u8 act;
+
+	/* With a policy_fs armed, a task in another tree is judged on the host walk too: walk first. */
+	if (f && (policy_armed & FW_ARMED_FS)) {
+		fw_fill_file(e, f); /* the device the policy_fs key starts with */
+		fw_host_path(s, e, &f->f_path);
+	}
+	act = fw_enforce(s, e, true, e->hook == FW_HOOK_LSM);
 
 	if (act == FW_ACTION_ALLOW && fw_path_filtered(s, e, whole)) {
 		fw_count(FW_CNT_FILTERED);
 		return act;
 	}
-	if (f)
+	if (f) {
 		fw_fill_file(e, f);
+		fw_host_path(s, e, &f->f_path);
+	}
 	fw_submit(e);
 	return act;
 }

@@ -34,6 +34,19 @@ struct {
 	__type(value, __u8); /* enum fw_action */
 } policy_scoped SEC(".maps");
 
+/* Key: the device (u32, kernel encoding), then a path prefix within that filesystem (from its
+ * superblock's root). User space translates each any-process path entry through the host's mount
+ * table, so a task in another mount namespace or under chroot that reaches a protected file under
+ * another name (a bind mount, a volume, a chroot) is judged on where the file is, by the host walk
+ * (path.bpf.h, fw_host_path). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, FW_FILTER_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fw_prefix_key);
+	__type(value, __u8); /* enum fw_action */
+} policy_fs SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FW_FILTER_ENTRIES);
@@ -103,13 +116,32 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_ope
 	return act;
 }
 
+/* The policy_fs action for a record that carries the host walk (a task in another tree). */
+static __always_inline __u8 fw_policy_fs_action(struct fw_scratch *s, struct fw_open_event *e)
+{
+	__u32 at = e->path_len + e->name_len, n = e->host_len;
+
+	if (!n || (e->flags & FW_FLAG_HOST_TAIL) || at >= 2 * FW_PATH_MAX)
+		return FW_ACTION_ALLOW;
+	if (n > FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN)
+		n = FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN;
+	barrier_var(at);
+	s->key.prefixlen = (FW_FS_KEY_DEV_LEN + n) * 8;
+	__builtin_memcpy(s->key.data, &e->dev, FW_FS_KEY_DEV_LEN);
+	if (bpf_probe_read_kernel(s->key.data + FW_FS_KEY_DEV_LEN, FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN,
+				  e->path + (at & (2 * FW_PATH_MAX - 1))) != 0)
+		return FW_ACTION_ALLOW;
+	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key));
+}
+
 /* The policy's action for this record: a kill target first, then the path policy. Records the action
  * (and how it was carried out) in the event and sends SIGKILL where the action is a kill, or a deny on
  * a hook that cannot refuse the open (`can_deny` false). A name the kernel cannot judge (relative,
  * unnormalised: tracepoint names as passed) is allowed by the path policy. */
 static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_open_event *e, bool normalised, bool can_deny)
 {
-	__u8 act;
+	bool fs = (policy_armed & FW_ARMED_FS) && e->host_len;
+	__u8 act = FW_ACTION_ALLOW;
 
 	if (fw_kill_targeted()) {
 		e->flags |= FW_FLAG_KILL_TARGET;
@@ -117,10 +149,18 @@ static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_open_even
 		return FW_ACTION_KILL;
 	}
 	/* A tail-only name has lost its start: the path policy cannot judge it. */
-	if (!(policy_armed & (FW_ARMED_PATH | FW_ARMED_SCOPED)) || (e->flags & FW_FLAG_PATH_TAIL) ||
-	    !fw_judgeable(e, normalised))
-		return FW_ACTION_ALLOW;
-	act = fw_policy_action(s, e);
+	if ((policy_armed & (FW_ARMED_PATH | FW_ARMED_SCOPED)) && !(e->flags & FW_FLAG_PATH_TAIL) &&
+	    fw_judgeable(e, normalised))
+		act = fw_policy_action(s, e);
+	/* A task in another tree: also where the file is on the host (the stronger action wins). */
+	if (fs) {
+		__u8 fs_act = fw_policy_fs_action(s, e);
+
+		if (fs_act > act)
+			act = fs_act;
+	}
+	if (act == FW_ACTION_ALLOW)
+		return act;
 	if (act == FW_ACTION_DENY && !can_deny) {
 		act = FW_ACTION_KILL;
 		e->flags |= FW_FLAG_DENY_AS_KILL;

@@ -265,6 +265,11 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 		e->action = a->action;
 		e->flags |= a->event_flags;
 	} else if (policy_armed && !failures_only) {
+		/* With a policy_fs armed, a task in another tree is also judged on the host walk. */
+		if ((policy_armed & FW_ARMED_FS) && ctx->ret >= 0 && (f = fd_file(ctx->ret))) {
+			fw_fill_file(e, f); /* the device the policy_fs key starts with */
+			fw_host_path(s, e, &f->f_path);
+		}
 		/* The resolved path decides now; a kill here comes after the syscall ran. */
 		fw_enforce(s, e, whole, false);
 	}
@@ -279,8 +284,13 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 			goto out;
 		}
 	}
-	if (ctx->ret >= 0 && (f = fd_file(ctx->ret)))
+	if (ctx->ret >= 0 && (f = fd_file(ctx->ret))) {
 		fw_fill_file(e, f);
+		fw_host_path(s, e, &f->f_path);
+	} else if (fw_needs_host_path(e)) {
+		/* A failed open reached no file to walk: only the task's view, flagged as such. */
+		e->flags |= FW_FLAG_OTHER_TREE;
+	}
 	fw_submit(e);
 out:
 	bpf_map_delete_elem(&pending, &tid);

@@ -76,6 +76,11 @@ enum fw_event_flags {
 	 * symlink followed) onto a directory the kernel walked: a failed open on the tracepoint hook,
 	 * whose file was never reached. */
 	FW_FLAG_PATH_LEXICAL = 1 << 8,
+	/* The host walk (host_len bytes after the name) ran out of room: it holds its last bytes. */
+	FW_FLAG_HOST_TAIL = 1 << 9,
+	/* The task is in another mount namespace than the collector's or has another root (chroot):
+	 * `path` is its own view. With FW_FLAG_HAS_FILE the record carries the host walk (host_len). */
+	FW_FLAG_OTHER_TREE = 1 << 10,
 };
 
 /* Bits of the runtime `policy_armed` word (.bss, written by user space after load): which policy
@@ -84,13 +89,20 @@ enum fw_policy_armed {
 	FW_ARMED_PATH = 1 << 0,    /* policy_path: any process */
 	FW_ARMED_SCOPED = 1 << 1,  /* policy_scoped: a comm or an executable, plus a path prefix */
 	FW_ARMED_TARGETS = 1 << 2, /* kill_tgid: processes to kill at their next traced open */
+	FW_ARMED_FS = 1 << 3,      /* policy_fs: a device and a path within its filesystem (another tree) */
 };
 
 /* The first byte of a policy_scoped key: what the 16-byte qualifier before the path holds. */
 enum fw_scope_kind {
 	FW_SCOPE_COMM = 1, /* then the comm's first 15 bytes, NUL padded */
 	FW_SCOPE_EXE = 2,  /* then 3 zero bytes, the executable's dev (u32, kernel encoding) and ino (u64) */
+	/* Not a policy_scoped qualifier: the entry is a path within the filesystem of one device, in the
+	 * policy_fs map, whose key is that dev (u32, kernel encoding) then the path (FW_FS_KEY_DEV_LEN). */
+	FW_SCOPE_FS = 3,
 };
+
+/* Bytes of device before the path in a policy_fs key. */
+#define FW_FS_KEY_DEV_LEN 4
 
 /* Bytes of qualifier before the path in a policy_scoped key; the path gets the rest of the key. */
 #define FW_SCOPE_LEN 16
@@ -167,8 +179,16 @@ struct fw_open_event {
 	__u16 name_len;   /* bytes of the name as passed after the path (tracepoint, resolved path only) */
 	__u32 path_len;   /* bytes in path, without a NUL */
 	__u32 path_orig_len; /* original length when known; 0 = longer than FW_PATH_MAX - 1, unknown */
+	/* Bytes of the opened file's path from its filesystem's (superblock's) root, mounts ignored, after
+	 * the name as passed. Only for a process in another mount namespace than the collector's or under
+	 * chroot, and only when the record has the file (FW_FLAG_HAS_FILE): user space maps it onto the
+	 * host's mount table with `dev`. 0 = not walked. */
+	__u16 host_len;
+	__u16 pad0;       /* explicit padding: the fixed part stays a multiple of 8 */
+	__u32 pad1;
 	char comm[FW_COMM_LEN];
-	char path[];      /* path_len bytes, then name_len bytes of the name as passed, then padding to 8 */
+	char path[];      /* path_len bytes, then name_len bytes of the name as passed, then host_len bytes of
+			   * the superblock-relative path, then padding to 8 */
 };
 
 #define FW_OPEN_EVENT_FIXED_SIZE (sizeof(struct fw_open_event))

@@ -98,7 +98,8 @@ export function policyFrom(o: CollectOptions): PolicyOptions | undefined {
 export function formatStats(s: CaptureStats): string {
   return (
     `seen ${s.seen}, filtered ${s.filtered} in kernel + ${s.filteredUser} in user space, emitted ${s.emitted}, ` +
-    `dropped ${s.dropped} (ring buffer full), args lost ${s.argsLost}, delivered ${s.delivered}, unresolved ${s.unresolved}, resolved from /proc ${s.procResolved}`
+    `dropped ${s.dropped} (ring buffer full), args lost ${s.argsLost}, delivered ${s.delivered}, unresolved ${s.unresolved}, resolved from /proc ${s.procResolved}, ` +
+    `host path ${s.hostPathed} given + ${s.hostPathMissing} without (another mount namespace or chroot)`
   );
 }
 

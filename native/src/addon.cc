@@ -1,4 +1,4 @@
-// Registration only: the RingReader class, checkHook, killProcess, and the record layout the TypeScript decoder checks.
+// Registration only: the RingReader class, checkHook, killProcess, statMount, and the record layout the TypeScript decoder checks.
 #include <napi.h>
 
 #include <cstddef>
@@ -9,6 +9,7 @@
 #include "hook_check.h"
 #include "process_kill.h"
 #include "ring_reader.h"
+#include "stat_mount.h"
 
 namespace {
 
@@ -24,6 +25,7 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	o.Set("pathMax", Napi::Number::New(env, FW_PATH_MAX));
 	o.Set("commLen", Napi::Number::New(env, FW_COMM_LEN));
 	o.Set("prefixMax", Napi::Number::New(env, FW_PREFIX_MAX));
+	o.Set("fsKeyDevLen", Napi::Number::New(env, FW_FS_KEY_DEV_LEN));
 	o.Set("filterEntries", Napi::Number::New(env, FW_FILTER_ENTRIES));
 
 	Napi::Object h = Napi::Object::New(env);
@@ -57,6 +59,7 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	FW_FIELD(f, name_len);
 	FW_FIELD(f, path_len);
 	FW_FIELD(f, path_orig_len);
+	FW_FIELD(f, host_len);
 	FW_FIELD(f, comm);
 	FW_FIELD(f, path);
 	o.Set("open", f);
@@ -75,7 +78,8 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	set("pathKind", {{"asPassed", FW_PATH_AS_PASSED}, {"resolved", FW_PATH_RESOLVED}});
 	set("flag", {{"pathTruncated", FW_FLAG_PATH_TRUNCATED}, {"pathUnreadable", FW_FLAG_PATH_UNREADABLE}, {"hasFile", FW_FLAG_HAS_FILE},
 		     {"pathTail", FW_FLAG_PATH_TAIL}, {"retUnknown", FW_FLAG_RET_UNKNOWN}, {"pathUnjudged", FW_FLAG_PATH_UNJUDGED},
-		     {"denyAsKill", FW_FLAG_DENY_AS_KILL}, {"killTarget", FW_FLAG_KILL_TARGET}, {"pathLexical", FW_FLAG_PATH_LEXICAL}});
+		     {"denyAsKill", FW_FLAG_DENY_AS_KILL}, {"killTarget", FW_FLAG_KILL_TARGET}, {"pathLexical", FW_FLAG_PATH_LEXICAL},
+		     {"hostTail", FW_FLAG_HOST_TAIL}, {"otherTree", FW_FLAG_OTHER_TREE}});
 	set("counter", {{"seen", FW_CNT_SEEN}, {"filtered", FW_CNT_FILTERED}, {"emitted", FW_CNT_EMITTED}, {"dropped", FW_CNT_DROPPED},
 			{"argsLost", FW_CNT_ARGS_LOST}, {"count", FW_CNT__MAX}});
 	o.Set("enums", e);
@@ -104,6 +108,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("clocks", Napi::Function::New(env, Clocks));
 	exports.Set("checkHook", Napi::Function::New(env, filewarden::CheckHook));
 	exports.Set("killProcess", Napi::Function::New(env, filewarden::KillProcess));
+	exports.Set("statMount", Napi::Function::New(env, filewarden::StatMount));
 	return exports;
 }
 

@@ -101,7 +101,7 @@ std::string PolicyPath(Napi::Env env, Napi::Value v, const std::string &what, si
 	return p;
 }
 
-// { path, action: 'allow' | 'deny' | 'kill', comm?, exe?: { dev, ino } }
+// { path, action: 'allow' | 'deny' | 'kill', comm?, exe?: { dev, ino }, fs?: { dev } }
 PolicyEntry ParsePolicyEntry(Napi::Env env, Napi::Value v, const std::string &what)
 {
 	if (!v.IsObject())
@@ -118,9 +118,17 @@ PolicyEntry ParsePolicyEntry(Napi::Env env, Napi::Value v, const std::string &wh
 		e.action = FW_ACTION_KILL;
 	else
 		throw Bad(env, what + ".action must be allow, deny or kill");
-	Napi::Value comm = o.Get("comm"), exe = o.Get("exe");
-	if (!comm.IsUndefined() && !exe.IsUndefined())
-		throw Bad(env, what + " may have a comm or an exe, not both");
+	Napi::Value comm = o.Get("comm"), exe = o.Get("exe"), fs = o.Get("fs");
+	if (!comm.IsUndefined() + !exe.IsUndefined() + !fs.IsUndefined() > 1)
+		throw Bad(env, what + " may have one of comm, exe and fs");
+	if (!fs.IsUndefined()) {
+		if (!fs.IsObject())
+			throw Bad(env, what + ".fs must be { dev }");
+		e.scope = FW_SCOPE_FS;
+		e.fs_dev = static_cast<uint32_t>(Integer(env, fs.As<Napi::Object>().Get("dev"), what + ".fs.dev", UINT32_MAX));
+		e.path = PolicyPath(env, o.Get("path"), what + ".path", FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN);
+		return e;
+	}
 	if (!comm.IsUndefined()) {
 		e.scope = FW_SCOPE_COMM;
 		e.comm = Bytes(env, comm, what + ".comm");
@@ -141,11 +149,13 @@ PolicyEntry ParsePolicyEntry(Napi::Env env, Napi::Value v, const std::string &wh
 
 void CheckPolicySize(Napi::Env env, const PolicySpec &p)
 {
-	size_t scoped = 0;
-	for (const auto &e : p.entries)
-		scoped += e.scope ? 1 : 0;
-	if (scoped > FW_FILTER_ENTRIES || p.entries.size() - scoped > FW_FILTER_ENTRIES)
-		throw Bad(env, "at most " + std::to_string(FW_FILTER_ENTRIES) + " policy entries of each kind (any process, scoped)");
+	size_t scoped = 0, fs = 0;
+	for (const auto &e : p.entries) {
+		fs += e.scope == FW_SCOPE_FS ? 1 : 0;
+		scoped += e.scope && e.scope != FW_SCOPE_FS ? 1 : 0;
+	}
+	if (scoped > FW_FILTER_ENTRIES || fs > FW_FILTER_ENTRIES || p.entries.size() - scoped - fs > FW_FILTER_ENTRIES)
+		throw Bad(env, "at most " + std::to_string(FW_FILTER_ENTRIES) + " policy entries of each kind (any process, scoped, filesystem)");
 }
 
 void ParsePolicy(const Napi::Object &f, PolicySpec *out)

@@ -13,6 +13,9 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "lsm.skel.h"
@@ -123,6 +126,31 @@ std::vector<Want> ProgramsOf(Hook hook)
 	return {};
 }
 
+// The tree the collector sees: its mount namespace and its root directory. A traced task elsewhere
+// gets the superblock-relative walk of its files, which user space maps onto this tree's mount table.
+// Left 0 (no walk) when either cannot be read.
+struct HostTree {
+	uint32_t mntns = 0;
+	uint32_t root_dev = 0; // kernel encoding: major << 20 | minor
+	uint64_t root_ino = 0;
+	uint32_t root_mnt_id = 0; // 0: unknown (statx without STATX_MNT_ID, before 5.8)
+};
+
+HostTree ReadHostTree()
+{
+	HostTree t;
+	struct stat ns, root;
+	if (stat("/proc/self/ns/mnt", &ns) != 0 || stat("/", &root) != 0)
+		return t;
+	t.mntns = static_cast<uint32_t>(ns.st_ino);
+	t.root_dev = (major(root.st_dev) << 20) | minor(root.st_dev);
+	t.root_ino = root.st_ino;
+	struct statx sx;
+	if (statx(AT_FDCWD, "/", 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID))
+		t.root_mnt_id = static_cast<uint32_t>(sx.stx_mnt_id);
+	return t;
+}
+
 uint32_t FilterFlags(const FilterSpec &f)
 {
 	uint32_t flags = 0;
@@ -189,6 +217,9 @@ std::vector<uint8_t> PolicyKey(const PolicyEntry &e)
 		std::memcpy(key.data + 4, &e.exe_dev, sizeof(e.exe_dev));
 		std::memcpy(key.data + 8, &e.exe_ino, sizeof(e.exe_ino));
 		at = FW_SCOPE_LEN;
+	} else if (e.scope == FW_SCOPE_FS) {
+		std::memcpy(key.data, &e.fs_dev, FW_FS_KEY_DEV_LEN);
+		at = FW_FS_KEY_DEV_LEN;
 	}
 	size_t n = std::min(e.path.size(), sizeof(key.data) - at);
 	std::memcpy(key.data + at, e.path.data(), n);
@@ -209,16 +240,24 @@ void Probe::SetArmed(uint32_t bit, bool on)
 
 int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 {
-	const char *names[2] = {"policy_path", "policy_scoped"};
-	const uint32_t bits[2] = {FW_ARMED_PATH, FW_ARMED_SCOPED};
-	std::vector<std::vector<uint8_t>> next[2];
-	std::vector<uint8_t> actions[2];
+	const char *names[3] = {"policy_path", "policy_scoped", "policy_fs"};
+	const uint32_t bits[3] = {FW_ARMED_PATH, FW_ARMED_SCOPED, FW_ARMED_FS};
+	std::vector<std::vector<uint8_t>> next[3];
+	std::vector<uint8_t> actions[3];
 	for (const auto &e : policy.entries) {
-		int i = e.scope == 0 ? 0 : 1;
-		next[i].push_back(PolicyKey(e));
+		int i = e.scope == 0 ? 0 : e.scope == FW_SCOPE_FS ? 2 : 1;
+		std::vector<uint8_t> key = PolicyKey(e);
+		// Two filesystem entries with one key (two host names of one place): the stronger action holds.
+		auto same = i == 2 ? std::find(next[i].begin(), next[i].end(), key) : next[i].end();
+		if (same != next[i].end()) {
+			uint8_t &a = actions[i][same - next[i].begin()];
+			a = std::max(a, e.action);
+			continue;
+		}
+		next[i].push_back(std::move(key));
 		actions[i].push_back(e.action);
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		bpf_map *m = bpf_object__find_map_by_name(obj_, names[i]);
 		if (!m)
 			return *what = std::string("the map ") + names[i], -ENOENT;
@@ -315,10 +354,15 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 
 	// Each skeleton type has its own rodata struct; the generic lambda sets the shared settings.
 	uint32_t filter_flags = FilterFlags(opts.filters);
+	const HostTree host = ReadHostTree();
 	auto adopt = [&](auto *skel, auto destroy) {
 		if (!skel)
 			return false;
 		skel->rodata->self_tgid = opts.self_tgid;
+		skel->rodata->host_mntns = host.mntns;
+		skel->rodata->host_root_dev = host.root_dev;
+		skel->rodata->host_root_ino = host.root_ino;
+		skel->rodata->host_root_mnt_id = host.root_mnt_id;
 		skel->rodata->filter_flags = filter_flags;
 		skel->rodata->mark_opens = opts.hook != Hook::Tracepoint;
 		p->obj_ = skel->obj;

@@ -39,10 +39,11 @@ struct FilterSpec {
 struct PolicyEntry {
 	std::string path;        // absolute byte prefix
 	uint8_t action = FW_ACTION_DENY;
-	uint8_t scope = 0;       // 0: any process; FW_SCOPE_COMM or FW_SCOPE_EXE
+	uint8_t scope = 0;       // 0: any process; FW_SCOPE_COMM, FW_SCOPE_EXE, or FW_SCOPE_FS (policy_fs)
 	std::string comm;        // FW_SCOPE_COMM: 1..FW_COMM_LEN-1 bytes
 	uint32_t exe_dev = 0;    // FW_SCOPE_EXE: kernel dev_t (major << 20 | minor)
 	uint64_t exe_ino = 0;    // FW_SCOPE_EXE
+	uint32_t fs_dev = 0;     // FW_SCOPE_FS: kernel dev_t; `path` is within that filesystem
 };
 
 // The whole policy. Within the any-process entries, and within the scoped ones, the longest matching
@@ -112,7 +113,7 @@ private:
 	uint32_t *armed_ = nullptr; // policy_armed in the mmapped .bss
 	std::function<int()> load_;
 	std::function<uint32_t *()> armed_of_;
-	std::vector<std::vector<uint8_t>> policy_keys_[2]; // installed keys of policy_path, policy_scoped
+	std::vector<std::vector<uint8_t>> policy_keys_[3]; // installed keys of policy_path, policy_scoped, policy_fs
 	std::vector<uint32_t> targets_;
 	void SetArmed(uint32_t bit, bool on);
 	// Loads the syscall programs with failures_only set, sharing this object's ring buffer, counters,

@@ -316,6 +316,8 @@ export class CollectorAgent {
     mirroredCounter(r, 'filewarden_kernel_args_lost_total', 'syscall entries whose arguments were lost (pending map full)', k((s) => s.argsLost));
     mirroredCounter(r, 'filewarden_events_filtered_user_total', 'events dropped by the user-space half of the path filter', k((s) => s.filteredUser));
     mirroredCounter(r, 'filewarden_events_unresolved_total', 'relative names whose process was gone before resolution', k((s) => s.unresolved));
+    mirroredCounter(r, 'filewarden_events_host_path_total', 'events of a process in another mount namespace or under chroot given a host path (filewarden.path.host)', k((s) => s.hostPathed));
+    mirroredCounter(r, 'filewarden_events_host_path_missing_total', 'events of a process in another mount namespace or under chroot without a host path (see filewarden.path.host_status)', k((s) => s.hostPathMissing));
     mirroredCounter(r, 'filewarden_events_proc_resolved_total', 'names the kernel could not resolve, joined in user space from /proc (the flagged last resort)', k((s) => s.procResolved));
     mirroredCounter(r, 'filewarden_events_sequenced_total', 'events given a sequence number by this run', () => this.sequenced);
     const sh = (f: (s: ReturnType<Shipper['stats']>) => number) => () => f(this.shipper.stats());

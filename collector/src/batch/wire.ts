@@ -4,6 +4,7 @@
 import zlib from 'node:zlib';
 import type { CapturedEvent } from '../format/ecs';
 import type { HookName, SyscallName, ActionName } from '../decode/open-event';
+import type { HostPathStatus } from '../resolve/host-path';
 import type { Resolution } from '../resolve/path-resolver';
 import type { ProcessInfo } from '../enrich/process-info';
 import type { ChainLink, RecordSignature } from '../integrity/hash-chain';
@@ -45,6 +46,10 @@ export interface WireEvent {
   rp?: string;
   res: Resolution;
   ol?: number;
+  /** The host path (base64), for a process in another mount namespace or under chroot. */
+  hp?: string;
+  /** How the host path was found (set exactly for such a process). */
+  hs?: HostPathStatus;
   comm: string;
 }
 
@@ -205,6 +210,8 @@ export function toWire(e: CapturedEvent, seq: number): WireEvent {
   };
   if (e.asPassed || !e.resolvedPath.equals(e.path)) w.rp = e.resolvedPath.toString('base64');
   if (e.pathOrigLen !== undefined && e.pathOrigLen !== e.path.length) w.ol = e.pathOrigLen;
+  if (e.hostPathStatus) w.hs = e.hostPathStatus;
+  if (e.hostPath) w.hp = e.hostPath.toString('base64');
   return w;
 }
 
@@ -254,6 +261,8 @@ export function fromWire(w: WireEvent): CapturedEvent {
   // Set only when flagged, so a batch written before these flags reads back unchanged.
   if (asPassed) e.asPassed = p;
   if ((w.f & FLAG.lexical) !== 0) e.pathLexical = true;
+  if (w.hs !== undefined) e.hostPathStatus = w.hs;
+  if (w.hp !== undefined) e.hostPath = Buffer.from(w.hp, 'base64');
   return e;
 }
 

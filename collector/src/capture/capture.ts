@@ -1,10 +1,11 @@
 // The capture stage: the chosen hook's ring-buffer reader, the decoder, the last-resort user-space
 // path resolution (names the kernel could not resolve) and the user-space half of the path filter. It hands batches of CapturedEvent to one callback.
-import { OpenEventDecoder } from '../decode/open-event';
+import { type OpenEvent, OpenEventDecoder } from '../decode/open-event';
 import { PathFilter } from '../filter/path-filter';
 import type { CapturedEvent } from '../format/ecs';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
 import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
+import { fsPolicyEntries, HostPathMapper, type HostPathResult } from '../resolve/host-path';
 import { PathResolver } from '../resolve/path-resolver';
 
 export interface CaptureOptions {
@@ -31,30 +32,60 @@ export interface CaptureStats extends ReaderStats {
   procResolved: number;
   /** Events handed to the callback. */
   delivered: number;
+  /** Events of a process in another mount namespace or under chroot that got a host path. */
+  hostPathed: number;
+  /** Such events without one (host_status not_mounted, unverified, truncated or no_file). */
+  hostPathMissing: number;
+}
+
+/** How often the host's mount table is checked for changes that move a protected path. */
+const POLICY_REFRESH_MS = 2000;
+
+/** A load-time policy as entries (what setPolicy takes). */
+function policyEntriesOf(p: PolicyOptions | undefined): PolicyEntry[] {
+  if (!p) return [];
+  return [
+    ...(p.denyPaths ?? []).map((path): PolicyEntry => ({ path, action: 'deny' })),
+    ...(p.killPaths ?? []).map((path): PolicyEntry => ({ path, action: 'kill' })),
+    ...(p.entries ?? []),
+  ];
 }
 
 export class Capture {
   readonly choice: HookChoice;
   private readonly reader: RingReader;
   private readonly resolver = new PathResolver();
+  private readonly hostPaths = new HostPathMapper();
+  /** The policy as given (setPolicy's entries): its filesystem translation is redone when the host's
+   * mount table changes. */
+  private policyEntries: PolicyEntry[];
+  private policyGeneration = -1;
+  private readonly fsPolicyPathMax: number;
+  private readonly policyTimer: NodeJS.Timeout;
   private readonly pathFilter: PathFilter;
   private filteredUser = 0;
   private unresolved = 0;
   private procResolved = 0;
   private delivered = 0;
+  private hostPathed = 0;
+  private hostPathMissing = 0;
 
   /** Loads and attaches the hook; events flow to onEvents until close(). */
   constructor(opts: CaptureOptions, onEvents: (events: CapturedEvent[]) => void) {
     const { RingReader, layout, clocks } = native();
     this.choice = selectHook(opts.hooks ?? 'auto', opts.filters, opts.policy);
     this.pathFilter = new PathFilter(opts.filters);
-    const decoder = new OpenEventDecoder(layout());
+    const lay = layout();
+    const decoder = new OpenEventDecoder(lay);
+    this.fsPolicyPathMax = lay.prefixMax - lay.fsKeyDevLen;
+    this.policyEntries = policyEntriesOf(opts.policy);
+    const fsEntries = this.fsEntries();
     this.reader = new RingReader(
       {
         hook: this.choice.hook,
         selfPid: process.pid,
         filters: opts.filters,
-        policy: opts.policy,
+        policy: opts.policy && fsEntries.length > 0 ? { ...opts.policy, entries: [...(opts.policy.entries ?? []), ...fsEntries] } : opts.policy,
         ringbufBytes: opts.ringbufBytes,
         batchRecords: opts.batchRecords,
         batchDelayMs: opts.batchDelayMs,
@@ -65,6 +96,7 @@ export class Capture {
         const offset = c.realNs - c.bootNs;
         this.resolver.reset();
         const out: CapturedEvent[] = [];
+        let synced = false;
         for (const e of decoder.decodeBatch(batch)) {
           const r = this.resolver.resolve(e.pid, e.dirfd, e.path, e.pathResolved);
           if (r.resolution === 'unavailable') this.unresolved++;
@@ -80,21 +112,66 @@ export class Capture {
           c.resolvedPath = r.path;
           c.resolution = r.resolution;
           c.wallNs = e.tsNs + offset;
+          if (e.otherTree) {
+            if (!synced) this.hostPaths.sync(); // the host's mount table as of this batch
+            synced = true;
+            const h = this.hostPathOf(e);
+            c.hostPathStatus = h.status;
+            if (h.path) {
+              c.hostPath = h.path;
+              this.hostPathed++;
+            } else {
+              this.hostPathMissing++;
+            }
+          }
           out.push(c);
         }
         this.delivered += out.length;
         if (out.length > 0) onEvents(out);
       },
     );
+    this.policyTimer = setInterval(() => this.refreshPolicy(), POLICY_REFRESH_MS);
+    this.policyTimer.unref();
+  }
+
+  /** The host path of a file opened in another mount namespace or under chroot. */
+  private hostPathOf(e: OpenEvent): HostPathResult {
+    if (!e.hasFile) return { status: 'no_file' };
+    if (!e.fsPath || e.fsPathTail) return { status: 'truncated' };
+    return this.hostPaths.map(e.dev, e.fsPath, e.ino);
   }
 
   stats(): CaptureStats {
-    return { ...this.reader.stats(), filteredUser: this.filteredUser, unresolved: this.unresolved, procResolved: this.procResolved, delivered: this.delivered };
+    return {
+      ...this.reader.stats(),
+      filteredUser: this.filteredUser,
+      unresolved: this.unresolved,
+      procResolved: this.procResolved,
+      delivered: this.delivered,
+      hostPathed: this.hostPathed,
+      hostPathMissing: this.hostPathMissing,
+    };
   }
 
-  /** Replaces the in-kernel policy (see RingReader.setPolicy). */
+  /** Replaces the in-kernel policy (see RingReader.setPolicy), with its translation onto the host's
+   * filesystems (fsPolicyEntries) for processes in another mount namespace or under chroot. */
   setPolicy(entries: PolicyEntry[]): void {
-    this.reader.setPolicy(entries);
+    this.policyEntries = entries;
+    this.policyGeneration = -1;
+    this.reader.setPolicy([...entries, ...this.fsEntries()]);
+  }
+
+  /** The filesystem entries for the current policy and mount table. */
+  private fsEntries(): PolicyEntry[] {
+    const { mounts, generation } = this.hostPaths.table();
+    this.policyGeneration = generation;
+    return this.policyEntries.length > 0 ? fsPolicyEntries(this.policyEntries, mounts, this.fsPolicyPathMax) : [];
+  }
+
+  /** Re-translates the policy when the host's mount table changed (a mount moves a protected path). */
+  private refreshPolicy(): void {
+    if (this.policyEntries.length === 0 || this.hostPaths.table().generation === this.policyGeneration) return;
+    this.reader.setPolicy([...this.policyEntries, ...this.fsEntries()]);
   }
 
   /** SIGKILL at the process's next traced open, if its start time still matches. */
@@ -112,6 +189,7 @@ export class Capture {
 
   /** Stops capture; resolves after every buffered event was handed over. */
   close(): Promise<void> {
+    clearInterval(this.policyTimer);
     return this.reader.close();
   }
 }

@@ -39,6 +39,14 @@ export interface OpenEvent {
   /** The resolved path's last components were joined lexically onto a directory the kernel walked
    * (a failed open: the file was never reached, symlinks in the name were not followed). */
   pathLexical?: boolean;
+  /** The process is in another mount namespace than the collector's or under another root (chroot):
+   * `path` is its own view. */
+  otherTree?: boolean;
+  /** For such a process, the opened file's path from its filesystem's root (mounts ignored), which
+   * user space places on the host's mount table with `dev`. */
+  fsPath?: Buffer;
+  /** The filesystem-relative walk ran out of room: `fsPath` holds its last bytes. */
+  fsPathTail?: boolean;
   /** Original length of a truncated name; undefined when unknown (longer than the kernel limit). */
   pathOrigLen: number | undefined;
   pathTruncated: boolean;
@@ -89,7 +97,10 @@ export class OpenEventDecoder {
       if (type !== enums.eventType.open) throw new DecodeError(`unknown record type ${type} at offset ${off}`);
       const pathLen = buf.readUInt32LE(off + o.path_len);
       const nameLen = buf.readUInt16LE(off + o.name_len);
-      if (o.path + pathLen + nameLen > size) throw new DecodeError(`path length ${pathLen} + ${nameLen} overruns the record at offset ${off}`);
+      const hostLen = buf.readUInt16LE(off + o.host_len);
+      if (o.path + pathLen + nameLen + hostLen > size) {
+        throw new DecodeError(`path length ${pathLen} + ${nameLen} + ${hostLen} overruns the record at offset ${off}`);
+      }
       const flags = buf.readUInt16LE(off + o.flags);
       const hook = this.hooks.get(buf.readUInt8(off + o.hook));
       const syscall = this.syscalls.get(buf.readUInt8(off + o.syscall));
@@ -137,6 +148,14 @@ export class OpenEventDecoder {
         comm: commRaw.subarray(0, nul < 0 ? commRaw.length : nul).toString('utf8'),
       };
       if (asPassed && !asPassed.equals(ev.path)) ev.asPassed = Buffer.from(asPassed);
+      if ((flags & enums.flag.otherTree) !== 0) {
+        ev.otherTree = true;
+        if (hostLen > 0) {
+          const at = pathAt + pathLen + nameLen;
+          ev.fsPath = Buffer.from(buf.subarray(at, at + hostLen));
+          if ((flags & enums.flag.hostTail) !== 0) ev.fsPathTail = true;
+        }
+      }
       out.push(ev);
       off += size;
     }

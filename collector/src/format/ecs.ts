@@ -1,6 +1,7 @@
 // One open event as an ECS-shaped document: the shape `filewarden collect --stdout` prints and the
 // indexer stores. ECS fields where ECS has them, everything else under `filewarden.*`.
 import type { OpenEvent } from '../decode/open-event';
+import type { HostPathStatus } from '../resolve/host-path';
 import type { Resolution } from '../resolve/path-resolver';
 import { accessOf, errnoName, openFlagNames } from './open-flags';
 import { pathText } from './path-text';
@@ -12,6 +13,11 @@ export interface CapturedEvent extends OpenEvent {
   resolution: Resolution;
   /** Wall-clock time in ns since the epoch, from the event's boot-time stamp. */
   wallNs: bigint;
+  /** For a process in another mount namespace or under chroot (`otherTree`): the file's path on the
+   * host's tree, when the host confirms it (see hostPathStatus). */
+  hostPath?: Buffer;
+  /** Set with `otherTree`: whether and how the host path was found. */
+  hostPathStatus?: HostPathStatus;
 }
 
 export interface EcsOpenDocument {
@@ -46,6 +52,12 @@ export interface EcsOpenDocument {
       tail_only: boolean;
       original_length?: number;
       unreadable: boolean;
+      /** The file's path on the host's tree, for a process in another mount namespace or under chroot
+       * (file.path is the process's view). Absent for host processes, and when not known: see host_status. */
+      host?: string;
+      host_raw_b64?: string;
+      /** Present exactly when the process is in another mount namespace or under chroot. */
+      host_status?: HostPathStatus;
     };
     cgroup_id: string;
     mntns_id: number;
@@ -139,6 +151,14 @@ export function toEcs(e: CapturedEvent): EcsOpenDocument {
   if (full.rawBase64) doc.filewarden.path.raw_b64 = full.rawBase64;
   if (e.pathOrigLen !== undefined && e.pathTruncated) doc.filewarden.path.original_length = e.pathOrigLen;
   if (e.pathLexical) doc.filewarden.path.lexical = true;
+  if (e.hostPathStatus) {
+    doc.filewarden.path.host_status = e.hostPathStatus;
+    if (e.hostPath) {
+      const host = pathText(e.hostPath);
+      doc.filewarden.path.host = host.text;
+      if (host.rawBase64) doc.filewarden.path.host_raw_b64 = host.rawBase64;
+    }
+  }
   if (e.hook === 'tracepoint') doc.filewarden.dirfd = e.dirfd;
   if (asPassed) {
     if (!asPassed.rawBase64 ? asPassed.text !== full.text : asPassed.rawBase64 !== full.rawBase64) {

@@ -10,13 +10,15 @@ export interface RecordLayout {
   commLen: number;
   /** Longest path prefix a filter can hold. */
   prefixMax: number;
+  /** Bytes of device before the path in a filesystem policy key (the path gets the rest). */
+  fsKeyDevLen: number;
   /** Most entries per filter kind. */
   filterEntries: number;
   header: Record<'type' | 'size' | 'cpu' | 'ts_ns', number>;
   open: Record<
     | 'pid' | 'tid' | 'ppid' | 'uid' | 'gid' | 'euid' | 'cgroup_id' | 'mntns_id' | 'dirfd' | 'ret' | 'ino' | 'dev'
     | 'open_flags' | 'mode' | 'f_mode' | 'hook' | 'action' | 'syscall' | 'path_kind' | 'flags' | 'name_len' | 'path_len'
-    | 'path_orig_len' | 'comm' | 'path',
+    | 'path_orig_len' | 'host_len' | 'comm' | 'path',
     number
   >;
   enums: {
@@ -27,7 +29,7 @@ export interface RecordLayout {
     pathKind: Record<'asPassed' | 'resolved', number>;
     flag: Record<
       'pathTruncated' | 'pathUnreadable' | 'hasFile' | 'pathTail' | 'retUnknown' | 'pathUnjudged' | 'denyAsKill' | 'killTarget'
-      | 'pathLexical',
+      | 'pathLexical' | 'hostTail' | 'otherTree',
       number
     >;
     counter: Record<'seen' | 'filtered' | 'emitted' | 'dropped' | 'argsLost' | 'count', number>;
@@ -78,6 +80,10 @@ export interface PolicyEntry {
   comm?: string;
   /** `dev` in the kernel's encoding (major << 20 | minor). */
   exe?: { dev: number; ino: number | bigint };
+  /** `path` is a path within the filesystem of this device (kernel encoding), from its root: judged
+   * on where a file opened by a process in another mount namespace or under chroot is
+   * (collector/src/resolve/host-path.ts makes these from the any-process entries). */
+  fs?: { dev: number };
 }
 
 /**
@@ -165,8 +171,13 @@ interface NativeModule {
    * 'reused' (the pid now names another process, which is left alone).
    */
   killProcess(pid: number, startTicks: number): 'killed' | 'exited' | 'reused';
+  /** statx of a path, its last component not followed: its inode and the id of the mount it ends in
+   * (0 where the kernel does not report it, before 5.8), or the errno. */
+  statMount(path: Buffer): StatMount;
   RingReader: new (opts: RingReaderOptions, onBatch: (batch: Buffer, records: number) => void) => RingReader;
 }
+
+export type StatMount = { ino: bigint; mntId: number } | { errno: number };
 
 let loaded: NativeModule | undefined;
 

@@ -4,6 +4,7 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { ActionName, HookName, SyscallName } from '../../../collector/src/decode/open-event';
 import { type BatchJobData, type JobData, WIRE_VERSION, type WireBatch, WireError } from '../../../collector/src/batch/wire';
+import type { HostPathStatus } from '../../../collector/src/resolve/host-path';
 import type { Resolution } from '../../../collector/src/resolve/path-resolver';
 
 export class InvalidJobError extends Error {
@@ -15,6 +16,7 @@ const HOOKS: Record<HookName, true> = { tracepoint: true, kprobe: true, fexit: t
 const SYSCALLS: Record<SyscallName, true> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
 const ACTIONS: Record<ActionName, true> = { allow: true, deny: true, kill: true };
 const RESOLUTIONS: Record<Resolution, true> = { kernel: true, absolute: true, proc: true, unavailable: true };
+const HOST_PATH_STATUSES: Record<HostPathStatus, true> = { verified: true, mount_table: true, not_mounted: true, unverified: true, truncated: true, no_file: true };
 const oneOf = (r: Record<string, true>): object => ({ type: 'string', enum: Object.keys(r) });
 
 /** Events further in the future than this are refused: their daily index cannot be right. */
@@ -120,6 +122,8 @@ const wireEvent = obj(
     rp: b64(22_000),
     res: oneOf(RESOLUTIONS),
     ol: uint,
+    hp: b64(22_000),
+    hs: oneOf(HOST_PATH_STATUSES),
     comm: str(64),
   },
   ['q', 't', 'w', 'cpu', 'pid', 'tid', 'ppid', 'uid', 'gid', 'euid', 'cg', 'mnt', 'dfd', 'ret', 'ino', 'dev', 'of', 'mode', 'fm', 'hook', 'act', 'sc', 'f', 'p', 'res', 'comm'],

@@ -9,9 +9,10 @@ import { native } from '../../../collector/src/probe/native';
 const layout = native().layout();
 const { header: h, open: o, enums } = layout;
 
-/** A record whose path is `name`; with `asPassed`, a kernel-resolved path with the name as passed after it. */
-function record(name: Buffer, flags = 0, asPassed?: Buffer): Buffer {
-  const tail = asPassed?.length ?? 0;
+/** A record whose path is `name`; with `asPassed`, a kernel-resolved path with the name as passed after
+ * it; with `fsPath`, the filesystem-relative walk after that (another mount namespace or chroot). */
+function record(name: Buffer, flags = 0, asPassed?: Buffer, fsPath?: Buffer): Buffer {
+  const tail = (asPassed?.length ?? 0) + (fsPath?.length ?? 0);
   const size = Math.ceil((layout.openEventSize + name.length + tail) / layout.recordAlign) * layout.recordAlign;
   const b = Buffer.alloc(size);
   b.writeUInt16LE(enums.eventType.open, h.type);
@@ -39,11 +40,13 @@ function record(name: Buffer, flags = 0, asPassed?: Buffer): Buffer {
   b.writeUInt8(asPassed ? enums.pathKind.resolved : enums.pathKind.asPassed, o.path_kind);
   b.writeUInt16LE(flags, o.flags);
   b.writeUInt32LE(name.length, o.path_len);
-  b.writeUInt16LE(tail, o.name_len);
+  b.writeUInt16LE(asPassed?.length ?? 0, o.name_len);
+  b.writeUInt16LE(fsPath?.length ?? 0, o.host_len);
   b.writeUInt32LE(flags & enums.flag.pathTruncated ? 0 : name.length, o.path_orig_len);
   b.write('cat', o.comm);
   name.copy(b, o.path);
   asPassed?.copy(b, o.path + name.length);
+  fsPath?.copy(b, o.path + name.length + (asPassed?.length ?? 0));
   return b;
 }
 
@@ -91,6 +94,26 @@ t.test('a kernel-resolved path and the name as passed after it decode apart, byt
   const bad = record(Buffer.from('/a'), 0, Buffer.from('b'));
   bad.writeUInt16LE(5000, o.name_len);
   t.throws(() => d.decodeBatch(bad), DecodeError, 'a name as passed longer than its record');
+});
+
+t.test('the filesystem-relative walk of a process in another mount namespace decodes after the name as passed', async (t) => {
+  const flags = enums.flag.otherTree | enums.flag.hasFile;
+  const [e, host] = new OpenEventDecoder(layout).decodeBatch(
+    Buffer.concat([record(Buffer.from('/data/f'), flags, Buffer.from('f'), Buffer.from('/vol/data/f')), record(Buffer.from('/tmp/x'), enums.flag.hasFile, Buffer.from('x'))]),
+  );
+  t.equal(e.path.toString(), '/data/f');
+  t.equal(e.asPassed?.toString(), 'f');
+  t.equal(e.fsPath?.toString(), '/vol/data/f');
+  t.equal(e.otherTree, true);
+  t.equal(e.fsPathTail, undefined);
+  t.equal(host.otherTree, undefined, 'a host process: no flag');
+  t.equal(host.fsPath, undefined, 'and no walk');
+  t.equal(enums.flag.otherTree, 1 << 10, 'flags are appended, never renumbered');
+  t.throws(() => new OpenEventDecoder(layout).decodeBatch((() => {
+    const b = record(Buffer.from('/a'), flags, undefined, Buffer.from('/b'));
+    b.writeUInt16LE(200, o.host_len);
+    return b;
+  })()), DecodeError, 'a host length past the record is refused');
 });
 
 t.test('the enforcement flags decode: a deny carried out as a kill, a kill target', async (t) => {

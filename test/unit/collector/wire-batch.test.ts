@@ -34,3 +34,16 @@ t.test('a corrupt or mismatched batch is refused with WireError', async (t) => {
   t.throws(() => decodeBatch({ ...d, boot: 'other' }), WireError);
   t.throws(() => decodeBatch({ ...d, v: 2 as 1 }), WireError);
 });
+
+t.test('the host path and its status of a process in another mount namespace cross the wire, and the indexer accepts them', async (t) => {
+  const { wireBatchCheck } = await import('../../../indexer/src/worker/job-schema');
+  const inNs = event({ otherTree: true, hostPath: Buffer.from('/srv/a/f\xff', 'latin1'), hostPathStatus: 'verified', hasFile: true, ret: 3 });
+  const missing = event({ otherTree: true, hostPathStatus: 'not_mounted', hasFile: true, ret: 3 });
+  const b = batchOf([inNs, missing], 1);
+  const back = decodeBatch(encodeBatch(b, 's'), wireBatchCheck(Date.now())).events.map(fromWire);
+  t.strictSame(back[0]!.hostPath, inNs.hostPath, 'raw bytes kept');
+  t.equal(back[0]!.hostPathStatus, 'verified');
+  t.equal(back[1]!.hostPath, undefined);
+  t.equal(back[1]!.hostPathStatus, 'not_mounted');
+  t.throws(() => wireBatchCheck(Date.now())({ ...b, events: [{ ...b.events[0]!, hs: 'guessed' }] }), WireError, 'an unknown status is refused');
+});

@@ -22,4 +22,5 @@ export const HOOK_TESTS = [
   'EPERM by deny, once',
   'deny x10000',
   'path tricks stopped',
+  'mount namespace: host path, kill',
 ];

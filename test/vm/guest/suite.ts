@@ -103,6 +103,29 @@ async function denyCell(hook: Hook, dir: string): Promise<void> {
 }
 
 /** The deny benchmark: 10,000 opens of a denied file (read and O_TRUNC alternately), none may succeed. */
+/**
+ * A process in its own mount namespace reads a file through a bind mount made there: the event keeps
+ * its view (ns/b/f) and gives the host path (ns/a/f, checked on the host), and a kill-path on the
+ * host path of another file stops it there too (every hook judges where the file is on the host).
+ */
+async function mountNamespaceCell(hook: Hook, dir: string): Promise<void> {
+  const ns = path.join(dir, 'ns');
+  for (const d of ['a', 'b']) fs.mkdirSync(path.join(ns, d), { recursive: true });
+  fs.writeFileSync(path.join(ns, 'a', 'f'), 'f');
+  fs.writeFileSync(path.join(ns, 'a', 'secret'), 's');
+  const inner = `mount --bind ${ns}/a ${ns}/b && cat ${ns}/b/f >/dev/null && exec cat ${ns}/b/secret`;
+  const r = await capture(hook, dir, `unshare -m --propagation private /bin/sh -c '${inner}' >/dev/null; echo "inner $?" >&2`, { killPaths: [`${ns}/a/secret`] });
+  const at = (p: string): CapturedEvent | undefined => r.all.find((e) => e.resolvedPath.toString() === p);
+  const f = at(`${ns}/b/f`);
+  const secret = at(`${ns}/b/secret`);
+  const problems: string[] = [];
+  if (f?.hostPath?.toString() !== `${ns}/a/f` || f.hostPathStatus !== 'verified') problems.push(`b/f: host path ${f?.hostPath} (${f?.hostPathStatus ?? 'no event'})`);
+  if (f && Number(f.ino) !== fs.statSync(path.join(ns, 'a', 'f')).ino) problems.push(`b/f: inode ${f.ino}`);
+  if (!r.stderr.includes('inner 137')) problems.push(`not killed: ${r.stderr.trim()}`);
+  if (secret?.action !== 'kill') problems.push(`b/secret: action ${secret?.action ?? 'no event'}`);
+  record({ hook, test: 'mount namespace: host path, kill', status: problems.length ? 'fail' : 'pass', detail: problems.length ? problems.join('; ') : `b/f -> ${f?.hostPath} (${f?.hostPathStatus}); b/secret killed, host ${secret?.hostPath}` });
+}
+
 async function denyManyCell(hook: Hook, dir: string): Promise<void> {
   if (hook !== 'lsm') {
     record({ hook, test: 'deny x10000', status: 'n/a', detail: 'only lsm refuses an open; the other hooks kill (see deny)' });
@@ -256,6 +279,7 @@ async function hookCells(hook: Hook): Promise<void> {
     await denyCell(hook, dir);
     await denyManyCell(hook, dir);
     await pathTricksCell(hook, dir);
+    await mountNamespaceCell(hook, dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
