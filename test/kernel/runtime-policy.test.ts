@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { kernelDev } from '../../collector/src/enforce/enforcer';
+import { kernelDev } from '../../collector/src/resolve/host-path';
 import { startTicksOf } from '../../collector/src/enrich/process-info';
 import { native } from '../../collector/src/probe/native';
 import { startCapture, tempDir } from '../utils/kernel';

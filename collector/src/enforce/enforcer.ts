@@ -8,6 +8,7 @@ import { type Job, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import type { AuditRecord } from '../batch/wire';
 import { native, type PolicyEntry } from '../probe/native';
+import { kernelDev } from '../resolve/host-path';
 import { QUEUE_PREFIX } from '../queue/event-queue';
 import { ReplayGuard } from './replay-guard';
 import { type CommandBody, commandQueueName, verifyCommand, type WirePolicyEntry } from './signed-command';
@@ -35,13 +36,6 @@ export interface EnforcerOptions {
 interface SavedState {
   policy?: { version: string; entries: WirePolicyEntry[] };
   denies: WirePolicyEntry[];
-}
-
-/** The kernel's dev_t encoding (major << 20 | minor) of a stat() st_dev. */
-export function kernelDev(dev: bigint): number {
-  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
-  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
-  return major * 2 ** 20 + minor;
 }
 
 /** A wire entry as the kernel takes it; an executable is named by device and inode. */
