@@ -131,34 +131,77 @@ static __always_inline bool fw_needs_host_path(struct fw_open_event *e)
  * root, mounts ignored, after the path and the name as passed (host_len bytes). The task's view stops
  * at its root and crosses its own namespace's mounts, which the host does not have; the superblock
  * path plus the file's dev is what user space can place on the host's mount table. */
-static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_open_event *e, const struct path *path)
+/* Walks `d` up to its superblock's root (d_parent only: mounts and the task's root ignored) into
+ * s->walk. Returns where the path starts there (it ends at FW_PATH_MAX - 1); *whole is false when
+ * only its tail fit. */
+static __always_inline __s32 fw_sb_walk(struct fw_scratch *s, struct dentry *d, bool *whole)
 {
 	struct fw_walk_ctx c = {
-		.dentry = BPF_CORE_READ(path, dentry),
+		.dentry = d,
 		.pos = FW_PATH_MAX - 1,
 		.sb_only = true,
 	};
-	__u32 at = e->path_len + e->name_len, len;
 
-	if (e->host_len || !fw_needs_host_path(e)) /* walked already (before the policy) */
-		return;
-	e->flags |= FW_FLAG_OTHER_TREE;
 	bpf_loop(FW_WALK_MAX_DEPTH, fw_walk_step, &c, 0);
 	if (c.pos == FW_PATH_MAX - 1) { /* the superblock's root itself */
 		c.pos -= 1;
 		s->walk[c.pos & (FW_PATH_MAX - 1)] = '/';
 	}
-	len = FW_PATH_MAX - 1 - c.pos;
+	*whole = !c.out_of_room && c.done;
+	return c.pos;
+}
+
+static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_open_event *e, const struct path *path)
+{
+	__u32 at = e->path_len + e->name_len, len;
+	bool whole;
+	__s32 pos;
+
+	if (e->host_len || !fw_needs_host_path(e)) /* walked already (before the policy) */
+		return;
+	e->flags |= FW_FLAG_OTHER_TREE;
+	pos = fw_sb_walk(s, BPF_CORE_READ(path, dentry), &whole);
+	len = FW_PATH_MAX - 1 - pos;
 	if (at >= 2 * FW_PATH_MAX || len >= FW_PATH_MAX)
 		return;
 	/* The bound check above lets clang drop the masks, and the verifier needs them. */
 	barrier_var(at);
 	barrier_var(len);
 	bpf_probe_read_kernel(e->path + (at & (2 * FW_PATH_MAX - 1)), len & (FW_PATH_MAX - 1),
-			      &s->walk[c.pos & (FW_PATH_MAX - 1)]);
+			      &s->walk[pos & (FW_PATH_MAX - 1)]);
 	e->host_len = len;
-	if (c.out_of_room || !c.done)
+	if (!whole)
 		e->flags |= FW_FLAG_HOST_TAIL;
+}
+
+/* The policy's judgements that need the opened file itself (FW_ARMED_FS; e->dev and e->ino filled):
+ * - its inode: an entry for one file holds for every name of it (hard links, bind mounts of it);
+ * - for a host task, the path within the file's filesystem, unless the file is on the task's root
+ *   mount and that mount shows its whole filesystem (then that path is the resolved one): a bind
+ *   mount, or a second mount of a filesystem, is no way around a path entry.
+ * A task in another tree is judged on its host walk (fw_host_path) in fw_enforce. */
+static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_open_event *e, struct file *f)
+{
+	struct task_struct *task;
+	struct vfsmount *root;
+	__u8 act, fs_act;
+	bool whole;
+	__s32 pos;
+
+	if (!f || !(policy_armed & FW_ARMED_FS))
+		return FW_ACTION_ALLOW;
+	act = fw_policy_inode_action(s, e);
+	if (e->flags & FW_FLAG_OTHER_TREE)
+		return act;
+	task = (struct task_struct *)bpf_get_current_task();
+	root = BPF_CORE_READ(task, fs, root.mnt);
+	if (BPF_CORE_READ(f, f_path.mnt) == root && BPF_CORE_READ(root, mnt_root) == BPF_CORE_READ(root, mnt_sb, s_root))
+		return act;
+	pos = fw_sb_walk(s, BPF_CORE_READ(f, f_path.dentry), &whole);
+	if (!whole)
+		return act;
+	fs_act = fw_policy_fs_lookup(s, e->dev, &s->walk[pos & (FW_PATH_MAX - 1)], FW_PATH_MAX - 1 - pos);
+	return fs_act > act ? fs_act : act;
 }
 
 /* One input byte of base + '/' + name. A component is copied as it is read and dropped at its end
@@ -283,10 +326,10 @@ static __always_inline __u8 fw_finish_resolved(struct fw_scratch *s, struct fw_o
 
 	/* With a policy_fs armed, a task in another tree is judged on the host walk too: walk first. */
 	if (f && (policy_armed & FW_ARMED_FS)) {
-		fw_fill_file(e, f); /* the device the policy_fs key starts with */
+		fw_fill_file(e, f); /* the device and inode the policy_fs keys start with */
 		fw_host_path(s, e, &f->f_path);
 	}
-	act = fw_enforce(s, e, true, e->hook == FW_HOOK_LSM);
+	act = fw_enforce(s, e, true, e->hook == FW_HOOK_LSM, fw_file_policy(s, e, f));
 
 	if (act == FW_ACTION_ALLOW && fw_path_filtered(s, e, whole)) {
 		fw_count(FW_CNT_FILTERED);

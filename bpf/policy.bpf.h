@@ -116,21 +116,40 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_ope
 	return act;
 }
 
+/* The policy_fs action for `n` bytes of a path within the filesystem of `dev`, read from `src`
+ * (kernel memory with FW_PREFIX_MAX bytes readable). */
+static __always_inline __u8 fw_policy_fs_lookup(struct fw_scratch *s, __u32 dev, const void *src, __u32 n)
+{
+	if (n > FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN)
+		n = FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN;
+	s->key.prefixlen = (FW_FS_KEY_DEV_LEN + n) * 8;
+	__builtin_memcpy(s->key.data, &dev, FW_FS_KEY_DEV_LEN);
+	if (bpf_probe_read_kernel(s->key.data + FW_FS_KEY_DEV_LEN, FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN, src) != 0)
+		return FW_ACTION_ALLOW;
+	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key));
+}
+
 /* The policy_fs action for a record that carries the host walk (a task in another tree). */
 static __always_inline __u8 fw_policy_fs_action(struct fw_scratch *s, struct fw_open_event *e)
 {
-	__u32 at = e->path_len + e->name_len, n = e->host_len;
+	__u32 at = e->path_len + e->name_len;
 
-	if (!n || (e->flags & FW_FLAG_HOST_TAIL) || at >= 2 * FW_PATH_MAX)
+	if (!e->host_len || (e->flags & FW_FLAG_HOST_TAIL) || at >= 2 * FW_PATH_MAX)
 		return FW_ACTION_ALLOW;
-	if (n > FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN)
-		n = FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN;
 	barrier_var(at);
-	s->key.prefixlen = (FW_FS_KEY_DEV_LEN + n) * 8;
-	__builtin_memcpy(s->key.data, &e->dev, FW_FS_KEY_DEV_LEN);
-	if (bpf_probe_read_kernel(s->key.data + FW_FS_KEY_DEV_LEN, FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN,
-				  e->path + (at & (2 * FW_PATH_MAX - 1))) != 0)
+	return fw_policy_fs_lookup(s, e->dev, e->path + (at & (2 * FW_PATH_MAX - 1)), e->host_len);
+}
+
+/* The policy_fs action for the opened file's inode (e->dev, e->ino): an entry for one file, keyed by
+ * its device, a NUL (no path starts with one) and its inode, holds for every name of that file. */
+static __always_inline __u8 fw_policy_inode_action(struct fw_scratch *s, struct fw_open_event *e)
+{
+	if (!(e->flags & FW_FLAG_HAS_FILE) || !e->ino)
 		return FW_ACTION_ALLOW;
+	s->key.prefixlen = (FW_FS_KEY_DEV_LEN + 1 + sizeof(e->ino)) * 8;
+	__builtin_memcpy(s->key.data, &e->dev, FW_FS_KEY_DEV_LEN);
+	s->key.data[FW_FS_KEY_DEV_LEN] = 0;
+	__builtin_memcpy(s->key.data + FW_FS_KEY_DEV_LEN + 1, &e->ino, sizeof(e->ino));
 	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key));
 }
 
@@ -138,10 +157,11 @@ static __always_inline __u8 fw_policy_fs_action(struct fw_scratch *s, struct fw_
  * (and how it was carried out) in the event and sends SIGKILL where the action is a kill, or a deny on
  * a hook that cannot refuse the open (`can_deny` false). A name the kernel cannot judge (relative,
  * unnormalised: tracepoint names as passed) is allowed by the path policy. */
-static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_open_event *e, bool normalised, bool can_deny)
+static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_open_event *e, bool normalised, bool can_deny,
+					__u8 file_act)
 {
 	bool fs = (policy_armed & FW_ARMED_FS) && e->host_len;
-	__u8 act = FW_ACTION_ALLOW;
+	__u8 act = file_act; /* what the opened file itself decided (path.bpf.h, fw_file_policy) */
 
 	if (fw_kill_targeted()) {
 		e->flags |= FW_FLAG_KILL_TARGET;
@@ -150,8 +170,12 @@ static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_open_even
 	}
 	/* A tail-only name has lost its start: the path policy cannot judge it. */
 	if ((policy_armed & (FW_ARMED_PATH | FW_ARMED_SCOPED)) && !(e->flags & FW_FLAG_PATH_TAIL) &&
-	    fw_judgeable(e, normalised))
-		act = fw_policy_action(s, e);
+	    fw_judgeable(e, normalised)) {
+		__u8 path_act = fw_policy_action(s, e);
+
+		if (path_act > act)
+			act = path_act;
+	}
 	/* A task in another tree: also where the file is on the host (the stronger action wins). */
 	if (fs) {
 		__u8 fs_act = fw_policy_fs_action(s, e);

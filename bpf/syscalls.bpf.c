@@ -115,7 +115,7 @@ static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename
 		fw_fill_task(e, FW_HOOK_TRACEPOINT);
 		if (policy_armed & (FW_ARMED_PATH | FW_ARMED_SCOPED))
 			read_name(e, filename);
-		a.action = fw_enforce(s, e, false, false);
+		a.action = fw_enforce(s, e, false, false, FW_ACTION_ALLOW);
 		a.event_flags = e->flags & (FW_FLAG_DENY_AS_KILL | FW_FLAG_KILL_TARGET);
 	}
 	if (bpf_map_update_elem(&pending, &tid, &a, BPF_ANY) != 0)
@@ -266,12 +266,13 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 		e->flags |= a->event_flags;
 	} else if (policy_armed && !failures_only) {
 		/* With a policy_fs armed, a task in another tree is also judged on the host walk. */
+		f = NULL;
 		if ((policy_armed & FW_ARMED_FS) && ctx->ret >= 0 && (f = fd_file(ctx->ret))) {
-			fw_fill_file(e, f); /* the device the policy_fs key starts with */
+			fw_fill_file(e, f); /* the device and inode the policy_fs keys start with */
 			fw_host_path(s, e, &f->f_path);
 		}
 		/* The resolved path decides now; a kill here comes after the syscall ran. */
-		fw_enforce(s, e, whole, false);
+		fw_enforce(s, e, whole, false, fw_file_policy(s, e, f));
 	}
 	/* An open the policy acted on is evidence: never filtered out. A tail-only path cannot be
 	 * judged by prefix: it is kept and flagged for user space. */

@@ -101,7 +101,7 @@ std::string PolicyPath(Napi::Env env, Napi::Value v, const std::string &what, si
 	return p;
 }
 
-// { path, action: 'allow' | 'deny' | 'kill', comm?, exe?: { dev, ino }, fs?: { dev } }
+// { path, action: 'allow' | 'deny' | 'kill', comm?, exe?: { dev, ino }, fs?: { dev, ino? } } (with fs.ino, no path)
 PolicyEntry ParsePolicyEntry(Napi::Env env, Napi::Value v, const std::string &what)
 {
 	if (!v.IsObject())
@@ -123,9 +123,20 @@ PolicyEntry ParsePolicyEntry(Napi::Env env, Napi::Value v, const std::string &wh
 		throw Bad(env, what + " may have one of comm, exe and fs");
 	if (!fs.IsUndefined()) {
 		if (!fs.IsObject())
-			throw Bad(env, what + ".fs must be { dev }");
+			throw Bad(env, what + ".fs must be { dev } or { dev, ino }");
 		e.scope = FW_SCOPE_FS;
 		e.fs_dev = static_cast<uint32_t>(Integer(env, fs.As<Napi::Object>().Get("dev"), what + ".fs.dev", UINT32_MAX));
+		Napi::Value ino = fs.As<Napi::Object>().Get("ino");
+		if (!ino.IsUndefined()) {
+			// One file by inode (every name of it: hard links, bind mounts): the key's path part is
+			// a NUL, which no path has, then the inode (policy.bpf.h, fw_policy_inode_action).
+			uint64_t n = Integer(env, ino, what + ".fs.ino", UINT64_MAX);
+			if (n == 0)
+				throw Bad(env, what + ".fs.ino must not be 0");
+			e.path.assign(1, '\0');
+			e.path.append(reinterpret_cast<const char *>(&n), sizeof(n));
+			return e;
+		}
 		e.path = PolicyPath(env, o.Get("path"), what + ".path", FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN);
 		return e;
 	}

@@ -43,7 +43,7 @@ struct PolicyEntry {
 	std::string comm;        // FW_SCOPE_COMM: 1..FW_COMM_LEN-1 bytes
 	uint32_t exe_dev = 0;    // FW_SCOPE_EXE: kernel dev_t (major << 20 | minor)
 	uint64_t exe_ino = 0;    // FW_SCOPE_EXE
-	uint32_t fs_dev = 0;     // FW_SCOPE_FS: kernel dev_t; `path` is within that filesystem
+	uint32_t fs_dev = 0;     // FW_SCOPE_FS: kernel dev_t; `path` is within that filesystem, or NUL + inode
 };
 
 // The whole policy. Within the any-process entries, and within the scoped ones, the longest matching

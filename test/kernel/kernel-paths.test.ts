@@ -181,3 +181,56 @@ t.test('failed opens get their absolute path: ENOENT after cd (lexical), EACCES 
     t.equal(e.resolution, 'kernel');
   }
 });
+
+t.test('bind mounts and hard links: a file policy holds by inode, a directory policy through any mount of it; events show the path reached and the inode', async (t) => {
+  const dir = fs.realpathSync(tempDir(t));
+  const secret = path.join(dir, 'secret');
+  fs.writeFileSync(secret, 'secret');
+  const vault = path.join(dir, 'vault');
+  fs.mkdirSync(vault);
+  fs.writeFileSync(path.join(vault, 'inside'), 'inside');
+  fs.writeFileSync(path.join(dir, 'neighbour'), 'n');
+  const elsewhere = fs.realpathSync(tempDir(t));
+  const hardLink = path.join(elsewhere, 'hard-link');
+  fs.linkSync(secret, hardLink);
+  // Bind mounts in this namespace, unmounted before the directories go.
+  const dirMount = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bind-dir-'));
+  const vaultMount = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bind-vault-'));
+  const fileMount = path.join(elsewhere, 'file-mount');
+  fs.writeFileSync(fileMount, '');
+  t.teardown(() => {
+    for (const m of [dirMount, vaultMount, fileMount]) run('umount', [m]);
+    return sleep(200).then(() => {
+      fs.rmSync(dirMount, { recursive: true, force: true });
+      fs.rmSync(vaultMount, { recursive: true, force: true });
+    });
+  });
+  for (const [src, dst] of [[dir, dirMount], [vault, vaultMount], [secret, fileMount]]) {
+    const m = await run('mount', ['--bind', src, dst]);
+    t.equal(m.status, 0, `mount --bind ${src} ${dst}: ${m.stderr.trim()}`);
+  }
+  const { events } = startCapture(t, { policy: { killPaths: [secret, `${vault}/`] } });
+  const ino = (p: string): number => Number(fs.statSync(p).ino);
+  const forms: { label: string; reached: string; file: string }[] = [
+    { label: 'a hard link elsewhere', reached: hardLink, file: secret },
+    { label: 'a bind mount of the directory', reached: path.join(dirMount, 'secret'), file: secret },
+    { label: 'a bind mount of the file itself', reached: fileMount, file: secret },
+    { label: 'a bind mount of a protected directory (prefix policy)', reached: path.join(vaultMount, 'inside'), file: path.join(vault, 'inside') },
+    { label: 'the protected directory reached through a bind mount of its parent', reached: path.join(dirMount, 'vault', 'inside'), file: path.join(vault, 'inside') },
+  ];
+  for (const f of forms) {
+    const before = events.length;
+    const r = await sh(`cat ${f.reached}`);
+    await settle();
+    t.equal(r.status, 137, `${f.label}: killed (exit 137)`);
+    t.notMatch(r.stdout, /secret|inside/, `${f.label}: nothing read`);
+    const hits = events.slice(before).filter((e) => e.comm === 'cat' && Number(e.ino) === ino(f.file));
+    t.equal(hits.length, 1, `${f.label}: one event for the file's inode`);
+    const e = hits[0];
+    if (!e) continue;
+    t.equal(e.resolvedPath.toString(), f.reached, `${f.label}: the path the kernel reached`);
+    t.equal(e.action, 'kill', `${f.label}: action kill`);
+  }
+  const neighbour = await sh(`cat ${dirMount}/neighbour`);
+  t.equal(neighbour.status, 0, 'a neighbour reached through the bind mount is not killed');
+});

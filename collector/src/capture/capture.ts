@@ -5,7 +5,7 @@ import { PathFilter } from '../filter/path-filter';
 import type { CapturedEvent } from '../format/ecs';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
 import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
-import { fsPolicyEntries, HostPathMapper, type HostPathResult } from '../resolve/host-path';
+import { fsPolicyEntries, HostPathMapper, type HostPathResult, inodePolicyEntries } from '../resolve/host-path';
 import { PathResolver } from '../resolve/path-resolver';
 
 export interface CaptureOptions {
@@ -60,6 +60,8 @@ export class Capture {
    * mount table changes. */
   private policyEntries: PolicyEntry[];
   private policyGeneration = -1;
+  /** The protected files' device:inode pairs last put in the kernel. */
+  private policyInodes = '';
   private readonly fsPolicyPathMax: number;
   private readonly policyTimer: NodeJS.Timeout;
   private readonly pathFilter: PathFilter;
@@ -161,16 +163,21 @@ export class Capture {
     this.reader.setPolicy([...entries, ...this.fsEntries()]);
   }
 
-  /** The filesystem entries for the current policy and mount table. */
+  /** The filesystem entries for the current policy and mount table, and the protected files' inodes. */
   private fsEntries(): PolicyEntry[] {
     const { mounts, generation } = this.hostPaths.table();
     this.policyGeneration = generation;
-    return this.policyEntries.length > 0 ? fsPolicyEntries(this.policyEntries, mounts, this.fsPolicyPathMax) : [];
+    if (this.policyEntries.length === 0) return [];
+    const inodes = inodePolicyEntries(this.policyEntries);
+    this.policyInodes = inodeKeys(inodes);
+    return [...fsPolicyEntries(this.policyEntries, mounts, this.fsPolicyPathMax), ...inodes];
   }
 
-  /** Re-translates the policy when the host's mount table changed (a mount moves a protected path). */
+  /** Re-translates the policy when the host's mount table changed (a mount moves a protected path),
+   * or a protected file is another inode now (replaced by a rename). */
   private refreshPolicy(): void {
-    if (this.policyEntries.length === 0 || this.hostPaths.table().generation === this.policyGeneration) return;
+    if (this.policyEntries.length === 0) return;
+    if (this.hostPaths.table().generation === this.policyGeneration && inodeKeys(inodePolicyEntries(this.policyEntries)) === this.policyInodes) return;
     this.reader.setPolicy([...this.policyEntries, ...this.fsEntries()]);
   }
 
@@ -193,3 +200,5 @@ export class Capture {
     return this.reader.close();
   }
 }
+
+const inodeKeys = (entries: readonly PolicyEntry[]): string => entries.map((e) => `${e.fs!.dev}:${e.fs!.ino}:${e.action}`).join(',');

@@ -81,9 +81,11 @@ export interface PolicyEntry {
   /** `dev` in the kernel's encoding (major << 20 | minor). */
   exe?: { dev: number; ino: number | bigint };
   /** `path` is a path within the filesystem of this device (kernel encoding), from its root: judged
-   * on where a file opened by a process in another mount namespace or under chroot is
-   * (collector/src/resolve/host-path.ts makes these from the any-process entries). */
-  fs?: { dev: number };
+   * on where the opened file is in its filesystem, for a process in another mount namespace or under
+   * chroot, or a host process reaching it through a bind mount. With `ino`, one file by inode
+   * instead (every name of it), and `path` only names it. collector/src/resolve/host-path.ts makes
+   * both from the any-process entries. */
+  fs?: { dev: number; ino?: number | bigint };
 }
 
 /**

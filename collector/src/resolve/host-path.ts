@@ -234,3 +234,31 @@ export function fsPolicyEntries(entries: readonly PolicyEntry[], mounts: readonl
   }
   return out;
 }
+
+/**
+ * One entry per any-process deny or kill entry that names an existing file (not a directory, not a
+ * prefix ending in "/"): that file by device and inode, so the policy holds for every name the file
+ * has or gets (a hard link, a bind mount of the file), in any mount namespace. Re-made whenever the
+ * policy is refreshed: a file replaced under the protected name (a new inode) is covered from then
+ * on, and the old inode, which the filesystem may give to another file, is dropped.
+ */
+export function inodePolicyEntries(entries: readonly PolicyEntry[], stat: (p: Buffer) => fs.BigIntStats | undefined = statQuiet): PolicyEntry[] {
+  const out: PolicyEntry[] = [];
+  for (const e of entries) {
+    if (e.action === 'allow' || e.comm !== undefined || e.exe !== undefined || e.fs !== undefined) continue;
+    const p = Buffer.isBuffer(e.path) ? e.path : Buffer.from(e.path);
+    if (p.length === 0 || p[p.length - 1] === SLASH) continue;
+    const st = stat(p);
+    if (!st || st.isDirectory() || st.ino === 0n) continue;
+    out.push({ path: p, action: e.action, fs: { dev: kernelDev(st.dev), ino: st.ino } });
+  }
+  return out;
+}
+
+function statQuiet(p: Buffer): fs.BigIntStats | undefined {
+  try {
+    return fs.statSync(p, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { native } from '../../../collector/src/probe/native';
-import { fsPolicyEntries, HostPathMapper, kernelDev, parseMountinfo } from '../../../collector/src/resolve/host-path';
+import { fsPolicyEntries, HostPathMapper, inodePolicyEntries, kernelDev, parseMountinfo } from '../../../collector/src/resolve/host-path';
 
 const layout = native().layout();
 
@@ -97,4 +97,32 @@ t.test('policy paths translate onto the host filesystems: the mount holding each
     ['/srv/data/', 254 * 2 ** 20, 'kill'],
     ['/sub/', 8 * 2 ** 20 + 1, 'kill'],
   ], 'a scoped entry is not translated');
+});
+
+t.test('a deny or kill entry naming an existing file also protects it by inode; directories, prefixes, allows, scoped and missing entries do not', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-inode-policy-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'file');
+  fs.writeFileSync(file, 'x');
+  fs.mkdirSync(path.join(dir, 'sub'));
+  fs.symlinkSync(file, path.join(dir, 'link'));
+  const st = fs.statSync(file, { bigint: true });
+  const fsOf = { dev: kernelDev(st.dev), ino: st.ino };
+  const out = inodePolicyEntries([
+    { path: file, action: 'kill' },
+    { path: path.join(dir, 'link'), action: 'deny' },
+    { path: path.join(dir, 'sub'), action: 'kill' },
+    { path: `${dir}/`, action: 'kill' },
+    { path: file, action: 'allow' },
+    { path: file, action: 'kill', comm: 'cat' },
+    { path: path.join(dir, 'missing'), action: 'kill' },
+  ]);
+  t.strictSame(
+    out.map((e) => ({ path: e.path.toString(), action: e.action, fs: e.fs })),
+    [
+      { path: file, action: 'kill', fs: fsOf },
+      { path: path.join(dir, 'link'), action: 'deny', fs: fsOf },
+    ],
+    'the file, and a symlink to it as the file it names',
+  );
 });

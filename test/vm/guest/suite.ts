@@ -187,10 +187,26 @@ async function pathTricksCell(hook: Hook, dir: string): Promise<void> {
     ['//', `cat /${pt}//secret`],
     ['dirfd openat', `python3 ${dir}/dirfd.py ${pt}`],
     ['openat2 dirfd ..', `python3 ${dir}/openat2.py ${pt}`],
+    ['hard link', `cat ${dir}/elsewhere/hard-link`],
+    ['bind mount of the directory', `cat ${dir}/bound/secret`],
   ];
+  // The last two reach the file under another name: their events show that name, with its inode.
+  fs.linkSync(secret, path.join(dir, 'elsewhere', 'hard-link'));
+  fs.mkdirSync(path.join(dir, 'bound'));
+  const bound = spawnSync('mount', ['--bind', pt, path.join(dir, 'bound')], { encoding: 'utf8' });
+  if (bound.status !== 0) {
+    record({ hook, test: 'path tricks stopped', status: 'fail', detail: `mount --bind: ${bound.stderr.trim()}` });
+    return;
+  }
+  const reached = [...forms.slice(0, -2).map(() => secret), path.join(dir, 'elsewhere', 'hard-link'), path.join(dir, 'bound', 'secret')];
   // Each form in its own subshell, so a kill ends only that one; its status and output to files.
   const script = forms.map(([, cmd], i) => `(${cmd}) > ${dir}/out.${i} 2> ${dir}/err.${i}; echo $? > ${dir}/st.${i}`).join('; ');
-  const r = await capture(hook, dir, script, undefined, [{ path: secret, action: 'deny' }]);
+  let r: Run;
+  try {
+    r = await capture(hook, dir, script, undefined, [{ path: secret, action: 'deny' }]);
+  } finally {
+    spawnSync('umount', [path.join(dir, 'bound')]);
+  }
   const lsm = hook === 'lsm';
   const wrong: string[] = [];
   forms.forEach(([label], i) => {
@@ -201,9 +217,11 @@ async function pathTricksCell(hook: Hook, dir: string): Promise<void> {
     if (!stopped || out.includes('TOPSECRET') || out.includes('survived')) wrong.push(`${label}: exit ${status}, out ${JSON.stringify(out.slice(0, 40))}, err ${JSON.stringify(err.trim().split('\n').pop())}`);
   });
   const want = lsm ? 'deny' : 'kill';
-  const hits = r.all.filter((e) => e.resolvedPath.toString() === secret);
-  if (hits.length !== forms.length || hits.some((e) => e.action !== want)) wrong.push(`${hits.length} events with the real path for ${forms.length} forms: ${hits.map(describe).join('; ')}`);
-  record({ hook, test: 'path tricks stopped', status: wrong.length ? 'fail' : 'pass', detail: wrong.length ? wrong.join('; ') : `${forms.length} of ${forms.length} stopped (${lsm ? 'EPERM' : 'killed'}), each recorded once as ${secret} (${forms.map(([l]) => l).join(', ')})` });
+  const ino = fs.statSync(secret).ino;
+  const hits = r.all.filter((e) => Number(e.ino) === ino);
+  const paths = hits.map((e) => e.resolvedPath.toString()).sort();
+  if (JSON.stringify(paths) !== JSON.stringify([...reached].sort()) || hits.some((e) => e.action !== want)) wrong.push(`${hits.length} events for the file's inode, ${forms.length} forms: ${hits.map(describe).join('; ')}`);
+  record({ hook, test: 'path tricks stopped', status: wrong.length ? 'fail' : 'pass', detail: wrong.length ? wrong.join('; ') : `${forms.length} of ${forms.length} stopped (${lsm ? 'EPERM' : 'killed'}), each recorded once with the path the kernel reached and the file's inode (${forms.map(([l]) => l).join(', ')})` });
 }
 
 const describe = (e: CapturedEvent): string => `${e.resolvedPath} hook ${e.hook} ret ${e.retUnknown ? 'unknown' : e.ret}${e.pathLexical ? ' lexical' : ''}${e.action !== 'allow' ? ` ${e.action}` : ''}`;
