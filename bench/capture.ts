@@ -113,10 +113,15 @@ async function main(): Promise<void> {
 
   const all = { events: 0 } as { stats?: CaptureStats; events: number };
   const v = await measure(filewarden(undefined, all));
-  rows.push({ name: 'filewarden, every event delivered', value: `${v.toFixed(0)} ns/open`, ratio: v / base, target: '<= 1.25x', met: v / base <= 1.25, note: `last run: ${all.events} delivered, ${all.stats?.dropped} dropped` });
+  const every: Row = { name: 'filewarden, every event delivered', value: `${v.toFixed(0)} ns/open`, ratio: v / base, target: "<= opensnoop's ratio", note: `last run: ${all.events} delivered, ${all.stats?.dropped} dropped` };
+  rows.push(every);
   const filt = { events: 0 } as { stats?: CaptureStats; events: number };
   const f = await measure(filewarden({ excludeComms: ['openloop'] }, filt));
-  rows.push({ name: 'filewarden, filtered in kernel', value: `${f.toFixed(0)} ns/open`, ratio: f / base, target: '<= 1.10x', met: f / base <= 1.1, note: `last run: ${filt.stats?.filtered} filtered` });
+  rows.push({ name: 'filewarden, filtered in kernel (comm)', value: `${f.toFixed(0)} ns/open`, ratio: f / base, target: '<= 1.10x', met: f / base <= 1.1, note: `last run: ${filt.stats?.filtered} filtered` });
+  // The path filter judges the kernel-resolved path at syscall exit: the dentry walk runs first.
+  const byPath = { events: 0 } as { stats?: CaptureStats; events: number };
+  const fp = await measure(filewarden({ includePaths: ['/nonexistent-filewarden-bench/'] }, byPath));
+  rows.push({ name: 'filewarden, filtered in kernel (path)', value: `${fp.toFixed(0)} ns/open`, ratio: fp / base, target: '<= 1.10x', met: fp / base <= 1.1, note: `last run: ${byPath.stats?.filtered} filtered, ${byPath.events} delivered` });
 
   const peers: [string, () => Tracer][] = [
     ['libbpf-tools opensnoop', () => peer('opensnoop', [], 1500)],
@@ -127,6 +132,8 @@ async function main(): Promise<void> {
     try {
       const p = await measure(make());
       rows.push({ name, value: `${p.toFixed(0)} ns/open`, ratio: p / base });
+      // opensnoop records less per event (no inode, device, cgroup, resolved path): the bar to meet.
+      if (name.includes('opensnoop')) every.met = v <= p;
     } catch (e) {
       rows.push({ name, value: 'n/a', note: (e as Error).message.split('\n')[0] });
     }
