@@ -12,8 +12,8 @@ import { startTicksOf } from '../collector/src/enrich/process-info';
 import { native } from '../collector/src/probe/native';
 import Redis from 'ioredis';
 import { resolveEndpoint } from '../stack/src/endpoints';
-import { defaultStateDir } from '../stack/src/paths';
 import { enrollThisHost } from '../cli/src/pipeline';
+import { benchStateDir } from './workload';
 
 const TRIALS = Number(process.env.FW_BENCH_TRIALS ?? 30);
 const root = path.resolve(__dirname, '..', '..');
@@ -44,8 +44,7 @@ function service(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; 
 }
 
 async function main(): Promise<void> {
-  // scripts/bench.sh points FILEWARDEN_STATE_DIR at the benchmarks' own stack, never the user's.
-  const stateDir = defaultStateDir();
+  const stateDir = benchStateDir();
   const redisUrl = resolveEndpoint(stateDir, 'redis');
   const esUrl = resolveEndpoint(stateDir, 'elasticsearch');
   const es = new Client({ node: esUrl });

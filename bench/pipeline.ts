@@ -12,9 +12,9 @@ import Redis from 'ioredis';
 import { parseMetrics } from '../collector/src/metrics/metrics-server';
 import { installTemplates } from '../indexer/src/ecs/index-templates';
 import { parseInfo } from '../stack/src/redis';
-import { defaultStateDir, resolveEndpoints } from '../stack/src';
+import { resolveEndpoints } from '../stack/src';
 import { packageRoot } from '../stack/src/package-root';
-import { ensureTools, outDir, printTable, type Row, runOpenloop } from './workload';
+import { benchStateDir, ensureTools, outDir, printTable, type Row, runOpenloop } from './workload';
 import { enrollThisHost } from '../cli/src/pipeline';
 
 const THROUGHPUT_EVENTS = Number(process.env.FW_BENCH_PIPELINE_EVENTS ?? 200_000);
@@ -100,7 +100,7 @@ const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark loads BPF programs: run it as root');
   ensureTools([]);
-  const { redisUrl, elasticsearchUrl } = resolveEndpoints(defaultStateDir());
+  const { redisUrl, elasticsearchUrl } = resolveEndpoints(benchStateDir());
   const es = new Client({ node: elasticsearchUrl });
   const redis = new Redis(redisUrl);
   const name = `bench-${crypto.randomBytes(3).toString('hex')}`;

@@ -3,6 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../stack/src/package-root';
+import { ownStateDir } from '../stack/src/paths';
 
 export const outDir = path.join(packageRoot(), 'build', 'bench');
 const openloop = path.join(outDir, 'openloop');
@@ -45,3 +46,6 @@ export function printTable(rows: Row[]): void {
     console.log(line([r.name, r.value, r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`, r.target ?? '', r.met === undefined ? '' : r.met ? 'yes' : 'NO']) + ' ' + (r.note ?? ''));
   }
 }
+
+/** The benchmarks' own stack (scripts/bench.sh sets it), never the user's. */
+export const benchStateDir = (): string => ownStateDir('benchmarks', 'run them with npm run bench:<name>');

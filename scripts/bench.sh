@@ -13,12 +13,13 @@ case "$name" in
   *) exec node "dist/bench/$name.js" "$@" ;;
 esac
 source scripts/own-stack.sh
-trap own_stack_down EXIT
+own_stack_lock scripts/bench.sh "$name" "$@"
+trap 'guard_release; own_stack_down' EXIT
 own_stack bench 26380 29200 29300
 export FILEWARDEN_ISOLATION_FILE=test-artifacts/isolation-guard-bench.json
 log=test-artifacts/bench-$name-guard.log
 : > "$log"
-guard begin "$log"
+guard begin "$log" || exit 1
 status=0
 node "dist/bench/$name.js" "$@" || status=$?
 guard end "$log" || status=1

@@ -4,10 +4,25 @@
 
 fw() { node bin/filewarden.js "$@"; }
 
+# own_stack_lock SCRIPT ARGS...: runs the script again under a lock, once: one test run or stack
+# benchmark at a time, since they share the isolation guard's view of the user's stack and their
+# own stacks' ports. flock(1) keeps the lock out of the children (close-on-exec), so a server that
+# a run starts never holds it after the run.
+own_stack_lock() {
+  [ -n "${FILEWARDEN_OWN_STACK_LOCK:-}" ] && return 0
+  export FILEWARDEN_OWN_STACK_LOCK=/run/lock/filewarden-own-stack.lock
+  mkdir -p /run/lock
+  local rc=0
+  flock -n -E 75 "$FILEWARDEN_OWN_STACK_LOCK" bash "$@" || rc=$?
+  if [ "$rc" = 75 ]; then echo "another npm test or stack benchmark is running (it holds $FILEWARDEN_OWN_STACK_LOCK)" >&2; fi
+  exit "$rc"
+}
+
 # own_stack NAME REDIS_PORT ES_PORT ES_TRANSPORT_PORT: starts (or reuses) the stack in
 # <user state dir>-NAME on those ports and points every filewarden command of this shell at it.
 own_stack() {
   local name=$1 redis_port=$2 es_port=$3 transport_port=$4
+
   # The user's stack: whatever filewarden would use right now (FILEWARDEN_STATE_DIR, or the default).
   FILEWARDEN_USER_STATE_DIR=$(node -e 'console.log(require("./dist/stack/src").defaultStateDir())')
   export FILEWARDEN_USER_STATE_DIR
@@ -28,9 +43,28 @@ own_stack_down() {
 }
 
 # guard begin|end LOG: the isolation guard's halves, each a tap run whose output goes to LOG too.
+# The second half runs only after a first half that passed (it releases what that one started), and
+# also when the run is cut short (guard_release, from the EXIT trap).
+guard_begun=0
 guard() {
   export FILEWARDEN_ISOLATION_FILE="${FILEWARDEN_ISOLATION_FILE:-test-artifacts/isolation-guard.json}"
   mkdir -p test-artifacts
+  if [ "$1" = begin ]; then
+    rm -f "$FILEWARDEN_ISOLATION_FILE"
+  elif [ "$guard_begun" != 1 ]; then
+    echo "isolation guard: its first half did not pass, so there is nothing to compare" >&2
+    return 1
+  fi
+  local rc
   npx --no-install tap --timeout 900 "test/isolation/$1.ts" 2>&1 | tee -a "$2"
-  return "${PIPESTATUS[0]}"
+  rc=${PIPESTATUS[0]}
+  if [ "$1" = begin ] && [ "$rc" = 0 ]; then guard_begun=1; fi
+  if [ "$1" = end ]; then guard_begun=0; fi
+  return "$rc"
+}
+
+# From the EXIT trap: a run cut short between the halves still stops and removes what the first
+# half started or made (the second half's teardown does it; its verdict is moot then).
+guard_release() {
+  if [ "$guard_begun" = 1 ]; then guard end /dev/null >/dev/null 2>&1 || true; fi
 }

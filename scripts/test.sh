@@ -4,12 +4,13 @@
 # the services this run started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
 source scripts/own-stack.sh
+own_stack_lock scripts/test.sh "$@"
+bash scripts/setup.sh
 
 mkdir -p test-artifacts
 : > test-artifacts/tap.log
-trap own_stack_down EXIT
+trap 'guard_release; own_stack_down' EXIT
 # The tests' own stack, on ports of its own: /var/lib/filewarden-test next to /var/lib/filewarden.
 own_stack test 16380 19200 19300
 echo "== host"

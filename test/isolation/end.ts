@@ -9,7 +9,10 @@ const guardFile = process.env.FILEWARDEN_ISOLATION_FILE;
 t.test("the run left the user's stack exactly as it was", async (t) => {
   if (!guardFile || !fs.existsSync(guardFile)) throw new Error(`no guard file ${guardFile ?? '(FILEWARDEN_ISOLATION_FILE unset)'}: the first half (test/isolation/begin.ts) did not run`);
   const g = JSON.parse(fs.readFileSync(guardFile, 'utf8')) as GuardState;
-  t.teardown(() => releaseUserStack(g));
+  t.teardown(async () => {
+    await releaseUserStack(g);
+    fs.rmSync(guardFile, { force: true }); // used once: a later run never acts on it
+  });
   const after = await stackContents(g.stateDir);
   t.equal(after.clusterUuid, g.before.clusterUuid, 'the same Elasticsearch cluster');
   t.strictSame(Object.keys(after.indices), Object.keys(g.before.indices), 'no index created or deleted');

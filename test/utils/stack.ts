@@ -4,13 +4,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { defaultStateDir, resolveEndpoint, resolveEndpoints, type Endpoints } from '../../stack/src';
+import { ownStateDir, resolveEndpoint, resolveEndpoints, type Endpoints } from '../../stack/src';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
 /** Endpoints of the stack under test; throws (failing the test) when it is not running. */
 export function endpoints(): Endpoints {
-  return resolveEndpoints(defaultStateDir());
+  return resolveEndpoints(ownStateDir('the tests', 'run them with npm test (or npm run test:only -- FILE)'));
 }
 
 export function esClient(): Client {

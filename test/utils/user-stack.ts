@@ -37,7 +37,12 @@ export interface StackContents {
   redisVolatile: string[];
 }
 
+/** Written into a state directory the guard made, with the run's id: the only directory it removes. */
+export const GUARD_MARKER = '.made-by-isolation-guard';
+
 export interface GuardState {
+  /** This run's id, also in the marker of a directory the guard made. */
+  runId: string;
   stateDir: string;
   /** The guard created the state directory (fresh machine): it removes it afterwards. */
   created: boolean;
@@ -159,11 +164,25 @@ export async function seedUserStack(stateDir: string, log: (l: string) => void):
   log(`user stack seeded in ${stateDir}: ${/indexed (\d+)/.exec(out.split('\n').filter((l) => l.includes('indexed')).pop() ?? '')?.[1] ?? '?'} events, an alert`);
 }
 
-/** Stops the user's stack if the guard started it, and removes its directory if the guard made it. */
-export async function releaseUserStack(g: GuardState): Promise<void> {
+/** Makes the user's state directory on a machine that has none, marked as this run's. */
+export function makeMarkedStateDir(stateDir: string, runId: string): void {
+  fs.mkdirSync(stateDir, { recursive: false });
+  fs.writeFileSync(path.join(stateDir, GUARD_MARKER), runId);
+}
+
+/**
+ * Stops the user's stack if the guard started it, and removes its directory if the guard made it:
+ * only when the directory holds this run's marker, so a stale or foreign record never removes a
+ * user's data.
+ */
+export async function releaseUserStack(g: Pick<GuardState, 'runId' | 'stateDir' | 'created' | 'started'>): Promise<void> {
   if (g.started || g.created) {
     const r = await cli(['stack', 'down'], userEnv(g.stateDir));
     if (r.code !== 0) throw new Error(`stack down in ${g.stateDir}: ${r.stderr.trim()}`);
   }
-  if (g.created) fs.rmSync(g.stateDir, { recursive: true, force: true });
+  if (!g.created) return;
+  const marker = path.join(g.stateDir, GUARD_MARKER);
+  const mark = fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : undefined;
+  if (mark !== g.runId) throw new Error(`not removing ${g.stateDir}: it holds no marker of this run (${GUARD_MARKER})`);
+  fs.rmSync(g.stateDir, { recursive: true, force: true });
 }
