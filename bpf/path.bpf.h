@@ -120,8 +120,9 @@ static __always_inline bool fw_needs_host_path(struct fw_open_event *e)
 	if (host_root_mnt_id) {
 		struct mount *m = fw_real_mount(BPF_CORE_READ(task, fs, root.mnt));
 
-		if (BPF_CORE_READ(m, mnt_id) != host_root_mnt_id)
-			return true;
+		/* The same mount holds one superblock: the inode decides, and the device, whose stat()
+		 * value differs from s_dev on a btrfs subvolume, is not compared. */
+		return BPF_CORE_READ(m, mnt_id) != host_root_mnt_id || BPF_CORE_READ(root, d_inode, i_ino) != host_root_ino;
 	}
 	return BPF_CORE_READ(root, d_inode, i_ino) != host_root_ino ||
 	       BPF_CORE_READ(root, d_sb, s_dev) != host_root_dev;
@@ -176,14 +177,13 @@ static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_open_ev
 
 /* The policy's judgements that need the opened file itself (FW_ARMED_FS; e->dev and e->ino filled):
  * - its inode: an entry for one file holds for every name of it (hard links, bind mounts of it);
- * - for a host task, the path within the file's filesystem, unless the file is on the task's root
- *   mount and that mount shows its whole filesystem (then that path is the resolved one): a bind
- *   mount, or a second mount of a filesystem, is no way around a path entry.
+ * - for a host task, the path within the file's filesystem: a bind mount, or a second mount of a
+ *   filesystem, is no way around a path entry, in either direction (a protected path that is itself
+ *   a bind mount is translated to where its files are, and reaching them there is judged too). One
+ *   more walk per open while a policy with path entries is set.
  * A task in another tree is judged on its host walk (fw_host_path) in fw_enforce. */
 static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_open_event *e, struct file *f)
 {
-	struct task_struct *task;
-	struct vfsmount *root;
 	__u8 act, fs_act;
 	bool whole;
 	__s32 pos;
@@ -192,10 +192,6 @@ static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_open_
 		return FW_ACTION_ALLOW;
 	act = fw_policy_inode_action(s, e);
 	if (e->flags & FW_FLAG_OTHER_TREE)
-		return act;
-	task = (struct task_struct *)bpf_get_current_task();
-	root = BPF_CORE_READ(task, fs, root.mnt);
-	if (BPF_CORE_READ(f, f_path.mnt) == root && BPF_CORE_READ(root, mnt_root) == BPF_CORE_READ(root, mnt_sb, s_root))
 		return act;
 	pos = fw_sb_walk(s, BPF_CORE_READ(f, f_path.dentry), &whole);
 	if (!whole)

@@ -157,7 +157,7 @@ export class CollectorAgent {
       this.metrics = await serveMetrics(this.registry, this.o.metricsPort, this.o.metricsHost);
       // A moment for Redis to answer, so the first batches need not go through the spool.
       await this.queue.ready(2000);
-      this.capture = new Capture(this.opts.capture, (events) => this.onEvents(events));
+      this.capture = new Capture({ onPolicyRefreshError: (m) => this.opts.log(`enforce: the policy's re-translation was refused, the previous one stays in force: ${m}`), ...this.opts.capture }, (events) => this.onEvents(events));
     } catch (e) {
       // Nothing was read from the kernel: close what is open so the process can exit with the error.
       await this.shipper.close();
@@ -318,6 +318,7 @@ export class CollectorAgent {
     mirroredCounter(r, 'filewarden_events_unresolved_total', 'relative names whose process was gone before resolution', k((s) => s.unresolved));
     mirroredCounter(r, 'filewarden_events_host_path_total', 'events of a process in another mount namespace or under chroot given a host path (filewarden.path.host)', k((s) => s.hostPathed));
     mirroredCounter(r, 'filewarden_events_host_path_missing_total', 'events of a process in another mount namespace or under chroot without a host path (see filewarden.path.host_status)', k((s) => s.hostPathMissing));
+    mirroredCounter(r, 'filewarden_policy_refresh_failures_total', 'policy re-translations (a mount or a protected file changed) the kernel refused; the previous policy stays in force', k((s) => s.policyRefreshFailures));
     mirroredCounter(r, 'filewarden_events_proc_resolved_total', 'names the kernel could not resolve, joined in user space from /proc (the flagged last resort)', k((s) => s.procResolved));
     mirroredCounter(r, 'filewarden_events_sequenced_total', 'events given a sequence number by this run', () => this.sequenced);
     const sh = (f: (s: ReturnType<Shipper['stats']>) => number) => () => f(this.shipper.stats());

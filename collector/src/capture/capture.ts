@@ -21,6 +21,9 @@ export interface CaptureOptions {
   batchRecords?: number;
   /** @defaultValue 50 */
   batchDelayMs?: number;
+  /** Told when a policy refresh (a mount or a protected file changed) is refused; the previous
+   * policy stays in force. @defaultValue none (counted in stats only) */
+  onPolicyRefreshError?: (message: string) => void;
 }
 
 export interface CaptureStats extends ReaderStats {
@@ -36,6 +39,9 @@ export interface CaptureStats extends ReaderStats {
   hostPathed: number;
   /** Such events without one (host_status not_mounted, unverified, truncated or no_file). */
   hostPathMissing: number;
+  /** Policy re-translations (a mount or a protected file changed) the kernel refused: the policy in
+   * force stays the previous one, and the refresh is tried again every 2 s. */
+  policyRefreshFailures: number;
 }
 
 /** How often the host's mount table is checked for changes that move a protected path. */
@@ -62,6 +68,8 @@ export class Capture {
   private policyGeneration = -1;
   /** The protected files' device:inode pairs last put in the kernel. */
   private policyInodes = '';
+  private policyRefreshFailures = 0;
+  private readonly onPolicyRefreshError?: (message: string) => void;
   private readonly fsPolicyPathMax: number;
   private readonly policyTimer: NodeJS.Timeout;
   private readonly pathFilter: PathFilter;
@@ -81,6 +89,7 @@ export class Capture {
     const decoder = new OpenEventDecoder(lay);
     this.fsPolicyPathMax = lay.prefixMax - lay.fsKeyDevLen;
     this.policyEntries = policyEntriesOf(opts.policy);
+    this.onPolicyRefreshError = opts.onPolicyRefreshError;
     const fsEntries = this.fsEntries();
     this.reader = new RingReader(
       {
@@ -152,6 +161,7 @@ export class Capture {
       delivered: this.delivered,
       hostPathed: this.hostPathed,
       hostPathMissing: this.hostPathMissing,
+      policyRefreshFailures: this.policyRefreshFailures,
     };
   }
 
@@ -177,8 +187,16 @@ export class Capture {
    * or a protected file is another inode now (replaced by a rename). */
   private refreshPolicy(): void {
     if (this.policyEntries.length === 0) return;
-    if (this.hostPaths.table().generation === this.policyGeneration && inodeKeys(inodePolicyEntries(this.policyEntries)) === this.policyInodes) return;
-    this.reader.setPolicy([...this.policyEntries, ...this.fsEntries()]);
+    try {
+      if (this.hostPaths.table().generation === this.policyGeneration && inodeKeys(inodePolicyEntries(this.policyEntries)) === this.policyInodes) return;
+      this.reader.setPolicy([...this.policyEntries, ...this.fsEntries()]);
+    } catch (err) {
+      // On a timer: a throw would end the collector and with it every policy. Keep the one in force.
+      this.policyRefreshFailures++;
+      this.policyGeneration = -1;
+      this.policyInodes = '';
+      this.onPolicyRefreshError?.((err as Error).message);
+    }
   }
 
   /** SIGKILL at the process's next traced open, if its start time still matches. */

@@ -217,6 +217,8 @@ export function fsPolicyEntries(entries: readonly PolicyEntry[], mounts: readonl
   const add = (dev: number, p: Buffer, action: PolicyEntry['action']) => {
     if (p.length <= maxPath) out.push({ path: p, action, fs: { dev } });
   };
+  // A mount whose root is not a path (nsfs: "net:[4026531840]") holds no file a path entry names.
+  mounts = mounts.filter((m) => m.root[0] === SLASH);
   for (const e of entries) {
     if (e.comm !== undefined || e.exe !== undefined || e.fs !== undefined) continue;
     const p = Buffer.isBuffer(e.path) ? e.path : Buffer.from(e.path);
@@ -236,28 +238,30 @@ export function fsPolicyEntries(entries: readonly PolicyEntry[], mounts: readonl
 }
 
 /**
- * One entry per any-process deny or kill entry that names an existing file (not a directory, not a
- * prefix ending in "/"): that file by device and inode, so the policy holds for every name the file
- * has or gets (a hard link, a bind mount of the file), in any mount namespace. Re-made whenever the
- * policy is refreshed: a file replaced under the protected name (a new inode) is covered from then
- * on, and the old inode, which the filesystem may give to another file, is dropped.
+ * One entry per any-process deny or kill entry that names an existing regular file (not a symlink,
+ * a directory or a prefix ending in "/"): that file by device and inode, so the policy holds for
+ * every name the file has or gets (a hard link, a bind mount of the file), in any mount namespace.
+ * A symlink at the protected name is not followed: whoever can write its directory could otherwise
+ * point it at a file every process opens. Re-made whenever the policy is refreshed: a file replaced
+ * under the protected name (a new inode) is covered from then on, and the old inode, which the
+ * filesystem may give to another file, is dropped.
  */
-export function inodePolicyEntries(entries: readonly PolicyEntry[], stat: (p: Buffer) => fs.BigIntStats | undefined = statQuiet): PolicyEntry[] {
+export function inodePolicyEntries(entries: readonly PolicyEntry[], lstat: (p: Buffer) => fs.BigIntStats | undefined = lstatQuiet): PolicyEntry[] {
   const out: PolicyEntry[] = [];
   for (const e of entries) {
     if (e.action === 'allow' || e.comm !== undefined || e.exe !== undefined || e.fs !== undefined) continue;
     const p = Buffer.isBuffer(e.path) ? e.path : Buffer.from(e.path);
     if (p.length === 0 || p[p.length - 1] === SLASH) continue;
-    const st = stat(p);
-    if (!st || st.isDirectory() || st.ino === 0n) continue;
+    const st = lstat(p);
+    if (!st || !st.isFile() || st.ino === 0n) continue;
     out.push({ path: p, action: e.action, fs: { dev: kernelDev(st.dev), ino: st.ino } });
   }
   return out;
 }
 
-function statQuiet(p: Buffer): fs.BigIntStats | undefined {
+function lstatQuiet(p: Buffer): fs.BigIntStats | undefined {
   try {
-    return fs.statSync(p, { bigint: true });
+    return fs.lstatSync(p, { bigint: true });
   } catch {
     return undefined;
   }
