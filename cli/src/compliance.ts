@@ -1,7 +1,6 @@
 // `filewarden retention`, `filewarden verify` and `filewarden report`: the evidence an auditor gets
 // (docs/compliance.md). Each reads Elasticsearch only through the options the other commands use.
 import fs from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import { esClient } from '../../indexer/src/es-client';
 import { loadTrustedKeys } from '../../indexer/src/integrity/trusted-keys';
 import { verifyChains, type VerifyResult } from '../../indexer/src/integrity/verify';
@@ -12,6 +11,7 @@ import { htmlToPdf } from '../../indexer/src/report/report-pdf';
 import { runRetention } from '../../indexer/src/retention/retention-job';
 import { ilmPolicies, loadRetentionPolicy } from '../../indexer/src/retention/retention-policy';
 import { esOptions, type EsCliOptions } from './pipeline';
+import { checkPeriod } from './period';
 
 type Log = (line: string) => void;
 
@@ -23,9 +23,7 @@ export interface IndexNames extends EsCliOptions {
   auditIndex: string;
 }
 
-function period(o: { from: Date; to: Date }): void {
-  if (o.from.getTime() > o.to.getTime()) throw new InvalidArgumentError(`--from ${o.from.toISOString()} is after --to ${o.to.toISOString()}`);
-}
+const period = (o: { from: Date; to: Date }): void => checkPeriod(o.from, o.to);
 
 async function refreshAll(es: ReturnType<typeof esClient>, o: IndexNames): Promise<void> {
   await es.indices.refresh({ index: `${o.indexPrefix}-*,${o.deadletterIndex},${o.checkpointIndex},${o.alertIndex},${o.auditIndex}`, ignore_unavailable: true, allow_no_indices: true });

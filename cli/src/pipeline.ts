@@ -15,6 +15,7 @@ import type { EsConnectionOptions } from '../../indexer/src/es-client';
 import { defaultStateDir, resolveEndpoint, stackUp } from '../../stack/src';
 import { choosePort } from '../../stack/src/ports';
 import { filtersFrom, policyFrom, type CollectOptions } from './collect';
+import { checkPeriod } from './period';
 
 export interface ShipOptions {
   redisUrl?: string;
@@ -231,6 +232,7 @@ export async function gapsCommand(stateDir: string, o: GapsCliOptions, log: Log)
   const es = esClient(esOptions(stateDir, o));
   await es.indices.refresh({ index: `${o.indexPrefix}-*,${o.deadletterIndex},${o.checkpointIndex}`, ignore_unavailable: true, allow_no_indices: true });
   const period = o.from || o.to ? { from: o.from ?? new Date(0), to: o.to ?? new Date() } : undefined;
+  if (period) checkPeriod(period.from, period.to);
   const report = await sequenceGaps(es, { indices: [`${o.indexPrefix}-*`, o.deadletterIndex], checkpointIndex: o.checkpointIndex }, { bootId: o.bootId, period });
   if (o.json) log(JSON.stringify(report, null, 2));
   else if (report.length === 0) log(period ? `gaps: no sequenced events between ${period.from.toISOString()} and ${period.to.toISOString()}` : 'gaps: no sequenced events found');

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { esClient } from '../../indexer/src/es-client';
 import { searchEvents, type SearchHit } from '../../indexer/src/search/search-events';
 import { esOptions, type EsCliOptions } from './pipeline';
+import { checkPeriod } from './period';
 
 type Log = (line: string) => void;
 
@@ -58,7 +59,7 @@ export function formatTable(hits: SearchHit[]): string[] {
 
 export async function searchCommand(stateDir: string, query: string | undefined, o: SearchCliOptions, log: Log, err: Log): Promise<number> {
   if (o.alerts && o.audit) throw new InvalidArgumentError('--alerts and --audit choose one index each: give one of them');
-  if (o.from.getTime() > o.to.getTime()) throw new InvalidArgumentError(`--from ${o.from.toISOString()} is after --to ${o.to.toISOString()}`);
+  checkPeriod(o.from, o.to);
   const index = o.alerts ? o.alertIndex : o.audit ? o.auditIndex : `${o.indexPrefix}-*`;
   const es = esClient(esOptions(stateDir, o));
   try {

@@ -37,7 +37,10 @@ t.test('gaps --from/--to keeps the boots seen in the period, and checks each in 
   t.strictSame(summary(await gaps()), [['new', [{ from: 2, to: 2 }]], ['old', [{ from: 3, to: 3 }, { from: 5, to: 6 }]]], 'no period: every boot');
   t.strictSame(summary(await gaps('--from', 'now-1h')), [['new', [{ from: 2, to: 2 }]]], '--from now-1h: the boot active in the last hour, in full');
   t.strictSame(summary(await gaps('--from', 'now-4h', '--to', 'now-150m')), [['old', [{ from: 3, to: 3 }, { from: 5, to: 6 }]]], 'a window three hours back: the old boot, with its checkpointed tail');
-  const none = await cli(['gaps', '--index-prefix', `${name}-events`, '--deadletter-index', dl, '--checkpoint-index', ck, '--from', 'now+1h']);
+  const none = await cli(['gaps', '--index-prefix', `${name}-events`, '--deadletter-index', dl, '--checkpoint-index', ck, '--from', 'now+1h', '--to', 'now+2h']);
   t.equal(none.code, 0);
   t.match(none.stdout, /^gaps: no sequenced events between \S+ and \S+$/m, 'an empty period says so');
+  const backwards = await cli(['gaps', '--index-prefix', `${name}-events`, '--from', 'now', '--to', 'now-1h']);
+  t.not(backwards.code, 0, 'a period that ends before it starts is refused');
+  t.match(backwards.stderr, /--from \S+ is after --to \S+/);
 });

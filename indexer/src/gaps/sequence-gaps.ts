@@ -57,7 +57,10 @@ async function bootsInPeriod(es: Client, src: GapSources, period: { from: Date; 
     query: { bool: { filter: [{ exists: { field: 'filewarden.boot_id' } }, NOT_UNTRUSTED, { range: { '@timestamp': { gte: period.from.toISOString(), lte: period.to.toISOString() } } }] } },
     aggs: { boots: { terms: { field: 'filewarden.boot_id', size: 10_000 } } },
   });
-  return ((r.aggregations?.boots as { buckets: TermsBucket[] } | undefined)?.buckets ?? []).map((b) => b.key);
+  const boots = r.aggregations?.boots as { buckets: TermsBucket[]; sum_other_doc_count?: number } | undefined;
+  // More boots than one terms aggregation returns: refuse rather than check some and say nothing.
+  if ((boots?.sum_other_doc_count ?? 0) > 0) throw new Error('more than 10,000 host boots in the period: narrow --from/--to, or pick one with --boot-id');
+  return (boots?.buckets ?? []).map((b) => b.key);
 }
 
 /**

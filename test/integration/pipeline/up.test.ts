@@ -37,7 +37,10 @@ t.test('filewarden up: searchable opens, a built-in alert, a kernel kill from --
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   t.teardown(() => void proc.kill('SIGKILL'));
   t.ok(await waitFor(async () => /\[index\] index: queue filewarden-events/.test(out) && /\[collect\] collect: queue/.test(out), 60_000), 'both children started');
-  t.match(out, /\[index\] index: [1-9]\d* rules -> filewarden-alerts; 1 kernel policy entries .*commands signed and sent/, 'the indexer runs the built-in rules and the file given, and signs commands');
+  // The indexer prints its rules line after its queue line: wait for it rather than race it.
+  await until('the indexer to run the built-in rules and the file given, and to sign commands', () =>
+    /\[index\] index: [1-9]\d* rules -> filewarden-alerts; 1 kernel policy entries .*commands signed and sent/.test(out) ? true : undefined,
+  );
   await until('the collector to take signed commands', () => (/\[collect\] .*taking signed commands/.test(out) ? true : undefined));
   // The first batch of this boot makes the indexer push the kernel-scope rule as a signed policy.
   await until('the kernel policy from --rules', () => (/\[collect\] .*enforce: policy \w+: 1 of 1 entries in force/.test(out) ? true : undefined));
