@@ -198,18 +198,24 @@ t.test('bind mounts and hard links: a file policy holds by inode, a directory po
   const vaultMount = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bind-vault-'));
   const fileMount = path.join(elsewhere, 'file-mount');
   fs.writeFileSync(fileMount, '');
+  // The other direction: the protected path is itself a bind mount, and its files are read at their source.
+  const source = path.join(dir, 'source');
+  fs.mkdirSync(source);
+  fs.writeFileSync(path.join(source, 'served'), 'served');
+  const served = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-bind-served-'));
   t.teardown(() => {
-    for (const m of [dirMount, vaultMount, fileMount]) run('umount', [m]);
+    for (const m of [dirMount, vaultMount, fileMount, served]) run('umount', [m]);
     return sleep(200).then(() => {
       fs.rmSync(dirMount, { recursive: true, force: true });
       fs.rmSync(vaultMount, { recursive: true, force: true });
+      fs.rmSync(served, { recursive: true, force: true });
     });
   });
-  for (const [src, dst] of [[dir, dirMount], [vault, vaultMount], [secret, fileMount]]) {
+  for (const [src, dst] of [[dir, dirMount], [vault, vaultMount], [secret, fileMount], [source, served]]) {
     const m = await run('mount', ['--bind', src, dst]);
     t.equal(m.status, 0, `mount --bind ${src} ${dst}: ${m.stderr.trim()}`);
   }
-  const { events } = startCapture(t, { policy: { killPaths: [secret, `${vault}/`] } });
+  const { events } = startCapture(t, { policy: { killPaths: [secret, `${vault}/`, `${served}/`] } });
   const ino = (p: string): number => Number(fs.statSync(p).ino);
   const forms: { label: string; reached: string; file: string }[] = [
     { label: 'a hard link elsewhere', reached: hardLink, file: secret },
@@ -217,13 +223,14 @@ t.test('bind mounts and hard links: a file policy holds by inode, a directory po
     { label: 'a bind mount of the file itself', reached: fileMount, file: secret },
     { label: 'a bind mount of a protected directory (prefix policy)', reached: path.join(vaultMount, 'inside'), file: path.join(vault, 'inside') },
     { label: 'the protected directory reached through a bind mount of its parent', reached: path.join(dirMount, 'vault', 'inside'), file: path.join(vault, 'inside') },
+    { label: 'a protected bind mount read at its source', reached: path.join(source, 'served'), file: path.join(source, 'served') },
   ];
   for (const f of forms) {
     const before = events.length;
     const r = await sh(`cat ${f.reached}`);
     await settle();
     t.equal(r.status, 137, `${f.label}: killed (exit 137)`);
-    t.notMatch(r.stdout, /secret|inside/, `${f.label}: nothing read`);
+    t.notMatch(r.stdout, /secret|inside|served/, `${f.label}: nothing read`);
     const hits = events.slice(before).filter((e) => e.comm === 'cat' && Number(e.ino) === ino(f.file));
     t.equal(hits.length, 1, `${f.label}: one event for the file's inode`);
     const e = hits[0];
