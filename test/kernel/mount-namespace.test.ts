@@ -50,6 +50,17 @@ function tree(t: Parameters<typeof tempDir>[0]): string {
   return dir;
 }
 
+/** DIR/root with a static busybox in bin/ and one file in etc/: a tree to chroot into. */
+function chrootTree(dir: string, file: string, content: string): string {
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'etc'));
+  fs.copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'));
+  fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
+  fs.writeFileSync(path.join(root, 'etc', file), content);
+  return root;
+}
+
 t.test('a bind mount inside a mount namespace: file.path is the process view b/f, filewarden.path.host is a/f, the same inode on the host', async (t) => {
   const dir = tree(t);
   const { events } = startCapture(t, { filters: { includeComms: ['cat'] } });
@@ -75,12 +86,7 @@ t.test('a bind mount inside a mount namespace: file.path is the process view b/f
 
 t.test('a chrooted process: file.path is the path inside the chroot, filewarden.path.host the path on the host', async (t) => {
   const dir = tree(t);
-  const root = path.join(dir, 'root');
-  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
-  fs.mkdirSync(path.join(root, 'etc'));
-  fs.copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'));
-  fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
-  fs.writeFileSync(path.join(root, 'etc', 'fw-chroot-file'), 'x\n');
+  const root = chrootTree(dir, 'fw-chroot-file', 'x\n');
   const { events } = startCapture(t, { filters: { includeComms: ['busybox'] } });
   const r = await run('chroot', [root, '/bin/busybox', 'cat', '/etc/fw-chroot-file']);
   t.equal(r.status, 0, r.stderr);
@@ -155,12 +161,7 @@ t.test('a kill policy on a host path stops a process that reaches the file throu
 
 t.test('a kill policy on a host path stops a chrooted process that opens it by its in-chroot name', async (t) => {
   const dir = tree(t);
-  const root = path.join(dir, 'root');
-  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
-  fs.mkdirSync(path.join(root, 'etc'));
-  fs.copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'));
-  fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
-  fs.writeFileSync(path.join(root, 'etc', 'secret'), 's\n');
+  const root = chrootTree(dir, 'secret', 's\n');
   const { events } = startCapture(t, { policy: { killPaths: [`${root}/etc/`] }, filters: { includeComms: ['busybox'] } });
   const r = await run('chroot', [root, '/bin/busybox', 'cat', '/etc/secret']);
   t.equal(r.status, 137, 'killed');
