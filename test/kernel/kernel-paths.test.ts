@@ -241,3 +241,23 @@ t.test('bind mounts and hard links: a file policy holds by inode, a directory po
   const neighbour = await sh(`cat ${dirMount}/neighbour`);
   t.equal(neighbour.status, 0, 'a neighbour reached through the bind mount is not killed');
 });
+
+t.test('a protected file replaced under its name: the new inode is protected and the old one released at once (inotify), not at the next 2 s refresh', async (t) => {
+  const dir = fs.realpathSync(tempDir(t));
+  const secret = path.join(dir, 'token');
+  fs.writeFileSync(secret, 'v1');
+  const oldName = path.join(dir, 'old-inode');
+  fs.linkSync(secret, oldName); // keeps the old inode alive, and reachable, after the replacement
+  const { capture } = startCapture(t, { policy: { killPaths: [secret] } });
+  t.equal((await sh(`cat ${oldName}`)).status, 137, 'before: the protected inode is killed under any name');
+  const fresh = path.join(dir, 'token.new');
+  fs.writeFileSync(fresh, 'v2');
+  fs.renameSync(fresh, secret);
+  // The watch's refresh, not the timer's: counted only when the directory's change started it.
+  for (let i = 0; i < 100 && capture.stats().policyWatchRefreshes === 0; i++) await sleep(20);
+  t.ok(capture.stats().policyWatchRefreshes >= 1, 'the rename started a refresh');
+  const old = await sh(`cat ${oldName}`);
+  t.equal(old.status, 0, 'the old inode, no longer at the protected name, is released');
+  t.equal(old.stdout, 'v1');
+  t.equal((await sh(`cat ${secret}`)).status, 137, 'the new file at the protected name is killed');
+});

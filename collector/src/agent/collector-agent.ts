@@ -318,6 +318,7 @@ export class CollectorAgent {
     mirroredCounter(r, 'filewarden_events_unresolved_total', 'relative names whose process was gone before resolution', k((s) => s.unresolved));
     mirroredCounter(r, 'filewarden_events_host_path_total', 'events of a process in another mount namespace or under chroot given a host path (filewarden.path.host)', k((s) => s.hostPathed));
     mirroredCounter(r, 'filewarden_events_host_path_missing_total', 'events of a process in another mount namespace or under chroot without a host path (see filewarden.path.host_status)', k((s) => s.hostPathMissing));
+    mirroredCounter(r, 'filewarden_policy_watch_refreshes_total', 'policy refreshes started at once because a file protected by inode changed under its name', k((s) => s.policyWatchRefreshes));
     mirroredCounter(r, 'filewarden_policy_refresh_failures_total', 'policy re-translations (a mount or a protected file changed) the kernel refused; the previous policy stays in force', k((s) => s.policyRefreshFailures));
     mirroredCounter(r, 'filewarden_events_proc_resolved_total', 'names the kernel could not resolve, joined in user space from /proc (the flagged last resort)', k((s) => s.procResolved));
     mirroredCounter(r, 'filewarden_events_sequenced_total', 'events given a sequence number by this run', () => this.sequenced);

@@ -6,6 +6,7 @@ import type { CapturedEvent } from '../format/ecs';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
 import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
 import { fsPolicyEntries, HostPathMapper, type HostPathResult, inodePolicyEntries } from '../resolve/host-path';
+import { ProtectedFilesWatch } from './protected-files-watch';
 import { PathResolver } from '../resolve/path-resolver';
 
 export interface CaptureOptions {
@@ -42,6 +43,8 @@ export interface CaptureStats extends ReaderStats {
   /** Policy re-translations (a mount or a protected file changed) the kernel refused: the policy in
    * force stays the previous one, and the refresh is tried again every 2 s. */
   policyRefreshFailures: number;
+  /** Refreshes started at once because a file protected by inode changed under its name. */
+  policyWatchRefreshes: number;
 }
 
 /** How often the host's mount table is checked for changes that move a protected path. */
@@ -69,6 +72,7 @@ export class Capture {
   /** The protected files' device:inode pairs last put in the kernel. */
   private policyInodes = '';
   private policyRefreshFailures = 0;
+  private readonly protectedWatch = new ProtectedFilesWatch(() => this.refreshPolicy());
   private readonly onPolicyRefreshError?: (message: string) => void;
   private readonly fsPolicyPathMax: number;
   private readonly policyTimer: NodeJS.Timeout;
@@ -162,6 +166,7 @@ export class Capture {
       hostPathed: this.hostPathed,
       hostPathMissing: this.hostPathMissing,
       policyRefreshFailures: this.policyRefreshFailures,
+      policyWatchRefreshes: this.protectedWatch.changes,
     };
   }
 
@@ -177,8 +182,9 @@ export class Capture {
   private fsEntries(): PolicyEntry[] {
     const { mounts, generation } = this.hostPaths.table();
     this.policyGeneration = generation;
-    if (this.policyEntries.length === 0) return [];
     const inodes = inodePolicyEntries(this.policyEntries);
+    this.protectedWatch.set(inodes.map((e) => e.path as Buffer));
+    if (this.policyEntries.length === 0) return [];
     this.policyInodes = inodeKeys(inodes);
     return [...fsPolicyEntries(this.policyEntries, mounts, this.fsPolicyPathMax), ...inodes];
   }
@@ -214,6 +220,7 @@ export class Capture {
 
   /** Stops capture; resolves after every buffered event was handed over. */
   close(): Promise<void> {
+    this.protectedWatch.close();
     clearInterval(this.policyTimer);
     return this.reader.close();
   }
