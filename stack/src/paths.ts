@@ -19,12 +19,21 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
+ * The user's own state directory while a run of the tests or benchmarks points FILEWARDEN_STATE_DIR
+ * at a stack of its own: FILEWARDEN_USER_STATE_DIR (scripts/own-stack.sh sets it to what
+ * `filewarden` would have used), or the default without FILEWARDEN_STATE_DIR.
+ */
+export function userStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.FILEWARDEN_USER_STATE_DIR || defaultStateDir({ ...env, FILEWARDEN_STATE_DIR: undefined }));
+}
+
+/**
  * The state directory of a stack of one's own (the tests', the benchmarks'): FILEWARDEN_STATE_DIR,
  * set by scripts/test.sh and scripts/bench.sh, and never the user's (FILEWARDEN_USER_STATE_DIR, or
  * the default without FILEWARDEN_STATE_DIR). Throws otherwise, saying how to run.
  */
 export function ownStateDir(who: string, how: string, env: NodeJS.ProcessEnv = process.env): string {
-  const user = path.resolve(env.FILEWARDEN_USER_STATE_DIR || defaultStateDir({ ...env, FILEWARDEN_STATE_DIR: undefined }));
+  const user = userStateDir(env);
   const dir = env.FILEWARDEN_STATE_DIR ? path.resolve(env.FILEWARDEN_STATE_DIR) : undefined;
   if (!dir || dir === user) throw new Error(`${who} run against a stack of their own, never ${user}: ${how}, which sets FILEWARDEN_STATE_DIR`);
   return dir;

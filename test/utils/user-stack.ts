@@ -7,13 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import Redis from 'ioredis';
-import { resolveEndpoints, stackPaths, stackStatus } from '../../stack/src';
-import { cli, repoRoot } from './stack';
+import { resolveEndpoints, stackPaths, stackStatus, userStateDir } from '../../stack/src';
 
-/** The user's state directory: the one `filewarden` uses when nothing overrides it. */
-export function userStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.FILEWARDEN_USER_STATE_DIR || '/var/lib/filewarden');
-}
+export { userStateDir };
+import { cli, repoRoot } from './stack';
 
 /** Run against the user's stack: FILEWARDEN_STATE_DIR names it, no URL override leaks in. */
 export function userEnv(stateDir: string): NodeJS.ProcessEnv {

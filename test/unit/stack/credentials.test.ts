@@ -31,10 +31,10 @@ t.test('the Redis ACL turns the default user off and keeps only a hash of the pa
 });
 
 t.test('the firewall table refuses the stack ports to every socket owner but the allowed uids, on IPv4 and IPv6 loopback', async (t) => {
-  const table = firewallTable('/var/lib/filewarden');
+  const table = firewallTable('/srv/fw-example-state');
   t.match(table, /^filewarden_[0-9a-f]{12}$/);
   t.not(firewallTable('/tmp/other'), table, 'one table per state directory');
-  const rules = firewallRuleset({ table, ports: [9300, 6380, 9200], uids: [999, 0] }, '/var/lib/filewarden');
+  const rules = firewallRuleset({ table, ports: [9300, 6380, 9200], uids: [999, 0] }, '/srv/fw-example-state');
   t.match(rules, `table inet ${table} {}\ndelete table inet ${table}\n`, 'replaced in one transaction');
   t.match(rules, 'elements = { 6380, 9200, 9300 }');
   t.match(rules, 'elements = { 0, 999 }');
