@@ -126,6 +126,26 @@ std::vector<Want> ProgramsOf(Hook hook)
 	return {};
 }
 
+// Turns autoload off for every program of `obj`, then on for the hook's programs whose tracepoints
+// (if any) all exist here; returns those.
+std::vector<bpf_program *> ChoosePrograms(bpf_object *obj, Hook hook)
+{
+	std::vector<bpf_program *> chosen;
+	bpf_program *prog;
+	bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
+	for (const auto &w : ProgramsOf(hook)) {
+		bool present = true;
+		for (const auto &tp : w.tracepoints)
+			present = present && TracepointExists(tp);
+		prog = bpf_object__find_program_by_name(obj, w.prog.c_str());
+		if (!present || !prog)
+			continue;
+		bpf_program__set_autoload(prog, true);
+		chosen.push_back(prog);
+	}
+	return chosen;
+}
+
 // The tree the collector sees: its mount namespace and its root directory. A traced task elsewhere
 // gets the superblock-relative walk of its files, which user space maps onto this tree's mount table.
 // Left 0 (no walk) when either cannot be read.
@@ -389,20 +409,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		return nullptr;
 	}
 
-	std::vector<bpf_program *> chosen;
-	auto wants = ProgramsOf(opts.hook);
-	bpf_program *prog;
-	bpf_object__for_each_program(prog, p->obj_) bpf_program__set_autoload(prog, false);
-	for (const auto &w : wants) {
-		bool present = true;
-		for (const auto &tp : w.tracepoints)
-			present = present && TracepointExists(tp);
-		prog = bpf_object__find_program_by_name(p->obj_, w.prog.c_str());
-		if (!present || !prog)
-			continue;
-		bpf_program__set_autoload(prog, true);
-		chosen.push_back(prog);
-	}
+	std::vector<bpf_program *> chosen = ChoosePrograms(p->obj_, opts.hook);
 	if (chosen.empty()) {
 		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "none of the " + hook + " hook's attach points exist on this kernel"};
 		return nullptr;
@@ -486,18 +493,7 @@ bool Probe::LoadFailures(uint32_t self_tgid, uint32_t filter_flags, std::vector<
 			return false;
 		}
 	}
-	bpf_program *prog;
-	bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
-	for (const auto &w : ProgramsOf(Hook::Tracepoint)) {
-		bool present = true;
-		for (const auto &tp : w.tracepoints)
-			present = present && TracepointExists(tp);
-		prog = bpf_object__find_program_by_name(skel->obj, w.prog.c_str());
-		if (!present || !prog)
-			continue;
-		bpf_program__set_autoload(prog, true);
-		chosen->push_back(prog);
-	}
+	*chosen = ChoosePrograms(skel->obj, Hook::Tracepoint);
 	if (chosen->empty()) {
 		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "failed opens cannot be recorded next to the " + hook +
 			" hook: none of the syscall tracepoints exist (is tracefs mounted?)"};
