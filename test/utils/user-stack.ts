@@ -10,7 +10,7 @@ import Redis from 'ioredis';
 import { resolveEndpoints, stackPaths, stackStatus, userStateDir } from '../../stack/src';
 
 export { userStateDir };
-import { cli, repoRoot } from './stack';
+import { cli, redisConnection, repoRoot } from './stack';
 
 /** Run against the user's stack: FILEWARDEN_STATE_DIR names it, no URL override leaks in. */
 export function userEnv(stateDir: string): NodeJS.ProcessEnv {
@@ -54,15 +54,7 @@ export interface GuardState {
 
 async function clients(stateDir: string): Promise<{ es: Client; redis: Redis }> {
   const ep = resolveEndpoints(stateDir, {});
-  const u = new URL(ep.redisUrl);
-  const redis = new Redis({
-    host: u.hostname,
-    port: Number(u.port),
-    username: u.username ? decodeURIComponent(u.username) : undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-  });
+  const redis = new Redis({ ...redisConnection(ep.redisUrl), lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   return { es: new Client({ node: ep.elasticsearchUrl }), redis };
 }
