@@ -179,10 +179,9 @@ export class Capture {
   }
 
   /** The filesystem entries for the current policy and mount table, and the protected files' inodes. */
-  private fsEntries(): PolicyEntry[] {
+  private fsEntries(inodes = inodePolicyEntries(this.policyEntries)): PolicyEntry[] {
     const { mounts, generation } = this.hostPaths.table();
     this.policyGeneration = generation;
-    const inodes = inodePolicyEntries(this.policyEntries);
     this.protectedWatch.set(inodes.map((e) => e.path as Buffer));
     if (this.policyEntries.length === 0) return [];
     this.policyInodes = inodeKeys(inodes);
@@ -194,8 +193,9 @@ export class Capture {
   private refreshPolicy(): void {
     if (this.policyEntries.length === 0) return;
     try {
-      if (this.hostPaths.table().generation === this.policyGeneration && inodeKeys(inodePolicyEntries(this.policyEntries)) === this.policyInodes) return;
-      this.reader.setPolicy([...this.policyEntries, ...this.fsEntries()]);
+      const inodes = inodePolicyEntries(this.policyEntries); // one lstat per protected file
+      if (this.hostPaths.table().generation === this.policyGeneration && inodeKeys(inodes) === this.policyInodes) return;
+      this.reader.setPolicy([...this.policyEntries, ...this.fsEntries(inodes)]);
     } catch (err) {
       // On a timer: a throw would end the collector and with it every policy. Keep the one in force.
       this.policyRefreshFailures++;
