@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import Redis from 'ioredis';
-import { parseMetrics } from '../collector/src/metrics/metrics-server';
+import { parseMetrics } from '../stack/src/metrics-server';
 import { installTemplates } from '../indexer/src/ecs/index-templates';
 import { parseInfo } from '../stack/src/redis';
 import { resolveEndpoints } from '../stack/src';

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { Capture, type CaptureStats } from '../../collector/src/capture/capture';
-import { toEcs } from '../../collector/src/format/ecs';
+import { toEcs } from '../../contract/src/event-document';
+import { abiOf } from '../../contract/src/tables';
 import type { HookRequest } from '../../collector/src/probe/hook-select';
 import { mountOf, parseMounts, readText } from '../../collector/src/probe/kernel-facts';
 import { type FilterOptions, native, type PolicyOptions } from '../../collector/src/probe/native';
@@ -121,7 +122,7 @@ export async function collect(o: CollectOptions, err: (line: string) => void): P
     let out = '';
     for (const e of events) {
       if (pipeClosed || (o.count !== undefined && printed >= o.count)) break;
-      out += JSON.stringify(toEcs(e)) + '\n';
+      out += JSON.stringify(toEcs(e, abiOf(process.arch))) + '\n';
       printed++;
     }
     if (out) process.stdout.write(out);

@@ -2,10 +2,10 @@
 // and make the key pair that signs enforcement commands.
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { generateKeys } from '../../collector/src/enforce/signed-command';
+import { generateKeys } from '../../stack/src/command-keys';
 import { AlertEngine } from '../../indexer/src/alerts/alert-engine';
 import { MemoryThresholdStore } from '../../indexer/src/alerts/threshold-store';
-import type { IndexedDocument } from '../../collector/src/format/event-document';
+import type { EventDocument } from '../../contract/src/event-document';
 import { kernelPolicy } from '../../indexer/src/rules/kernel-policy';
 import { loadRules, RuleFileError } from '../../indexer/src/rules/rule-loader';
 
@@ -53,9 +53,9 @@ export async function rulesTest(files: string[], o: RulesTestOptions, log: Log, 
   for await (const line of lines) {
     n++;
     if (!line.trim()) continue;
-    let doc: IndexedDocument;
+    let doc: EventDocument;
     try {
-      doc = JSON.parse(line) as IndexedDocument;
+      doc = JSON.parse(line) as EventDocument;
     } catch (e) {
       err(`${o.events}:${n}: not JSON: ${(e as Error).message}`);
       return 1;

@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
-import { toEcs } from '../../collector/src/format/ecs';
+import { toEcsHere as toEcs } from '../utils/kernel';
 import { AlertEngine } from '../../indexer/src/alerts/alert-engine';
 import { MemoryThresholdStore } from '../../indexer/src/alerts/threshold-store';
-import type { IndexedDocument } from '../../collector/src/format/event-document';
+import type { EventDocument } from '../../contract/src/event-document';
 import { loadRules } from '../../indexer/src/rules/rule-loader';
 import { startCapture, tempDir } from '../utils/kernel';
 
@@ -22,7 +22,7 @@ async function alertsFor(t: Test, workload: () => void): Promise<{ events: numbe
   await capture.close();
   const engine = new AlertEngine(loadRules(['builtin']), new MemoryThresholdStore());
   const inputs = events.map((e, i) => {
-    const doc = toEcs(e) as IndexedDocument;
+    const doc = toEcs(e) as EventDocument;
     doc.host = { name: os.hostname(), boot: { id: 'b' } };
     return { id: `e${i}`, doc, tsMs: Number(e.wallNs / 1_000_000n) };
   });

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import type { CapturedEvent } from '../../collector/src/format/ecs';
-import { toEcs } from '../../collector/src/format/ecs';
+import type { CapturedEvent } from '../../contract/src/event';
+import { toEcsHere as toEcs } from '../utils/kernel';
 import { startCapture, tempDir } from '../utils/kernel';
 
 interface Exit {

@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { fromWire, toWire } from '../../collector/src/batch/wire';
-import type { CapturedEvent } from '../../collector/src/format/ecs';
-import { toEcs } from '../../collector/src/format/ecs';
+import { fromWire, toWire } from '../../contract/src/wire-v1';
+import type { CapturedEvent } from '../../contract/src/event';
+import { toEcsHere as toEcs } from '../utils/kernel';
 import { startCapture, tempDir } from '../utils/kernel';
 
 interface Exit {

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { OpenEventDecoder, type OpenEvent } from '../../collector/src/decode/open-event';
+import type { OpenEvent } from '../../contract/src/event';
+import { OpenEventDecoder } from '../../collector/src/decode/open-event';
 import { native, type RingReader } from '../../collector/src/probe/native';
 
 const O = { RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, TRUNC: 0o1000, DIRECTORY: 0o200000, CLOEXEC: 0o2000000 };

@@ -5,9 +5,9 @@
 // for a failed open to strace's dirfd (or cwd) path with the name joined lexically.
 import fs from 'node:fs';
 import t from 'tap';
-import type { CapturedEvent } from '../../collector/src/format/ecs';
-import { toEcs } from '../../collector/src/format/ecs';
-import { unescapeName } from '../../collector/src/format/path-text';
+import type { CapturedEvent } from '../../contract/src/event';
+import { toEcsHere as toEcs } from '../utils/kernel';
+import { unescapeName } from '../../contract/src/path-text';
 import { normalizeAbsolute } from '../../collector/src/resolve/path-resolver';
 import { runWorkload, startCapture, tempDir, type StraceOpen } from '../utils/kernel';
 

@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { Capture, type CaptureOptions } from '../../collector/src/capture/capture';
-import type { CapturedEvent } from '../../collector/src/format/ecs';
+import type { CapturedEvent } from '../../contract/src/event';
+import { type EcsOpenDocument, toEcs } from '../../contract/src/event-document';
+import { abiOf } from '../../contract/src/tables';
 
 export interface Captured {
   events: CapturedEvent[];
@@ -96,3 +98,6 @@ export async function runWorkload<R>(t: Test, script: string, args: string[], op
   if (status !== 0) throw new Error(`workload failed (${status}): ${stderr}`);
   return { report: JSON.parse(stdout) as R, strace: opts.strace ? parseStrace(fs.readFileSync(traceFile, 'utf8')) : [] };
 }
+
+/** The document of an event captured here: its flag bits named with this machine's kernel ABI. */
+export const toEcsHere = (e: CapturedEvent): EcsOpenDocument => toEcs(e, abiOf(process.arch));

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import type { Test } from 'tap';
-import { parseMetrics } from '../../collector/src/metrics/metrics-server';
+import { parseMetrics } from '../../stack/src/metrics-server';
 import { enrollThisHost } from '../../cli/src/pipeline';
 import { tempDir } from './kernel';
 import { cli, endpoints, esClient, repoRoot, uniqueName } from './stack';

@@ -1,7 +1,12 @@
 // A captured event with every field set to something awkward (64-bit values, raw name bytes), and
-// a batch of such events: the wire and hash-chain unit tests share them.
-import { toWire, type WireBatch } from '../../collector/src/batch/wire';
-import type { CapturedEvent } from '../../collector/src/format/ecs';
+// batches of such events (as collectors send them now, and as collectors before the contract did):
+// the wire, hash-chain and trust tests share them.
+import { BatchBuilder, type Enrichment } from '../../collector/src/batch/batch-builder';
+import type { HashChain } from '../../collector/src/integrity/hash-chain';
+import type { BatchHost } from '../../contract/src/batch-host';
+import type { CapturedEvent } from '../../contract/src/event';
+import type { BatchJobData } from '../../contract/src/wire';
+import { toWire, type WireBatch } from '../../contract/src/wire-v1';
 
 export const event = (over: Partial<CapturedEvent> = {}): CapturedEvent => ({
   tsNs: 123456789012345n,
@@ -52,3 +57,17 @@ export const batchOf = (events: CapturedEvent[], first: number): WireBatch => ({
   events: events.map((e, i) => toWire(e, first + i)),
 });
 
+
+/** The facts batchOf carries for its events, as the collector's enrichment would find them. */
+export const enrichment: Enrichment = {
+  proc: (pid) => (pid === 42 ? { executable: '/usr/bin/cat', args: ['cat', 'x'] } : undefined),
+  userName: (uid) => (uid === 1000 ? 'u' : undefined),
+  groupName: () => undefined,
+};
+
+/** A batch job as the collector sends it (contract version 2), signed into `chain` when given. */
+export function documentBatch(events: CapturedEvent[], first: number, stream = 's', chain?: HashChain, over: Partial<Enrichment> = {}, h: BatchHost = host): BatchJobData {
+  const b = new BatchBuilder(h, stream, 'x86_64', { ...enrichment, ...over }, chain);
+  events.forEach((e, i) => b.add(e, first + i));
+  return b.take()!;
+}

@@ -3,16 +3,20 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { Gauge, Registry } from 'prom-client';
-import { type AuditRecord, type BatchHost, type BatchJobData, type CheckpointJobData, encodeBatch, toWire, type WireBatch, WIRE_VERSION } from '../batch/wire';
+import type { BatchHost } from '../../../contract/src/batch-host';
+import { signRecord } from '../../../contract/src/chain';
+import type { CapturedEvent } from '../../../contract/src/event';
+import { abiOf } from '../../../contract/src/tables';
+import { type AuditRecord, type CheckpointJobData, RECORD_VERSION } from '../../../contract/src/wire';
+import { BatchBuilder } from '../batch/batch-builder';
 import { Sequencer } from '../batch/sequencer';
 import { Capture, type CaptureOptions } from '../capture/capture';
 import { AccountNames } from '../enrich/account-names';
 import { hostIdentity } from '../enrich/host-identity';
 import { ProcessInfoReader } from '../enrich/process-info';
 import { auditId, Enforcer } from '../enforce/enforcer';
-import { HashChain, loadOrCreateHostKey, signRecord } from '../integrity/hash-chain';
-import type { CapturedEvent } from '../format/ecs';
-import { mirroredCounter, serveMetrics, type MetricsServer } from '../metrics/metrics-server';
+import { HashChain, loadOrCreateHostKey } from '../integrity/hash-chain';
+import { mirroredCounter, serveMetrics, type MetricsServer } from '../../../stack/src/metrics-server';
 import { EventQueue } from '../queue/event-queue';
 import { Shipper } from '../queue/shipper';
 import { DiskSpool } from '../spool/disk-spool';
@@ -92,13 +96,12 @@ export class CollectorAgent {
   private readonly accounts = new AccountNames();
   private readonly procs = new ProcessInfoReader();
   private metrics: MetricsServer | undefined;
-  private current: WireBatch | undefined;
+  private readonly batch: BatchBuilder;
   private timer: NodeJS.Timeout | undefined;
   private sequenced = 0;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private enforcer: Enforcer | undefined;
   private audits = 0;
-  private readonly chain: HashChain | undefined;
   /** Signs checkpoints, heartbeats and audit records always; batches only with the chain on. */
   private readonly hostKey: { privateKey: KeyObject; publicKey: KeyObject };
   private readonly run = crypto.randomBytes(6).toString('hex');
@@ -134,12 +137,19 @@ export class CollectorAgent {
     }
     const key = loadOrCreateHostKey(opts.stateDir);
     this.hostKey = key;
+    let chain: HashChain | undefined;
     if (opts.chain ?? true) {
-      this.chain = new HashChain(opts.stateDir, id.bootId, this.sequencer.stream, key.privateKey, key.publicKey);
-      opts.log(`chain: batches signed with ${key.created ? 'new ' : ''}host key ${this.chain.key} (${key.pubFile} is the key verify --trusted-keys pins)`);
+      chain = new HashChain(opts.stateDir, id.bootId, this.sequencer.stream, key.privateKey, key.publicKey);
+      opts.log(`chain: batches signed with ${key.created ? 'new ' : ''}host key ${chain.key} (${key.pubFile} is the key verify --trusted-keys pins)`);
     } else {
       opts.log(`chain: off (--no-chain): batches are not signed, and verify reports this host as unchained; checkpoints are still signed with host key ${key.pubFile}`);
     }
+    const now = (): number => Date.now();
+    this.batch = new BatchBuilder(this.host, this.sequencer.stream, abiOf(process.arch), {
+      proc: (pid) => this.procs.info(pid),
+      userName: (uid) => this.accounts.userName(uid, now()),
+      groupName: (gid) => this.accounts.groupName(gid, now()),
+    }, chain);
     this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue });
     this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
     this.shipper = new Shipper(this.queue, this.spool, {
@@ -199,7 +209,7 @@ export class CollectorAgent {
   /** Ships an audit record behind the batches already handed over. */
   private audit(record: AuditRecord): void {
     this.audits++;
-    this.shipper.ship(signRecord({ v: WIRE_VERSION, kind: 'audit' as const, id: auditId(), record }, this.hostKey.privateKey, this.hostKey.publicKey)).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
+    this.shipper.ship(signRecord({ v: RECORD_VERSION, kind: 'audit' as const, id: auditId(), record }, this.hostKey.privateKey, this.hostKey.publicKey)).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 
   /** Detaches the probe, ships every event read so far (to Redis or the spool), then closes. */
@@ -249,49 +259,18 @@ export class CollectorAgent {
     const first = this.sequencer.assign(events.length);
     this.sequenced += events.length;
     this.procs.reset();
-    const now = Date.now();
     for (let i = 0; i < events.length; i++) {
-      const e = events[i];
-      const b = (this.current ??= this.newBatch());
-      b.events.push(toWire(e, first + i));
-      const pid = String(e.pid);
-      if (!(pid in b.procs)) {
-        const info = this.procs.info(e.pid);
-        if (info) b.procs[pid] = info;
-      }
-      const uid = String(e.uid);
-      if (!(uid in b.users)) {
-        const n = this.accounts.userName(e.uid, now);
-        if (n !== undefined) b.users[uid] = n;
-      }
-      const euid = String(e.euid);
-      if (!(euid in b.users)) {
-        const n = this.accounts.userName(e.euid, now);
-        if (n !== undefined) b.users[euid] = n;
-      }
-      const gid = String(e.gid);
-      if (!(gid in b.groups)) {
-        const n = this.accounts.groupName(e.gid, now);
-        if (n !== undefined) b.groups[gid] = n;
-      }
-      if (b.events.length >= this.o.batchEvents) this.flush();
+      if (this.batch.size === 0) this.timer = setTimeout(() => this.flush(), this.o.batchDelayMs);
+      this.batch.add(events[i]!, first + i);
+      if (this.batch.size >= this.o.batchEvents) this.flush();
     }
-  }
-
-  private newBatch(): WireBatch {
-    this.timer = setTimeout(() => this.flush(), this.o.batchDelayMs);
-    return { v: 1, host: this.host, procs: {}, users: {}, groups: {}, events: [] };
   }
 
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const b = this.current;
-    this.current = undefined;
-    if (!b || b.events.length === 0) return;
-    const data: BatchJobData = encodeBatch(b, this.sequencer.stream);
-    if (this.chain) data.chain = this.chain.link(b, this.sequencer.stream);
-    this.shipper.ship(data).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
+    const data = this.batch.take();
+    if (data) this.shipper.ship(data).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 
   /**
@@ -302,7 +281,7 @@ export class CollectorAgent {
     const assigned = this.sequencer.assigned;
     const k = this.capture?.stats();
     const hb = { run: this.run, at: Date.now(), intervalMs: this.o.checkpointMs, kernelDropped: k?.dropped ?? 0, argsLost: k?.argsLost ?? 0, spoolDropped: this.shipper.stats().eventsDropped };
-    const d: CheckpointJobData = signRecord({ v: WIRE_VERSION, kind: 'checkpoint' as const, boot: this.host.bootId, stream: this.sequencer.stream, assigned, host: this.host.name, hb }, this.hostKey.privateKey, this.hostKey.publicKey);
+    const d: CheckpointJobData = signRecord({ v: RECORD_VERSION, kind: 'checkpoint' as const, boot: this.host.bootId, stream: this.sequencer.stream, assigned, host: this.host.name, hb }, this.hostKey.privateKey, this.hostKey.publicKey);
     this.shipper.ship(d).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }
 

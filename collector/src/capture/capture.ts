@@ -1,8 +1,8 @@
 // The capture stage: the chosen hook's ring-buffer reader, the decoder, the last-resort user-space
 // path resolution (names the kernel could not resolve) and the user-space half of the path filter. It hands batches of CapturedEvent to one callback.
-import { type OpenEvent, OpenEventDecoder } from '../decode/open-event';
+import type { CapturedEvent, OpenEvent } from '../../../contract/src/event';
+import { OpenEventDecoder } from '../decode/open-event';
 import { PathFilter } from '../filter/path-filter';
-import type { CapturedEvent } from '../format/ecs';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
 import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
 import { fsPolicyEntries, HostPathMapper, type HostPathResult, inodePolicyEntries } from '../resolve/host-path';

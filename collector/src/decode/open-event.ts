@@ -1,69 +1,8 @@
 // Decodes a batch of packed records from the addon. Every offset comes from the addon's layout(),
 // so the C header stays the single definition. Names stay bytes: `path` is the exact raw path the
 // kernel reported and `asPassed` the exact name the caller passed, when the record carries both.
+import type { ActionName, HookName, OpenEvent, SyscallName } from '../../../contract/src/event';
 import type { RecordLayout } from '../probe/native';
-
-export type HookName = keyof RecordLayout['enums']['hook'];
-export type SyscallName = keyof RecordLayout['enums']['syscall'];
-export type ActionName = keyof RecordLayout['enums']['action'];
-
-export interface OpenEvent {
-  tsNs: bigint;
-  cpu: number;
-  pid: number;
-  tid: number;
-  ppid: number;
-  uid: number;
-  gid: number;
-  euid: number;
-  cgroupId: bigint;
-  mntnsId: number;
-  dirfd: number;
-  /** The fd on success, -errno on failure. */
-  ret: number;
-  ino: bigint;
-  dev: number;
-  openFlags: number;
-  mode: number;
-  fMode: number;
-  hook: HookName;
-  action: ActionName;
-  syscall: SyscallName;
-  pathResolved: boolean;
-  /** The path's raw bytes (copied out of the batch): resolved in the kernel when `pathResolved`,
-   * else the name as passed. */
-  path: Buffer;
-  /** The name as the caller passed it, when the record carries it (tracepoint hook, resolved path)
-   * and it differs from `path`. */
-  asPassed?: Buffer;
-  /** The resolved path's last components were joined lexically onto a directory the kernel walked
-   * (a failed open: the file was never reached, symlinks in the name were not followed). */
-  pathLexical?: boolean;
-  /** The process is in another mount namespace than the collector's or under another root (chroot):
-   * `path` is its own view. */
-  otherTree?: boolean;
-  /** For such a process, the opened file's path from its filesystem's root (mounts ignored), which
-   * user space places on the host's mount table with `dev`. */
-  fsPath?: Buffer;
-  /** The filesystem-relative walk ran out of room: `fsPath` holds its last bytes. */
-  fsPathTail?: boolean;
-  /** Original length of a truncated name; undefined when unknown (longer than the kernel limit). */
-  pathOrigLen: number | undefined;
-  pathTruncated: boolean;
-  /** A resolved name that ran out of room: `path` holds its last bytes, not its start. */
-  pathTail: boolean;
-  pathUnreadable: boolean;
-  /** Path filters are set and the kernel could not judge this name: user space must. */
-  pathUnjudged: boolean;
-  /** The hook ran before the open completed (LSM): `ret` is not the syscall's result. */
-  retUnknown: boolean;
-  hasFile: boolean;
-  /** A deny policy matched on a hook that cannot refuse an open: killed instead, the syscall ran. */
-  denyAsKill: boolean;
-  /** Killed as a kill target (a remote kill command) at this open. */
-  killTarget: boolean;
-  comm: string;
-}
 
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';

@@ -6,12 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Job, Worker } from 'bullmq';
 import IORedis from 'ioredis';
-import type { AuditRecord } from '../batch/wire';
+import type { AuditRecord } from '../../../contract/src/wire';
 import { native, type PolicyEntry } from '../probe/native';
 import { kernelDev } from '../resolve/host-path';
-import { QUEUE_PREFIX } from '../queue/event-queue';
+import { commandQueueName, QUEUE_PREFIX } from '../../../contract/src/queue';
 import { ReplayGuard } from './replay-guard';
-import { type CommandBody, commandQueueName, verifyCommand, type WirePolicyEntry } from './signed-command';
+import { type CommandBody, verifyCommand, type WirePolicyEntry } from '../../../contract/src/command';
 
 /** What the enforcer drives: the running capture's in-kernel policy and kill-target list. */
 export interface EnforcementTarget {

@@ -2,14 +2,7 @@
 // Read once per process per batch: a batch spans milliseconds, an exec in between is rare and the
 // event's own comm (from the kernel) stays authoritative for process.name.
 import fs from 'node:fs';
-
-export interface ProcessInfo {
-  executable?: string;
-  args?: string[];
-  containerId?: string;
-  /** Start time in USER_HZ ticks since boot (/proc/<pid>/stat field 22): a kill command's identity check. */
-  startTicks?: number;
-}
+import type { ProcessInfo } from '../../../contract/src/event';
 
 /** Field 22 of /proc/<pid>/stat text; the comm before it may hold spaces and parentheses. */
 export function startTicksOf(stat: string): number | undefined {

@@ -2,13 +2,9 @@
 // fails fast when Redis is unreachable, so the caller can spool instead of waiting.
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
-import { isBatch, jobId, type JobData } from '../batch/wire';
+import { BACKOFF_TYPE, DEFAULT_QUEUE, JOB_ATTEMPTS, QUEUE_PREFIX } from '../../../contract/src/queue';
+import { isBatch, jobId, type JobData } from '../../../contract/src/wire';
 
-export const DEFAULT_QUEUE = 'filewarden-events';
-export const QUEUE_PREFIX = 'filewarden';
-/** Enough attempts to ride out a month-long Elasticsearch outage at the 30 s backoff cap. */
-export const JOB_ATTEMPTS = 100_000;
-export const BACKOFF_TYPE = 'filewarden-capped';
 
 export class QueueUnavailableError extends Error {
   override readonly name = 'QueueUnavailableError';

@@ -5,7 +5,7 @@
 // fit a spool that is only full (a full spool is when they matter most).
 // The log says what changed, once: Redis going away and coming back, the spool failing and
 // recovering, the spool drained. Never a line per batch except for the drops themselves.
-import { eventsIn, isBatch, type JobData } from '../batch/wire';
+import { eventsIn, isBatch, type JobData } from '../../../contract/src/wire';
 import type { DiskSpool } from '../spool/disk-spool';
 import { type EventQueue, QueueUnavailableError } from './event-queue';
 

@@ -5,23 +5,9 @@
 // there), or, for a file already gone, when no other host mount lies on its way: never a guess.
 import fs from 'node:fs';
 import os from 'node:os';
+import type { HostPathStatus } from '../../../contract/src/event';
 import { native, type PolicyEntry, type StatMount } from '../probe/native';
 
-export type HostPathStatus =
-  /** The host path names the same device and inode on the host, checked when the event was handled. */
-  | 'verified'
-  /** The file was gone when checked: the host path comes from the host's mount table alone (the
-   * mount holding it is not covered and no other host mount lies on the way). */
-  | 'mount_table'
-  /** No host mount shows that part of the filesystem (e.g. a tmpfs mounted only in the namespace). */
-  | 'not_mounted'
-  /** Host mounts hold that part, but none of their paths reaches this file on the host (covered by
-   * another mount, or replaced since): no host path rather than a wrong one. */
-  | 'unverified'
-  /** The filesystem-relative walk ran out of room in the kernel. */
-  | 'truncated'
-  /** A failed open: no file was reached, so only the process's view (a lexical join) is known. */
-  | 'no_file';
 
 export interface HostPathResult {
   path?: Buffer;

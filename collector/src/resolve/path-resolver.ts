@@ -4,19 +4,9 @@
 // may have moved or exited), so it is flagged (`proc`) and counted. The join is lexical ("." and
 // ".." folded, symlinks not followed); the raw name as passed is always kept next to it.
 import fs from 'node:fs';
+import type { Resolution } from '../../../contract/src/event';
 
 export const AT_FDCWD = -100;
-
-export type Resolution =
-  /** The kernel resolved the path itself (dentry walk or bpf_d_path; for a failed tracepoint open,
-   * the base directory's walk plus a lexical join, flagged `lexical`). */
-  | 'kernel'
-  /** The name was absolute as passed. */
-  | 'absolute'
-  /** Joined to the cwd or dirfd read from /proc after the fact: a flagged guess. */
-  | 'proc'
-  /** The process (or its fd) was gone before it could be read: only the name as passed is known. */
-  | 'unavailable';
 
 export interface ResolvedPath {
   /** Absolute path bytes, or the name as passed when resolution was unavailable. */

@@ -3,7 +3,7 @@
 // so a crash leaves whole batches only. What does not fit is refused, and the caller counts it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { eventsIn, type JobData } from '../batch/wire';
+import { eventsIn, type JobData } from '../../../contract/src/wire';
 
 const SUFFIX = '.batch';
 const NAME = /^(\d{16})\.batch$/;

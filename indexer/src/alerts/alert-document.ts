@@ -1,7 +1,7 @@
 // The documents of the alerts index and of the audit index (enforcement decisions, hash-chain
 // links), in ECS terms.
-import type { AuditRecord, BatchJobData } from '../../../collector/src/batch/wire';
-import type { ChainLink } from '../../../collector/src/integrity/hash-chain';
+import type { AuditRecord, BatchJobData } from '../../../contract/src/wire';
+import type { ChainLink } from '../../../contract/src/chain';
 import type { Alert } from './alert-engine';
 
 /** ECS event.severity for each rule severity. */
@@ -77,6 +77,7 @@ export function chainDocument(d: BatchJobData, l: ChainLink, host: { name: strin
     host: { name: host.name, ...(host.id ? { id: host.id } : {}), boot: { id: d.boot } },
     filewarden: {
       chain: {
+        v: l.v,
         boot_id: d.boot,
         seq_stream: d.stream,
         first: d.first,

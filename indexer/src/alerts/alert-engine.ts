@@ -1,7 +1,7 @@
 // Evaluates rules on each batch of event documents and produces alerts with deterministic ids, so
 // a retried batch yields the same alerts (and Elasticsearch refuses the copies with 409).
 import crypto from 'node:crypto';
-import type { IndexedDocument } from '../../../collector/src/format/event-document';
+import type { EventDocument } from '../../../contract/src/event-document';
 import type { ThresholdStore } from './threshold-store';
 import { type CompiledRule, compileRule } from '../rules/rule-matcher';
 import type { GroupBy, Rule } from '../rules/rule-types';
@@ -9,7 +9,7 @@ import type { GroupBy, Rule } from '../rules/rule-types';
 export interface RuleInput {
   /** The event's _id. */
   id: string;
-  doc: IndexedDocument;
+  doc: EventDocument;
   /** Event wall time in ms. */
   tsMs: number;
   /**
@@ -35,7 +35,7 @@ export interface Alert {
 export const alertId = (ruleId: string, eventId: string): string =>
   crypto.createHash('sha256').update(`${ruleId}\0${eventId}`).digest('hex').slice(0, 32);
 
-function groupOf(by: GroupBy[], d: IndexedDocument): string {
+function groupOf(by: GroupBy[], d: EventDocument): string {
   const host = d.host.id ?? d.host.name;
   return by
     .map((b) => (b === 'host' ? `host=${host}` : b === 'process' ? `process=${host}/${d.host.boot.id}/${d.process.pid}` : `user=${host}/${d.user.id}`))
@@ -61,7 +61,7 @@ export class AlertEngine {
    * indexer then verifies the batch's digests before the rules run, so that only verified events
    * count towards a rule that can act, threshold windows included.
    */
-  matchesEnforcing(docs: readonly IndexedDocument[]): boolean {
+  matchesEnforcing(docs: readonly EventDocument[]): boolean {
     for (const { rule, matches } of this.rules) {
       if (rule.action === 'alert' || rule.scope !== 'on-alert') continue;
       for (const d of docs) if (matches(d)) return true;

@@ -1,13 +1,20 @@
 // Writes documents with op_type create and deterministic ids through helpers.bulk, item by item:
 // 409 is an event already indexed (a retry), 429 and 5xx are retried with backoff, any other 4xx
-// is the document's own fault and goes to the dead-letter index with the raw event and the error.
+// is the document's own fault and goes to the dead-letter index with the refused bytes and the error.
 import type { Client } from '@elastic/elasticsearch';
-import type { WireEvent } from '../../../collector/src/batch/wire';
-import type { DocumentTarget } from '../../../collector/src/format/event-document';
+import type { EventDocument } from '../../../contract/src/event-document';
 
-export interface BulkItem extends DocumentTarget {
-  /** What arrived from the queue, kept for the dead-letter index. */
-  raw: WireEvent;
+/** One event to write: the collector's bytes, placed (position and trust added), and a parsed view. */
+export interface BulkItem {
+  index: string;
+  /** Deterministic (event.id): a retried write is a 409, never a second copy. */
+  id: string;
+  /** Exactly what is stored as _source. */
+  stored: string;
+  /** The same document parsed, for the rules and the dead-letter index. */
+  doc: EventDocument;
+  /** Wall time, ms since the epoch. */
+  tsMs: number;
   /** For the dead-letter document's filewarden.* fields. */
   seq: number;
   stream: string;
@@ -89,7 +96,8 @@ export class BulkWriter {
     const failures: Failure[] = [];
     const stats = await this.es.helpers.bulk<BulkItem>({
       datasource: items,
-      onDocument: (i) => [{ create: { _index: i.index, _id: i.id } }, i.doc],
+      // The stored bytes go out as they are: a string payload is not serialised again.
+      onDocument: (i) => [{ create: { _index: i.index, _id: i.id } }, i.stored],
       onDrop: (d) => {
         const id = (d.operation as { create?: { _id?: string } }).create?._id;
         const item = id === undefined ? undefined : byId.get(id);
@@ -119,7 +127,8 @@ export class BulkWriter {
         error: { status: f.status, type: f.error?.type, reason: f.error?.reason },
         event: { id: f.item.id },
         filewarden: { seq: f.item.seq, seq_stream: f.item.stream, boot_id: f.item.bootId },
-        raw: { event: f.item.raw, document: f.item.doc },
+        // The exact bytes that were refused, and the same parsed (verify recomputes the digest from it).
+        raw: { line: f.item.stored, document: JSON.parse(f.item.stored) as object },
       },
     }));
     let failed: string | undefined;

@@ -3,8 +3,8 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type IORedis from 'ioredis';
-import { QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
-import { type CommandBody, COMMAND_VERSION, commandQueueName, signCommand } from '../../../collector/src/enforce/signed-command';
+import { commandQueueName, QUEUE_PREFIX } from '../../../contract/src/queue';
+import { type CommandBody, COMMAND_VERSION, signCommand } from '../../../contract/src/command';
 
 export type CommandRequest = Omit<CommandBody, 'v' | 'nonce' | 'iat' | 'exp' | 'id'> & { idSeed: string };
 

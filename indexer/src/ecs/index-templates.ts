@@ -170,9 +170,10 @@ export const AUDIT_MAPPING = {
     host: EVENT_MAPPING.properties.host,
     filewarden: {
       properties: {
-        // A batch's signed hash-chain link (collector/src/integrity/hash-chain.ts).
+        // A batch's signed hash-chain link (contract/src/chain.ts); v says which text its digests are over.
         chain: {
           properties: {
+            v: { type: 'short' },
             boot_id: kw,
             seq_stream: kw,
             first: long,

@@ -2,7 +2,7 @@
 // by a key enrolled for the batch's host, and name exactly the events the batch holds; a
 // checkpoint, heartbeat or audit record must carry such a signature. Only verified input may move
 // a checkpoint or cause an enforcement command; the rest is indexed and marked untrusted.
-import { type ChainLink, checkLink, checkRecord, eventDigest, type RecordSignature } from '../../../collector/src/integrity/hash-chain';
+import { type ChainLink, checkLink, checkRecord, lineDigest, type RecordSignature } from '../../../contract/src/chain';
 import type { EnrolledKeys } from './trusted-keys';
 
 /** Why input is not trusted; `ok` when it is. */
@@ -54,22 +54,21 @@ export function judgeLink(b: BatchToJudge, host: string, enrolled: EnrolledKeys)
 }
 
 /**
- * Upgrades a `signed` verdict to `verified` when every document (built by the indexer, in sequence
- * order, without filewarden.trust) has exactly the digest the link signed. This costs a canonical
- * JSON and a sha256 per event, so the indexer pays it only for a batch that is about to cause a
- * command.
+ * Upgrades a `signed` verdict to `verified` when every document line (as it arrived, in sequence
+ * order) has exactly the digest the link signed. This costs a sha256 per event, so the indexer
+ * pays it only for a batch that is about to cause a command.
  */
-export function verifyDigests(t: SourceTrust, b: BatchToJudge, docs: readonly object[]): SourceTrust {
+export function verifyDigests(t: SourceTrust, b: BatchToJudge, lines: readonly string[]): SourceTrust {
   if (t.status !== 'signed' || !b.chain) return t;
   const digests = Buffer.from(b.chain.digests, 'base64');
-  for (let i = 0; i < docs.length; i++) {
-    if (!eventDigest(docs[i]!).equals(digests.subarray(32 * i, 32 * i + 32))) return untrusted('digest-mismatch', `event seq ${b.first + i} does not match the digest its collector signed`, t.key);
+  for (let i = 0; i < lines.length; i++) {
+    if (!lineDigest(lines[i]!).equals(digests.subarray(32 * i, 32 * i + 32))) return untrusted('digest-mismatch', `event seq ${b.first + i} does not match the digest its collector signed`, t.key);
   }
   return { ...t, status: 'verified', detail: `${t.detail}; every event matches its signed digest` };
 }
 
 /** Both checks at once: what a batch that may cause a command gets. */
-export const judgeBatch = (b: BatchToJudge, host: string, docs: readonly object[], enrolled: EnrolledKeys): SourceTrust => verifyDigests(judgeLink(b, host, enrolled), b, docs);
+export const judgeBatch = (b: BatchToJudge, host: string, lines: readonly string[], enrolled: EnrolledKeys): SourceTrust => verifyDigests(judgeLink(b, host, enrolled), b, lines);
 
 /** A control record's trust (checkpoint, heartbeat, audit record): signed by a key enrolled for `host`. */
 export function judgeRecord<T extends { sig?: RecordSignature }>(r: T, host: string, enrolled: EnrolledKeys): SourceTrust {

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { keyId } from '../../../collector/src/integrity/hash-chain';
+import { keyId } from '../../../contract/src/chain';
 
 export class TrustedKeysError extends Error {
   override readonly name = 'TrustedKeysError';

@@ -2,7 +2,7 @@
 // cluster holds, and names each event that was deleted, modified or reordered since the collector
 // signed it. Deletions that a retention run recorded are "expired", not findings.
 import type { Client } from '@elastic/elasticsearch';
-import { checkLink, eventDigest, genesis } from '../../../collector/src/integrity/hash-chain';
+import { type ChainVersion, checkLink, eventDigest, genesis } from '../../../contract/src/chain';
 import { scan } from '../es-scan';
 import { retentionEvidence, type RetentionEvidence } from '../retention/retention-evidence';
 
@@ -73,7 +73,7 @@ export interface VerifyOptions {
 
 interface LinkSource {
   host: { name: string };
-  filewarden: { chain: { boot_id: string; seq_stream: string; first: number; last: number; prev: string; head: string; key: string; digests: string; times: number[]; pub: string; sig: string } };
+  filewarden: { chain: { v?: ChainVersion; boot_id: string; seq_stream: string; first: number; last: number; prev: string; head: string; key: string; digests: string; times: number[]; pub: string; sig: string } };
 }
 
 interface EventSource {
@@ -120,7 +120,7 @@ async function verifyStream(es: Client, src: VerifySources, o: VerifyOptions, li
   const trusted = o.trustedKeys?.get(host);
   if (trusted) r.keyTrusted = links.every((l) => trusted.has(l.key));
   // Each link on its own: head, signature, key.
-  const expected = new Map<number, { digest: string; time: number }>();
+  const expected = new Map<number, { digest: string; time: number; v: ChainVersion }>();
   const bySeqDigest = new Map<string, number>();
   for (const l of links) {
     const c = checkLink({ boot, stream, first: l.first, last: l.last }, l);
@@ -136,7 +136,8 @@ async function verifyStream(es: Client, src: VerifySources, o: VerifyOptions, li
     const d = Buffer.from(l.digests, 'base64');
     for (let i = 0; i <= l.last - l.first; i++) {
       const hex = d.subarray(32 * i, 32 * i + 32).toString('hex');
-      expected.set(l.first + i, { digest: hex, time: l.times[i]! });
+      // Links stored before the version was recorded are version 1.
+      expected.set(l.first + i, { digest: hex, time: l.times[i]!, v: l.v ?? 1 });
       bySeqDigest.set(hex, l.first + i);
     }
   }
@@ -173,7 +174,7 @@ async function verifyStream(es: Client, src: VerifySources, o: VerifyOptions, li
       if (!links.some((l) => !l.good && p >= l.first && p <= l.last)) findings.push({ kind: 'unchained', ...where, detail: `document ${h._id} claims seq ${p}, which no link of this stream covers` });
       continue;
     }
-    const dig = doc ? eventDigest(doc).toString('hex') : '';
+    const dig = doc ? eventDigest(doc, want.v).toString('hex') : '';
     if (dig === want.digest) {
       if (seen.has(p)) findings.push({ kind: 'duplicated', ...where, detail: `a second document for seq ${p} (${h._id})` });
       else if (dead) r.deadLettered++;
@@ -181,7 +182,8 @@ async function verifyStream(es: Client, src: VerifySources, o: VerifyOptions, li
       seen.add(p);
       continue;
     }
-    const other = bySeqDigest.get(dig);
+    // A stream whose collector was upgraded holds links of both versions: an event moved across them.
+    const other = bySeqDigest.get(dig) ?? (doc ? bySeqDigest.get(eventDigest(doc, want.v === 1 ? 2 : 1).toString('hex')) : undefined);
     if (other !== undefined) {
       findings.push({ kind: 'reordered', ...where, detail: `document ${h._id} at seq ${p} holds the event signed as seq ${other} (${iso(expected.get(other)!.time)})` });
       if (seen.has(other)) findings.push({ kind: 'duplicated', ...where, detail: `a second document for the event of seq ${other}` });

@@ -1,7 +1,7 @@
 // Compiles the kernel-scope rules into the policy entries pushed to every host: each path prefix,
 // for any process or per named comm or executable, plus allow entries for the path exceptions.
 import crypto from 'node:crypto';
-import type { WirePolicyEntry } from '../../../collector/src/enforce/signed-command';
+import type { WirePolicyEntry } from '../../../contract/src/command';
 import { pathPrefixes } from './rule-loader';
 import type { Rule } from './rule-types';
 

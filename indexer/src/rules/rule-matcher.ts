@@ -1,10 +1,10 @@
 // Compiles rules into predicates over indexed event documents: globs to linear-time matchers once
 // (glob-matcher.ts), then every condition of a block must hold, and no exception may.
-import type { IndexedDocument } from '../../../collector/src/format/event-document';
+import type { EventDocument } from '../../../contract/src/event-document';
 import { anyGlob } from './glob-matcher';
 import type { Conditions, Rule } from './rule-types';
 
-type Predicate = (d: IndexedDocument) => boolean;
+type Predicate = (d: EventDocument) => boolean;
 
 export function compileConditions(c: Conditions): Predicate {
   const tests: Predicate[] = [];

@@ -8,27 +8,28 @@ import type { Client } from '@elastic/elasticsearch';
 import { type Job, Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeBatch, isAudit, isCheckpoint, wallMsOf } from '../../../collector/src/batch/wire';
-import { type CommandBody, MAX_LIFETIME_MS } from '../../../collector/src/enforce/signed-command';
+import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeDocuments, isAudit, isCheckpoint, placeDocument, WireError } from '../../../contract/src/wire';
+import { decodeBatch, v1DocumentLines } from '../../../contract/src/wire-v1';
+import { dayOf, type EventDocument } from '../../../contract/src/event-document';
+import { abiOf } from '../../../contract/src/tables';
+import { type CommandBody, MAX_LIFETIME_MS } from '../../../contract/src/command';
 import { type Alert, AlertEngine, alertId } from '../alerts/alert-engine';
 import { alertDocument, type AlertEnforcement, auditDocument, chainDocument, chainRecordId } from '../alerts/alert-document';
 import { RedisThresholdStore } from '../alerts/threshold-store';
 import { CommandSender } from '../commands/command-sender';
-import type { IndexedDocument } from '../../../collector/src/format/event-document';
 import { kernelPolicy, type KernelPolicy } from '../rules/kernel-policy';
 import { pathPrefixes } from '../rules/rule-loader';
 import type { Rule } from '../rules/rule-types';
-import { serveMetrics, type MetricsServer } from '../../../collector/src/metrics/metrics-server';
-import { BACKOFF_TYPE, DEFAULT_QUEUE, QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
+import { serveMetrics, type MetricsServer } from '../../../stack/src/metrics-server';
+import { BACKOFF_TYPE, DEFAULT_QUEUE, QUEUE_PREFIX } from '../../../contract/src/queue';
 import { type BulkItem, type BulkResult, BulkWriter, RetryableBulkError } from '../bulk/bulk-writer';
-import { toDocument } from '../../../collector/src/format/event-document';
 import { installTemplates } from '../ecs/index-templates';
 import { INDEXER_DEFAULTS } from './defaults';
 import { runRetention } from '../retention/retention-job';
 import { judgeLink, judgeRecord, type SourceTrust, storedTrust, verifyDigests } from '../integrity/source-trust';
 import { EnrolledKeys } from '../integrity/trusted-keys';
 import { isTransient } from './transient';
-import { validateJob, wireBatchCheck } from './job-schema';
+import { documentCheck, validateJob, wireBatchCheck } from './job-schema';
 import type { RetentionPolicy } from '../retention/retention-policy';
 
 export interface IndexerOptions {
@@ -97,9 +98,8 @@ export class IndexNameError extends Error {
 }
 
 /** An event's wall time in ms: cheaper than parsing @timestamp back. */
-const wallMs = (i: BulkItem): number => wallMsOf(i.raw);
 
-const hostOf = (items: BulkItem[]): IndexedDocument['host'] => items[0]!.doc.host;
+const hostOf = (items: BulkItem[]): EventDocument['host'] => items[0]!.doc.host;
 
 /** Job retry delay: 0.5 s doubling to a 30 s cap. */
 export function backoffDelay(attemptsMade: number): number {
@@ -340,7 +340,7 @@ export class IndexerWorker {
   }
 
   /** Sends the kernel-scope rules to a host the first time this process sees a batch of its boot. */
-  private async pushPolicy(d: IndexedDocument, issued: AuditRecord[]): Promise<void> {
+  private async pushPolicy(d: EventDocument, issued: AuditRecord[]): Promise<void> {
     const host = d.host.id;
     if (!host || this.policySent.get(host) === d.host.boot.id) return;
     const body = await this.sender!.send({ idSeed: `${host}/${d.host.boot.id}/${this.policy.version}`, type: 'policy', host, policy: this.policy });
@@ -357,11 +357,11 @@ export class IndexerWorker {
     const first = items[0]!;
     const host = first.doc.host;
     const id = alertId(UNTRUSTED_SOURCE_RULE.id, `${host.name}/${data.boot}/${data.stream}/${trust.reason}`);
-    const a: Alert = { id, rule: UNTRUSTED_SOURCE_RULE, trigger: { id: first.id, doc: first.doc, tsMs: wallMs(first), trusted: false }, eventIds: items.slice(0, 100).map((i) => i.id), count: items.length };
+    const a: Alert = { id, rule: UNTRUSTED_SOURCE_RULE, trigger: { id: first.id, doc: first.doc, tsMs: first.tsMs, trusted: false }, eventIds: items.slice(0, 100).map((i) => i.id), count: items.length };
     return { id, doc: alertDocument(a, { action: 'none', status: 'none', reason: `${trust.reason}: ${trust.detail}` }, Date.now(), storedTrust(trust)) };
   }
 
-  private issuedRecord(b: CommandBody, d: IndexedDocument, detail: string): AuditRecord {
+  private issuedRecord(b: CommandBody, d: EventDocument, detail: string): AuditRecord {
     return {
       at: b.iat,
       host: { name: d.host.name, ...(d.host.id ? { id: d.host.id } : {}), bootId: d.host.boot.id },
@@ -454,29 +454,53 @@ export class IndexerWorker {
     return undefined;
   }
 
+  /**
+   * A batch's documents, checked, with their parsed view. Version 2 carries the collector's lines;
+   * a version-1 batch (a collector before the contract) has its lines built here, once, with the
+   * same builder. Any problem is the batch's own (WireError, bad shape): handle() dead-letters it.
+   */
+  private arrived(data: BatchJobData): BulkItem[] {
+    const now = Date.now();
+    const lines = data.v === 1 ? v1DocumentLines(decodeBatch(data, wireBatchCheck(now)), data.stream, abiOf(process.arch)) : decodeDocuments(data);
+    const check = documentCheck(data.boot, data.stream, now);
+    const items: BulkItem[] = new Array(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      const seq = data.first + i;
+      const doc = check(lines[i]!, seq);
+      doc.event.sequence = seq;
+      doc.filewarden.seq = seq;
+      const ts = doc['@timestamp'];
+      // `stored` is the collector's line until the trust verdict places it (process()).
+      items[i] = { index: `${this.prefix}-${dayOf(ts)}`, id: doc.event.id!, stored: lines[i]!, doc, tsMs: Date.parse(ts), seq, stream: data.stream, bootId: data.boot };
+    }
+    // One host per batch: the trust verdict, the rules and any command are the batch's host's.
+    const h = items[0]!.doc.host;
+    const other = items.find((i) => i.doc.host.name !== h.name || i.doc.host.id !== h.id);
+    if (other) throw new WireError(`batch: the document of seq ${other.seq} is of host ${JSON.stringify(other.doc.host.name)}, not the batch's ${JSON.stringify(h.name)}`);
+    return items;
+  }
+
   private async process(data: BatchJobData): Promise<BulkResult> {
-    // Any problem here is the batch's own (WireError, bad shape): handle() dead-letters it.
-    const b = decodeBatch(data, wireBatchCheck(Date.now()));
-    const stream = data.stream;
-    const items: BulkItem[] = b.events.map((w) => {
-      const { index, id, doc } = toDocument(b, stream, w, this.prefix);
-      return { index, id, doc, raw: w, seq: w.q, stream, bootId: b.host.bootId };
-    });
+    const items = this.arrived(data);
+    const lines = items.map((i) => i.stored);
     // The link and its signer for every batch; the events' digests only for a batch that could
     // cause a command, before any rule runs (so only verified events count towards a rule that can
     // act, threshold windows included). verify recomputes every digest later in any case. The
     // verdict is added to the documents after.
-    let trust = judgeLink(data, b.host.name, this.enrolled);
+    let trust = judgeLink(data, items[0]!.doc.host.name, this.enrolled);
     const first = items[0]!.doc;
     const docs = items.map((i) => i.doc);
     const policyDue = this.sender !== undefined && this.policy.entries.length > 0 && first.host.id !== undefined && this.policySent.get(first.host.id) !== first.host.boot.id;
-    if (trust.status === 'signed' && (policyDue || (this.sender !== undefined && this.engine.matchesEnforcing(docs)))) trust = verifyDigests(trust, data, docs);
-    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: wallMs(i), trusted: trust.status !== 'untrusted' }))) : [];
+    if (trust.status === 'signed' && (policyDue || (this.sender !== undefined && this.engine.matchesEnforcing(docs)))) trust = verifyDigests(trust, data, lines);
+    const alerts = this.engine.size ? await this.engine.evaluate(items.map((i) => ({ id: i.id, doc: i.doc, tsMs: i.tsMs, trusted: trust.status !== 'untrusted' }))) : [];
     const stored = storedTrust(trust);
-    for (const i of items) i.doc.filewarden.trust = stored;
+    for (const i of items) {
+      i.stored = placeDocument(i.stored, i.seq, stored);
+      i.doc.filewarden.trust = stored;
+    }
     if (trust.status === 'untrusted') {
       this.c.untrustedEvents.inc(items.length);
-      this.noteUntrusted(trust, b.host.name, b.host.bootId, 'batch');
+      this.noteUntrusted(trust, first.host.name, data.boot, 'batch');
     }
     const issued: AuditRecord[] = [];
     if (trust.status === 'verified' && policyDue && this.enrolled.hostIdCheck(first.host.name, first.host.id) === undefined) await this.pushPolicy(first, issued);
@@ -493,7 +517,7 @@ export class IndexerWorker {
     ]);
     this.c.alerts.inc(alerts.length);
     const now = Date.now();
-    for (const i of items) this.c.latency.observe((now - wallMs(i)) / 1000);
+    for (const i of items) this.c.latency.observe((now - i.tsMs) / 1000);
     this.c.indexed.inc(r.indexed);
     this.c.duplicates.inc(r.duplicates);
     this.c.deadLettered.inc(r.deadLettered);

@@ -2,10 +2,11 @@
 // reach Redis, so every job and every decoded batch is checked against a schema before a field of
 // it is used. A job that fails is dead-lettered with the reason on its first attempt, never retried.
 import Ajv, { type ValidateFunction } from 'ajv';
-import type { ActionName, HookName, SyscallName } from '../../../collector/src/decode/open-event';
-import { type BatchJobData, type JobData, WIRE_VERSION, type WireBatch, WireError } from '../../../collector/src/batch/wire';
-import type { HostPathStatus } from '../../../collector/src/resolve/host-path';
-import type { Resolution } from '../../../collector/src/resolve/path-resolver';
+import { EVENT_DOCUMENT_SCHEMA } from '../../../contract/src/document-schema';
+import type { ActionName, HookName, HostPathStatus, Resolution, SyscallName } from '../../../contract/src/event';
+import type { EventDocument } from '../../../contract/src/event-document';
+import { type BatchJobData, CONTRACT_VERSION, type JobData, KNOWN_VERSIONS, RECORD_VERSION, WireError } from '../../../contract/src/wire';
+import { WIRE_V1, type WireBatch } from '../../../contract/src/wire-v1';
 
 export class InvalidJobError extends Error {
   override readonly name = 'InvalidJobError';
@@ -43,7 +44,7 @@ const signature = obj({ key: hex(32), pub: str(1024), sig: b64(200) }, ['key', '
 
 const chainLink = obj(
   {
-    v: { const: 1 },
+    v: { enum: [1, 2] },
     alg: { const: 'sha256+ed25519' },
     prev: hex(64),
     head: hex(64),
@@ -57,21 +58,21 @@ const chainLink = obj(
 );
 
 const batchJob = obj(
-  { v: { const: WIRE_VERSION }, boot: id, stream: id, first: seqNo, last: seqNo, z: b64(96 << 20), chain: chainLink },
+  { v: { enum: KNOWN_VERSIONS }, boot: id, stream: id, first: seqNo, last: seqNo, z: b64(96 << 20), chain: chainLink },
   ['v', 'boot', 'stream', 'first', 'last', 'z'],
 );
 
 const heartbeat = obj({ run: id, at: uint, intervalMs: { type: 'integer', minimum: 1, maximum: 86_400_000 }, kernelDropped: uint, argsLost: uint, spoolDropped: uint }, ['run', 'at', 'intervalMs', 'kernelDropped', 'argsLost', 'spoolDropped']);
 
 const checkpointJob = obj(
-  { v: { const: WIRE_VERSION }, kind: { const: 'checkpoint' }, boot: id, stream: id, assigned: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, host: str(255), hb: heartbeat, sig: signature },
+  { v: { const: RECORD_VERSION }, kind: { const: 'checkpoint' }, boot: id, stream: id, assigned: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, host: str(255), hb: heartbeat, sig: signature },
   ['v', 'kind', 'boot', 'stream', 'assigned', 'host'],
 );
 
 const auditHost = obj({ name: str(255), id: str(128), bootId: id }, ['name', 'bootId']);
 const auditJob = obj(
   {
-    v: { const: WIRE_VERSION },
+    v: { const: RECORD_VERSION },
     kind: { const: 'audit' },
     id,
     record: obj(
@@ -136,7 +137,7 @@ const names = { type: 'object', maxProperties: MAX_BATCH_EVENTS, additionalPrope
 
 const wireBatch = obj(
   {
-    v: { const: WIRE_VERSION },
+    v: { const: WIRE_V1 },
     host: obj({ name: str(255), id: str(128), bootId: id }, ['name', 'bootId']),
     procs: { type: 'object', maxProperties: MAX_BATCH_EVENTS, propertyNames: { pattern: '^[0-9]{1,10}$' }, additionalProperties: processInfo },
     users: names,
@@ -152,6 +153,7 @@ const compiled = {
   checkpoint: ajv.compile(checkpointJob),
   audit: ajv.compile(auditJob),
   wire: ajv.compile(wireBatch),
+  document: ajv.compile(EVENT_DOCUMENT_SCHEMA),
 };
 
 function check(v: ValidateFunction, data: unknown, what: string): void {
@@ -168,6 +170,11 @@ export function validateJob(data: unknown): JobData {
   else if (kind === 'audit') check(compiled.audit, data, 'audit job');
   else if (kind !== undefined) throw new InvalidJobError(`unknown job kind ${JSON.stringify(kind).slice(0, 64)}`);
   else {
+    const v = (data as { v?: unknown }).v;
+    if (!KNOWN_VERSIONS.includes(v as number)) {
+      const newer = typeof v === 'number' && v > CONTRACT_VERSION;
+      throw new InvalidJobError(`batch job: contract version ${JSON.stringify(v)?.slice(0, 32)} is not one this indexer reads (${KNOWN_VERSIONS.join(', ')})${newer ? ': the collector is newer than this indexer; upgrade the indexer first (docs/operations.md)' : ''}`);
+    }
     check(compiled.batch, data, 'batch job');
     const b = data as BatchJobData;
     if (b.last < b.first || b.last - b.first + 1 > MAX_BATCH_EVENTS) throw new InvalidJobError(`batch job: first ${b.first} and last ${b.last} do not make 1..${MAX_BATCH_EVENTS} events`);
@@ -203,5 +210,31 @@ export function wireBatchCheck(nowMs: number): (parsed: unknown) => WireBatch {
       }
     }
     return b;
+  };
+}
+
+/**
+ * One arriving document line, checked: it parses, it has the contract's shape, it belongs to the
+ * batch's boot and stream, and its time is not more than MAX_CLOCK_AHEAD_MS after `nowMs`.
+ * Throws WireError: the batch can never be indexed.
+ */
+export function documentCheck(boot: string, stream: string, nowMs: number): (line: string, seq: number) => EventDocument {
+  const limit = nowMs + MAX_CLOCK_AHEAD_MS;
+  return (line, seq) => {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line);
+    } catch (e) {
+      throw new WireError(`batch: the document of seq ${seq} is not JSON: ${(e as Error).message}`);
+    }
+    try {
+      check(compiled.document, doc, `batch: the document of seq ${seq}`);
+    } catch (e) {
+      throw new WireError((e as Error).message);
+    }
+    const d = doc as EventDocument;
+    if (d.host.boot.id !== boot || d.filewarden.boot_id !== boot || d.filewarden.seq_stream !== stream) throw new WireError(`batch: the document of seq ${seq} names boot ${d.filewarden.boot_id}/${d.host.boot.id} stream ${d.filewarden.seq_stream}, not the batch's ${boot}/${stream}`);
+    if (Date.parse(d['@timestamp']) > limit) throw new WireError(`batch: event seq ${seq} is stamped ${d['@timestamp']}, more than ${MAX_CLOCK_AHEAD_MS / 3600_000} h ahead of this indexer's clock`);
+    return d;
   };
 }

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import t from 'tap';
-import { type CommandBody, commandQueueName, signCommand } from '../../../collector/src/enforce/signed-command';
-import { QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
+import { type CommandBody, signCommand } from '../../../contract/src/command';
+import { commandQueueName, QUEUE_PREFIX } from '../../../contract/src/queue';
 import { pipelineEnv, startCollector, startIndexer, until } from '../../utils/pipeline';
 import { cli, redisConnection } from '../../utils/stack';
 

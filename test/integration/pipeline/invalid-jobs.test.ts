@@ -1,21 +1,32 @@
 // Jobs are validated at the door: a job that is null, has a non-numeric 64-bit field, a timestamp
-// far in the future, an unknown kind, a corrupt or oversized body, or a header that does not match
-// its events is dead-lettered whole, with its reason, on its first attempt (no retry for a month),
-// and the batches after it are indexed.
+// far in the future, an unknown kind or contract version, a corrupt or oversized body, a document
+// off the contract's schema, or a header that does not match its events is dead-lettered whole,
+// with its reason, on its first attempt (no retry for a month), and the batches after it are
+// indexed. Contract-version-1 batches (collectors before the contract) are checked as well.
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { Queue } from 'bullmq';
 import t from 'tap';
-import { BACKOFF_TYPE, JOB_ATTEMPTS, QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
-import { encodeBatch, MAX_BATCH_JSON_BYTES, type WireBatch } from '../../../collector/src/batch/wire';
+import { BACKOFF_TYPE, JOB_ATTEMPTS, QUEUE_PREFIX } from '../../../contract/src/queue';
+import { decodeDocuments, encodeDocuments, MAX_BATCH_JSON_BYTES } from '../../../contract/src/wire';
+import { encodeBatch, type WireBatch } from '../../../contract/src/wire-v1';
 import { countIndexed, pipelineEnv, startIndexer, waitForValue, waitQueueEmpty } from '../../utils/pipeline';
 import { redisConnection } from '../../utils/stack';
-import { batchOf, event } from '../../utils/wire-fixtures';
+import { batchOf, documentBatch, event } from '../../utils/wire-fixtures';
 
 const now = BigInt(Date.now()) * 1_000_000n;
 const good = (first: number): WireBatch => batchOf([event({ wallNs: now, tid: first }), event({ wallNs: now, tid: first + 1 })], first);
 const z = (v: unknown): string => zlib.deflateRawSync(JSON.stringify(v)).toString('base64');
-
+/** A version-2 batch of stream `s` whose documents `edit` changes after the collector built them. */
+const edited = (s: string, edit: (doc: Record<string, any>, i: number) => void): object => {
+  const job = documentBatch([event({ wallNs: now, tid: 1 }), event({ wallNs: now, tid: 2 })], 1, s);
+  const lines = decodeDocuments(job).map((l, i) => {
+    const d = JSON.parse(l) as Record<string, any>;
+    edit(d, i);
+    return JSON.stringify(d);
+  });
+  return encodeDocuments(lines, job.boot, s, 1);
+};
 t.test('malformed jobs are dead-lettered on their first attempt', async (t) => {
   const env = pipelineEnv(t);
   const bad: [string, unknown, RegExp][] = [
@@ -28,6 +39,14 @@ t.test('malformed jobs are dead-lettered on their first attempt', async (t) => {
     ['corrupt body', { v: 1, boot: 'b', stream: 's3', first: 1, last: 2, z: 'AAAA' }, /corrupt batch/],
     ['header that does not match its events', { ...encodeBatch(good(1), 's4'), first: 5, last: 6 }, /does not match its header/],
     ['deflate bomb', { v: 1, boot: 'b', stream: 's5', first: 1, last: 1, z: zlib.deflateRawSync(Buffer.alloc(MAX_BATCH_JSON_BYTES + 1, 0x20)).toString('base64') }, /corrupt batch.*(larger|exceed|buffer)/i],
+    ['unknown contract version', { v: 3, boot: 'b', stream: 's7', first: 1, last: 1, z: 'AAAA' }, /contract version 3 is not one this indexer reads \(1, 2\): the collector is newer than this indexer/],
+    ['a document with a field off the contract', edited('s8', (d, i) => i === 1 && (d.process.uid = 0)), /the document of seq 2: \/process must NOT have additional properties/],
+    ['a document that brings its own position', edited('s9', (d) => (d.event.sequence = 1)), /the document of seq 1: \/event must NOT have additional properties/],
+    ['a document of another boot', edited('s10', (d, i) => i === 0 && (d.filewarden.boot_id = 'other')), /names boot other\/.* not the batch's/],
+    ['a far-future document', edited('s11', (d, i) => i === 1 && (d['@timestamp'] = '2999-01-01T00:00:00.000000000Z')), /event seq 2 is stamped 2999-01-01T00:00:00.000000000Z, more than 24 h ahead/],
+    ['a document that is not JSON', { ...encodeDocuments(['{"event":', '{}'], 'b', 's12', 1) }, /the document of seq 1 is not JSON/],
+    ['fewer documents than the header says', { ...encodeDocuments(['{}'], 'b', 's13', 1), last: 2 }, /holds 1 documents, its header says 2/],
+    ['documents of two hosts in one batch', edited('s14', (d, i) => i === 1 && (d.host.name = 'elsewhere')), /seq 2 is of host "elsewhere", not the batch's "h"/],
     ['events that are not objects', { v: 1, boot: 'b', stream: 's6', first: 1, last: 1, z: z({ v: 1, host: { name: 'h', bootId: 'b' }, procs: {}, users: {}, groups: {}, events: [null] }) }, /\/events\/0 must be object/],
   ];
   const q = new Queue(env.queue, { connection: redisConnection(env.redisUrl), prefix: QUEUE_PREFIX });
@@ -39,7 +58,7 @@ t.test('malformed jobs are dead-lettered on their first attempt', async (t) => {
     // With the collector's own retry settings: a transient classification would retry for a month.
     await q.add('batch', data, { jobId: id, attempts: JOB_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true, removeOnFail: false });
   }
-  await q.add('batch', encodeBatch(good(1), 'good'), { jobId: `good-${crypto.randomBytes(3).toString('hex')}`, attempts: JOB_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true });
+  await q.add('batch', documentBatch([event({ wallNs: now, tid: 1 }), event({ wallNs: now, tid: 2 })], 1, 'good'), { jobId: `good-${crypto.randomBytes(3).toString('hex')}`, attempts: JOB_ATTEMPTS, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true });
 
   const indexer = await startIndexer(t, env, { enroll: false });
   t.ok(await waitQueueEmpty(indexer, 60_000), 'every job completed: none waits for a retry');

@@ -1,13 +1,13 @@
 // Fault 5: one event in a batch is refused by Elasticsearch (a mapping conflict: a timestamp
-// before 1970 cannot be a date_nanos). It lands in the dead-letter index with the raw event and
-// the error; the rest of its batch and the batches after it are indexed.
+// before 1970 cannot be a date_nanos). It lands in the dead-letter index with the refused document
+// exactly as it arrived and the error; the rest of its batch and the batches after it are indexed.
 import t from 'tap';
 import path from 'node:path';
-import { type BatchJobData, encodeBatch, toWire, type WireBatch } from '../../../collector/src/batch/wire';
 import { HashChain, loadOrCreateHostKey } from '../../../collector/src/integrity/hash-chain';
 import { hostIdentity } from '../../../collector/src/enrich/host-identity';
 import { EventQueue } from '../../../collector/src/queue/event-queue';
 import { startCapture, tempDir } from '../../utils/kernel';
+import { documentBatch } from '../../utils/wire-fixtures';
 import { cli } from '../../utils/stack';
 import { countIndexed, openWorkload, pipelineEnv, sleep, startIndexer, stopService, waitFor, waitQueueEmpty, indexNames } from '../../utils/pipeline';
 
@@ -23,9 +23,7 @@ t.test('a poison event goes to the dead-letter index and does not block the othe
 
   const id = hostIdentity();
   const host = { name: id.name, bootId: id.bootId };
-  const wire = events.map((e, i) => toWire(e, i + 1));
-  wire[7].w = '-1000000000'; // 1969-12-31T23:59:59Z: outside date_nanos
-  const batch = (from: number, to: number): WireBatch => ({ v: 1, host, procs: {}, users: {}, groups: {}, events: wire.slice(from, to) });
+  events[7]!.wallNs = -1_000_000_000n; // 1969-12-31T23:59:59Z: outside date_nanos
   const q = new EventQueue({ redisUrl: env.redisUrl, queue: env.queue });
   t.teardown(() => q.close());
   await waitFor(async () => q.connected, 5000, 50);
@@ -33,9 +31,9 @@ t.test('a poison event goes to the dead-letter index and does not block the othe
   // enrolled collectors.
   const key = loadOrCreateHostKey(path.join(env.stateDir, 'collector'));
   const chain = new HashChain(tempDir(t, 'fw-poison-chain-'), id.bootId, 'poison01', key.privateKey, key.publicKey);
-  const signed = (b: WireBatch): BatchJobData => ({ ...encodeBatch(b, 'poison01'), chain: chain.link(b, 'poison01') });
-  await q.add(signed(batch(0, 20)));
-  await q.add(signed(batch(20, 40)));
+  const none = { proc: () => undefined, userName: () => undefined, groupName: () => undefined };
+  await q.add(documentBatch(events.slice(0, 20), 1, 'poison01', chain, none, host));
+  await q.add(documentBatch(events.slice(20, 40), 21, 'poison01', chain, none, host));
 
   const indexer = await startIndexer(t, env);
   t.ok(await waitQueueEmpty(indexer, 60_000), 'both batches complete');
@@ -45,14 +43,15 @@ t.test('a poison event goes to the dead-letter index and does not block the othe
   t.equal(m.get('filewarden_indexer_events_deadlettered_total'), 1, 'one event dead-lettered');
   t.equal(m.get('filewarden_indexer_batches_poison_total'), 0, 'no batch failed for good');
   await env.es.indices.refresh({ index: env.deadletterIndex });
-  const dead = await env.es.search<{ error: { status: number; type: string; reason: string }; target_index: string; raw: { event: { q: number; w: string } }; filewarden: { seq: number } }>({ index: env.deadletterIndex });
+  const dead = await env.es.search<{ error: { status: number; type: string; reason: string }; target_index: string; raw: { line: string; document: { '@timestamp': string; event: { sequence: number } } }; filewarden: { seq: number } }>({ index: env.deadletterIndex });
   t.equal(dead.hits.hits.length, 1, 'one dead letter');
   const d = dead.hits.hits[0]._source!;
   t.equal(d.error.status, 400, 'with the HTTP status');
   t.equal(d.error.type, 'document_parsing_exception', 'and the error type');
   t.match(d.error.reason, /timestamp/, 'and the reason, naming the field');
-  t.equal(d.raw.event.q, 8, 'with the raw wire event (seq 8)');
-  t.equal(d.raw.event.w, '-1000000000', 'exactly as it arrived');
+  t.equal(d.raw.document.event.sequence, 8, 'with the refused document (seq 8)');
+  t.equal(d.raw.document['@timestamp'], '1969-12-31T23:59:59.000000000Z', 'exactly as it arrived');
+  t.strictSame(JSON.parse(d.raw.line), d.raw.document, 'and its exact bytes');
   t.equal(d.filewarden.seq, 8, 'searchable by sequence number');
   const gaps = await cli(['gaps', ...indexNames(env)], { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl });
   t.equal(gaps.code, 0, 'the gap report counts the dead letter as accounted for');

@@ -7,12 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import t from 'tap';
-import { encodeBatch } from '../../../collector/src/batch/wire';
-import { BACKOFF_TYPE, JOB_ATTEMPTS, QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
+import { BACKOFF_TYPE, JOB_ATTEMPTS, QUEUE_PREFIX } from '../../../contract/src/queue';
 import { tempDir } from '../../utils/kernel';
 import { pipelineEnv, readIndexed, startIndexer, stopService, waitForValue } from '../../utils/pipeline';
 import { redisConnection } from '../../utils/stack';
-import { batchOf, event } from '../../utils/wire-fixtures';
+import { documentBatch, event } from '../../utils/wire-fixtures';
 
 /** The indexer's BullMQ lock (indexer-worker.ts): a batch held longer than this stalls and runs again. */
 const LOCK_MS = 15_000;
@@ -30,7 +29,7 @@ t.test('an indexer fed the 1,419-byte failed open keeps its lock', async (t) => 
   const open = (p: string, ret: number, tid: number) =>
     event({ wallNs: now, tid, ret, openFlags: 0, path: Buffer.from(p), resolvedPath: Buffer.from(p), pathResolved: true, resolution: 'kernel', pathOrigLen: Buffer.byteLength(p), pathUnjudged: false, hasFile: ret >= 0 });
   // The failed open (ENOENT) first; the second event matches the rule, so the rule is seen to run.
-  const data = encodeBatch(batchOf([open(failedPath, -2, 1), open(hitPath, 3, 2)], 1), `redos${crypto.randomBytes(3).toString('hex')}`);
+  const data = documentBatch([open(failedPath, -2, 1), open(hitPath, 3, 2)], 1, `redos${crypto.randomBytes(3).toString('hex')}`);
 
   const q = new Queue(env.queue, { connection: redisConnection(env.redisUrl), prefix: QUEUE_PREFIX });
   t.teardown(() => q.close());

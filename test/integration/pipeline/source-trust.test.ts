@@ -14,16 +14,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import t, { type Test } from 'tap';
-import { type BatchJobData, type CheckpointJobData, encodeBatch, type JobData, toWire, type WireBatch } from '../../../collector/src/batch/wire';
-import { commandQueueName } from '../../../collector/src/enforce/signed-command';
+import { signRecord } from '../../../contract/src/chain';
+import type { CapturedEvent } from '../../../contract/src/event';
+import { commandQueueName, QUEUE_PREFIX } from '../../../contract/src/queue';
+import { type BatchJobData, type CheckpointJobData, type JobData } from '../../../contract/src/wire';
 import { startTicksOf } from '../../../collector/src/enrich/process-info';
-import { HashChain, loadOrCreateHostKey, signRecord } from '../../../collector/src/integrity/hash-chain';
-import { QUEUE_PREFIX } from '../../../collector/src/queue/event-queue';
+import { HashChain, loadOrCreateHostKey } from '../../../collector/src/integrity/hash-chain';
 import { tempDir } from '../../utils/kernel';
 import { TcpProxy } from '../../utils/tcp-proxy';
 import { gapReport, openWorkload, pipelineEnv, type PipelineEnv, startCollector, startIndexer, until } from '../../utils/pipeline';
 import { cli, hasExited, redisConnection, repoRoot } from '../../utils/stack';
-import { event } from '../../utils/wire-fixtures';
+import { documentBatch, event } from '../../utils/wire-fixtures';
 
 const hostId = fs.readFileSync('/etc/machine-id', 'utf8').trim();
 const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
@@ -56,8 +57,14 @@ async function addAsNobody(t: Test, env: PipelineEnv, relay: TcpProxy, data: Job
   t.match(out, /^uid 65534 added the job/);
 }
 
-/** One open of `file` by `pid`, as the kernel would report it, in a batch of its own stream. */
-function openBatch(pid: number, start: number, file: string): WireBatch {
+/** One open of `file` by `pid`, as the kernel would report it, with what /proc said of the process. */
+interface Forged {
+  e: CapturedEvent;
+  startTicks: number;
+  hostId: string;
+}
+
+function openBatch(pid: number, start: number, file: string): Forged {
   const now = Date.now();
   const e = event({
     tsNs: BigInt(now) * 1_000_000n + BigInt(crypto.randomInt(1_000_000)),
@@ -82,14 +89,17 @@ function openBatch(pid: number, start: number, file: string): WireBatch {
     denyAsKill: false,
     comm: 'sleep',
   });
-  return { v: 1, host: { name: os.hostname(), id: hostId, bootId }, procs: { [String(pid)]: { executable: '/usr/bin/sleep', args: ['sleep', '300'], startTicks: start } }, users: { '0': 'root' }, groups: { '0': 'root' }, events: [toWire(e, 1)] };
+  return { e, startTicks: start, hostId };
 }
 
-function signWith(t: Test, b: WireBatch, stream: string, key: { privateKey: crypto.KeyObject; publicKey: crypto.KeyObject }): BatchJobData {
-  const chain = new HashChain(tempDir(t, 'fw-forge-chain-'), bootId, stream, key.privateKey, key.publicKey);
-  const job = encodeBatch(b, stream);
-  job.chain = chain.link(b, stream);
-  return job;
+/** The forged open as a batch of its own stream (first number `first`), built as a collector builds it. */
+function jobOf(f: Forged, stream: string, chain?: HashChain, first = 1): BatchJobData {
+  const root = (n: number): string | undefined => (n === 0 ? 'root' : undefined);
+  return documentBatch([f.e], first, stream, chain, { proc: () => ({ executable: '/usr/bin/sleep', args: ['sleep', '300'], startTicks: f.startTicks }), userName: root, groupName: root }, { name: os.hostname(), id: f.hostId, bootId });
+}
+
+function signWith(t: Test, f: Forged, stream: string, key: { privateKey: crypto.KeyObject; publicKey: crypto.KeyObject }): BatchJobData {
+  return jobOf(f, stream, new HashChain(tempDir(t, 'fw-forge-chain-'), bootId, stream, key.privateKey, key.publicKey));
 }
 
 t.test('enforcement only from batches signed by an enrolled collector', async (t) => {
@@ -128,22 +138,22 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
     const r = await env.es.search<Record<string, any>>({ index, ignore_unavailable: true, allow_no_indices: true, size: 100, query });
     return r.hits.hits.map((h) => h._source!);
   };
-  const alertFor = (b: WireBatch) => async (): Promise<Record<string, any> | undefined> =>
-    (await search(env.alertIndex, { bool: { filter: [{ term: { 'rule.id': 'protected-read' } }, { term: { 'filewarden.alert.event_ids': `${bootId}-${b.events[0]!.t}-${pid}` } }] } }))[0];
+  const alertFor = (b: Forged) => async (): Promise<Record<string, any> | undefined> =>
+    (await search(env.alertIndex, { bool: { filter: [{ term: { 'rule.id': 'protected-read' } }, { term: { 'filewarden.alert.event_ids': `${bootId}-${b.e.tsNs}-${pid}` } }] } }))[0];
   const issuedFor = async (): Promise<Record<string, any>[]> => search(env.auditIndex, { bool: { filter: [{ term: { 'filewarden.audit.decision': 'issued' } }, { term: { 'filewarden.audit.target.pid': pid } }] } });
 
   const enrolled = loadOrCreateHostKey(path.join(env.stateDir, 'collector'));
   const other = crypto.generateKeyPairSync('ed25519');
-  const cases: { name: string; reason: string; job: (b: WireBatch, stream: string) => BatchJobData }[] = [
-    { name: 'unsigned', reason: 'unsigned', job: (b, s) => encodeBatch(b, s) },
+  const cases: { name: string; reason: string; job: (b: Forged, stream: string) => BatchJobData }[] = [
+    { name: 'unsigned', reason: 'unsigned', job: (b, s) => jobOf(b, s) },
     { name: 'signed by a key that is not enrolled', reason: 'unenrolled-key', job: (b, s) => signWith(t, b, s, other) },
     {
       name: 'signed by the enrolled key, then altered (another start time)',
       reason: 'digest-mismatch',
       job: (b, s) => {
-        const honest = { ...b, procs: { [String(pid)]: { ...b.procs[String(pid)], startTicks: start + 1 } } };
+        const honest = { ...b, startTicks: start + 1 };
         const signed = signWith(t, honest, s, enrolled);
-        return { ...signed, z: encodeBatch(b, s).z };
+        return { ...signed, z: jobOf(b, s).z };
       },
     },
   ];
@@ -155,7 +165,7 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
       t.equal(alert.filewarden.enforcement.status, 'not-sent', 'the kill was not sent');
       t.match(alert.filewarden.enforcement.reason, new RegExp(`untrusted source \\(${c.reason}\\)`), 'and the alert says why');
       t.strictSame(alert.filewarden.trust, { status: 'untrusted', reason: c.reason });
-      const [doc] = await search(`${env.indexPrefix}-*`, { term: { 'event.id': `${bootId}-${b.events[0]!.t}-${pid}` } });
+      const [doc] = await search(`${env.indexPrefix}-*`, { term: { 'event.id': `${bootId}-${b.e.tsNs}-${pid}` } });
       t.strictSame(doc?.filewarden.trust, { status: 'untrusted', reason: c.reason }, 'the event is in Elasticsearch, marked untrusted');
       const sys = await until('the untrusted-source alert', async () => (await search(env.alertIndex, { bool: { filter: [{ term: { 'rule.id': 'filewarden.untrusted-source' } }, { term: { 'filewarden.trust.reason': c.reason } }] } }))[0]);
       t.equal(sys.host.name, os.hostname(), 'an untrusted-source alert names the host');
@@ -167,7 +177,7 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
 
   await t.test('a batch signed by the enrolled key that names another machine (host.id) causes no command', async (t) => {
     const b = openBatch(pid, start, secret);
-    b.host.id = 'f'.repeat(32);
+    b.hostId = 'f'.repeat(32);
     const q = new Queue(env.queue, { connection: redisConnection(env.redisUrl), prefix: QUEUE_PREFIX });
     await q.add('batch', signWith(t, b, 'other-host-0', enrolled), { jobId: `other-host-${crypto.randomBytes(4).toString('hex')}` });
     await q.close();
@@ -203,10 +213,7 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
     await addAsNobody(t, env, relay, claim);
     await addAsNobody(t, env, relay, signRecord({ ...claim, assigned: 1e12 + 1 }, other.privateKey, other.publicKey));
     // And a forged batch that claims seq 10^12 of the same stream: indexed as untrusted, not counted.
-    const far = openBatch(pid, start, secret);
-    far.host.bootId = bootId;
-    far.events[0]!.q = 1e12;
-    await addAsNobody(t, env, relay, { ...encodeBatch(far, stream), boot: bootId });
+    await addAsNobody(t, env, relay, jobOf(openBatch(pid, start, secret), stream, undefined, 1e12));
     await until('the forged far event indexed', async () => (await search(`${env.indexPrefix}-*`, { term: { 'filewarden.seq': 1e12 } }))[0]);
     const claims = await until('both claims stored as untrusted', async () => {
       const r = await search(env.checkpointIndex, { exists: { field: 'filewarden.claimed_seq_assigned' } });

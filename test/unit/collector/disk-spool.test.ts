@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { BatchJobData } from '../../../collector/src/batch/wire';
+import type { BatchJobData } from '../../../contract/src/wire';
 import { DiskSpool } from '../../../collector/src/spool/disk-spool';
 
 const batch = (first: number, n: number, pad = 0): BatchJobData => ({ v: 1, boot: 'b', stream: 's', first, last: first + n - 1, z: 'x'.repeat(pad) });

@@ -1,9 +1,10 @@
 // The decoder reads exactly the layout the addon reports: a record packed at the addon's offsets
 // decodes field for field, and malformed batches are refused instead of guessed at.
 import t from 'tap';
-import { fromWire, toWire } from '../../../collector/src/batch/wire';
+import { fromWire, toWire } from '../../../contract/src/wire-v1';
 import { DecodeError, OpenEventDecoder } from '../../../collector/src/decode/open-event';
-import { type CapturedEvent, toEcs } from '../../../collector/src/format/ecs';
+import type { CapturedEvent } from '../../../contract/src/event';
+import { toEcs } from '../../../contract/src/event-document';
 import { native } from '../../../collector/src/probe/native';
 
 const layout = native().layout();
@@ -152,9 +153,9 @@ t.test('the name as passed and the lexical flag survive the wire: the indexer bu
   for (const e of d.decodeBatch(batch)) {
     const c: CapturedEvent = Object.assign(e, { resolvedPath: e.pathResolved ? e.path : Buffer.from('/home/u/rel'), resolution: e.pathResolved ? ('kernel' as const) : ('proc' as const), wallNs: 1n });
     const back = fromWire(toWire(c, 1));
-    t.strictSame(toEcs(back), toEcs(c), `${c.path}: same document after the wire`);
-    const p = toEcs(c).filewarden.path;
-    kinds.push(`${toEcs(c).file.path} as_passed=${p.as_passed ?? '-'} lexical=${p.lexical ?? '-'}`);
+    t.strictSame(toEcs(back, 'x86_64'), toEcs(c, 'x86_64'), `${c.path}: same document after the wire`);
+    const p = toEcs(c, 'x86_64').filewarden.path;
+    kinds.push(`${toEcs(c, 'x86_64').file.path} as_passed=${p.as_passed ?? '-'} lexical=${p.lexical ?? '-'}`);
   }
   t.strictSame(kinds, [
     '/srv/a/f as_passed=../a/f lexical=-',

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { BatchJobData, JobData } from '../../../collector/src/batch/wire';
+import type { BatchJobData, JobData } from '../../../contract/src/wire';
 import { type EventQueue, QueueUnavailableError } from '../../../collector/src/queue/event-queue';
 import { Shipper } from '../../../collector/src/queue/shipper';
 import { DiskSpool } from '../../../collector/src/spool/disk-spool';

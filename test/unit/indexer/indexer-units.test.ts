@@ -1,19 +1,19 @@
 // The indexer's pure parts: daily index names from nanosecond wall times, deterministic ids,
 // the job backoff, client configuration errors, and metrics text parsing.
 import t from 'tap';
-import { parseMetrics } from '../../../collector/src/metrics/metrics-server';
-import { dayOf, eventId } from '../../../collector/src/format/event-document';
+import { parseMetrics } from '../../../stack/src/metrics-server';
+import { dayOf, eventId, isoNanos } from '../../../contract/src/event-document';
 import { esClient, EsConfigError } from '../../../indexer/src/es-client';
 import { backoffDelay } from '../../../indexer/src/worker/indexer-worker';
 
 t.test('the daily index is the UTC day of the event, to the nanosecond', async (t) => {
-  t.equal(dayOf('1764115199999999999'), '2025.11.25');
-  t.equal(dayOf('1764115200000000000'), '2025.11.26');
-  t.equal(dayOf('0'), '1970.01.01');
+  t.equal(dayOf(isoNanos(1764115199999999999n)), '2025.11.25');
+  t.equal(dayOf(isoNanos(1764115200000000000n)), '2025.11.26');
+  t.equal(dayOf(isoNanos(0n)), '1970.01.01');
 });
 
 t.test('an event id is the boot, the kernel timestamp and the thread', async (t) => {
-  t.equal(eventId('b00t', { t: '123', tid: 7 }), 'b00t-123-7');
+  t.equal(eventId('b00t', 123n, 7), 'b00t-123-7');
 });
 
 t.test('job retries back off from 0.5 s, doubling, to a 30 s cap', async (t) => {

@@ -7,12 +7,12 @@ import t from 'tap';
 import { rulesLint } from '../../../cli/src/rules';
 import { AlertEngine } from '../../../indexer/src/alerts/alert-engine';
 import { MemoryThresholdStore } from '../../../indexer/src/alerts/threshold-store';
-import type { IndexedDocument } from '../../../collector/src/format/event-document';
+import type { EventDocument } from '../../../contract/src/event-document';
 import { kernelPolicy } from '../../../indexer/src/rules/kernel-policy';
 import { loadRules, parseRules, RuleFileError } from '../../../indexer/src/rules/rule-loader';
 import { compileGlob } from '../../../indexer/src/rules/glob-matcher';
 
-const doc = (path: string, over: { name?: string; uid?: string; write?: boolean; pid?: number } = {}): IndexedDocument =>
+const doc = (path: string, over: { name?: string; uid?: string; write?: boolean; pid?: number } = {}): EventDocument =>
   ({
     '@timestamp': '2026-11-25T10:00:00.000000000Z',
     event: { kind: 'event', category: ['file'], type: ['access'], action: 'open', outcome: 'success' },
@@ -22,7 +22,7 @@ const doc = (path: string, over: { name?: string; uid?: string; write?: boolean;
     group: { id: '1000' },
     host: { name: 'h', id: 'hid', boot: { id: 'b' } },
     filewarden: { access: { read: !over.write, write: !!over.write, create: false, truncate: false }, action: 'allow' },
-  }) as unknown as IndexedDocument;
+  }) as unknown as EventDocument;
 
 t.test('a rule file with errors reports each problem with its line and reason', async (t) => {
   const text = ['version: 1', 'rules:', '  - id: ok-rule', '    name: fine', '    match: {path: /etc/shadow}', '  - id: bad', '    name: broken', '    match:', '      path: relative', '      access: [read, exec]', '    action: kill', '    scope: kernel', '    severity: urgent', ''].join('\n');
@@ -62,7 +62,7 @@ t.test('conditions, exceptions, and thresholds that a retried batch does not cou
     'r.yaml',
   );
   const engine = new AlertEngine(rules, new MemoryThresholdStore());
-  const at = (id: string, d: IndexedDocument, tsMs: number) => ({ id, doc: d, tsMs });
+  const at = (id: string, d: EventDocument, tsMs: number) => ({ id, doc: d, tsMs });
   t.same((await engine.evaluate([at('1', doc('/etc/shadow'), 1)])).map((a) => a.rule.id), ['shadow']);
   t.same(await engine.evaluate([at('2', doc('/etc/shadow', { name: 'login' }), 2)]), [], 'exception');
   t.same(await engine.evaluate([at('3', doc('/etc/shadow', { uid: '0' }), 3)]), [], 'uid outside the range');

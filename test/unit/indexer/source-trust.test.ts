@@ -4,15 +4,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { encodeBatch } from '../../../collector/src/batch/wire';
-import { toDocument } from '../../../collector/src/format/event-document';
-import { checkRecord, eventDigest, HashChain, keyId, signRecord } from '../../../collector/src/integrity/hash-chain';
+import { HashChain } from '../../../collector/src/integrity/hash-chain';
+import { canonicalize } from '../../../contract/src/canonical-json';
+import { checkRecord, eventDigest, keyId, signRecord } from '../../../contract/src/chain';
+import { type BatchJobData, decodeDocuments, placeDocument } from '../../../contract/src/wire';
 import { judgeBatch, judgeLink, judgeRecord } from '../../../indexer/src/integrity/source-trust';
 import { EnrolledKeys, loadTrustedKeys } from '../../../indexer/src/integrity/trusted-keys';
 import { InvalidJobError, validateJob } from '../../../indexer/src/worker/job-schema';
 import { isTransient } from '../../../indexer/src/worker/transient';
 import { tempDir } from '../../utils/kernel';
-import { batchOf, event, host } from '../../utils/wire-fixtures';
+import { documentBatch, event, host } from '../../utils/wire-fixtures';
 
 const pem = (k: crypto.KeyObject): string => k.export({ type: 'spki', format: 'pem' }).toString();
 const pair = (): { privateKey: crypto.KeyObject; publicKey: crypto.KeyObject } => crypto.generateKeyPairSync('ed25519');
@@ -88,24 +89,29 @@ t.test('batch verdicts: unsigned, bad link, unenrolled, altered, verified', asyn
   const dir = tempDir(t, 'fw-trust-');
   fs.writeFileSync(path.join(dir, `${host.name}.pub`), pem(k.publicKey));
   const enrolled = new EnrolledKeys([dir], () => undefined);
-  const b = batchOf([event(), event({ tid: 44 })], 1);
-  const job = encodeBatch(b, 'st');
-  const docs = b.events.map((w) => toDocument(b, 'st', w, '').doc);
+  const events = [event(), event({ tid: 44 })];
+  const job: BatchJobData = documentBatch(events, 1, 'st');
+  const docs = decodeDocuments(job);
   t.equal(judgeBatch(job, host.name, docs, enrolled).reason, 'unsigned');
-  job.chain = new HashChain(tempDir(t, 'fw-chain-'), host.bootId, 'st', k.privateKey, k.publicKey).link(b, 'st');
+  job.chain = documentBatch(events, 1, 'st', new HashChain(tempDir(t, 'fw-chain-'), host.bootId, 'st', k.privateKey, k.publicKey)).chain;
   t.strictSame(judgeLink(job, host.name, enrolled), { status: 'signed', reason: 'ok', detail: `signed by enrolled key ${keyId(k.publicKey)}`, key: keyId(k.publicKey) }, 'the link alone: signed');
   t.strictSame(judgeBatch(job, host.name, docs, enrolled), { status: 'verified', reason: 'ok', detail: `signed by enrolled key ${keyId(k.publicKey)}; every event matches its signed digest`, key: keyId(k.publicKey) }, 'with the digests: verified');
   t.equal(judgeBatch(job, 'another-host', docs, enrolled).reason, 'unenrolled-host');
   t.equal(judgeBatch({ ...job, first: 2, last: 3 }, host.name, docs, enrolled).reason, 'bad-signature', 'a link moved to other numbers');
-  const altered = docs.map((d, i) => (i === 1 ? { ...d, process: { ...d.process, pid: 1 } } : d));
+  const altered = docs.map((d, i) => {
+    if (i !== 1) return d;
+    const doc = JSON.parse(d) as { process: { pid: number } };
+    doc.process.pid = 1;
+    return canonicalize(doc);
+  });
   t.match(judgeBatch(job, host.name, altered, enrolled), { reason: 'digest-mismatch', detail: /event seq 2 / });
-  // The indexer's verdict is outside the digest: verify recomputes the same digest from _source.
-  const marked = { ...docs[0]!, filewarden: { ...docs[0]!.filewarden, trust: { status: 'verified' as const, reason: 'ok' } } };
-  t.ok(eventDigest(marked).equals(eventDigest(docs[0]!)));
+  // The indexer's verdict and the position are outside the digest: verify recomputes the same digest from _source.
+  const stored = JSON.parse(placeDocument(docs[0]!, 1, { status: 'verified', reason: 'ok' })) as object;
+  t.ok(eventDigest(stored, 2).equals(Buffer.from(job.chain!.digests, 'base64').subarray(0, 32)));
 });
 
 t.test('the job schema refuses malformed shapes and the transient test names only availability errors', async (t) => {
-  const ok = encodeBatch(batchOf([event()], 1), 's');
+  const ok = documentBatch([event()], 1, 's');
   t.equal(validateJob(ok), ok);
   for (const bad of [null, [], 7, { ...ok, first: 0 }, { ...ok, first: 2, last: 1 }, { ...ok, z: 'not base64!' }, { ...ok, extra: 1 }, { v: 1, kind: 'audit', id: 'x' }]) {
     t.throws(() => validateJob(bad), InvalidJobError, JSON.stringify(bad)?.slice(0, 60));

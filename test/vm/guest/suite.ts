@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Capture } from '../../../collector/src/capture/capture';
-import type { CapturedEvent } from '../../../collector/src/format/ecs';
+import type { CapturedEvent } from '../../../contract/src/event';
 import { explainRefusal, selectHook } from '../../../collector/src/probe/hook-select';
 import { HOOKS, type Hook, native, type PolicyEntry, type PolicyOptions } from '../../../collector/src/probe/native';
 import { type Cell, HOOK_TESTS } from './cells';

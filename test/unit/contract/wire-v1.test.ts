@@ -1,6 +1,8 @@
-// A batch survives the trip through Redis bit for bit, and a damaged one is refused, not guessed.
+// A contract-version-1 batch (a collector before the event contract) survives the trip through
+// Redis bit for bit, and a damaged one is refused, not guessed.
 import t from 'tap';
-import { decodeBatch, encodeBatch, fromWire, jobId, WireError } from '../../../collector/src/batch/wire';
+import { jobId, WireError } from '../../../contract/src/wire';
+import { decodeBatch, encodeBatch, fromWire } from '../../../contract/src/wire-v1';
 import { batchOf, event, host } from '../../utils/wire-fixtures';
 
 t.test('every field of an event, 64-bit values and raw name bytes included, comes back unchanged', async (t) => {

@@ -1,24 +1,12 @@
-// One open event as an ECS-shaped document: the shape `filewarden collect --stdout` prints and the
-// indexer stores. ECS fields where ECS has them, everything else under `filewarden.*`.
-import type { OpenEvent } from '../decode/open-event';
-import type { HostPathStatus } from '../resolve/host-path';
-import type { Resolution } from '../resolve/path-resolver';
-import { accessOf, errnoName, openFlagNames } from './open-flags';
+// The event document: one open as an ECS-shaped document, built once, by the collector, with the
+// one function here. ECS fields where ECS has them, everything else under `filewarden.*`. The
+// indexer stores these bytes as they come; only the position and its verdict on the source are
+// added, outside the signed digest (see wire.ts).
+import type { BatchHost } from './batch-host';
+import type { CapturedEvent, HostPathStatus, ProcessInfo, Resolution } from './event';
 import { pathText } from './path-text';
+import { accessOf, errnoName, type KernelAbi, openFlagNames } from './tables';
 
-/** A decoded event with the user-space additions the capture stage makes. */
-export interface CapturedEvent extends OpenEvent {
-  /** Absolute path (kernel- or user-space-resolved), or the name as passed when unavailable. */
-  resolvedPath: Buffer;
-  resolution: Resolution;
-  /** Wall-clock time in ns since the epoch, from the event's boot-time stamp. */
-  wallNs: bigint;
-  /** For a process in another mount namespace or under chroot (`otherTree`): the file's path on the
-   * host's tree, when the host confirms it (see hostPathStatus). */
-  hostPath?: Buffer;
-  /** Set with `otherTree`: whether and how the host path was found. */
-  hostPathStatus?: HostPathStatus;
-}
 
 export interface EcsOpenDocument {
   '@timestamp': string;
@@ -63,10 +51,11 @@ export interface EcsOpenDocument {
     mntns_id: number;
     cpu: number;
     boot_ns: string;
-    /** Set by the indexer: where process.executable/args came from. */
+    /** Where process.executable/args came from. */
     process_info?: 'proc' | 'unavailable';
-    /** Set by the indexer: the process's start time in USER_HZ ticks (identifies it for a kill). */
+    /** The process's start time in USER_HZ ticks (identifies it for a kill). */
     process_start_ticks?: number;
+    /** The event's position: added by the indexer, outside the digest (wire.ts). */
     seq?: number;
     seq_stream?: string;
     boot_id?: string;
@@ -99,7 +88,8 @@ function enforcementOf(e: CapturedEvent): NonNullable<EcsOpenDocument['filewarde
   return e.hook === 'lsm' ? { by, requested: 'kill' } : { by, requested: 'kill', caveat: SYSCALL_RAN_CAVEAT };
 }
 
-export function toEcs(e: CapturedEvent): EcsOpenDocument {
+/** The document of an event alone, as `filewarden collect --stdout` prints it. */
+export function toEcs(e: CapturedEvent, abi: KernelAbi): EcsOpenDocument {
   const full = pathText(e.resolvedPath);
   const { dir, base } = splitName(e.resolvedPath);
   const name = pathText(base).text;
@@ -124,7 +114,7 @@ export function toEcs(e: CapturedEvent): EcsOpenDocument {
       syscall: e.syscall,
       action: e.action,
       ret: e.retUnknown ? null : e.ret,
-      open_flags: { value: e.openFlags, names: openFlagNames(e.openFlags) },
+      open_flags: { value: e.openFlags, names: openFlagNames(e.openFlags, abi) },
       access: acc,
       path: {
         encoding: full.encoding,
@@ -166,5 +156,62 @@ export function toEcs(e: CapturedEvent): EcsOpenDocument {
       if (asPassed.rawBase64) doc.filewarden.path.as_passed_raw_b64 = asPassed.rawBase64;
     }
   }
+  return doc;
+}
+
+/** The stored document: the event's own fields completed with its host, account and process facts. */
+export interface EventDocument extends EcsOpenDocument {
+  host: { name: string; id?: string; boot: { id: string } };
+  container?: { id: string };
+}
+
+/** What the collector knows about an event besides the event itself. */
+export interface DocumentContext {
+  host: BatchHost;
+  /** The sequence stream the event is numbered in. */
+  stream: string;
+  /** The ABI of the kernel that produced the event: its flag bits are named with this table. */
+  abi: KernelAbi;
+  /** Read from /proc while the process lived; undefined when it had exited. */
+  proc?: ProcessInfo;
+  userName?: string;
+  effectiveUserName?: string;
+  groupName?: string;
+}
+
+/** UTC day of a @timestamp, as the daily index suffix: 2026.11.25. */
+export const dayOf = (timestamp: string): string => `${timestamp.slice(0, 4)}.${timestamp.slice(5, 7)}.${timestamp.slice(8, 10)}`;
+
+/** Deterministic: boot id, kernel boot-time stamp and thread id identify one open on a host. */
+export const eventId = (bootId: string, tsNs: bigint | string, tid: number): string => `${bootId}-${tsNs}-${tid}`;
+
+/**
+ * The one function that builds an event document. It leaves out the position (event.sequence,
+ * filewarden.seq) and the indexer's trust verdict: those are added to the bytes later and are
+ * outside the digest, so an event moved to another number is still recognised as itself.
+ */
+export function buildDocument(e: CapturedEvent, c: DocumentContext): EventDocument {
+  const doc = toEcs(e, c.abi) as EventDocument;
+  doc.event.id = eventId(c.host.bootId, e.tsNs, e.tid);
+  doc.host = { name: c.host.name, boot: { id: c.host.bootId } };
+  if (c.host.id) doc.host.id = c.host.id;
+  if (c.userName !== undefined) doc.user.name = c.userName;
+  if (c.effectiveUserName !== undefined) doc.user.effective.name = c.effectiveUserName;
+  if (c.groupName !== undefined) doc.group.name = c.groupName;
+  const proc = c.proc;
+  if (proc) {
+    if (proc.executable !== undefined) doc.process.executable = proc.executable;
+    if (proc.args !== undefined) {
+      doc.process.args = proc.args;
+      doc.process.args_count = proc.args.length;
+    }
+    if (proc.containerId !== undefined) doc.container = { id: proc.containerId };
+    if (proc.startTicks !== undefined) doc.filewarden.process_start_ticks = proc.startTicks;
+  }
+  doc.filewarden.process_info = proc ? 'proc' : 'unavailable';
+  doc.filewarden.seq_stream = c.stream;
+  doc.filewarden.boot_id = c.host.bootId;
+  // The exact bytes of the path, whatever its encoding: the evidence behind file.path.
+  doc.filewarden.path.raw_b64 = e.resolvedPath.toString('base64');
   return doc;
 }

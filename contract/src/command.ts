@@ -3,16 +3,12 @@
 // nothing is re-serialised before checking. Host id, nonce, issued-at and expiry make a command
 // good for one host, once, for a short time (the replay guard remembers nonces until they expire).
 import crypto, { type KeyObject } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 
 export const COMMAND_VERSION = 1;
 /** Longest a command may live (exp - iat). */
 export const MAX_LIFETIME_MS = 10 * 60_000;
 /** How far ahead of this host's clock an issued-at may be. */
 export const CLOCK_SKEW_MS = 30_000;
-/** The queue a host takes its commands from (BullMQ prefix "filewarden"). */
-export const commandQueueName = (hostId: string): string => `commands-${hostId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
 
 export type CommandType = 'kill' | 'deny' | 'policy';
 
@@ -110,38 +106,3 @@ export function verifyCommand(c: unknown, key: KeyObject, hostId: string, now: n
   return { ok: true, body: b };
 }
 
-export class KeyFileError extends Error {
-  override readonly name = 'KeyFileError';
-}
-
-function readKey(file: string, kind: 'private' | 'public'): KeyObject {
-  let pem: string;
-  try {
-    pem = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new KeyFileError(`cannot read the ${kind} key ${file}: ${(e as Error).message}`);
-  }
-  try {
-    const k = kind === 'private' ? crypto.createPrivateKey(pem) : crypto.createPublicKey(pem);
-    if (k.asymmetricKeyType !== 'ed25519') throw new Error(`a ${k.asymmetricKeyType} key, not ed25519`);
-    return k;
-  } catch (e) {
-    throw new KeyFileError(`${file} is not an Ed25519 ${kind} key in PEM: ${(e as Error).message} (make one with filewarden keys generate)`);
-  }
-}
-
-export const loadPrivateKey = (file: string): KeyObject => readKey(file, 'private');
-export const loadPublicKey = (file: string): KeyObject => readKey(file, 'public');
-
-/** Writes command-signing.key (0600, for the indexer) and command-signing.pub (for every host). */
-export function generateKeys(dir: string, force = false): { privateFile: string; publicFile: string } {
-  const privateFile = path.join(dir, 'command-signing.key');
-  const publicFile = path.join(dir, 'command-signing.pub');
-  if (!force && (fs.existsSync(privateFile) || fs.existsSync(publicFile))) throw new KeyFileError(`${privateFile} or ${publicFile} exists; pass --force to replace them (hosts then need the new public key)`);
-  fs.mkdirSync(dir, { recursive: true });
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
-  fs.writeFileSync(privateFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  fs.chmodSync(privateFile, 0o600);
-  fs.writeFileSync(publicFile, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
-  return { privateFile, publicFile };
-}

@@ -1,15 +1,16 @@
-// The batch format that crosses Redis: one BullMQ job per batch, its events deflated into one
-// base64 string so that 100k queued events cost a few MB of Redis memory (bench/pipeline.ts).
-// Both the collector (encode) and the indexer (decode) use this file: it is the one definition.
+// Contract version 1 batches: what collectors before the event contract sent (one JSON object per
+// batch holding compact "wire events" and per-batch process, user and group facts, from which the
+// indexer built each document). The indexer still reads them during a rolling upgrade, building
+// their documents with the same one function the collector uses now (event-document.ts).
 import zlib from 'node:zlib';
-import type { CapturedEvent } from '../format/ecs';
-import type { HookName, SyscallName, ActionName } from '../decode/open-event';
-import type { HostPathStatus } from '../resolve/host-path';
-import type { Resolution } from '../resolve/path-resolver';
-import type { ProcessInfo } from '../enrich/process-info';
-import type { ChainLink, RecordSignature } from '../integrity/hash-chain';
+import type { BatchHost } from './batch-host';
+import type { ActionName, CapturedEvent, HookName, HostPathStatus, ProcessInfo, Resolution, SyscallName } from './event';
+import { canonicalize } from './canonical-json';
+import { buildDocument } from './event-document';
+import type { KernelAbi } from './tables';
+import { type BatchJobData, MAX_BATCH_JSON_BYTES, WireError } from './wire';
 
-export const WIRE_VERSION = 1;
+export const WIRE_V1 = 1;
 
 /** One event, with short keys: the batch is compressed, but JSON.stringify cost scales with keys. */
 export interface WireEvent {
@@ -55,15 +56,9 @@ export interface WireEvent {
 
 const FLAG = { resolved: 1, truncated: 2, tail: 4, unreadable: 8, unjudged: 16, retUnknown: 32, hasFile: 64, denyAsKill: 128, killTarget: 256, lexical: 512, asPassed: 1024 } as const;
 
-export interface BatchHost {
-  name: string;
-  id?: string;
-  bootId: string;
-}
-
 /** What a batch carries besides its events: per-process, per-user and per-group facts, once each. */
 export interface WireBatch {
-  v: typeof WIRE_VERSION;
+  v: typeof WIRE_V1;
   host: BatchHost;
   /** Keyed by pid (decimal). Absent: the process had exited before it could be read. */
   procs: Record<string, ProcessInfo>;
@@ -72,99 +67,8 @@ export interface WireBatch {
   events: WireEvent[];
 }
 
-/** The BullMQ job data (and the spool file's content). */
-export interface BatchJobData {
-  v: typeof WIRE_VERSION;
-  boot: string;
-  /** The sequence stream: a new one starts only when the collector's state was lost mid-boot. */
-  stream: string;
-  /** The first and last sequence numbers: the batch holds exactly last - first + 1 events. */
-  first: number;
-  last: number;
-  /** deflateRaw(JSON(WireBatch)), base64. */
-  z: string;
-  /** The batch's signed hash-chain link (integrity/hash-chain.ts); absent from collectors before it. */
-  chain?: ChainLink;
-}
-
-/**
- * A checkpoint: "this stream has given out every number up to `assigned`". It lets the gap report
- * see losses at the tail of a stream (a dropped last batch, a crash), which no later event reveals.
- */
-export interface CheckpointJobData {
-  v: typeof WIRE_VERSION;
-  kind: 'checkpoint';
-  boot: string;
-  stream: string;
-  assigned: number;
-  host: string;
-  /** The collector's heartbeat: sent every interval, moved or not, with its loss counters. */
-  hb?: Heartbeat;
-  /** The host key's signature over the rest: only a signed checkpoint from an enrolled key moves a stream's number. */
-  sig?: RecordSignature;
-}
-
-/** A collector run's liveness and its loss counters so far (they restart at 0 with each run). */
-export interface Heartbeat {
-  /** Random per collector run. */
-  run: string;
-  /** Wall time, ms since the epoch. */
-  at: number;
-  /** The interval the collector promises: a longer silence is a heartbeat gap. */
-  intervalMs: number;
-  kernelDropped: number;
-  argsLost: number;
-  spoolDropped: number;
-}
-
-/**
- * An audit record: what the collector decided about an enforcement command (applied or refused, and
- * why). It is evidence too, so it travels like a batch (spooled while Redis is down); `id` is random
- * and makes the job and the document unique.
- */
-export interface AuditJobData {
-  v: typeof WIRE_VERSION;
-  kind: 'audit';
-  id: string;
-  record: AuditRecord;
-  /** The host key's signature over the rest. */
-  sig?: RecordSignature;
-}
-
-/** One decision about one command, as the collector saw it. */
-export interface AuditRecord {
-  /** Wall time of the decision, ms since the epoch. */
-  at: number;
-  host: { name: string; id?: string; bootId: string };
-  /** issued: sent by the indexer; applied: carried out; refused: not valid here (the reason says why). */
-  decision: 'issued' | 'applied' | 'refused';
-  /** A code: ok, bad-signature, malformed, wrong-host, expired, not-yet-valid, replayed, lifetime, other-boot, failed. */
-  reason: string;
-  detail: string;
-  /** The command as far as it could be read (a forged one is still recorded as received). */
-  command: { id?: string; type?: string; host?: string; nonce?: string; iat?: number; exp?: number; alert?: string; rule?: string };
-  /** What applying it did, e.g. kill: "killed" | "exited" | "reused". */
-  outcome?: string;
-  target?: { pid?: number; start?: number; paths?: string[]; comm?: string; executable?: string; entries?: number };
-}
-
-/** What the queue and the spool carry. */
-export type JobData = BatchJobData | CheckpointJobData | AuditJobData;
-
-export const isCheckpoint = (d: JobData): d is CheckpointJobData => (d as CheckpointJobData).kind === 'checkpoint';
-export const isAudit = (d: JobData): d is AuditJobData => (d as AuditJobData).kind === 'audit';
-/** A batch of events (the other kinds are control records that carry none). */
-export const isBatch = (d: JobData): d is BatchJobData => !('kind' in d);
-
-/** Events in a job: a checkpoint or an audit record has none. */
-export const eventsIn = (d: JobData): number => (isBatch(d) ? d.last - d.first + 1 : 0);
-
 /** An event's wall time in ms since the epoch, from the wire's ns string (cheaper than BigInt). */
 export const wallMsOf = (w: Pick<WireEvent, 'w'>): number => Number(w.w.slice(0, -6));
-
-export class WireError extends Error {
-  override readonly name = 'WireError';
-}
 
 export function toWire(e: CapturedEvent, seq: number): WireEvent {
   const f =
@@ -274,18 +178,16 @@ export function encodeBatch(b: WireBatch, stream: string): BatchJobData {
   if (last - first + 1 !== n) throw new WireError(`batch sequence numbers ${first}..${last} are not contiguous over ${n} events`);
   // Level 1: three times faster than the default for about 10% more bytes on this data.
   const z = zlib.deflateRawSync(JSON.stringify(b), { level: 1 }).toString('base64');
-  return { v: WIRE_VERSION, boot: b.host.bootId, stream, first, last, z };
+  return { v: WIRE_V1, boot: b.host.bootId, stream, first, last, z };
 }
 
-/** A batch inflates to at most this: 2,000 events take about 1 MB, and a deflate bomb stops here. */
-export const MAX_BATCH_JSON_BYTES = 64 << 20;
 
 /**
  * Decodes and checks a job's batch; a WireError means the job can never succeed (poison).
  * `check` validates the parsed value's shape before anything reads it (the indexer's schema).
  */
 export function decodeBatch(d: BatchJobData, check: (parsed: unknown) => WireBatch = (x) => x as WireBatch): WireBatch {
-  if (d.v !== WIRE_VERSION) throw new WireError(`unsupported batch version ${String(d.v)}`);
+  if (d.v !== WIRE_V1) throw new WireError(`unsupported batch version ${String(d.v)}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(zlib.inflateRawSync(Buffer.from(d.z, 'base64'), { maxOutputLength: MAX_BATCH_JSON_BYTES }).toString('utf8'));
@@ -300,9 +202,25 @@ export function decodeBatch(d: BatchJobData, check: (parsed: unknown) => WireBat
   return b;
 }
 
-/** The BullMQ job id: deterministic, so a batch added twice (spool replay) is one job. */
-export function jobId(d: JobData): string {
-  if (isAudit(d)) return `audit-${d.id}`;
-  if (isCheckpoint(d)) return `${d.boot}-${d.stream}-upto-${d.assigned}${d.hb ? `-hb-${d.hb.run}-${d.hb.at}` : ''}`;
-  return `${d.boot}-${d.stream}-${d.first}`;
+
+/**
+ * A version-1 batch's document lines, built as version-1 indexers built them: with the one
+ * document builder, the batch's process, user and group facts, and the flag table of `abi` (version
+ * 1 did not say which kernel ABI its events came from; its indexers used their own).
+ */
+export function v1DocumentLines(b: WireBatch, stream: string, abi: KernelAbi): string[] {
+  return b.events.map((w) => {
+    const e = fromWire(w);
+    return canonicalize(
+      buildDocument(e, {
+        host: b.host,
+        stream,
+        abi,
+        proc: b.procs[String(e.pid)],
+        userName: b.users[String(e.uid)],
+        effectiveUserName: b.users[String(e.euid)],
+        groupName: b.groups[String(e.gid)],
+      }),
+    );
+  });
 }

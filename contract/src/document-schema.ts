@@ -1,0 +1,106 @@
+// The event document's JSON schema, as it travels (without its position and trust verdict, which
+// the indexer adds). The indexer checks every arriving document against it before reading a field:
+// anyone who can write to Redis can write a batch. Every object is closed, which also keeps the
+// keys `event` and `filewarden` unique to the top level (wire.ts places the position by them).
+import type { ActionName, HookName, HostPathStatus, Resolution, SyscallName } from './event';
+
+// Typed as complete records, so a name added to the event types fails the build until it is here.
+const HOOKS: Record<HookName, true> = { tracepoint: true, kprobe: true, fexit: true, lsm: true };
+const SYSCALLS: Record<SyscallName, true> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
+const ACTIONS: Record<ActionName, true> = { allow: true, deny: true, kill: true };
+const RESOLUTIONS: Record<Resolution, true> = { kernel: true, absolute: true, proc: true, unavailable: true };
+const HOST_PATH_STATUSES: Record<HostPathStatus, true> = { verified: true, mount_table: true, not_mounted: true, unverified: true, truncated: true, no_file: true };
+const oneOf = (r: Record<string, true>): object => ({ type: 'string', enum: Object.keys(r) });
+
+const str = (maxLength: number): object => ({ type: 'string', maxLength });
+const uint = { type: 'integer', minimum: 0 } as const;
+const u32 = { type: 'integer', minimum: 0, maximum: 0xffff_ffff } as const;
+const i32 = { type: 'integer', minimum: -0x8000_0000, maximum: 0x7fff_ffff } as const;
+/** A u64 carried as decimal text (JSON numbers lose bits past 2^53). */
+const u64 = { type: 'string', pattern: '^(0|[1-9][0-9]{0,19})$' } as const;
+const b64 = (maxLength: number): object => ({ type: 'string', maxLength, pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+const id = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } as const;
+const bool = { type: 'boolean' } as const;
+const obj = (properties: Record<string, object>, required: string[]): object => ({ type: 'object', additionalProperties: false, properties, required });
+
+/** A path's text: 4096 bytes, each escaped as \xNN at worst. */
+const pathStr = str(4 * 4096 + 64);
+const pathB64 = b64(8192);
+
+export const EVENT_DOCUMENT_SCHEMA = obj(
+  {
+    '@timestamp': { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$' },
+    event: obj(
+      {
+        kind: { const: 'event' },
+        category: { type: 'array', minItems: 1, maxItems: 1, items: { const: 'file' } },
+        type: { type: 'array', minItems: 1, maxItems: 3, uniqueItems: true, items: { type: 'string', enum: ['access', 'change', 'creation'] } },
+        action: { const: 'open' },
+        outcome: { type: 'string', enum: ['success', 'failure', 'unknown'] },
+        id: str(200),
+      },
+      ['kind', 'category', 'type', 'action', 'outcome', 'id'],
+    ),
+    file: obj({ path: pathStr, name: pathStr, directory: pathStr, extension: pathStr, inode: u64, device: str(32) }, ['path', 'name', 'directory']),
+    process: obj(
+      {
+        pid: u32,
+        name: str(64),
+        executable: str(8192),
+        // Bounded by what the kernel allows a process (ARG_MAX-sized lists, 128 KiB per argument).
+        args: { type: 'array', maxItems: 1 << 20, items: str(131_072) },
+        args_count: uint,
+        thread: obj({ id: u32 }, ['id']),
+        parent: obj({ pid: u32 }, ['pid']),
+      },
+      ['pid', 'name', 'thread', 'parent'],
+    ),
+    user: obj({ id: str(16), name: str(256), effective: obj({ id: str(16), name: str(256) }, ['id']) }, ['id', 'effective']),
+    group: obj({ id: str(16), name: str(256) }, ['id']),
+    error: obj({ code: str(32) }, ['code']),
+    filewarden: obj(
+      {
+        hook: oneOf(HOOKS),
+        syscall: oneOf(SYSCALLS),
+        action: oneOf(ACTIONS),
+        enforcement: obj({ by: { type: 'string', enum: ['policy', 'kill_target'] }, requested: { type: 'string', enum: ['deny', 'kill'] }, caveat: str(512) }, ['by', 'requested']),
+        ret: { type: ['integer', 'null'] },
+        open_flags: obj({ value: u32, names: { type: 'array', maxItems: 40, items: str(32) } }, ['value', 'names']),
+        mode: { type: 'string', pattern: '^0[0-7]{1,11}$' },
+        access: obj({ read: bool, write: bool, create: bool, truncate: bool }, ['read', 'write', 'create', 'truncate']),
+        f_mode: obj({ read: bool, write: bool }, ['read', 'write']),
+        dirfd: i32,
+        path: obj(
+          {
+            encoding: { type: 'string', enum: ['utf8', 'escaped'] },
+            raw_b64: pathB64,
+            as_passed: pathStr,
+            as_passed_raw_b64: pathB64,
+            resolution: oneOf(RESOLUTIONS),
+            lexical: { const: true },
+            truncated: bool,
+            tail_only: bool,
+            original_length: uint,
+            unreadable: bool,
+            host: pathStr,
+            host_raw_b64: pathB64,
+            host_status: oneOf(HOST_PATH_STATUSES),
+          },
+          ['encoding', 'resolution', 'truncated', 'tail_only', 'unreadable'],
+        ),
+        cgroup_id: u64,
+        mntns_id: uint,
+        cpu: uint,
+        boot_ns: u64,
+        process_info: { type: 'string', enum: ['proc', 'unavailable'] },
+        process_start_ticks: uint,
+        seq_stream: id,
+        boot_id: id,
+      },
+      ['hook', 'syscall', 'action', 'ret', 'open_flags', 'access', 'path', 'cgroup_id', 'mntns_id', 'cpu', 'boot_ns', 'process_info', 'seq_stream', 'boot_id'],
+    ),
+    host: obj({ name: str(255), id: str(128), boot: obj({ id }, ['id']) }, ['name', 'boot']),
+    container: obj({ id: str(256) }, ['id']),
+  },
+  ['@timestamp', 'event', 'file', 'process', 'user', 'group', 'filewarden', 'host'],
+);
