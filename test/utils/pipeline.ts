@@ -107,12 +107,12 @@ export function startCollector(t: Test, env: PipelineEnv, extra: string[] = []):
  * The indexer on this test's queue and indices. Unless `enroll` is false, it trusts the test's
  * collector: its host key (in env.stateDir) is enrolled as `up` does it.
  */
-export function startIndexer(t: Test, env: PipelineEnv, o: { esUrl?: string; extra?: string[]; enroll?: boolean } = {}): Promise<Service> {
+export function startIndexer(t: Test, env: PipelineEnv, o: { esUrl?: string; extra?: string[]; enroll?: boolean; processEnv?: NodeJS.ProcessEnv } = {}): Promise<Service> {
   const trust = o.enroll === false ? [] : ['--trusted-keys', enrollThisHost(env.stateDir, () => undefined)];
   return spawnService(
     t,
     ['--state-dir', env.stateDir, 'index', '--queue', env.queue, ...indexNames(env), '--alert-index', env.alertIndex, '--audit-index', env.auditIndex, '--metrics-port', '0', ...trust, ...(o.extra ?? [])],
-    { FILEWARDEN_REDIS_URL: env.redisUrl, FILEWARDEN_ELASTICSEARCH_URL: o.esUrl ?? env.esUrl },
+    { FILEWARDEN_REDIS_URL: env.redisUrl, FILEWARDEN_ELASTICSEARCH_URL: o.esUrl ?? env.esUrl, ...o.processEnv },
   );
 }
 
