@@ -65,10 +65,20 @@ export interface EcsOpenDocument {
 }
 
 /** "2026-11-25T10:00:00.123456789Z": ECS @timestamp with every nanosecond kept. */
+let isoSecond = -1n;
+let isoPrefix = '';
+
 export function isoNanos(wallNs: bigint): string {
+  // Events come in bursts within one second: its text is made once.
+  const sec = wallNs / 1_000_000_000n;
+  if (sec === isoSecond && wallNs >= 0n) return `${isoPrefix}.${(wallNs % 1_000_000_000n).toString().padStart(9, '0')}Z`;
   const ms = wallNs / 1_000_000n;
   const iso = new Date(Number(ms)).toISOString(); // ...sss Z
   const frac = (wallNs % 1_000_000_000n).toString().padStart(9, '0');
+  if (wallNs >= 0n) {
+    isoSecond = sec;
+    isoPrefix = iso.slice(0, 19);
+  }
   return `${iso.slice(0, 19)}.${frac}Z`;
 }
 

@@ -2,6 +2,7 @@
 // name is escaped (\xNN for bytes outside valid UTF-8, \\ for a backslash), and its raw bytes are
 // kept in base64. Escaped and verbatim texts cannot collide (only escaped texts contain a
 // backslash), so two distinct names never share a text.
+import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 
 const strict = new TextDecoder('utf-8', { fatal: true });
@@ -23,8 +24,8 @@ function decodes(b: Buffer): string | undefined {
 }
 
 export function pathText(name: Buffer): PathText {
-  const s = name.includes(0x5c) ? undefined : decodes(name);
-  if (s !== undefined) return { text: s, encoding: 'utf8' };
+  // isUtf8 is the strict decoder's test without an exception per invalid name.
+  if (!name.includes(0x5c) && isUtf8(name)) return { text: name.toString('utf8'), encoding: 'utf8' };
   return { text: escapeName(name), encoding: 'escaped', rawBase64: name.toString('base64') };
 }
 
