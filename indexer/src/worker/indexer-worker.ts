@@ -97,8 +97,6 @@ export class IndexNameError extends Error {
   override readonly name = 'IndexNameError';
 }
 
-/** An event's wall time in ms: cheaper than parsing @timestamp back. */
-
 const hostOf = (items: BulkItem[]): EventDocument['host'] => items[0]!.doc.host;
 
 /** Job retry delay: 0.5 s doubling to a 30 s cap. */
