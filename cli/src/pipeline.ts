@@ -14,6 +14,7 @@ import { COLLECTOR_NODE_FLAGS, CollectorAgent } from '../../collector/src/agent/
 import { parseMetrics } from '../../stack/src/metrics-server';
 import type { EsConnectionOptions } from '../../indexer/src/es-client';
 import { defaultStateDir, resolveEndpoint, stackUp } from '../../stack/src';
+import { writeFileAtomic } from '../../stack/src/atomic-write';
 import { choosePort } from '../../stack/src/ports';
 import { filtersFrom, policyFrom, type CollectOptions } from './collect';
 import { checkPeriod } from './period';
@@ -254,13 +255,11 @@ export function enrollThisHost(stateDir: string, log: Log): string {
   const dir = path.join(stateDir, 'trusted-keys');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const id = hostIdentity();
-  // Written under a dotfile name first: the indexer reads every other file in the directory.
+  // writeFileAtomic writes under a dotfile name first: the indexer reads every other file in the directory.
   const put = (name: string, text: string): boolean => {
     const file = path.join(dir, name);
     if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return false;
-    const tmp = path.join(dir, `.${name}.tmp`);
-    fs.writeFileSync(tmp, text, { mode: 0o644 });
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, text, { mode: 0o644 });
     return true;
   };
   const pub = `${id.name}.pub`;

@@ -1,10 +1,8 @@
 // `filewarden kibana import`: sends the saved objects to Kibana's saved-objects import API
 // (POST /api/saved_objects/_import?overwrite=true, multipart/form-data with one "file" part, the
 // kbn-xsrf header) and turns every failure into a sentence that says what to do.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import { Agent } from 'undici';
 import { redactUrl } from '../../stack/src/redact';
 
 export interface KibanaImportOptions {
@@ -24,7 +22,7 @@ export interface KibanaImportOptions {
   ndjson: string;
   /** File name of the part (Kibana requires .ndjson). @defaultValue filewarden.ndjson */
   fileName?: string;
-  /** @defaultValue 30000 */
+  /** For the whole exchange, answer included. @defaultValue 30000 */
   timeoutMs?: number;
 }
 
@@ -63,22 +61,13 @@ export function importUrl(base: string, space?: string): URL {
   return u;
 }
 
-export async function importSavedObjects(o: KibanaImportOptions): Promise<ImportResult> {
-  if (o.apiKey && (o.user || o.password)) throw new KibanaImportError('give either --api-key or --user and --password, not both');
-  if ((o.user === undefined) !== (o.password === undefined)) throw new KibanaImportError('--user needs --password (or FILEWARDEN_KIBANA_PASSWORD)');
-  const url = importUrl(o.url, o.space);
-  const headers: Record<string, string> = { 'kbn-xsrf': 'filewarden' };
-  if (o.apiKey) headers.authorization = `ApiKey ${o.apiKey}`;
-  else if (o.user !== undefined) headers.authorization = `Basic ${Buffer.from(`${o.user}:${o.password}`).toString('base64')}`;
-  // The multipart body, written out: one "file" part, as the import API documents it.
-  const boundary = `----filewarden${crypto.randomBytes(12).toString('hex')}`;
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${o.fileName ?? 'filewarden.ndjson'}"\r\nContent-Type: application/ndjson\r\n\r\n`),
-    Buffer.from(o.ndjson),
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  headers['content-type'] = `multipart/form-data; boundary=${boundary}`;
-  headers['content-length'] = String(body.length);
+/**
+ * Node's fetch takes no CA and no "insecure" of its own: they go to the connection through a
+ * dispatcher, an Agent of undici (the library behind Node's fetch; package.json pins it). Keep its
+ * major version at the one Node bundles (6 in Node 20): undici does not promise that a dispatcher
+ * of another major works with Node's fetch.
+ */
+function tlsAgent(o: KibanaImportOptions): Agent {
   let ca: string | undefined;
   if (o.caFile) {
     try {
@@ -87,18 +76,40 @@ export async function importSavedObjects(o: KibanaImportOptions): Promise<Import
       throw new KibanaImportError(`cannot read the CA file ${o.caFile}: ${(e as NodeJS.ErrnoException).code}`);
     }
   }
+  return new Agent({ connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !o.insecure } });
+}
+
+export async function importSavedObjects(o: KibanaImportOptions): Promise<ImportResult> {
+  if (o.apiKey && (o.user || o.password)) throw new KibanaImportError('give either --api-key or --user and --password, not both');
+  if ((o.user === undefined) !== (o.password === undefined)) throw new KibanaImportError('--user needs --password (or FILEWARDEN_KIBANA_PASSWORD)');
+  const url = importUrl(o.url, o.space);
+  const headers: Record<string, string> = { 'kbn-xsrf': 'filewarden' };
+  if (o.apiKey) headers.authorization = `ApiKey ${o.apiKey}`;
+  else if (o.user !== undefined) headers.authorization = `Basic ${Buffer.from(`${o.user}:${o.password}`).toString('base64')}`;
+  // fetch refuses a URL with credentials in it: they become basic auth, unless a key or a user is
+  // given (as http.request did).
+  if (url.username || url.password) {
+    headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+    url.username = url.password = '';
+  }
+  // One "file" part, as the import API documents it; fetch writes the boundary and the length.
+  const body = new FormData();
+  body.append('file', new Blob([o.ndjson], { type: 'application/ndjson' }), o.fileName ?? 'filewarden.ndjson');
+  const dispatcher = url.protocol === 'https:' && (o.caFile || o.insecure) ? tlsAgent(o) : undefined;
   const timeout = o.timeoutMs ?? 30_000;
-  const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, timeout, ...(url.protocol === 'https:' ? { ca, rejectUnauthorized: !o.insecure } : {}) }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      r.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer in ${timeout / 1000} s`), { code: 'timeout' })));
-    req.on('error', (e: NodeJS.ErrnoException) => reject(new KibanaImportError(`cannot reach Kibana at ${url.origin}: ${e.code === 'timeout' ? e.message : (e.code ?? e.message)}`)));
-    req.end(body);
-  });
+  let res: { status: number; text: string };
+  try {
+    const r = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeout), ...(dispatcher ? { dispatcher } : {}) });
+    res = { status: r.status, text: await r.text() };
+  } catch (e) {
+    const err = e as Error & { cause?: NodeJS.ErrnoException };
+    // fetch will not connect to the ports browsers block (the Fetch standard's "bad ports").
+    const bad = err.cause?.message === 'bad port' ? `fetch refuses port ${url.port}, one the Fetch standard blocks; reach Kibana on another port` : undefined;
+    const why = err.name === 'TimeoutError' ? `no answer in ${timeout / 1000} s` : (bad ?? err.cause?.code ?? err.cause?.message ?? err.message);
+    throw new KibanaImportError(`cannot reach Kibana at ${url.origin}: ${why}`);
+  } finally {
+    await dispatcher?.close();
+  }
   const text = res.text;
   let answer: ImportResponse = {};
   try {

@@ -3,6 +3,7 @@
 // Redis password stays in its own 0600 file) and is written 0600 all the same.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from './atomic-write';
 import { StackError } from './errors';
 import type { FirewallState } from './firewall';
 import { readSecretFile, withRedisCredentials } from './redis-auth';
@@ -57,9 +58,7 @@ export function readState(file: string): StackState {
 /** Atomic replace, so a crash mid-write never leaves a half-written state file. */
 export function writeState(file: string, state: StackState): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
 }
 
 /**

@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../../stack/src/atomic-write';
 
 interface SequenceFile {
   bootId: string;
@@ -83,11 +84,10 @@ export class Sequencer {
     return undefined;
   }
 
-  // Write and rename: a crash leaves the old or the new state, never half of one. No fsync: a
-  // process crash keeps the page cache, and a host crash starts a new boot and a new stream.
+  // A crash leaves the old or the new state, never half of one. The fsync of writeFileAtomic is
+  // more than this file needs (a host crash starts a new boot, and so a new stream), but one policy
+  // for every state file is worth the fraction of a millisecond per batch.
   private write(): void {
-    const tmp = `${this.file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.state));
-    fs.renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(this.state));
   }
 }

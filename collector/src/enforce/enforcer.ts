@@ -7,6 +7,7 @@ import path from 'node:path';
 import { type Job, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import type { AuditRecord } from '../../../contract/src/wire';
+import { writeFileAtomic } from '../../../stack/src/atomic-write';
 import { native, type PolicyEntry } from '../probe/native';
 import { kernelDev } from '../resolve/host-path';
 import { commandQueueName, QUEUE_PREFIX } from '../../../contract/src/queue';
@@ -198,9 +199,7 @@ export class Enforcer {
   }
 
   private save(): void {
-    const tmp = `${this.stateFile}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.state));
-    fs.renameSync(tmp, this.stateFile);
+    writeFileAtomic(this.stateFile, JSON.stringify(this.state));
   }
 }
 

@@ -2,6 +2,7 @@
 // be played twice, not even across a collector restart.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../../stack/src/atomic-write';
 
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
@@ -22,15 +23,7 @@ export class ReplayGuard {
     for (const [n, e] of this.seen) if (e < now) this.seen.delete(n);
     if (this.seen.has(nonce)) return false;
     this.seen.set(nonce, exp);
-    const tmp = `${this.file}.tmp`;
-    const fd = fs.openSync(tmp, 'w', 0o600);
-    try {
-      fs.writeSync(fd, JSON.stringify(Object.fromEntries(this.seen)));
-      fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.seen)), { mode: 0o600 });
     return true;
   }
 }

@@ -5,6 +5,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../../stack/src/atomic-write';
 import { CHAIN_ALG, CHAIN_VERSION, type ChainLink, genesis, keyId, type LinkPosition, linkHead } from '../../../contract/src/chain';
 
 export class HostKeyError extends Error {
@@ -86,9 +87,7 @@ export class HashChain {
     const head = linkHead(p, this.state.head, d64, times);
     const link: ChainLink = { v: CHAIN_VERSION, alg: CHAIN_ALG, prev: this.state.head, head, digests: d64, times, key: this.key, pub: this.pubPem, sig: crypto.sign(null, Buffer.from(head, 'hex'), this.privateKey).toString('base64') };
     this.state = { ...this.state, last: p.last, head };
-    const tmp = `${this.file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.state));
-    fs.renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(this.state));
     return link;
   }
 }

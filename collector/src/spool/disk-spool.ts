@@ -3,6 +3,7 @@
 // so a crash leaves whole batches only. What does not fit is refused, and the caller counts it.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../../stack/src/atomic-write';
 import { eventsIn, type JobData } from '../../../contract/src/wire';
 
 const SUFFIX = '.batch';
@@ -68,24 +69,8 @@ export class DiskSpool {
     const bytes = Buffer.byteLength(text);
     if (!force && this.bytes + bytes > this.maxBytes) return false;
     const name = String(this.next++).padStart(16, '0') + SUFFIX;
-    const full = path.join(this.dir, name);
-    const tmp = `${full}.tmp`;
-    try {
-      const fd = fs.openSync(tmp, 'w', 0o600);
-      try {
-        // A write to a nearly full disk can be short without an error: the rest is retried, and then fails.
-        const buf = Buffer.from(text);
-        for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
-        fs.fdatasyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, full);
-    } catch (e) {
-      // A full or failing disk: leave no partial file behind to fill it further.
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    }
+    // A full or failing disk throws, and leaves no partial file behind to fill it further.
+    writeFileAtomic(path.join(this.dir, name), text, { mode: 0o600 });
     const events = eventsIn(data);
     this.names.push(name);
     this.sizes.set(name, { bytes, events });

@@ -1,7 +1,9 @@
 // The retention policy: days per data class, and legal holds by host or by index. Read from a YAML
-// (or JSON) file; every problem is reported with its place, and nothing runs on a bad file.
+// (or JSON) file and checked against its JSON schema; every problem is reported with its place, and
+// nothing runs on a bad file.
 import fs from 'node:fs';
 import YAML from 'yaml';
+import { compareOrder, type JsonSchema, type SchemaProblem, schemaChecker, schemaOrder, Sentences } from '../config-schema';
 
 export const DATA_CLASSES = ['events', 'alerts', 'audit'] as const;
 export type DataClass = (typeof DATA_CLASSES)[number];
@@ -24,6 +26,49 @@ export class RetentionPolicyError extends Error {
   override readonly name = 'RetentionPolicyError';
 }
 
+// What a problem is called in the policy's own words: "holds[0].reason: ...".
+const sentences = new Sentences();
+const said = sentences.on.bind(sentences);
+const at = (path: (string | number)[]): string => path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+const sentence = (p: SchemaProblem): string => sentences.tell(p, () => `${at(p.path)}: ${p.message}`);
+
+const days = (c: DataClass): JsonSchema => said({ type: 'integer', minimum: 1, maximum: 36_500 }, (p) => `${c}: expected whole days from 1 to 36500, got ${JSON.stringify(p.value)}`);
+const holdName = (what: string): JsonSchema => said({ type: 'string', minLength: 1 }, (p) => `${at(p.path)}: expected ${what}`);
+const hold: JsonSchema = said(
+  {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      host: holdName('a host name'),
+      index: holdName('an index name'),
+      reason: said({ type: 'string', pattern: '\\S' }, (p) => `${at(p.path)}: a legal hold needs a reason (the evidence records it)`),
+    },
+    required: ['reason'],
+    oneOf: [{ required: ['host'] }, { required: ['index'] }],
+  },
+  (p) => {
+    if (p.keyword === 'type') return `${at(p.path)}: expected a mapping with host or index, and reason`;
+    if (p.keyword === 'oneOf') return `${at(p.path)}: give exactly one of host or index`;
+    if (p.keyword === 'additionalProperties') return `${at(p.path.slice(0, -1))}: unknown key "${p.params.additionalProperty}"`;
+    return undefined; // a missing reason: the reason's own sentence
+  },
+);
+const SCHEMA: JsonSchema = said(
+  {
+    type: 'object',
+    additionalProperties: false,
+    properties: { events: days('events'), alerts: days('alerts'), audit: days('audit'), holds: said({ type: ['array', 'null'], items: hold }, () => 'holds: expected a list') },
+    required: [...DATA_CLASSES],
+  },
+  (p) => {
+    if (p.keyword === 'type') return `expected a mapping with ${DATA_CLASSES.join(', ')} and holds`;
+    if (p.keyword === 'additionalProperties') return `unknown key "${p.params.additionalProperty}" (expected ${DATA_CLASSES.join(', ')}, holds)`;
+    if (p.keyword === 'required') return `${p.params.missingProperty}: missing (days to keep ${p.params.missingProperty})`;
+    return undefined;
+  },
+);
+const check = schemaChecker(SCHEMA);
+
 export function parseRetentionPolicy(text: string, source: string): RetentionPolicy {
   let v: unknown;
   try {
@@ -31,33 +76,10 @@ export function parseRetentionPolicy(text: string, source: string): RetentionPol
   } catch (e) {
     throw new RetentionPolicyError(`${source}: not YAML or JSON: ${(e as Error).message}`);
   }
-  const problems: string[] = [];
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RetentionPolicyError(`${source}: expected a mapping with ${DATA_CLASSES.join(', ')} and holds`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (![...DATA_CLASSES, 'holds'].includes(k)) problems.push(`unknown key "${k}" (expected ${DATA_CLASSES.join(', ')}, holds)`);
-  const days = {} as Record<DataClass, number>;
-  for (const c of DATA_CLASSES) {
-    const d = o[c];
-    if (d === undefined) problems.push(`${c}: missing (days to keep ${c})`);
-    else if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > 36_500) problems.push(`${c}: expected whole days from 1 to 36500, got ${JSON.stringify(d)}`);
-    else days[c] = d;
-  }
-  const holds: LegalHold[] = [];
-  const h = o.holds ?? [];
-  if (!Array.isArray(h)) problems.push('holds: expected a list');
-  else
-    h.forEach((x: unknown, i) => {
-      const e = x as Record<string, unknown>;
-      if (e === null || typeof e !== 'object') return void problems.push(`holds[${i}]: expected a mapping with host or index, and reason`);
-      for (const k of Object.keys(e)) if (!['host', 'index', 'reason'].includes(k)) problems.push(`holds[${i}]: unknown key "${k}"`);
-      if ((e.host === undefined) === (e.index === undefined)) problems.push(`holds[${i}]: give exactly one of host or index`);
-      if (e.host !== undefined && (typeof e.host !== 'string' || !e.host)) problems.push(`holds[${i}].host: expected a host name`);
-      if (e.index !== undefined && (typeof e.index !== 'string' || !e.index)) problems.push(`holds[${i}].index: expected an index name`);
-      if (typeof e.reason !== 'string' || !e.reason.trim()) problems.push(`holds[${i}].reason: a legal hold needs a reason (the evidence records it)`);
-      holds.push({ ...(typeof e.host === 'string' ? { host: e.host } : {}), ...(typeof e.index === 'string' ? { index: e.index } : {}), reason: String(e.reason ?? '') });
-    });
-  if (problems.length) throw new RetentionPolicyError(problems.map((p) => `${source}: ${p}`).join('\n'));
-  return { days, holds, source };
+  const problems = check(v).sort((a, b) => compareOrder(schemaOrder(SCHEMA, a), schemaOrder(SCHEMA, b)));
+  if (problems.length) throw new RetentionPolicyError(problems.map((p) => `${source}: ${sentence(p)}`).join('\n'));
+  const o = v as Record<DataClass, number> & { holds?: LegalHold[] | null };
+  return { days: { events: o.events, alerts: o.alerts, audit: o.audit }, holds: (o.holds ?? []).map((h) => ({ ...h })), source };
 }
 
 export function loadRetentionPolicy(file: string): RetentionPolicy {

@@ -2,17 +2,24 @@
 // file:line and the reason, all of them at once, so one lint run fixes a file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { packageRoot } from '../../../stack/src/package-root';
+import { compareOrder, type JsonSchema, type SchemaProblem, type Segment, schemaChecker, schemaOrder, Sentences } from '../config-schema';
 import { globProblem } from './glob-matcher';
 import {
+  type Access,
   ACCESSES,
   ACTIONS,
   type Conditions,
   GROUP_BY,
+  type GroupBy,
+  type Outcome,
   OUTCOMES,
   type Rule,
+  type RuleAction,
+  type RuleScope,
   SCOPES,
+  type Severity,
   SEVERITIES,
   type Threshold,
   type UidRange,
@@ -34,13 +41,8 @@ export class RuleFileError extends Error {
 /** The rule pack that ships with filewarden; `builtin` names it on the command line. */
 export const BUILTIN_RULES = (): string => path.join(packageRoot(), 'rules', 'builtin.yaml');
 
-const CONDITION_KEYS = ['path', 'path_prefix', 'process', 'executable', 'user', 'uid', 'access', 'outcome', 'container'] as const;
-const RULE_KEYS = ['id', 'name', 'description', 'severity', 'tags', 'match', 'except', 'threshold', 'action', 'scope'];
 /** What the kernel policy can express: a path prefix, scoped to one comm or one executable at most. */
 const KERNEL_KEYS = ['path', 'path_prefix', 'process', 'executable'];
-
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** The literal byte prefix a path glob stands for in the kernel, or undefined when it has none. */
 export function globPrefix(glob: string): string | undefined {
@@ -54,214 +56,308 @@ export function pathPrefixes(c: Conditions): string[] {
   return [...(c.pathPrefix ?? []), ...(c.path ?? []).map((g) => globPrefix(g) ?? '')];
 }
 
-class Reader {
-  readonly problems: RuleProblem[] = [];
+// --- The schema: the shape of a rule file (docs/rules.md), with the sentence each failure reports.
+
+/** Sentences by the schema object that failed; the others come from defaultSentence. */
+const sentences = new Sentences();
+const said = sentences.on.bind(sentences);
+/** Lists where one value may stand for a one-element list (docs/rules.md): asLists wraps it first. */
+const ONE_OR_MANY = new WeakSet<object>();
+function list(items: JsonSchema, o: { alsoBoolean?: boolean; mayBeEmpty?: boolean } = {}): JsonSchema {
+  const s: JsonSchema = { type: o.alsoBoolean ? ['boolean', 'array'] : 'array', ...(o.mayBeEmpty ? {} : { minItems: 1 }), items };
+  ONE_OR_MANY.add(s);
+  return s;
+}
+const enumOf = (values: readonly string[]): JsonSchema => ({ enum: [...values] });
+
+const UID = /^(\d+)(?:\s*-\s*(\d+))?$/;
+const ID = /^[a-z0-9][a-z0-9._-]*$/;
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+/** A duration longer than 0: the schema's form of a threshold window. */
+const WINDOW = /^0*[1-9]\d*(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Names, globs, user names and ids: a number stands for its text (`user: 0`). */
+const text: JsonSchema = { type: ['string', 'number'], minLength: 1 };
+const absolute = said({ type: 'string', pattern: '^/' }, (p) => (p.keyword === 'pattern' ? `${at(p.path)} must be absolute: ${JSON.stringify(p.value)}` : undefined));
+const uidSentence = (path: Segment[], value: unknown): string => `${field(path)} must be uids or ranges like 1000-59999, not ${JSON.stringify(String(value))}`;
+const uid = said({ type: ['string', 'integer'], minimum: 0, maximum: 0xffffffff, pattern: UID.source }, (p) => uidSentence(p.path, p.value));
+const conditions = said(
+  {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    properties: {
+      path: list(absolute),
+      path_prefix: list(absolute),
+      process: list(text),
+      executable: list(text),
+      user: list(text),
+      uid: list(uid),
+      access: list(enumOf(ACCESSES)),
+      outcome: list(enumOf(OUTCOMES)),
+      container: list(text, { alsoBoolean: true }),
+    },
+  },
+  (p) => (p.keyword === 'minProperties' ? `${at(p.path)} needs at least one condition` : undefined),
+);
+const threshold: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['count', 'window'],
+  properties: {
+    count: said({ type: 'integer', minimum: 1 }, (p) => `${at(p.path)} must be an integer of at least 1`),
+    window: said({ type: 'string', pattern: WINDOW.source }, (p) =>
+      typeof p.value === 'string' && DURATION.test(p.value) ? `${at(p.path)} must be longer than 0` : `${at(p.path)} must be a duration like 500ms, 30s, 5m or 1h`,
+    ),
+    by: list(enumOf(GROUP_BY)),
+  },
+};
+const rule: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'name', 'match'],
+  properties: {
+    id: said({ type: ['string', 'number'], minLength: 1, minimum: 0, pattern: ID.source }, (p) =>
+      p.keyword === 'pattern' || p.keyword === 'minimum' ? `${at(p.path)} must be lower case letters, digits, '.', '_' or '-': ${JSON.stringify(String(p.value))}` : undefined,
+    ),
+    name: text,
+    description: text,
+    severity: enumOf(SEVERITIES),
+    tags: list(text),
+    match: conditions,
+    except: list(conditions, { mayBeEmpty: true }),
+    threshold,
+    action: enumOf(ACTIONS),
+    scope: enumOf(SCOPES),
+  },
+};
+const SCHEMA: JsonSchema = said(
+  { type: 'object', additionalProperties: false, required: ['rules'], properties: { version: said({ const: 1 }, () => 'version must be 1'), rules: { type: 'array', items: rule } } },
+  (p) => (p.keyword === 'required' ? 'rules must be a list' : undefined),
+);
+const check = schemaChecker(SCHEMA);
+
+/** A place as the messages name it: "rule 2.match.path[0]", "version", "the file". */
+function at(path: Segment[]): string {
+  if (path.length === 0) return 'the file';
+  const [first, n, ...rest] = path;
+  const head = first === 'rules' && typeof n === 'number' ? `rule ${n + 1}` : String(first);
+  const tail = first === 'rules' && typeof n === 'number' ? rest : path.slice(1);
+  return head + tail.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
+}
+/** The list a value belongs to, for sentences that quote the value anyway ("access must be one of ..., not "exec""). */
+const field = (path: Segment[]): string => at(typeof path[path.length - 1] === 'number' ? path.slice(0, -1) : path);
+
+function defaultSentence(p: SchemaProblem): string {
+  const quoted = p.value === null || typeof p.value !== 'object' ? `, not ${JSON.stringify(String(p.value))}` : '';
+  const types = ([] as unknown[]).concat(p.params.type);
+  switch (p.keyword) {
+    case 'type':
+      return `${at(p.path)} must be ${types.includes('object') ? 'a mapping' : types.includes('string') ? 'a non-empty string' : 'a list'}`;
+    case 'minLength':
+      return `${at(p.path)} must be a non-empty string`;
+    case 'minItems':
+      return `${at(p.path)} must not be an empty list`;
+    case 'enum':
+      return `${field(p.path)} must be one of ${(p.params.allowedValues as string[]).join(', ')}${quoted}`;
+    case 'additionalProperties':
+      return `unknown key ${JSON.stringify(p.params.additionalProperty)} in ${at(p.path.slice(0, -1))} (expected ${Object.keys(p.schema.properties ?? {}).join(', ')})`;
+    case 'required':
+      return `${at(p.path.slice(0, -1))} has no ${p.params.missingProperty}`;
+    default:
+      return `${at(p.path)} ${p.message}`;
+  }
+}
+
+/** One value where the schema takes a list becomes that list, so the schema and the messages see one form. */
+function asLists(schema: JsonSchema | undefined, v: unknown): unknown {
+  if (!schema) return v;
+  if (ONE_OR_MANY.has(schema) && !Array.isArray(v) && !(typeof v === 'boolean' && ([] as unknown[]).concat(schema.type).includes('boolean'))) v = [v];
+  if (Array.isArray(v)) return v.map((x) => asLists(schema.items, x));
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asLists(schema.properties?.[k], x)]));
+  return v;
+}
+
+// --- The file as the schema lets it through, and what a schema cannot say.
+
+type Text = string | number;
+interface RawConditions {
+  path?: string[];
+  path_prefix?: string[];
+  process?: Text[];
+  executable?: Text[];
+  user?: Text[];
+  uid?: Text[];
+  access?: Access[];
+  outcome?: Outcome[];
+  container?: boolean | Text[];
+}
+interface RawRule {
+  id: Text;
+  name: Text;
+  description?: Text;
+  severity?: Severity;
+  tags?: Text[];
+  match: RawConditions;
+  except?: RawConditions[];
+  threshold?: { count: number; window: string; by?: GroupBy[] };
+  action?: RuleAction;
+  scope?: RuleScope;
+}
+
+interface Located {
+  line: number;
+  message: string;
+}
+
+/** Reads the rules of a file that passed the schema, with the checks that need more than its shape. */
+class Builder {
+  readonly problems: Located[] = [];
+  private readonly ids = new Map<string, number>();
   constructor(
     private readonly file: string,
-    private readonly lines: LineCounter,
+    private readonly line: (path: Segment[]) => number,
   ) {}
 
-  line(n: Node | null | undefined): number {
-    return n?.range ? this.lines.linePos(n.range[0]).line : 1;
+  private fail(path: Segment[], message: string): void {
+    this.problems.push({ line: this.line(path), message });
   }
 
-  fail(n: Node | null | undefined, message: string): undefined {
-    this.problems.push({ file: this.file, line: this.line(n), message });
-    return undefined;
+  rule(r: RawRule, i: number): Rule {
+    const here: Segment[] = ['rules', i];
+    const what = at(here);
+    const id = String(r.id);
+    if (this.ids.has(id)) this.fail([...here, 'id'], `rule id ${id} is used twice (first at line ${this.ids.get(id)})`);
+    else this.ids.set(id, this.line([...here, 'id']));
+    const action = r.action ?? 'alert';
+    if (r.scope !== undefined && action === 'alert') this.fail([...here, 'scope'], `${what}: scope applies to kill and deny, not to alert`);
+    const rule: Rule = {
+      id,
+      name: String(r.name),
+      severity: r.severity ?? 'medium',
+      tags: (r.tags ?? []).map(String),
+      match: this.conditions(r.match, [...here, 'match']),
+      except: (r.except ?? []).map((e, k) => this.conditions(e, [...here, 'except', k])),
+      action,
+      scope: r.scope ?? 'on-alert',
+      source: `${this.file}:${this.line(here)}`,
+    };
+    if (r.description !== undefined) rule.description = String(r.description);
+    if (r.threshold) rule.threshold = this.threshold(r.threshold);
+    this.checkEnforcement(rule, here);
+    return rule;
   }
 
-  str(n: Node | null | undefined, what: string): string | undefined {
-    if (isScalar(n) && (typeof n.value === 'string' || typeof n.value === 'number') && String(n.value).length > 0) return String(n.value);
-    return this.fail(n, `${what} must be a non-empty string`);
-  }
-
-  /** A string or a list of strings. */
-  strs(n: Node | null | undefined, what: string): string[] | undefined {
-    if (isSeq(n)) {
-      if (n.items.length === 0) return this.fail(n, `${what} must not be an empty list`);
-      const out = n.items.map((i, k) => this.str(i as Node, `${what}[${k}]`));
-      return out.every((x) => x !== undefined) ? (out as string[]) : undefined;
-    }
-    const one = this.str(n, what);
-    return one === undefined ? undefined : [one];
-  }
-
-  oneOf<T extends string>(n: Node | null | undefined, what: string, allowed: readonly T[]): T | undefined {
-    const v = isScalar(n) ? String(n.value) : undefined;
-    if (v !== undefined && (allowed as readonly string[]).includes(v)) return v as T;
-    return this.fail(n, `${what} must be one of ${allowed.join(', ')}${v === undefined ? '' : `, not ${JSON.stringify(v)}`}`);
-  }
-
-  manyOf<T extends string>(n: Node | null | undefined, what: string, allowed: readonly T[]): T[] | undefined {
-    const items = isSeq(n) ? (n.items as Node[]) : [n as Node];
-    const out = items.map((i) => this.oneOf(i, what, allowed));
-    return out.every((x) => x !== undefined) ? (out as T[]) : undefined;
-  }
-
-  map(n: Node | null | undefined, what: string, keys: readonly string[]): Map<string, Node> | undefined {
-    if (!isMap(n)) return this.fail(n, `${what} must be a mapping`);
-    const out = new Map<string, Node>();
-    for (const pair of (n as YAMLMap).items) {
-      const k = isScalar(pair.key) ? String((pair.key as Scalar).value) : undefined;
-      if (k === undefined || !keys.includes(k)) {
-        this.fail(pair.key as Node, `unknown key ${JSON.stringify(k)} in ${what} (expected ${keys.join(', ')})`);
-        continue;
-      }
-      if (out.has(k)) this.fail(pair.key as Node, `${k} is given twice in ${what}`);
-      out.set(k, pair.value as Node);
-    }
-    return out;
-  }
-
-  conditions(n: Node | null | undefined, what: string): Conditions | undefined {
-    const m = this.map(n, what, CONDITION_KEYS);
-    if (!m) return undefined;
-    if (m.size === 0) return this.fail(n, `${what} needs at least one condition`);
+  private conditions(raw: RawConditions, here: Segment[]): Conditions {
     const c: Conditions = {};
-    const globs = (k: string): string[] | undefined => (m.has(k) ? this.strs(m.get(k), `${what}.${k}`) : undefined);
-    c.path = globs('path');
-    for (const [i, p] of (c.path ?? []).entries()) if (!p.startsWith('/')) this.fail(m.get('path'), `${what}.path[${i}] must be absolute: ${JSON.stringify(p)}`);
-    c.pathPrefix = globs('path_prefix');
-    for (const [i, p] of (c.pathPrefix ?? []).entries()) if (!p.startsWith('/')) this.fail(m.get('path_prefix'), `${what}.path_prefix[${i}] must be absolute: ${JSON.stringify(p)}`);
-    c.process = globs('process');
-    c.executable = globs('executable');
-    c.user = globs('user');
-    if (m.has('uid')) c.uid = this.uids(m.get('uid'), `${what}.uid`);
-    if (m.has('access')) c.access = this.manyOf(m.get('access'), `${what}.access`, ACCESSES);
-    if (m.has('outcome')) c.outcome = this.manyOf(m.get('outcome'), `${what}.outcome`, OUTCOMES);
-    if (m.has('container')) {
-      const v = m.get('container');
-      c.container = isScalar(v) && typeof v.value === 'boolean' ? v.value : this.strs(v, `${what}.container`);
-    }
+    if (raw.path) c.path = raw.path;
+    if (raw.path_prefix) c.pathPrefix = raw.path_prefix;
+    if (raw.process) c.process = raw.process.map(String);
+    if (raw.executable) c.executable = raw.executable.map(String);
+    if (raw.user) c.user = raw.user.map(String);
+    if (raw.uid) c.uid = raw.uid.map((u, k) => this.uidRange(u, [...here, 'uid', k]));
+    if (raw.access) c.access = raw.access;
+    if (raw.outcome) c.outcome = raw.outcome;
+    if (raw.container !== undefined) c.container = typeof raw.container === 'boolean' ? raw.container : raw.container.map(String);
     for (const k of ['path', 'process', 'executable', 'container'] as const) {
       const v = c[k];
-      if (Array.isArray(v)) this.globBounds(m.get(k), `${what}.${k}`, v);
+      if (Array.isArray(v)) this.globBounds(v, [...here, k]);
     }
-    for (const k of Object.keys(c) as (keyof Conditions)[]) if (c[k] === undefined) delete c[k];
     return c;
   }
 
   /** Globs over the complexity bound (glob-matcher.ts, docs/rules.md) are refused, so matching stays linear and cheap. */
-  private globBounds(n: Node | undefined, what: string, globs: string[]): void {
-    const items = isSeq(n) ? (n.items as Node[]) : [n];
+  private globBounds(globs: string[], here: Segment[]): void {
     for (const [i, g] of globs.entries()) {
       const problem = globProblem(g);
-      if (problem) this.fail(items[i] ?? n, `${what}[${i}] ${problem}`);
+      if (problem) this.fail([...here, i], `${at([...here, i])} ${problem}`);
     }
   }
 
-  uids(n: Node | null | undefined, what: string): UidRange[] | undefined {
-    const items = isSeq(n) ? (n.items as Node[]) : [n as Node];
-    const out: UidRange[] = [];
-    for (const i of items) {
-      const s = isScalar(i) ? String(i.value) : '';
-      const m = /^(\d+)(?:\s*-\s*(\d+))?$/.exec(s);
-      const from = m ? Number(m[1]) : NaN;
-      const to = m ? Number(m[2] ?? m[1]) : NaN;
-      if (!m || from > to || to > 0xffffffff) {
-        this.fail(i, `${what} must be uids or ranges like 1000-59999, not ${JSON.stringify(s)}`);
-        continue;
-      }
-      out.push({ from, to });
-    }
-    return out.length === items.length ? out : undefined;
+  /** The schema checks the form; the order of the two ends is this check's. */
+  private uidRange(u: Text, here: Segment[]): UidRange {
+    const m = UID.exec(String(u))!;
+    const range = { from: Number(m[1]), to: Number(m[2] ?? m[1]) };
+    if (range.from > range.to || range.to > 0xffffffff) this.fail(here, uidSentence(here, u));
+    return range;
   }
 
-  threshold(n: Node | null | undefined, what: string): Threshold | undefined {
-    const m = this.map(n, what, ['count', 'window', 'by']);
-    if (!m) return undefined;
-    const count = m.get('count');
-    const c = isScalar(count) && Number.isInteger(count.value) && (count.value as number) >= 1 ? (count.value as number) : this.fail(count ?? n, `${what}.count must be an integer of at least 1`);
-    const w = m.get('window');
-    const d = isScalar(w) ? DURATION.exec(String(w.value)) : null;
-    const windowMs = d ? Number(d[1]) * UNIT_MS[d[2]!]! : this.fail(w ?? n, `${what}.window must be a duration like 500ms, 30s, 5m or 1h`);
-    if (windowMs === 0) this.fail(w, `${what}.window must be longer than 0`);
-    const by = m.has('by') ? this.manyOf(m.get('by'), `${what}.by`, GROUP_BY) : ['host' as const];
-    if (c === undefined || windowMs === undefined || by === undefined) return undefined;
-    return { count: c, windowMs, by: [...new Set(by)] };
-  }
-
-  rule(n: Node, index: number, ids: Map<string, number>): Rule | undefined {
-    const what = `rule ${index + 1}`;
-    const m = this.map(n, what, RULE_KEYS);
-    if (!m) return undefined;
-    for (const k of ['id', 'name', 'match']) if (!m.has(k)) this.fail(n, `${what} has no ${k}`);
-    const id = m.has('id') ? this.str(m.get('id'), `${what}.id`) : undefined;
-    if (id !== undefined && !/^[a-z0-9][a-z0-9._-]*$/.test(id)) this.fail(m.get('id'), `${what}.id must be lower case letters, digits, '.', '_' or '-': ${JSON.stringify(id)}`);
-    if (id !== undefined && ids.has(id)) this.fail(m.get('id'), `rule id ${id} is used twice (first at line ${ids.get(id)})`);
-    if (id !== undefined && !ids.has(id)) ids.set(id, this.line(m.get('id')));
-    const name = m.has('name') ? this.str(m.get('name'), `${what}.name`) : undefined;
-    const description = m.has('description') ? this.str(m.get('description'), `${what}.description`) : undefined;
-    const severity = m.has('severity') ? this.oneOf(m.get('severity'), `${what}.severity`, SEVERITIES) : 'medium';
-    const tags = m.has('tags') ? this.strs(m.get('tags'), `${what}.tags`) : [];
-    const match = m.has('match') ? this.conditions(m.get('match'), `${what}.match`) : undefined;
-    const exceptNode = m.get('except');
-    let except: Conditions[] | undefined = [];
-    if (exceptNode) {
-      const items = isSeq(exceptNode) ? (exceptNode.items as Node[]) : [exceptNode];
-      const parsed = items.map((i, k) => this.conditions(i, `${what}.except[${k}]`));
-      except = parsed.every((x) => x !== undefined) ? (parsed as Conditions[]) : undefined;
-    }
-    const threshold = m.has('threshold') ? this.threshold(m.get('threshold'), `${what}.threshold`) : undefined;
-    const action = m.has('action') ? this.oneOf(m.get('action'), `${what}.action`, ACTIONS) : 'alert';
-    const scope = m.has('scope') ? this.oneOf(m.get('scope'), `${what}.scope`, SCOPES) : 'on-alert';
-    if (m.has('scope') && action === 'alert') this.fail(m.get('scope'), `${what}: scope applies to kill and deny, not to alert`);
-    if (id === undefined || name === undefined || severity === undefined || tags === undefined || match === undefined || except === undefined || action === undefined || scope === undefined) return undefined;
-    if (m.has('threshold') && threshold === undefined) return undefined;
-    const rule: Rule = { id, name, severity, tags, match, except, action, scope, source: `${this.file}:${this.line(n)}` };
-    if (description !== undefined) rule.description = description;
-    if (threshold) rule.threshold = threshold;
-    this.checkEnforcement(rule, m, what);
-    return rule;
+  private threshold(t: NonNullable<RawRule['threshold']>): Threshold {
+    const d = DURATION.exec(t.window)!;
+    const windowMs = Number(d[1]) * UNIT_MS[d[2]!]!;
+    return { count: t.count, windowMs, by: [...new Set(t.by ?? ['host' as const])] };
   }
 
   /** Kernel scope takes only what the in-kernel policy can express; deny needs a path prefix to push. */
-  private checkEnforcement(r: Rule, m: Map<string, Node>, what: string): void {
+  private checkEnforcement(r: Rule, here: Segment[]): void {
+    const what = at(here);
+    const match = [...here, 'match'];
     const prefixes = pathPrefixes(r.match);
     const expressible = prefixes.length > 0 && prefixes.every((p) => p.length > 0);
     if (r.scope === 'kernel') {
       const extra = Object.keys(r.match).filter((k) => !['path', 'pathPrefix', 'process', 'executable'].includes(k));
-      if (extra.length) this.fail(m.get('match'), `${what}: scope kernel can match only ${KERNEL_KEYS.join(', ')}; remove ${extra.join(', ')} or use scope on-alert`);
-      if (!expressible) this.fail(m.get('match'), `${what}: scope kernel needs path_prefix, or paths that are literal or end in /** (the kernel matches byte prefixes)`);
-      if (r.match.process && r.match.executable) this.fail(m.get('match'), `${what}: scope kernel takes a process or an executable, not both`);
+      if (extra.length) this.fail(match, `${what}: scope kernel can match only ${KERNEL_KEYS.join(', ')}; remove ${extra.join(', ')} or use scope on-alert`);
+      if (!expressible) this.fail(match, `${what}: scope kernel needs path_prefix, or paths that are literal or end in /** (the kernel matches byte prefixes)`);
+      if (r.match.process && r.match.executable) this.fail(match, `${what}: scope kernel takes a process or an executable, not both`);
       for (const [k, v] of [['process', r.match.process], ['executable', r.match.executable]] as const) {
-        if (v && v.some((x) => /[*?[]/.test(x))) this.fail(m.get('match'), `${what}: scope kernel needs literal ${k} names, not globs`);
+        if (v && v.some((x) => /[*?[]/.test(x))) this.fail(match, `${what}: scope kernel needs literal ${k} names, not globs`);
       }
-      if (r.match.process?.some((p) => Buffer.byteLength(p) > 15)) this.fail(m.get('match'), `${what}: a process name (comm) has at most 15 bytes in the kernel`);
-      if (r.threshold) this.fail(m.get('threshold'), `${what}: scope kernel acts on every open; a threshold needs scope on-alert`);
+      if (r.match.process?.some((p) => Buffer.byteLength(p) > 15)) this.fail(match, `${what}: a process name (comm) has at most 15 bytes in the kernel`);
+      if (r.threshold) this.fail([...here, 'threshold'], `${what}: scope kernel acts on every open; a threshold needs scope on-alert`);
       for (const [k, e] of r.except.entries()) {
         const bad = Object.keys(e).filter((x) => !['path', 'pathPrefix'].includes(x));
         const ok = pathPrefixes(e).every((p) => p.length > 0);
-        if (bad.length || !ok) this.fail(m.get('except'), `${what}.except[${k}]: under scope kernel an exception is a path prefix only`);
+        if (bad.length || !ok) this.fail([...here, 'except'], `${what}.except[${k}]: under scope kernel an exception is a path prefix only`);
       }
     } else if (r.action === 'deny' && !expressible) {
-      this.fail(m.get('match'), `${what}: deny pushes a kernel entry and needs path_prefix, or paths that are literal or end in /**`);
+      this.fail(match, `${what}: deny pushes a kernel entry and needs path_prefix, or paths that are literal or end in /**`);
     }
   }
+}
+
+/** The YAML node at a path, or the nearest one above it that exists; for an unknown key, the key. */
+function nodeAt(doc: Document, path: Segment[], key: boolean): Node | undefined {
+  let found = (doc.contents ?? undefined) as Node | undefined;
+  let n = found;
+  for (const [i, seg] of path.entries()) {
+    if (isMap(n)) {
+      const pair = n.items.find((x) => isScalar(x.key) && String(x.key.value) === String(seg));
+      if (!pair) break;
+      if (key && i === path.length - 1) return pair.key as Node;
+      n = pair.value as Node | undefined;
+    } else if (isSeq(n) && typeof seg === 'number') n = n.items[seg] as Node | undefined;
+    else break;
+    if (!n) break;
+    found = n;
+  }
+  return found;
 }
 
 /** Parses one rule file's text. Throws RuleFileError with every problem found. */
 export function parseRules(text: string, file: string): Rule[] {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
-  const r = new Reader(file, lines);
-  for (const e of doc.errors) r.problems.push({ file, line: e.linePos?.[0]?.line ?? 1, message: `YAML: ${e.message.split('\n')[0]}` });
-  if (r.problems.length) throw new RuleFileError(r.problems);
-  const top = r.map(doc.contents as Node, 'the file', ['version', 'rules']);
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // A key given twice is the YAML library's to find (uniqueKeys): a JSON schema never sees it.
+  const yamlProblems = doc.errors.map((e) => ({ file, line: lines.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` }));
+  if (yamlProblems.length) throw new RuleFileError(yamlProblems);
+  const lineOf = (path: Segment[], key = false): number => {
+    const n = nodeAt(doc, path, key);
+    return n?.range ? lines.linePos(n.range[0]).line : 1;
+  };
+  const value = asLists(SCHEMA, doc.toJS());
+  const wrong = check(value).sort((a, b) => compareOrder(schemaOrder(SCHEMA, a), schemaOrder(SCHEMA, b)));
+  const problems: Located[] = wrong.map((p) => ({ line: lineOf(p.path, p.keyword === 'additionalProperties'), message: sentences.tell(p, defaultSentence) }));
+  // A rule's meaning is checked once its shape is right: the rules that passed the schema.
+  const b = new Builder(file, (path) => lineOf(path));
   const out: Rule[] = [];
-  if (top) {
-    if (top.has('version') && !(isScalar(top.get('version')) && (top.get('version') as Scalar).value === 1)) r.fail(top.get('version'), 'version must be 1');
-    const rules = top.get('rules');
-    if (!isSeq(rules)) r.fail(rules ?? (doc.contents as Node), 'rules must be a list');
-    else {
-      const ids = new Map<string, number>();
-      for (const [i, n] of (rules.items as Node[]).entries()) {
-        const rule = r.rule(n, i, ids);
-        if (rule) out.push(rule);
-      }
-    }
+  const raw = (value as { rules?: unknown } | null)?.rules;
+  if (Array.isArray(raw)) {
+    for (const [i, r] of raw.entries()) if (!wrong.some((p) => p.path[0] === 'rules' && p.path[1] === i)) out.push(b.rule(r as RawRule, i));
   }
-  if (r.problems.length) throw new RuleFileError(r.problems);
+  problems.push(...b.problems);
+  // Stable: problems on one line keep the schema's order.
+  if (problems.length) throw new RuleFileError(problems.sort((x, y) => x.line - y.line).map((p) => ({ file, ...p })));
   return out;
 }
 

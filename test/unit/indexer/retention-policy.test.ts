@@ -10,7 +10,7 @@ t.test('a good policy is read with its holds', async (t) => {
   t.same(parseRetentionPolicy('{"events": 1, "alerts": 2, "audit": 3}', 'p.json').holds, [], 'JSON works, holds are optional');
 });
 
-t.test('every problem of a bad policy is reported, with the file', async (t) => {
+t.test('every problem of a bad policy is reported, with the file, in the order of the policy\'s keys', async (t) => {
   t.throws(() => parseRetentionPolicy('events: 1.5\nalerts: -1\nextra: 1\nholds:\n  - host: a\n    index: b\n  - reason: ""\n', 'bad.yaml'), {
     name: 'RetentionPolicyError',
     message: [
@@ -24,6 +24,20 @@ t.test('every problem of a bad policy is reported, with the file', async (t) => 
       'bad.yaml: holds[1].reason: a legal hold needs a reason (the evidence records it)',
     ].join('\n'),
   });
+  t.throws(() => parseRetentionPolicy('events: "30"\nalerts: 36501\naudit: 1\nholds:\n  - 5\n  - {host: "", reason: "  ", why: 1}\n  - {index: 3, reason: r}\n', 'h.yaml'), {
+    name: 'RetentionPolicyError',
+    message: [
+      'h.yaml: events: expected whole days from 1 to 36500, got "30"',
+      'h.yaml: alerts: expected whole days from 1 to 36500, got 36501',
+      'h.yaml: holds[0]: expected a mapping with host or index, and reason',
+      'h.yaml: holds[1]: unknown key "why"',
+      'h.yaml: holds[1].host: expected a host name',
+      'h.yaml: holds[1].reason: a legal hold needs a reason (the evidence records it)',
+      'h.yaml: holds[2].index: expected an index name',
+    ].join('\n'),
+  }, 'a hold that is not a mapping has that one problem; a blank reason is no reason');
+  t.throws(() => parseRetentionPolicy('events: 1\nalerts: 1\naudit: 1\nholds: {host: a}\n', 'l.yaml'), { message: 'l.yaml: holds: expected a list' });
+  t.strictSame(parseRetentionPolicy('events: 1\nalerts: 1\naudit: 1\nholds:\n', 'e.yaml').holds, [], 'an empty holds key is no holds');
   t.throws(() => parseRetentionPolicy('- 1', 'list.yaml'), { message: /expected a mapping/ });
   t.throws(() => parseRetentionPolicy('a: [', 'broken.yaml'), { message: /broken.yaml: not YAML or JSON/ });
 });

@@ -38,6 +38,51 @@ t.test('a rule file with errors reports each problem with its line and reason', 
   t.equal(loadRules(['builtin']).length > 5, true, 'the built-in pack loads');
 });
 
+t.test('every problem of a rule file is reported at once, in line order, at the line of the value or key at fault', async (t) => {
+  const text = [
+    'version: 2',
+    'rules:',
+    '  - id: Bad_Id',
+    '    name: ""',
+    '    colour: red',
+    '    match:',
+    '      path: etc/passwd',
+    '      uid: [0, "x"]',
+    '      access: [read, exec]',
+    '    threshold: {window: 0s, by: host}',
+    '  - name: no id',
+    '    match: {}',
+    '  - id: fine',
+    '    name: fine',
+    '    match: {path: /etc/shadow, uid: "9-1"}',
+    '    scope: kernel',
+    '',
+  ].join('\n');
+  const e = t.throws(() => parseRules(text, 'b.yaml')) as unknown as RuleFileError;
+  t.strictSame(e.problems.map((p) => `${p.file}:${p.line}: ${p.message}`), [
+    'b.yaml:1: version must be 1',
+    "b.yaml:3: rule 1.id must be lower case letters, digits, '.', '_' or '-': \"Bad_Id\"",
+    'b.yaml:4: rule 1.name must be a non-empty string',
+    'b.yaml:5: unknown key "colour" in rule 1 (expected id, name, description, severity, tags, match, except, threshold, action, scope)',
+    'b.yaml:7: rule 1.match.path[0] must be absolute: "etc/passwd"',
+    'b.yaml:8: rule 1.match.uid must be uids or ranges like 1000-59999, not "x"',
+    'b.yaml:9: rule 1.match.access must be one of read, write, create, truncate, not "exec"',
+    'b.yaml:10: rule 1.threshold.count must be an integer of at least 1',
+    'b.yaml:10: rule 1.threshold.window must be longer than 0',
+    'b.yaml:11: rule 2 has no id',
+    'b.yaml:12: rule 2.match needs at least one condition',
+    'b.yaml:15: rule 3.match.uid must be uids or ranges like 1000-59999, not "9-1"',
+    'b.yaml:15: rule 3: scope kernel can match only path, path_prefix, process, executable; remove uid or use scope on-alert',
+    'b.yaml:16: rule 3: scope applies to kill and deny, not to alert',
+  ]);
+  t.throws(() => parseRules('rules:\n  - id: a\n    name: a\n    match:\n      path: /a\n      path: /b\n', 'd.yaml'), { message: 'd.yaml:6: YAML: Map keys must be unique' }, 'a key given twice is a YAML error at its second line');
+  t.strictSame(
+    parseRules('rules:\n  - id: 7\n    name: 0\n    match: {user: 0, uid: 1000-1999, container: false}\n    except: {path_prefix: /tmp/}\n', 'n.yaml')[0],
+    { id: '7', name: '0', severity: 'medium', tags: [], match: { user: ['0'], uid: [{ from: 1000, to: 1999 }], container: false }, except: [{ pathPrefix: ['/tmp/'] }], action: 'alert', scope: 'on-alert', source: 'n.yaml:2' },
+    'a number stands for its text, and one value for a one-element list',
+  );
+});
+
 t.test('globs: * stays within a segment, ** crosses them', async (t) => {
   t.ok(compileGlob('/home/*/.ssh/id_*').test('/home/ann/.ssh/id_ed25519'));
   t.notOk(compileGlob('/home/*/.ssh/id_*').test('/home/ann/x/.ssh/id_rsa'));

@@ -3,8 +3,12 @@
 // [/s/<space>]/api/saved_objects/_import?overwrite=true with kbn-xsrf, credentials, and a
 // multipart/form-data body with one "file" part holding .ndjson. The endpoint answers as Kibana
 // does, errors included, and the command turns each answer into a clear result.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import t, { type Test } from 'tap';
 import { savedObjects } from '../../../kibana/src/saved-objects';
 import { INDEXER_DEFAULTS } from '../../../indexer/src/worker/defaults';
@@ -36,10 +40,10 @@ function multipart(body: Buffer, boundary: string): { headers: Record<string, st
     });
 }
 
-/** A stand-in for Kibana's import endpoint: records what is wrong with a request, answers `reply`. */
-async function fakeKibana(t: Test, reply: (seen: Seen) => { status: number; body: unknown }): Promise<{ url: string; seen: Seen[] }> {
+/** A stand-in for Kibana's import endpoint: records what is wrong with a request, answers `reply`; over https with `tls`. */
+async function fakeKibana(t: Test, reply: (seen: Seen) => { status: number; body: unknown }, tls?: { key: string; cert: string }): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -74,10 +78,11 @@ async function fakeKibana(t: Test, reply: (seen: Seen) => { status: number; body
       res.writeHead(r.status, { 'content-type': typeof r.body === 'string' ? 'text/html' : 'application/json' });
       res.end(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
     });
-  });
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
 const ok = (s: Seen) => ({ status: 200, body: { success: true, successCount: s.objects.length, successResults: s.objects.map((o) => ({ ...o, meta: { title: 't' } })) } });
@@ -119,10 +124,45 @@ t.test('each failure Kibana can answer is a clear error and exit 1', async (t) =
   const withPw = await cli(['kibana', 'import', '--url', k404.url.replace('http://', 'http://elastic:s3cret-pw@'), '--api-key', 'aWQ6a2V5']);
   t.equal(withPw.code, 1);
   t.notMatch(withPw.stdout + withPw.stderr, /s3cret-pw/, 'the URL is shown without its password');
-  const down = await cli(['kibana', 'import', '--url', 'http://127.0.0.1:9', '--api-key', 'k']);
-  t.match(down.stderr, /cannot reach Kibana at http:\/\/127.0.0.1:9: ECONNREFUSED/, 'nothing listening');
+  const free = http.createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const port = (free.address() as AddressInfo).port;
+  await new Promise<void>((r) => free.close(() => r()));
+  const down = await cli(['kibana', 'import', '--url', `http://127.0.0.1:${port}`, '--api-key', 'k']);
+  t.match(down.stderr, new RegExp(`cannot reach Kibana at http://127.0.0.1:${port}: ECONNREFUSED`), 'nothing listening');
+  // Node's fetch will not connect to the ports the Fetch standard blocks (9 is "discard").
+  const blocked = await cli(['kibana', 'import', '--url', 'http://127.0.0.1:9', '--api-key', 'k']);
+  t.match(blocked.stderr, /cannot reach Kibana at http:\/\/127.0.0.1:9: fetch refuses port 9, one the Fetch standard blocks/, 'a blocked port says so');
   const both = await cli(['kibana', 'import', '--url', 'http://127.0.0.1:9', '--api-key', 'k', '--user', 'u', '--password', 'p']);
   t.match(both.stderr, /either --api-key or --user and --password, not both/);
   const badUrl = await cli(['kibana', 'import', '--url', 'kibana:5601', '--api-key', 'k']);
   t.match(badUrl.stderr, /^filewarden: --url must be a http:\/\/ or https:\/\/ URL \(http\(s\):\/\/host:port\), not "kibana:5601"$/m);
+});
+
+t.test('credentials written in the URL are sent as basic auth, and never printed', async (t) => {
+  const k = await fakeKibana(t, ok);
+  const r = await cli(['kibana', 'import', '--url', k.url.replace('http://', 'http://elastic:s3cret%40pw@')]);
+  t.equal(r.code, 0, r.stderr);
+  t.strictSame(k.seen[0]!.problems, [], 'the request carries credentials');
+  t.notMatch(r.stdout + r.stderr, /s3cret/);
+});
+
+t.test('over https the import trusts the CA file it is given, refuses an unknown certificate, and skips the check only with --insecure', async (t) => {
+  const dir = t.testdir();
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  t.equal(made.status, 0, made.status === 0 ? 'openssl made a certificate' : `openssl failed: ${made.stderr}`);
+  const k = await fakeKibana(t, ok, { key: fs.readFileSync(key, 'utf8'), cert: fs.readFileSync(cert, 'utf8') });
+  const trusted = await cli(['kibana', 'import', '--url', k.url, '--api-key', 'aWQ6a2V5', '--ca', cert]);
+  t.equal(trusted.code, 0, `--ca: the certificate is trusted: ${trusted.stderr}`);
+  t.strictSame(k.seen[0]?.problems, [], 'the request arrived whole over TLS');
+  const unknown = await cli(['kibana', 'import', '--url', k.url, '--api-key', 'aWQ6a2V5']);
+  t.equal(unknown.code, 1, 'without --ca the self-signed certificate is refused');
+  t.match(unknown.stderr, /cannot reach Kibana at https:\/\/127\.0\.0\.1:\d+: \S*SELF_SIGNED/, `with the reason: ${unknown.stderr.trim()}`);
+  const insecure = await cli(['kibana', 'import', '--url', k.url, '--api-key', 'aWQ6a2V5', '--insecure']);
+  t.equal(insecure.code, 0, `--insecure skips verification: ${insecure.stderr}`);
+  t.equal(k.seen.length, 2, 'the refused attempt never reached the server');
+  const noCa = await cli(['kibana', 'import', '--url', k.url, '--api-key', 'aWQ6a2V5', '--ca', path.join(dir, 'missing.pem')]);
+  t.match(noCa.stderr, /cannot read the CA file \S+missing\.pem: ENOENT/);
 });
