@@ -65,7 +65,7 @@ if stale "$addon" native/src native/binding.gyp bpf/include build/bpf build/stat
   [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ] && nodedir=(--nodedir=/usr)
   (cd native && npx --no-install node-gyp rebuild "${nodedir[@]}" --loglevel=error)
 fi
-if stale dist/.tsbuildinfo cli stack collector bench tsconfig.json package.json; then
+if stale dist/.tsbuildinfo contract cli stack collector indexer kibana bench test/vm/guest tsconfig.json package.json; then
   say "building TypeScript"
   npx --no-install tsc -p tsconfig.json
 fi
