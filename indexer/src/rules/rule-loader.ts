@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { packageRoot } from '../../../stack/src/package-root';
 import { compareOrder, type JsonSchema, type SchemaProblem, type Segment, schemaChecker, schemaOrder, Sentences } from '../config-schema';
-import { globProblem } from './glob-matcher';
+import { globProblem, globWildcards } from './glob-matcher';
 import {
   type Access,
   ACCESSES,
@@ -46,8 +46,10 @@ const KERNEL_KEYS = ['path', 'path_prefix', 'process', 'executable'];
 
 /** The literal byte prefix a path glob stands for in the kernel, or undefined when it has none. */
 export function globPrefix(glob: string): string | undefined {
-  if (!/[*?[]/.test(glob)) return glob;
-  if (glob.endsWith('/**') && !/[*?[]/.test(glob.slice(0, -3))) return glob.slice(0, -2);
+  // The matcher's own notion of a wildcard (only *, ** and ?; "[" is a literal), so the kernel and
+  // user space agree on what a literal path is.
+  if (globWildcards(glob) === 0) return glob;
+  if (glob.endsWith('/**') && globWildcards(glob.slice(0, -3)) === 0) return glob.slice(0, -2);
   return undefined;
 }
 
@@ -301,7 +303,7 @@ class Builder {
       if (!expressible) this.fail(match, `${what}: scope kernel needs path_prefix, or paths that are literal or end in /** (the kernel matches byte prefixes)`);
       if (r.match.process && r.match.executable) this.fail(match, `${what}: scope kernel takes a process or an executable, not both`);
       for (const [k, v] of [['process', r.match.process], ['executable', r.match.executable]] as const) {
-        if (v && v.some((x) => /[*?[]/.test(x))) this.fail(match, `${what}: scope kernel needs literal ${k} names, not globs`);
+        if (v && v.some((x) => globWildcards(x) > 0)) this.fail(match, `${what}: scope kernel needs literal ${k} names, not globs`);
       }
       if (r.match.process?.some((p) => Buffer.byteLength(p) > 15)) this.fail(match, `${what}: a process name (comm) has at most 15 bytes in the kernel`);
       if (r.threshold) this.fail([...here, 'threshold'], `${what}: scope kernel acts on every open; a threshold needs scope on-alert`);

@@ -9,7 +9,7 @@ import { AlertEngine } from '../../../indexer/src/alerts/alert-engine';
 import { MemoryThresholdStore } from '../../../indexer/src/alerts/threshold-store';
 import type { EventDocument } from '../../../contract/src/event-document';
 import { kernelPolicy } from '../../../indexer/src/rules/kernel-policy';
-import { loadRules, parseRules, RuleFileError } from '../../../indexer/src/rules/rule-loader';
+import { globPrefix, loadRules, parseRules, RuleFileError } from '../../../indexer/src/rules/rule-loader';
 import { compileGlob } from '../../../indexer/src/rules/glob-matcher';
 
 const doc = (path: string, over: { name?: string; uid?: string; write?: boolean; pid?: number } = {}): EventDocument =>
@@ -154,4 +154,10 @@ t.test('a glob over the complexity bound is refused with its file:line, by the l
   t.strictSame(out, [`${file}:7: rule 1.match.path[1] is 301 characters long; a glob has at most 256`, `${file}:8: rule 1.match.process[0] has 40 wildcards (*, **, ?); a glob has at most 32`, 'rules: 2 problems']);
   const out2: string[] = [];
   t.equal(rulesLint(['builtin'], (l) => out2.push(l), (l) => out2.push(l)), 0, `every glob of the built-in pack is within the bound: ${out2.join('; ')}`);
+});
+
+t.test('the kernel and the matcher agree on what a literal path is: "[" is a literal, only *, ** and ? are wildcards', async (t) => {
+  t.strictSame(['/srv/[x]', '/srv/[x]/**', '/etc/shadow', '/etc/cron.d/**', '/etc/*.conf', '/home/*/.ssh/**', '/a?b'].map(globPrefix), ['/srv/[x]', '/srv/[x]/', '/etc/shadow', '/etc/cron.d/', undefined, undefined, undefined]);
+  t.equal(compileGlob('/srv/[x]').test('/srv/[x]'), true, 'the matcher reads it as a literal too');
+  t.equal(compileGlob('/srv/[x]').test('/srv/x'), false);
 });
