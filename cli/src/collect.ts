@@ -28,11 +28,6 @@ export interface CollectOptions {
   ringbufBytes?: number;
 }
 
-/** Commander collector for repeatable options. */
-export function repeat<T>(parse: (v: string) => T) {
-  return (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
-}
-
 export function parsePrefix(v: string): string {
   const max = native().layout().prefixMax;
   if (v.length === 0) throw new InvalidArgumentError('a path prefix cannot be empty');
@@ -71,12 +66,6 @@ export function parseCgroup(v: string): bigint {
   } catch (e) {
     throw new InvalidArgumentError(`expected a cgroup id or a cgroup v2 path: cannot stat ${dir} (${(e as NodeJS.ErrnoException).code})`);
   }
-}
-
-export function parsePositive(v: string): number {
-  const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new InvalidArgumentError('expected a positive number');
-  return n;
 }
 
 export function filtersFrom(o: CollectOptions): FilterOptions {

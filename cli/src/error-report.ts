@@ -3,8 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { StackError } from '../../stack/src';
 import { redactUrl } from '../../stack/src/redact';
-import { NoHookError } from '../../collector/src/probe/hook-select';
-import { isNativeError } from '../../collector/src/probe/native';
+import type { NativeError } from '../../collector/src/probe/native';
 
 /** The parts of @elastic/transport's errors used here (the client is loaded only by the commands that use it). */
 interface EsClientError extends Error {
@@ -45,6 +44,12 @@ export function esErrorReason(err: Error): string | undefined {
   return undefined;
 }
 
+/**
+ * An error of the native addon, told by its shape as collector/src/probe/native.ts's isNativeError does: every
+ * command loads this file, and the indexer image has no collector/ to import that from (docker/Dockerfile).
+ */
+const isNativeError = (e: Error): e is NativeError => typeof (e as NativeError).code === 'string' && typeof (e as NativeError).hook === 'string';
+
 /** Error classes whose message is already the sentence to show. */
 const MESSAGE_ONLY = new Set([
   'EsConfigError',
@@ -72,7 +77,8 @@ export function errorLines(err: unknown): string[] {
   if (err.name === 'RuleFileError') return [`filewarden: the rules have problems:\n${err.message}`];
   // The same for the objects Kibana refused: one line each, under the sentence that counts them.
   if (err.name === 'KibanaImportError') return [`filewarden: ${err.message}`];
-  if (err instanceof NoHookError) return [`filewarden: ${err.message}`, '  hint: run filewarden doctor to see what this kernel and these privileges allow'];
+  // By name, like the two above: hook selection (collector/src/probe/hook-select.ts) loads only with the collector.
+  if (err.name === 'NoHookError') return [`filewarden: ${err.message}`, '  hint: run filewarden doctor to see what this kernel and these privileges allow'];
   if (err instanceof InvalidArgumentError || MESSAGE_ONLY.has(err.name)) return [`filewarden: ${oneLine(err.message)}`];
   const es = esErrorReason(err);
   if (es) return [`filewarden: ${es}`];

@@ -4,14 +4,13 @@ import datemath from '@elastic/datemath';
 import moment from 'moment';
 import { ALL_SERVICES, defaultStateDir, stackDown, stackStatus, stackUp, type Service, type ServiceStatus } from '../../stack/src';
 import { run } from '../../stack/src/processes';
-import { parseHookRequest } from '../../collector/src/probe/hook-select';
+import { COLLECTOR_DEFAULTS } from '../../contract/src/collector-defaults';
 import { MAX_LIFETIME_MS } from '../../contract/src/command';
 import { redactUrl } from '../../stack/src/redact';
 import { debugWanted, errorLines } from './error-report';
-import { collect, type CollectOptions, parseCgroup, parseComm, parsePolicyPrefix, parsePositive, parsePrefix, parseUid, repeat } from './collect';
-import { fixMounts, formatCheck, runChecks } from './doctor/checks';
-import { gapsCommand, type GapsCliOptions, type IndexCliOptions, runCollector, runIndexer, type ShipOptions, up, type UpOptions } from './pipeline';
-import { COLLECTOR_DEFAULTS } from '../../collector/src/agent/collector-agent';
+import type { CollectOptions } from './collect';
+import { parsePositive, repeat } from './option-parsers';
+import type { GapsCliOptions, IndexCliOptions, ShipOptions, UpOptions } from './pipeline';
 import { DEFAULT_QUEUE } from '../../contract/src/queue';
 import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
 import { keysGenerate, rulesLint, rulesTest, type RulesTestOptions } from './rules';
@@ -20,6 +19,19 @@ import type { KibanaImportCliOptions } from './kibana';
 import type { SearchCliOptions } from './search';
 
 const log = (line: string): void => console.log(line);
+
+// What imports the collector (collect.ts, doctor/, pipeline.ts, hook selection) loads only when a command that
+// uses it runs, or when one of collect's options is parsed: the indexer image has no collector/ and no native
+// addon (docker/Dockerfile). Option parsers are synchronous, so they require(); actions await import().
+const collectModule = (): typeof import('./collect') => require('./collect') as typeof import('./collect');
+const hookSelect = (): typeof import('../../collector/src/probe/hook-select') => require('../../collector/src/probe/hook-select') as typeof import('../../collector/src/probe/hook-select');
+const parseHookRequest = (v: string) => hookSelect().parseHookRequest(v);
+const parsePrefix = (v: string) => collectModule().parsePrefix(v);
+const parsePolicyPrefix = (v: string) => collectModule().parsePolicyPrefix(v);
+const parseComm = (v: string) => collectModule().parseComm(v);
+const parseUid = (v: string) => collectModule().parseUid(v);
+const parseCgroup = (v: string) => collectModule().parseCgroup(v);
+const pipeline = async () => import('./pipeline');
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -206,6 +218,7 @@ function checkUrls(cmd: Command): void {
 const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain'];
 
 async function doctor(stateDir: string, opts: { json?: boolean; fix?: boolean }): Promise<number> {
+  const { fixMounts, formatCheck, runChecks } = await import('./doctor/checks');
   if (opts.fix) for (const line of await fixMounts(run)) log(`fix: ${line}`);
   const checks = await runChecks(stateDir);
   if (opts.json) log(JSON.stringify(checks, null, 2));
@@ -310,11 +323,11 @@ export function buildProgram(): Command {
     .action(async (o: CollectOptions & ShipOptions, cmd: Command) => {
       if (o.stdout) {
         refuseGiven(cmd, QUEUE_ONLY, 'only without --stdout: they configure the Redis queue, and --stdout prints events instead (enforcement commands come through the queue too)');
-        process.exitCode = await collect(o, (line) => console.error(line));
+        process.exitCode = await (await import('./collect')).collect(o, (line) => console.error(line));
       } else if (o.count !== undefined) throw new InvalidArgumentError('--count applies to --stdout only');
       else {
         checkUrls(cmd);
-        process.exitCode = await runCollector(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+        process.exitCode = await (await pipeline()).runCollector(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
       }
     });
 
@@ -343,7 +356,7 @@ export function buildProgram(): Command {
       checkUrls(cmd);
       if (!o.commandKey) refuseGiven(cmd, ['commandLifetimeMs'], 'only with --command-key: without it no command is signed');
       if (!o.retentionPolicy) refuseGiven(cmd, ['retentionIntervalMin'], 'only with --retention-policy: without it the retention job does not run');
-      process.exitCode = await runIndexer(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+      process.exitCode = await (await pipeline()).runIndexer(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
     });
 
   const rules = program.command('rules').description('check rule files and try them on events (docs/rules.md)');
@@ -381,7 +394,7 @@ export function buildProgram(): Command {
     .option('--json', 'print machine-readable JSON')
     .action(async (o: GapsCliOptions, cmd: Command) => {
       checkUrls(cmd);
-      process.exitCode = await gapsCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
+      process.exitCode = await (await pipeline()).gapsCommand(program.opts<{ stateDir: string }>().stateDir, o, log);
     });
 
   const compliance = async () => import('./compliance');
@@ -514,7 +527,7 @@ export function buildProgram(): Command {
     )
     .action(async (o: UpOptions) => {
       const stateDir = program.opts<{ stateDir: string }>().stateDir;
-      process.exitCode = await up(stateDir, o, log, () => doctor(stateDir, { fix: o.fix }));
+      process.exitCode = await (await pipeline()).up(stateDir, o, log, () => doctor(stateDir, { fix: o.fix }));
     });
   return program;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Gauge, Registry } from 'prom-client';
 import type { BatchHost } from '../../../contract/src/batch-host';
 import { signRecord } from '../../../contract/src/chain';
+import { COLLECTOR_DEFAULTS } from '../../../contract/src/collector-defaults';
 import type { CapturedEvent } from '../../../contract/src/event';
 import { abiOf } from '../../../contract/src/tables';
 import { type AuditRecord, type CheckpointJobData, RECORD_VERSION } from '../../../contract/src/wire';
@@ -70,8 +71,6 @@ export const COLLECTOR_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 /** How long stop() waits for the command worker: BullMQ's close waits for Redis, however long it is away. */
 const ENFORCER_STOP_MS = 5000;
-
-export const COLLECTOR_DEFAULTS = { batchEvents: 2000, batchDelayMs: 200, spoolMaxBytes: 1 << 30, metricsPort: 9464, metricsHost: '127.0.0.1', checkpointMs: 10_000 };
 
 /** " (spool full)", " (spool unwritable)", or both with their counts; nothing when none was dropped. */
 function dropCauses(s: ReturnType<Shipper['stats']>): string {

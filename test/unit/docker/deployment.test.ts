@@ -10,6 +10,7 @@ import { DockerfileParser } from 'dockerfile-ast';
 import t from 'tap';
 import YAML from 'yaml';
 import { COLLECTOR_NODE_FLAGS } from '../../../collector/src/agent/collector-agent';
+import { buildCopies } from '../../utils/dockerfile';
 import { repoRoot } from '../../utils/stack';
 
 const dockerDir = path.join(repoRoot, 'docker');
@@ -173,9 +174,17 @@ t.test('every filewarden command line in the deployment files is one the CLI acc
 });
 
 t.test('the Dockerfile copies files that the build makes', async (t) => {
-  const df = DockerfileParser.parse(read('Dockerfile'));
-  for (const i of df.getInstructions().filter((x) => x.getKeyword() === 'COPY' && /--from=build/.test(x.getArgumentsContent() ?? ''))) {
-    const src = (i.getArguments()[1]?.getValue() ?? '').replace(/^\/src\//, '');
-    t.ok(fs.existsSync(path.join(repoRoot, src)), `${src} exists after the build`);
+  for (const target of ['indexer', 'collector']) {
+    for (const c of buildCopies(target)) t.ok(fs.existsSync(path.join(repoRoot, c.from)), `${target}: ${c.from} exists after the build`);
   }
+});
+
+t.test('the indexer image gets no collector code and no native addon; the collector image gets both', async (t) => {
+  const collectorOnly = (p: string): boolean => p === 'dist' || /^dist\/collector(\/|$)/.test(p) || /^native(\/|$)/.test(p) || p.endsWith('.node');
+  const indexer = buildCopies('indexer');
+  t.ok(indexer.some((c) => c.from === 'dist/indexer') && indexer.some((c) => c.from === 'dist/cli'), 'the indexer image gets the CLI and the indexer');
+  t.strictSame(indexer.filter((c) => collectorOnly(c.from) || collectorOnly(c.to)).map((c) => `${c.stage}: COPY ${c.from} ${c.to}`), [], 'no dist/ as a whole, no dist/collector, nothing from native/');
+  const collector = buildCopies('collector').map((c) => c.from);
+  t.ok(collector.includes('dist') || collector.includes('dist/collector'), 'the collector image gets dist/collector');
+  t.ok(collector.includes('native/build/Release/filewarden_native.node'), 'and the addon');
 });
