@@ -3,21 +3,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hostIdentity } from '../../collector/src/enrich/host-identity';
 import { keyId } from '../../contract/src/chain';
-import { loadOrCreateHostKey } from '../../collector/src/integrity/hash-chain';
 import { generateKeys, loadPrivateKey, loadPublicKey } from '../../stack/src/command-keys';
 import { loadRules } from '../../indexer/src/rules/rule-loader';
 import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
 import { loadRetentionPolicy } from '../../indexer/src/retention/retention-policy';
-import { COLLECTOR_NODE_FLAGS, CollectorAgent } from '../../collector/src/agent/collector-agent';
 import { parseMetrics } from '../../stack/src/metrics-server';
 import type { EsConnectionOptions } from '../../indexer/src/es-client';
 import { defaultStateDir, resolveEndpoint, stackUp } from '../../stack/src';
 import { writeFileAtomic } from '../../stack/src/atomic-write';
 import { choosePort } from '../../stack/src/ports';
-import { filtersFrom, policyFrom, type CollectOptions } from './collect';
+import type { CollectOptions } from './collect';
 import { checkPeriod } from './period';
+
+// The collector's modules load only where the collector runs (collect, up, the enrolment of this
+// host): the indexer image has neither collector/ nor the addon (docker/Dockerfile).
+type CollectorModules = typeof import('../../collector/src/agent/collector-agent') & typeof import('../../collector/src/enrich/host-identity') & typeof import('../../collector/src/integrity/hash-chain') & typeof import('./collect');
+const collector = (): CollectorModules => ({
+  ...(require('../../collector/src/agent/collector-agent') as typeof import('../../collector/src/agent/collector-agent')),
+  ...(require('../../collector/src/enrich/host-identity') as typeof import('../../collector/src/enrich/host-identity')),
+  ...(require('../../collector/src/integrity/hash-chain') as typeof import('../../collector/src/integrity/hash-chain')),
+  ...(require('./collect') as typeof import('./collect')),
+});
 
 export interface ShipOptions {
   redisUrl?: string;
@@ -166,6 +173,7 @@ export function esOptions(stateDir: string, o: EsCliOptions): EsConnectionOption
 }
 
 export async function runCollector(stateDir: string, o: CollectOptions & ShipOptions, log: Log): Promise<number> {
+  const { CollectorAgent, filtersFrom, policyFrom } = collector();
   const agent = new CollectorAgent({
     capture: { hooks: o.hooks, filters: filtersFrom(o), policy: policyFrom(o), ringbufBytes: o.ringbufBytes },
     redisUrl: resolveEndpoint(stateDir, 'redis', o.redisUrl),
@@ -251,6 +259,7 @@ export async function gapsCommand(stateDir: string, o: GapsCliOptions, log: Log)
  * written as <state>/trusted-keys/<host>.pub, the directory the indexer trusts. Returns that directory.
  */
 export function enrollThisHost(stateDir: string, log: Log): string {
+  const { hostIdentity, loadOrCreateHostKey } = collector();
   const key = loadOrCreateHostKey(path.join(stateDir, 'collector'));
   const dir = path.join(stateDir, 'trusted-keys');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -390,7 +399,7 @@ export async function up(stateDir: string, o: UpOptions, log: Log, doctor: () =>
   };
   let stopping = false;
   const startChild = (c: Child): void => {
-    const flags = c.name === 'collect' ? COLLECTOR_NODE_FLAGS : [];
+    const flags = c.name === 'collect' ? collector().COLLECTOR_NODE_FLAGS : [];
     const proc = spawn(process.execPath, [...flags, bin, '--state-dir', stateDir, ...c.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     c.proc = proc;
     for (const s of [proc.stdout, proc.stderr]) {

@@ -17,7 +17,8 @@ const awkward: unknown[] = [
 ];
 
 t.test('awkward values serialise exactly as the RFC 8785 oracle does', async (t) => {
-  for (const v of awkward) t.equal(canonicalize(v), oracle(v), JSON.stringify(v)?.slice(0, 60));
+  // Named by index: some of these strings would break the TAP stream as test names.
+  awkward.forEach((v, i) => t.equal(canonicalize(v), oracle(v), `awkward value ${i}`));
 });
 
 t.test('random values serialise exactly as the oracle does', async (t) => {
