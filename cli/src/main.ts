@@ -17,6 +17,7 @@ import { keysGenerate, rulesLint, rulesTest, type RulesTestOptions } from './rul
 import type { ReportCliOptions, RetentionCliOptions, VerifyCliOptions } from './compliance';
 import type { KibanaImportCliOptions } from './kibana';
 import type { SearchCliOptions } from './search';
+import { fatalLog, LOG_FORMATS, serviceLog } from './service-log';
 
 const log = (line: string): void => console.log(line);
 
@@ -215,7 +216,14 @@ function checkUrls(cmd: Command): void {
 }
 
 /** The queue mode's options, which collect --stdout does not use. */
-const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain'];
+const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain', 'logFormat'];
+
+/** The long-running services' log format (collect and index). */
+const logFormatOption = (): Option =>
+  new Option('--log-format <format>', 'text: one line per message; json: one JSON object per line (pino: level, time, service, component, msg) for a log shipper')
+    .choices(LOG_FORMATS)
+    .default('text')
+    .env('FILEWARDEN_LOG_FORMAT');
 
 async function doctor(stateDir: string, opts: { json?: boolean; fix?: boolean }): Promise<number> {
   const { fixMounts, formatCheck, runChecks } = await import('./doctor/checks');
@@ -314,6 +322,7 @@ export function buildProgram(): Command {
     .option('--metrics-host <addr>', 'address /metrics listens on', COLLECTOR_DEFAULTS.metricsHost)
     .option('--command-pubkey <file>', "the indexer's Ed25519 public key: take signed kill/deny/policy commands (docs/enforcement.md)")
     .option('--no-chain', 'do not sign batches into the hash chain (saves CPU; verify reports the host as unchained; docs/compliance.md)')
+    .addOption(logFormatOption())
     .addHelpText(
       'after',
       '\nWithout --stdout, events go to the Redis queue (or to the disk spool under <state-dir>/collector\nwhile Redis is down), numbered per boot; `filewarden index` moves them to Elasticsearch.\n' +
@@ -327,7 +336,8 @@ export function buildProgram(): Command {
       } else if (o.count !== undefined) throw new InvalidArgumentError('--count applies to --stdout only');
       else {
         checkUrls(cmd);
-        process.exitCode = await (await pipeline()).runCollector(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+        if (o.logFormat === 'json') failed = fatalLog('collect');
+        process.exitCode = await (await pipeline()).runCollector(program.opts<{ stateDir: string }>().stateDir, o, serviceLog(o.logFormat ?? 'text', 'collect'));
       }
     });
 
@@ -351,12 +361,14 @@ export function buildProgram(): Command {
     .option('--audit-index <name>', 'where enforcement decisions (issued, applied, refused), chain links and retention evidence go', parseIndexName, INDEXER_DEFAULTS.auditIndex)
     .option('--retention-policy <file>', 'run the retention job on a schedule with this policy (docs/compliance.md)')
     .option('--retention-interval-min <minutes>', 'how often the retention job runs', parseIntervalMin, INDEXER_DEFAULTS.retentionIntervalMs / 60_000)
+    .addOption(logFormatOption())
     .addHelpText('after', '\nStops on SIGINT/SIGTERM after finishing the batches in hand. Guarantees and counters: docs/pipeline.md.')
     .action(async (o: IndexCliOptions, cmd: Command) => {
       checkUrls(cmd);
       if (!o.commandKey) refuseGiven(cmd, ['commandLifetimeMs'], 'only with --command-key: without it no command is signed');
       if (!o.retentionPolicy) refuseGiven(cmd, ['retentionIntervalMin'], 'only with --retention-policy: without it the retention job does not run');
-      process.exitCode = await (await pipeline()).runIndexer(program.opts<{ stateDir: string }>().stateDir, o, (line) => console.error(line));
+      if (o.logFormat === 'json') failed = fatalLog('index');
+      process.exitCode = await (await pipeline()).runIndexer(program.opts<{ stateDir: string }>().stateDir, o, serviceLog(o.logFormat ?? 'text', 'index'));
     });
 
   const rules = program.command('rules').description('check rule files and try them on events (docs/rules.md)');
@@ -532,12 +544,15 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Where the error that stops a command goes: stderr, or the service's JSON log (--log-format json). */
+let failed = (line: string): void => console.error(line);
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    for (const line of errorLines(err)) console.error(line);
+    for (const line of errorLines(err)) failed(line);
     if (debugWanted(program.opts<{ debug?: boolean }>().debug) && err instanceof Error && err.stack) console.error(err.stack);
     process.exitCode = 1;
   }

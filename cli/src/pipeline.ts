@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../../stack/src/atomic-write';
 import { choosePort } from '../../stack/src/ports';
 import type { CollectOptions } from './collect';
 import { checkPeriod } from './period';
+import type { LogFormat } from './service-log';
 
 // The collector's modules load only where the collector runs (collect, up, the enrolment of this
 // host): the indexer image has neither collector/ nor the addon (docker/Dockerfile).
@@ -37,6 +38,8 @@ export interface ShipOptions {
   commandPubkey?: string;
   /** false with --no-chain. */
   chain?: boolean;
+  /** --log-format: plain lines or pino JSON lines. @defaultValue 'text' */
+  logFormat?: LogFormat;
 }
 
 export interface EsCliOptions {
@@ -67,6 +70,8 @@ export interface IndexCliOptions extends EsCliOptions {
   trustedKeys: string[];
   retentionPolicy?: string;
   retentionIntervalMin: number;
+  /** --log-format: plain lines or pino JSON lines. @defaultValue 'text' */
+  logFormat?: LogFormat;
 }
 
 type Log = (line: string) => void;
