@@ -78,7 +78,9 @@ export const eventDigest = (doc: object, v: ChainVersion): Buffer => sha256(dige
 
 /** The value a stream's first link names as its previous head. */
 export function genesis(boot: string, stream: string): string {
-  return crypto.createHash('sha256').update(`filewarden-chain-v${CHAIN_VERSION}\0${boot}\0${stream}`).digest('hex');
+  // Fixed text, whatever the chain version: a stream begun by a version-1 collector and continued
+  // by a version-2 one has one genesis, and verify recognises the start of either.
+  return crypto.createHash('sha256').update(`filewarden-chain-v1\0${boot}\0${stream}`).digest('hex');
 }
 
 export function linkHead(p: LinkPosition, prev: string, digests: string, times: number[]): string {

@@ -5,12 +5,13 @@
 import type { ActionName, HookName, HostPathStatus, Resolution, SyscallName } from './event';
 
 // Typed as complete records, so a name added to the event types fails the build until it is here.
-const HOOKS: Record<HookName, true> = { tracepoint: true, kprobe: true, fexit: true, lsm: true };
-const SYSCALLS: Record<SyscallName, true> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
-const ACTIONS: Record<ActionName, true> = { allow: true, deny: true, kill: true };
-const RESOLUTIONS: Record<Resolution, true> = { kernel: true, absolute: true, proc: true, unavailable: true };
-const HOST_PATH_STATUSES: Record<HostPathStatus, true> = { verified: true, mount_table: true, not_mounted: true, unverified: true, truncated: true, no_file: true };
-const oneOf = (r: Record<string, true>): object => ({ type: 'string', enum: Object.keys(r) });
+// The indexer's schema of version-1 batches uses them too.
+export const HOOKS: Record<HookName, true> = { tracepoint: true, kprobe: true, fexit: true, lsm: true };
+export const SYSCALLS: Record<SyscallName, true> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
+export const ACTIONS: Record<ActionName, true> = { allow: true, deny: true, kill: true };
+export const RESOLUTIONS: Record<Resolution, true> = { kernel: true, absolute: true, proc: true, unavailable: true };
+export const HOST_PATH_STATUSES: Record<HostPathStatus, true> = { verified: true, mount_table: true, not_mounted: true, unverified: true, truncated: true, no_file: true };
+export const oneOf = (r: Record<string, true>): object => ({ type: 'string', enum: Object.keys(r) });
 
 const str = (maxLength: number): object => ({ type: 'string', maxLength });
 const uint = { type: 'integer', minimum: 0 } as const;
@@ -23,9 +24,12 @@ const id = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9
 const bool = { type: 'boolean' } as const;
 const obj = (properties: Record<string, object>, required: string[]): object => ({ type: 'object', additionalProperties: false, properties, required });
 
-/** A path's text: 4096 bytes, each escaped as \xNN at worst. */
-const pathStr = str(4 * 4096 + 64);
-const pathB64 = b64(8192);
+/**
+ * A path's text and raw bytes. The kernel's names are at most 4096 bytes, but the last-resort join
+ * of a cwd and a relative name in user space can reach 8191; escaped, a byte takes 4 characters.
+ */
+const pathStr = str(4 * 8192 + 64);
+const pathB64 = b64(Math.ceil(8192 / 3) * 4);
 
 export const EVENT_DOCUMENT_SCHEMA = obj(
   {
@@ -46,17 +50,18 @@ export const EVENT_DOCUMENT_SCHEMA = obj(
       {
         pid: u32,
         name: str(64),
-        executable: str(8192),
-        // Bounded by what the kernel allows a process (ARG_MAX-sized lists, 128 KiB per argument).
-        args: { type: 'array', maxItems: 1 << 20, items: str(131_072) },
+        executable: pathStr,
+        // Not bounded per item: a process can rewrite its own argv into one huge argument. The
+        // batch's text budget (wire.ts) bounds the whole.
+        args: { type: 'array', items: { type: 'string' } },
         args_count: uint,
         thread: obj({ id: u32 }, ['id']),
         parent: obj({ pid: u32 }, ['pid']),
       },
       ['pid', 'name', 'thread', 'parent'],
     ),
-    user: obj({ id: str(16), name: str(256), effective: obj({ id: str(16), name: str(256) }, ['id']) }, ['id', 'effective']),
-    group: obj({ id: str(16), name: str(256) }, ['id']),
+    user: obj({ id: str(16), name: str(4096), effective: obj({ id: str(16), name: str(4096) }, ['id']) }, ['id', 'effective']),
+    group: obj({ id: str(16), name: str(4096) }, ['id']),
     error: obj({ code: str(32) }, ['code']),
     filewarden: obj(
       {

@@ -4,7 +4,7 @@
 // added, outside the signed digest (see wire.ts).
 import type { BatchHost } from './batch-host';
 import type { CapturedEvent, HostPathStatus, ProcessInfo, Resolution } from './event';
-import { pathText } from './path-text';
+import { type PathText, pathText } from './path-text';
 import { accessOf, errnoName, type KernelAbi, openFlagNames } from './tables';
 
 
@@ -64,22 +64,25 @@ export interface EcsOpenDocument {
   };
 }
 
-/** "2026-11-25T10:00:00.123456789Z": ECS @timestamp with every nanosecond kept. */
-let isoSecond = -1n;
+/** The second isoNanos last wrote, and its text. */
+let isoSecond: bigint | undefined;
 let isoPrefix = '';
 
+/** "2026-11-25T10:00:00.123456789Z": ECS @timestamp with every nanosecond kept. */
 export function isoNanos(wallNs: bigint): string {
-  // Events come in bursts within one second: its text is made once.
-  const sec = wallNs / 1_000_000_000n;
-  if (sec === isoSecond && wallNs >= 0n) return `${isoPrefix}.${(wallNs % 1_000_000_000n).toString().padStart(9, '0')}Z`;
-  const ms = wallNs / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // ...sss Z
-  const frac = (wallNs % 1_000_000_000n).toString().padStart(9, '0');
-  if (wallNs >= 0n) {
-    isoSecond = sec;
-    isoPrefix = iso.slice(0, 19);
+  // Floored, so a time before 1970 is a second and a positive fraction too.
+  let sec = wallNs / 1_000_000_000n;
+  let frac = wallNs % 1_000_000_000n;
+  if (frac < 0n) {
+    sec -= 1n;
+    frac += 1_000_000_000n;
   }
-  return `${iso.slice(0, 19)}.${frac}Z`;
+  // Events come in bursts within one second: its text is made once.
+  if (sec !== isoSecond) {
+    isoPrefix = new Date(Number(sec) * 1000).toISOString().slice(0, 19);
+    isoSecond = sec;
+  }
+  return `${isoPrefix}.${frac.toString().padStart(9, '0')}Z`;
 }
 
 function splitName(p: Buffer): { dir: Buffer; base: Buffer } {
@@ -98,8 +101,18 @@ function enforcementOf(e: CapturedEvent): NonNullable<EcsOpenDocument['filewarde
   return e.hook === 'lsm' ? { by, requested: 'kill' } : { by, requested: 'kill', caveat: SYSCALL_RAN_CAVEAT };
 }
 
+/** How bits and bytes become names: the contract's fixed tables, or a legacy reader's (wire-v1.ts). */
+export interface Naming {
+  errno(n: number): string;
+  openFlags(flags: number, abi: KernelAbi): string[];
+  text(name: Buffer): PathText;
+}
+
+export const NAMING: Naming = { errno: errnoName, openFlags: openFlagNames, text: pathText };
+
 /** The document of an event alone, as `filewarden collect --stdout` prints it. */
-export function toEcs(e: CapturedEvent, abi: KernelAbi): EcsOpenDocument {
+export function toEcs(e: CapturedEvent, abi: KernelAbi, naming: Naming = NAMING): EcsOpenDocument {
+  const pathText = naming.text;
   const full = pathText(e.resolvedPath);
   const { dir, base } = splitName(e.resolvedPath);
   const name = pathText(base).text;
@@ -124,7 +137,7 @@ export function toEcs(e: CapturedEvent, abi: KernelAbi): EcsOpenDocument {
       syscall: e.syscall,
       action: e.action,
       ret: e.retUnknown ? null : e.ret,
-      open_flags: { value: e.openFlags, names: openFlagNames(e.openFlags, abi) },
+      open_flags: { value: e.openFlags, names: naming.openFlags(e.openFlags, abi) },
       access: acc,
       path: {
         encoding: full.encoding,
@@ -146,7 +159,7 @@ export function toEcs(e: CapturedEvent, abi: KernelAbi): EcsOpenDocument {
     doc.filewarden.f_mode = { read: (e.fMode & 1) !== 0, write: (e.fMode & 2) !== 0 };
   }
   if (e.action !== 'allow') doc.filewarden.enforcement = enforcementOf(e);
-  if (e.ret < 0 && !e.retUnknown) doc.error = { code: errnoName(-e.ret) };
+  if (e.ret < 0 && !e.retUnknown) doc.error = { code: naming.errno(-e.ret) };
   if (acc.create) doc.filewarden.mode = `0${e.mode.toString(8)}`;
   if (full.rawBase64) doc.filewarden.path.raw_b64 = full.rawBase64;
   if (e.pathOrigLen !== undefined && e.pathTruncated) doc.filewarden.path.original_length = e.pathOrigLen;
@@ -187,6 +200,8 @@ export interface DocumentContext {
   userName?: string;
   effectiveUserName?: string;
   groupName?: string;
+  /** @defaultValue NAMING, the contract's fixed tables */
+  naming?: Naming;
 }
 
 /** UTC day of a @timestamp, as the daily index suffix: 2026.11.25. */
@@ -201,7 +216,7 @@ export const eventId = (bootId: string, tsNs: bigint | string, tid: number): str
  * outside the digest, so an event moved to another number is still recognised as itself.
  */
 export function buildDocument(e: CapturedEvent, c: DocumentContext): EventDocument {
-  const doc = toEcs(e, c.abi) as EventDocument;
+  const doc = toEcs(e, c.abi, c.naming) as EventDocument;
   doc.event.id = eventId(c.host.bootId, e.tsNs, e.tid);
   doc.host = { name: c.host.name, boot: { id: c.host.bootId } };
   if (c.host.id) doc.host.id = c.host.id;

@@ -2,12 +2,14 @@
 // batch holding compact "wire events" and per-batch process, user and group facts, from which the
 // indexer built each document). The indexer still reads them during a rolling upgrade, building
 // their documents with the same one function the collector uses now (event-document.ts).
+import { TextDecoder } from 'node:util';
 import zlib from 'node:zlib';
 import type { BatchHost } from './batch-host';
 import type { ActionName, CapturedEvent, HookName, HostPathStatus, ProcessInfo, Resolution, SyscallName } from './event';
 import { canonicalize } from './canonical-json';
-import { buildDocument } from './event-document';
-import type { KernelAbi } from './tables';
+import { buildDocument, type Naming } from './event-document';
+import { pathText } from './path-text';
+import { type KernelAbi, openFlagNames } from './tables';
 import { type BatchJobData, MAX_BATCH_JSON_BYTES, WireError } from './wire';
 
 export const WIRE_V1 = 1;
@@ -204,11 +206,40 @@ export function decodeBatch(d: BatchJobData, check: (parsed: unknown) => WireBat
 
 
 /**
- * A version-1 batch's document lines, built as version-1 indexers built them: with the one
- * document builder, the batch's process, user and group facts, and the flag table of `abi` (version
- * 1 did not say which kernel ABI its events came from; its indexers used their own).
+ * How version-1 indexers named things, so a version-1 batch's documents hash to what its collector
+ * signed: errno names from the reader's own table with the last name of a number winning (Node's
+ * os.constants.errno order, passed in: contract code reads no machine), "E<n>" for the rest; an
+ * unknown flag bit 31 printed as signed hex; and a leading byte-order mark dropped from a name.
  */
-export function v1DocumentLines(b: WireBatch, stream: string, abi: KernelAbi): string[] {
+export function v1Naming(errnoTable: Readonly<Record<string, number>>): Naming {
+  const errno = new Map(Object.entries(errnoTable).map(([k, v]) => [v, k]));
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  return {
+    errno: (n) => errno.get(n) ?? `E${n}`,
+    openFlags: (flags, abi) => {
+      const names = openFlagNames(flags & 0x7fffffff, abi);
+      if (flags & 0x80000000) {
+        const last = names.length > 1 && names[names.length - 1]!.startsWith('0x') ? Number(names.pop()) : 0;
+        names.push(`0x${((last | 0x80000000) | 0).toString(16)}`);
+      }
+      return names;
+    },
+    text: (name) => {
+      const t = pathText(name);
+      if (t.encoding !== 'utf8' || !t.text.startsWith('\ufeff')) return t;
+      // TextDecoder's default drops a leading BOM: version 1 showed the rest.
+      return { ...t, text: strict.decode(name) };
+    },
+  };
+}
+
+/**
+ * A version-1 batch's document lines, built as version-1 indexers built them: with the one
+ * document builder, the batch's process, user and group facts, version 1's naming, and the flag
+ * table of `abi` (version 1 did not say which kernel ABI its events came from; its indexers used
+ * their own).
+ */
+export function v1DocumentLines(b: WireBatch, stream: string, abi: KernelAbi, naming: Naming): string[] {
   return b.events.map((w) => {
     const e = fromWire(w);
     return canonicalize(
@@ -220,6 +251,7 @@ export function v1DocumentLines(b: WireBatch, stream: string, abi: KernelAbi): s
         userName: b.users[String(e.uid)],
         effectiveUserName: b.users[String(e.euid)],
         groupName: b.groups[String(e.gid)],
+        naming,
       }),
     );
   });

@@ -1,6 +1,6 @@
 // The job formats that cross Redis: one BullMQ job per batch of events, and the control records
 // (checkpoints, audit records). A batch (contract version 2) carries its events' final document
-// bytes: one canonical JSON line per event, as the collector built and hashed it, deflated into
+// bytes: one JSON line per event, as the collector built and hashed it, deflated into
 // one base64 string so that 100k queued events cost a few MB of Redis memory (bench/pipeline.ts).
 // The indexer adds only the position and its trust verdict to each line, and streams it to
 // Elasticsearch; it builds nothing.
@@ -114,10 +114,17 @@ export function jobId(d: JobData): string {
   return `${d.boot}-${d.stream}-${d.first}`;
 }
 
-/** A batch inflates to at most this: 2,000 events take about 1 MB, and a deflate bomb stops here. */
+/** A batch inflates to at most this: 2,000 events take about 3 MB, and a deflate bomb stops here. */
 export const MAX_BATCH_JSON_BYTES = 64 << 20;
 
-/** A version-2 batch job from its document lines (canonical JSON, no position, in sequence order). */
+/**
+ * A collector sends a batch before its lines reach this many characters (at most 3 bytes each in
+ * UTF-8), whatever its event count: every document carries its process's arguments, which can be
+ * hundreds of KiB, so a count alone could make a batch the indexer must refuse.
+ */
+export const BATCH_TEXT_BUDGET = 16 << 20;
+
+/** A version-2 batch job from its document lines (JSON, no position, in sequence order). */
 export function encodeDocuments(lines: readonly string[], boot: string, stream: string, first: number): BatchJobData {
   if (lines.length === 0) throw new WireError('a batch holds at least one event');
   // Level 1: three times faster than the default for about 10% more bytes on this data.
@@ -134,7 +141,7 @@ export function decodeDocuments(d: BatchJobData): string[] {
   } catch (e) {
     throw new WireError(`corrupt batch ${d.boot}/${d.first}: ${(e as Error).message}`);
   }
-  // Canonical JSON escapes every newline inside a string: a raw one only ever separates lines.
+  // JSON.stringify escapes every newline inside a string: a raw one only ever separates lines.
   const lines = text.split('\n');
   if (lines.length !== d.last - d.first + 1) throw new WireError(`batch ${d.boot}/${d.first} holds ${lines.length} documents, its header says ${d.last - d.first + 1}`);
   return lines;

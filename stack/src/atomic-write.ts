@@ -2,6 +2,9 @@
 // Policy: every write is durable before it returns, even across a power loss: the file is fsynced
 // before the rename and the directory after it, so the name points at the old bytes or the new,
 // never at an empty or half-written file (ext4 and xfs can show either after a crash without them).
+// The one exception is state that dies with the boot (`perBoot`: the sequence and chain state of
+// the current boot, written for every batch): a power loss starts a new boot, a new sequence stream
+// and a new chain, so the rename alone, atomic against a process crash, is enough for them.
 import fs from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -9,6 +12,8 @@ import { threadId } from 'node:worker_threads';
 export interface AtomicWriteOptions {
   /** Permission bits of the file, exactly: the umask does not narrow them. @defaultValue 0o600 */
   mode?: number;
+  /** State of the current boot only: renamed atomically, not synced (see the policy above). @defaultValue false */
+  perBoot?: boolean;
 }
 
 /**
@@ -29,7 +34,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, o: Atom
     fs.fchmodSync(fd, o.mode ?? 0o600);
     // writeFileSync on a descriptor retries short writes (a nearly full disk) until it errors.
     fs.writeFileSync(fd, data);
-    fs.fdatasyncSync(fd);
+    if (!o.perBoot) fs.fdatasyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(tmp, file);
@@ -38,7 +43,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, o: Atom
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  syncDirectory(dir);
+  if (!o.perBoot) syncDirectory(dir);
 }
 
 /** Makes a rename or a new name in `dir` durable: the directory entry is data of its own. */
@@ -46,6 +51,10 @@ function syncDirectory(dir: string): void {
   const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
     fs.fsyncSync(fd);
+  } catch (e) {
+    // Some file systems cannot sync a directory (EINVAL); the file is already in place by then.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP') throw e;
   } finally {
     fs.closeSync(fd);
   }

@@ -8,7 +8,7 @@ import { signRecord } from '../../../contract/src/chain';
 import { COLLECTOR_DEFAULTS } from '../../../contract/src/collector-defaults';
 import type { CapturedEvent } from '../../../contract/src/event';
 import { abiOf } from '../../../contract/src/tables';
-import { type AuditRecord, type CheckpointJobData, RECORD_VERSION } from '../../../contract/src/wire';
+import { type AuditRecord, BATCH_TEXT_BUDGET, type CheckpointJobData, RECORD_VERSION } from '../../../contract/src/wire';
 import { BatchBuilder } from '../batch/batch-builder';
 import { Sequencer } from '../batch/sequencer';
 import { Capture, type CaptureOptions } from '../capture/capture';
@@ -261,7 +261,7 @@ export class CollectorAgent {
     for (let i = 0; i < events.length; i++) {
       if (this.batch.size === 0) this.timer = setTimeout(() => this.flush(), this.o.batchDelayMs);
       this.batch.add(events[i]!, first + i);
-      if (this.batch.size >= this.o.batchEvents) this.flush();
+      if (this.batch.size >= this.o.batchEvents || this.batch.textLength >= BATCH_TEXT_BUDGET) this.flush();
     }
   }
 

@@ -21,6 +21,7 @@ export class BatchBuilder {
   private digests: Buffer[] = [];
   private times: number[] = [];
   private first = 0;
+  private chars = 0;
   /** Per batch, as the old wire format carried them: /proc is read once per process per batch. */
   private procs = new Map<number, ProcessInfo | undefined>();
 
@@ -35,6 +36,11 @@ export class BatchBuilder {
 
   get size(): number {
     return this.lines.length;
+  }
+
+  /** Characters of document text held (see BATCH_TEXT_BUDGET). */
+  get textLength(): number {
+    return this.chars;
   }
 
   /** Adds the event numbered `seq`: numbers must follow each other within a batch. */
@@ -55,6 +61,7 @@ export class BatchBuilder {
     // JSON.stringify's text, in the builder's key order: verify gets it back from _source (chain.ts).
     const line = JSON.stringify(doc);
     this.lines.push(line);
+    this.chars += line.length + 1;
     if (this.chain) {
       this.digests.push(lineDigest(line));
       this.times.push(Number(e.wallNs / 1_000_000n));
@@ -69,6 +76,7 @@ export class BatchBuilder {
     this.lines = [];
     this.digests = [];
     this.times = [];
+    this.chars = 0;
     this.procs = new Map();
     return data;
   }

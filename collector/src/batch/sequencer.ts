@@ -84,10 +84,9 @@ export class Sequencer {
     return undefined;
   }
 
-  // A crash leaves the old or the new state, never half of one. The fsync of writeFileAtomic is
-  // more than this file needs (a host crash starts a new boot, and so a new stream), but one policy
-  // for every state file is worth the fraction of a millisecond per batch.
+  // A crash leaves the old or the new state, never half of one. Not synced: it is written for every
+  // batch the addon hands over, and a power loss starts a new boot, and so a new stream.
   private write(): void {
-    writeFileAtomic(this.file, JSON.stringify(this.state));
+    writeFileAtomic(this.file, JSON.stringify(this.state), { perBoot: true });
   }
 }

@@ -87,7 +87,8 @@ export class HashChain {
     const head = linkHead(p, this.state.head, d64, times);
     const link: ChainLink = { v: CHAIN_VERSION, alg: CHAIN_ALG, prev: this.state.head, head, digests: d64, times, key: this.key, pub: this.pubPem, sig: crypto.sign(null, Buffer.from(head, 'hex'), this.privateKey).toString('base64') };
     this.state = { ...this.state, last: p.last, head };
-    writeFileAtomic(this.file, JSON.stringify(this.state));
+    // This boot's chain: a power loss starts a new boot and a new chain (atomic-write.ts).
+    writeFileAtomic(this.file, JSON.stringify(this.state), { perBoot: true });
     return link;
   }
 }

@@ -97,7 +97,7 @@ export const DEADLETTER_MAPPING = {
     error: { properties: { status: { type: 'integer' }, type: kw, reason: { type: 'text' } } },
     event: { properties: { id: kw } },
     filewarden: { properties: { seq: long, seq_stream: kw, boot_id: kw } },
-    // The raw wire event and the document that was refused, exactly as they were.
+    // What was refused, exactly as it came: raw.line and raw.document (one document), or raw.job_json (a job).
     raw: { type: 'object', enabled: false },
   },
 } as const;

@@ -175,6 +175,8 @@ function defaultSentence(p: SchemaProblem): string {
 /** One value where the schema takes a list becomes that list, so the schema and the messages see one form. */
 function asLists(schema: JsonSchema | undefined, v: unknown): unknown {
   if (!schema) return v;
+  // A list that may be empty, given with no value (`except:`), is the empty list, as it always was.
+  if (ONE_OR_MANY.has(schema) && v === null && schema.minItems === undefined) v = [];
   if (ONE_OR_MANY.has(schema) && !Array.isArray(v) && !(typeof v === 'boolean' && ([] as unknown[]).concat(schema.type).includes('boolean'))) v = [v];
   if (Array.isArray(v)) return v.map((x) => asLists(schema.items, x));
   if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asLists(schema.properties?.[k], x)]));

@@ -4,12 +4,13 @@
 // Rules are evaluated on every batch: enforcement commands go out first (they are the fast path),
 // then the events, the alerts and the audit records are written.
 import type { KeyObject } from 'node:crypto';
+import os from 'node:os';
 import type { Client } from '@elastic/elasticsearch';
 import { type Job, Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeDocuments, isAudit, isCheckpoint, placeDocument, WireError } from '../../../contract/src/wire';
-import { decodeBatch, v1DocumentLines } from '../../../contract/src/wire-v1';
+import { decodeBatch, v1DocumentLines, v1Naming } from '../../../contract/src/wire-v1';
 import { dayOf, type EventDocument } from '../../../contract/src/event-document';
 import { abiOf } from '../../../contract/src/tables';
 import { type CommandBody, MAX_LIFETIME_MS } from '../../../contract/src/command';
@@ -98,6 +99,16 @@ export class IndexNameError extends Error {
 }
 
 const hostOf = (items: BulkItem[]): EventDocument['host'] => items[0]!.doc.host;
+
+/** Version-1 batches are named as version-1 indexers named them: with this machine's errno table. */
+const V1_NAMING = v1Naming(os.constants.errno);
+
+/** A document line refused at the door: dead-lettered alone, with its reason. */
+interface RefusedLine {
+  seq: number;
+  line: string;
+  reason: string;
+}
 
 /** Job retry delay: 0.5 s doubling to a 30 s cap. */
 export function backoffDelay(attemptsMade: number): number {
@@ -455,32 +466,76 @@ export class IndexerWorker {
   /**
    * A batch's documents, checked, with their parsed view. Version 2 carries the collector's lines;
    * a version-1 batch (a collector before the contract) has its lines built here, once, with the
-   * same builder. Any problem is the batch's own (WireError, bad shape): handle() dead-letters it.
+   * same builder. A batch that cannot be read at all is the batch's own problem (WireError: handle()
+   * dead-letters the job); a line that fails its checks is refused alone, and the rest go on.
    */
-  private arrived(data: BatchJobData): BulkItem[] {
+  private arrived(data: BatchJobData): { lines: string[]; items: BulkItem[]; refused: RefusedLine[] } {
     const now = Date.now();
-    const lines = data.v === 1 ? v1DocumentLines(decodeBatch(data, wireBatchCheck(now)), data.stream, abiOf(process.arch)) : decodeDocuments(data);
+    const lines = data.v === 1 ? v1DocumentLines(decodeBatch(data, wireBatchCheck(now)), data.stream, abiOf(process.arch), V1_NAMING) : decodeDocuments(data);
     const check = documentCheck(data.boot, data.stream, now);
-    const items: BulkItem[] = new Array(lines.length);
+    const items: BulkItem[] = [];
+    const refused: RefusedLine[] = [];
+    let host: EventDocument['host'] | undefined;
     for (let i = 0; i < lines.length; i++) {
       const seq = data.first + i;
-      const doc = check(lines[i]!, seq);
+      let doc: EventDocument;
+      try {
+        doc = check(lines[i]!, seq);
+        // One host per batch: the trust verdict, the rules and any command are the batch's host's.
+        host ??= doc.host;
+        if (doc.host.name !== host.name || doc.host.id !== host.id) throw new WireError(`batch: the document of seq ${seq} is of host ${JSON.stringify(doc.host.name)}, not the batch's ${JSON.stringify(host.name)}`);
+      } catch (e) {
+        if (!(e instanceof WireError)) throw e;
+        refused.push({ seq, line: lines[i]!, reason: e.message });
+        continue;
+      }
       doc.event.sequence = seq;
       doc.filewarden.seq = seq;
       const ts = doc['@timestamp'];
       // `stored` is the collector's line until the trust verdict places it (process()).
-      items[i] = { index: `${this.prefix}-${dayOf(ts)}`, id: doc.event.id!, stored: lines[i]!, doc, tsMs: Date.parse(ts), seq, stream: data.stream, bootId: data.boot };
+      items.push({ index: `${this.prefix}-${dayOf(ts)}`, id: doc.event.id!, stored: lines[i]!, doc, tsMs: Date.parse(ts), seq, stream: data.stream, bootId: data.boot });
     }
-    // One host per batch: the trust verdict, the rules and any command are the batch's host's.
-    const h = items[0]!.doc.host;
-    const other = items.find((i) => i.doc.host.name !== h.name || i.doc.host.id !== h.id);
-    if (other) throw new WireError(`batch: the document of seq ${other.seq} is of host ${JSON.stringify(other.doc.host.name)}, not the batch's ${JSON.stringify(h.name)}`);
-    return items;
+    return { lines, items, refused };
+  }
+
+  /** Lines refused at the door, each in the dead-letter index with its exact bytes and the reason (a retry gives 409). */
+  private async deadLetterLines(data: BatchJobData, refused: RefusedLine[]): Promise<void> {
+    if (refused.length === 0) return;
+    const now = new Date().toISOString();
+    await this.writeControl(
+      refused.map((r) => {
+        let document: unknown;
+        try {
+          document = JSON.parse(r.line);
+        } catch {
+          document = undefined;
+        }
+        const id = `invalid-${data.boot}-${data.stream}-${r.seq}`;
+        return {
+          index: this.deadletterIndex,
+          id,
+          doc: {
+            '@timestamp': now,
+            target_index: `${this.prefix}-*`,
+            error: { status: 0, type: 'invalid-document', reason: r.reason.slice(0, 2000) },
+            event: { id },
+            filewarden: { seq: r.seq, seq_stream: data.stream, boot_id: data.boot },
+            raw: { line: r.line, ...(document !== null && typeof document === 'object' && !Array.isArray(document) ? { document } : {}) },
+          },
+        };
+      }),
+    );
+    this.c.deadLettered.inc(refused.length);
+    this.o.log(`index: ${refused.length} document(s) of batch ${data.boot}/${data.stream}/${data.first} refused and dead-lettered in ${this.deadletterIndex}, the rest indexed; first: ${refused[0]!.reason}`);
   }
 
   private async process(data: BatchJobData): Promise<BulkResult> {
-    const items = this.arrived(data);
-    const lines = items.map((i) => i.stored);
+    const { lines, items, refused } = this.arrived(data);
+    await this.deadLetterLines(data, refused);
+    if (items.length === 0) {
+      this.c.batches.inc();
+      return { indexed: 0, duplicates: 0, deadLettered: refused.length, retried: 0 };
+    }
     // The link and its signer for every batch; the events' digests only for a batch that could
     // cause a command, before any rule runs (so only verified events count towards a rule that can
     // act, threshold windows included). verify recomputes every digest later in any case. The
@@ -519,6 +574,7 @@ export class IndexerWorker {
     this.c.indexed.inc(r.indexed);
     this.c.duplicates.inc(r.duplicates);
     this.c.deadLettered.inc(r.deadLettered);
+    r.deadLettered += refused.length;
     this.c.retried.inc(r.retried);
     this.c.batches.inc();
     return r;

@@ -2,9 +2,8 @@
 // reach Redis, so every job and every decoded batch is checked against a schema before a field of
 // it is used. A job that fails is dead-lettered with the reason on its first attempt, never retried.
 import Ajv, { type ValidateFunction } from 'ajv';
-import { EVENT_DOCUMENT_SCHEMA } from '../../../contract/src/document-schema';
-import type { ActionName, HookName, HostPathStatus, Resolution, SyscallName } from '../../../contract/src/event';
-import type { EventDocument } from '../../../contract/src/event-document';
+import { ACTIONS, EVENT_DOCUMENT_SCHEMA, HOOKS, HOST_PATH_STATUSES, oneOf, RESOLUTIONS, SYSCALLS } from '../../../contract/src/document-schema';
+import { type EventDocument, eventId } from '../../../contract/src/event-document';
 import { type BatchJobData, CONTRACT_VERSION, type JobData, KNOWN_VERSIONS, RECORD_VERSION, WireError } from '../../../contract/src/wire';
 import { WIRE_V1, type WireBatch } from '../../../contract/src/wire-v1';
 
@@ -12,13 +11,6 @@ export class InvalidJobError extends Error {
   override readonly name = 'InvalidJobError';
 }
 
-// Typed as complete records, so a name added to the wire types fails the build until it is here.
-const HOOKS: Record<HookName, true> = { tracepoint: true, kprobe: true, fexit: true, lsm: true };
-const SYSCALLS: Record<SyscallName, true> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
-const ACTIONS: Record<ActionName, true> = { allow: true, deny: true, kill: true };
-const RESOLUTIONS: Record<Resolution, true> = { kernel: true, absolute: true, proc: true, unavailable: true };
-const HOST_PATH_STATUSES: Record<HostPathStatus, true> = { verified: true, mount_table: true, not_mounted: true, unverified: true, truncated: true, no_file: true };
-const oneOf = (r: Record<string, true>): object => ({ type: 'string', enum: Object.keys(r) });
 
 /** Events further in the future than this are refused: their daily index cannot be right. */
 export const MAX_CLOCK_AHEAD_MS = 24 * 3600_000;
@@ -234,7 +226,12 @@ export function documentCheck(boot: string, stream: string, nowMs: number): (lin
     }
     const d = doc as EventDocument;
     if (d.host.boot.id !== boot || d.filewarden.boot_id !== boot || d.filewarden.seq_stream !== stream) throw new WireError(`batch: the document of seq ${seq} names boot ${d.filewarden.boot_id}/${d.host.boot.id} stream ${d.filewarden.seq_stream}, not the batch's ${boot}/${stream}`);
-    if (Date.parse(d['@timestamp']) > limit) throw new WireError(`batch: event seq ${seq} is stamped ${d['@timestamp']}, more than ${MAX_CLOCK_AHEAD_MS / 3600_000} h ahead of this indexer's clock`);
+    // The _id is the event's identity: derived here, never taken on a document's word.
+    const id = eventId(boot, d.filewarden.boot_ns, d.process.thread.id);
+    if (d.event.id !== id) throw new WireError(`batch: the document of seq ${seq} has event.id ${JSON.stringify(d.event.id).slice(0, 140)}, not ${id} (boot, boot_ns, thread)`);
+    const ms = Date.parse(d['@timestamp']);
+    if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== d['@timestamp'].slice(0, 10)) throw new WireError(`batch: the document of seq ${seq} is stamped ${d['@timestamp']}, which is no date`);
+    if (ms > limit) throw new WireError(`batch: event seq ${seq} is stamped ${d['@timestamp']}, more than ${MAX_CLOCK_AHEAD_MS / 3600_000} h ahead of this indexer's clock`);
     return d;
   };
 }

@@ -107,7 +107,9 @@ t.test('a batch from a collector before the contract (version 1) is indexed and 
   const digests = Buffer.concat(b.events.map((w) => { const e = fromWire(w); return lineDigest(canonicalize(buildDocument(e, { host, stream, abi, proc: b.procs[String(e.pid)], userName: b.users[String(e.uid)], effectiveUserName: b.users[String(e.euid)] }))); })).toString('base64');
   const times = b.events.map((w) => Number(w.w.slice(0, -6)));
   const pos = { boot: host.bootId, stream, first: 1, last: 3 };
-  const prev = genesis(host.bootId, stream);
+  // The genesis text version-1 collectors began their streams with.
+  const prev = crypto.createHash('sha256').update(`filewarden-chain-v1\0${host.bootId}\0${stream}`).digest('hex');
+  t.equal(prev, genesis(host.bootId, stream), 'and the one this version begins with');
   const head = linkHead(pos, prev, digests, times);
   const job = encodeBatch(b, stream);
   job.chain = { v: 1, alg: CHAIN_ALG, prev, head, digests, times, key: keyId(key.publicKey), pub: key.publicKey.export({ type: 'spki', format: 'pem' }).toString(), sig: crypto.sign(null, Buffer.from(head, 'hex'), key.privateKey).toString('base64') };

@@ -49,3 +49,17 @@ t.test('the host path and its status of a process in another mount namespace cro
   t.equal(back[1]!.hostPathStatus, 'not_mounted');
   t.throws(() => wireBatchCheck(Date.now())({ ...b, events: [{ ...b.events[0]!, hs: 'guessed' }] }), WireError, 'an unknown status is refused');
 });
+
+t.test('a version-1 batch is named as version-1 indexers named it, so its documents hash to what its collector signed', async (t) => {
+  const { v1Naming } = await import('../../../contract/src/wire-v1');
+  const os = await import('node:os');
+  const n = v1Naming(os.constants.errno);
+  // Node's table, last name of a number winning: EWOULDBLOCK, not EAGAIN, on Linux.
+  t.equal(n.errno(11), [...Object.entries(os.constants.errno)].filter(([, v]) => v === 11).pop()![0]);
+  t.equal(n.errno(123), 'E123', 'a number Node has no name for');
+  t.strictSame(n.openFlags(0x80000000 | 1, 'x86_64'), ['O_WRONLY', '0x-80000000'], 'bit 31 as signed hex');
+  t.strictSame(n.openFlags(0xc0000000, 'x86_64'), ['O_RDONLY', '0x-40000000']);
+  t.strictSame(n.openFlags(0o1101, 'x86_64'), ['O_WRONLY', 'O_CREAT', 'O_TRUNC'], 'known bits alike');
+  t.equal(n.text(Buffer.from('\ufeffname')).text, 'name', 'a leading byte-order mark dropped');
+  t.equal(n.text(Buffer.from('/etc/shadow')).text, '/etc/shadow');
+});

@@ -161,3 +161,8 @@ t.test('the kernel and the matcher agree on what a literal path is: "[" is a lit
   t.equal(compileGlob('/srv/[x]').test('/srv/[x]'), true, 'the matcher reads it as a literal too');
   t.equal(compileGlob('/srv/[x]').test('/srv/x'), false);
 });
+
+t.test('an except: with no value means no exceptions, as before the schema', async (t) => {
+  const [r] = parseRules('version: 1\nrules:\n  - id: r1\n    name: R\n    match:\n      path: /etc/shadow\n    except:\n', 'inline.yaml');
+  t.strictSame(r!.except, []);
+});

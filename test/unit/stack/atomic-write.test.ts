@@ -55,13 +55,14 @@ t.test('a write that fails leaves the target as it was and no temporary file beh
   t.throws(() => writeFileAtomic(path.join(dir, 'missing', 'f'), 'data'), { code: 'ENOENT' }, 'a missing directory is an error, not created');
 });
 
-t.test('the file is synced before the rename and its directory after it (strace)', async (t) => {
+t.test('the file is synced before the rename and its directory after it; state of this boot only is renamed, not synced (strace)', async (t) => {
   const dir = t.testdir();
-  const file = path.join(dir, 'sequence.json');
+  const file = path.join(dir, 'spool.json');
+  const boot = path.join(dir, 'sequence.json');
   // The helper runs in a child under strace, through the TypeScript loader the tests use.
   const loader = pathToFileURL(path.join(repoRoot, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs')).href;
   const script = path.join(dir, 'write.ts');
-  fs.writeFileSync(script, `import { writeFileAtomic } from ${JSON.stringify(path.join(repoRoot, 'stack', 'src', 'atomic-write'))};\nwriteFileAtomic(${JSON.stringify(file)}, 'x');\n`);
+  fs.writeFileSync(script, `import { writeFileAtomic } from ${JSON.stringify(path.join(repoRoot, 'stack', 'src', 'atomic-write'))};\nwriteFileAtomic(${JSON.stringify(file)}, 'x');\nwriteFileAtomic(${JSON.stringify(boot)}, 'y', { perBoot: true });\n`);
   const trace = path.join(dir, 'trace');
   const r = spawnSync('strace', ['-f', '-qq', '-yy', '-e', 'trace=fdatasync,fsync,rename,renameat,renameat2', '-o', trace, process.execPath, `--import=${loader}`, script], { encoding: 'utf8' });
   t.equal(r.status, 0, `the child ran under strace: ${r.stderr}`);
@@ -76,5 +77,6 @@ t.test('the file is synced before the rename and its directory after it (strace)
       const paths = [...args!.matchAll(/<([^>]*)>|"([^"]*)"/g)].map((m) => path.relative(dir, m[1] ?? m[2]!).replace(/\.\d+\.\d+\.tmp$/, '.<pid>.<thread>.tmp') || '.');
       return `${call} ${paths.join(' ')}`;
     });
-  t.strictSame(calls, ['fdatasync .sequence.json.<pid>.<thread>.tmp', 'rename .sequence.json.<pid>.<thread>.tmp sequence.json', 'fsync .']);
+  t.strictSame(calls, ['fdatasync .spool.json.<pid>.<thread>.tmp', 'rename .spool.json.<pid>.<thread>.tmp spool.json', 'fsync .', 'rename .sequence.json.<pid>.<thread>.tmp sequence.json']);
+  t.equal(fs.readFileSync(boot, 'utf8'), 'y', 'and the per-boot file is in place');
 });
