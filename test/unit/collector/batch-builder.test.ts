@@ -3,14 +3,14 @@
 // it (BATCH_TEXT_BUDGET), however long its processes' argument lists are.
 import t from 'tap';
 import { BatchBuilder } from '../../../collector/src/batch/batch-builder';
-import { BATCH_TEXT_BUDGET, decodeDocuments, MAX_BATCH_JSON_BYTES } from '../../../contract/src/wire';
+import { BATCH_TEXT_BUDGET, type BatchJobData, decodeDocuments, MAX_BATCH_JSON_BYTES } from '../../../contract/src/wire';
 import { enrichment, event, host } from '../../utils/wire-fixtures';
 
 t.test('a batch of events with long argument lists stays within what the indexer takes', async (t) => {
   // 60 KB of arguments, as a long Java class path gives: 2,000 such events would be 120 MB.
   const args = ['java', '-cp', 'x'.repeat(60_000)];
   const b = new BatchBuilder(host, 's', 'x86_64', { ...enrichment, proc: () => ({ executable: '/usr/bin/java', args }) });
-  const jobs = [];
+  const jobs: BatchJobData[] = [];
   let seq = 1;
   for (let i = 0; i < 2000; i++) {
     b.add(event({ tid: i + 1 }), seq++);
