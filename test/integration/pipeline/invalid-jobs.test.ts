@@ -18,8 +18,10 @@ const now = BigInt(Date.now()) * 1_000_000n;
 const good = (first: number): WireBatch => batchOf([event({ wallNs: now, tid: first }), event({ wallNs: now, tid: first + 1 })], first);
 const z = (v: unknown): string => zlib.deflateRawSync(JSON.stringify(v)).toString('base64');
 /** A version-2 batch of stream `s` whose documents `edit` changes after the collector built them. */
+let opens = 0;
 const edited = (s: string, edit: (doc: Record<string, any>, i: number) => void): object => {
-  const job = documentBatch([event({ wallNs: now, tid: 1 }), event({ wallNs: now, tid: 2 })], 1, s);
+  // Distinct opens (thread ids) in every batch: each has an event id of its own.
+  const job = documentBatch([event({ wallNs: now, tid: 100 + ++opens }), event({ wallNs: now, tid: 100 + ++opens })], 1, s);
   const lines = decodeDocuments(job).map((l, i) => {
     const d = JSON.parse(l) as Record<string, any>;
     edit(d, i);
@@ -85,7 +87,7 @@ t.test('a document that fails its checks is dead-lettered alone, with its bytes 
     ['a time that is no date', edited('d5', (d, i) => i === 1 && (d['@timestamp'] = '2026-13-45T00:00:00.000000000Z')), /stamped 2026-13-45T00:00:00.000000000Z, which is no date/],
     ['an id of its choosing', edited('d6', (d, i) => i === 1 && (d.event.id = 'someone-elses-event')), /has event.id "someone-elses-event", not /],
     ['another host', edited('d7', (d, i) => i === 1 && (d.host.name = 'elsewhere')), /seq 2 is of host "elsewhere", not the batch's "h"/],
-    ['not JSON', (() => { const j = documentBatch([event({ wallNs: now, tid: 1 })], 1, 'd8'); return encodeDocuments([decodeDocuments(j)[0]!, '{"event":'], j.boot, 'd8', 1); })(), /the document of seq 2 is not JSON/],
+    ['not JSON', (() => { const j = documentBatch([event({ wallNs: now, tid: 100 + ++opens })], 1, 'd8'); return encodeDocuments([decodeDocuments(j)[0]!, '{"event":'], j.boot, 'd8', 1); })(), /the document of seq 2 is not JSON/],
   ];
   const q = new Queue(env.queue, { connection: redisConnection(env.redisUrl), prefix: QUEUE_PREFIX });
   t.teardown(() => q.close());
