@@ -107,11 +107,13 @@ export async function collect(o: CollectOptions, err: (line: string) => void): P
       void stop();
     }
   });
+  // The open(2) flag table of the kernel this runs on.
+  const abi = abiOf(process.arch);
   capture = new Capture({ hooks: o.hooks, filters: filtersFrom(o), policy: policyFrom(o), ringbufBytes: o.ringbufBytes }, (events) => {
     let out = '';
     for (const e of events) {
       if (pipeClosed || (o.count !== undefined && printed >= o.count)) break;
-      out += JSON.stringify(toEcs(e, abiOf(process.arch))) + '\n';
+      out += JSON.stringify(toEcs(e, abi)) + '\n';
       printed++;
     }
     if (out) process.stdout.write(out);

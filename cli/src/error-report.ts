@@ -3,7 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { StackError } from '../../stack/src';
 import { redactUrl } from '../../stack/src/redact';
-import type { NativeError } from '../../collector/src/probe/native';
+import { isNativeError } from '../../stack/src/native-error';
 
 /** The parts of @elastic/transport's errors used here (the client is loaded only by the commands that use it). */
 interface EsClientError extends Error {
@@ -43,12 +43,6 @@ export function esErrorReason(err: Error): string | undefined {
   }
   return undefined;
 }
-
-/**
- * An error of the native addon, told by its shape as collector/src/probe/native.ts's isNativeError does: every
- * command loads this file, and the indexer image has no collector/ to import that from (docker/Dockerfile).
- */
-const isNativeError = (e: Error): e is NativeError => typeof (e as NativeError).code === 'string' && typeof (e as NativeError).hook === 'string';
 
 /** Error classes whose message is already the sentence to show. */
 const MESSAGE_ONLY = new Set([

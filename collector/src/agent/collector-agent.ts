@@ -96,6 +96,8 @@ export class CollectorAgent {
   private readonly procs = new ProcessInfoReader();
   private metrics: MetricsServer | undefined;
   private readonly batch: BatchBuilder;
+  /** When the events in hand were delivered (ms): the clock account names expire by. */
+  private deliveredAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private sequenced = 0;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -143,11 +145,11 @@ export class CollectorAgent {
     } else {
       opts.log(`chain: off (--no-chain): batches are not signed, and verify reports this host as unchained; checkpoints are still signed with host key ${key.pubFile}`);
     }
-    const now = (): number => Date.now();
+    // Account names are looked up per event; the clock they expire by is read once per delivery.
     this.batch = new BatchBuilder(this.host, this.sequencer.stream, abiOf(process.arch), {
       proc: (pid) => this.procs.info(pid),
-      userName: (uid) => this.accounts.userName(uid, now()),
-      groupName: (gid) => this.accounts.groupName(gid, now()),
+      userName: (uid) => this.accounts.userName(uid, this.deliveredAt),
+      groupName: (gid) => this.accounts.groupName(gid, this.deliveredAt),
     }, chain);
     this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue });
     this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
@@ -258,6 +260,7 @@ export class CollectorAgent {
     const first = this.sequencer.assign(events.length);
     this.sequenced += events.length;
     this.procs.reset();
+    this.deliveredAt = Date.now();
     for (let i = 0; i < events.length; i++) {
       if (this.batch.size === 0) this.timer = setTimeout(() => this.flush(), this.o.batchDelayMs);
       this.batch.add(events[i]!, first + i);

@@ -143,16 +143,7 @@ export interface RingReader {
 }
 
 /** Errors from the addon carry a code (FW_ERR_BPF_LOAD, FW_ERR_ATTACH, ...), errno, hook and libbpf's log. */
-export interface NativeError extends Error {
-  code: string;
-  errno: number;
-  hook: Hook;
-  log?: string;
-}
-
-export function isNativeError(e: unknown): e is NativeError {
-  return e instanceof Error && typeof (e as NativeError).code === 'string' && typeof (e as NativeError).hook === 'string';
-}
+export { isNativeError, type NativeError } from '../../../stack/src/native-error';
 
 export interface HookCheck {
   hook: Hook;

@@ -479,8 +479,9 @@ export class IndexerWorker {
     for (let i = 0; i < lines.length; i++) {
       const seq = data.first + i;
       let doc: EventDocument;
+      let tsMs: number;
       try {
-        doc = check(lines[i]!, seq);
+        ({ doc, tsMs } = check(lines[i]!, seq));
         // One host per batch: the trust verdict, the rules and any command are the batch's host's.
         host ??= doc.host;
         if (doc.host.name !== host.name || doc.host.id !== host.id) throw new WireError(`batch: the document of seq ${seq} is of host ${JSON.stringify(doc.host.name)}, not the batch's ${JSON.stringify(host.name)}`);
@@ -491,9 +492,8 @@ export class IndexerWorker {
       }
       doc.event.sequence = seq;
       doc.filewarden.seq = seq;
-      const ts = doc['@timestamp'];
       // `stored` is the collector's line until the trust verdict places it (process()).
-      items.push({ index: `${this.prefix}-${dayOf(ts)}`, id: doc.event.id!, stored: lines[i]!, doc, tsMs: Date.parse(ts), seq, stream: data.stream, bootId: data.boot });
+      items.push({ index: `${this.prefix}-${dayOf(doc['@timestamp'])}`, id: doc.event.id!, stored: lines[i]!, doc, tsMs, seq, stream: data.stream, bootId: data.boot });
     }
     return { lines, items, refused };
   }

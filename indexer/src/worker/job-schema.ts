@@ -210,7 +210,7 @@ export function wireBatchCheck(nowMs: number): (parsed: unknown) => WireBatch {
  * batch's boot and stream, and its time is not more than MAX_CLOCK_AHEAD_MS after `nowMs`.
  * Throws WireError: the batch can never be indexed.
  */
-export function documentCheck(boot: string, stream: string, nowMs: number): (line: string, seq: number) => EventDocument {
+export function documentCheck(boot: string, stream: string, nowMs: number): (line: string, seq: number) => { doc: EventDocument; tsMs: number } {
   const limit = nowMs + MAX_CLOCK_AHEAD_MS;
   return (line, seq) => {
     let doc: unknown;
@@ -232,6 +232,6 @@ export function documentCheck(boot: string, stream: string, nowMs: number): (lin
     const ms = Date.parse(d['@timestamp']);
     if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== d['@timestamp'].slice(0, 10)) throw new WireError(`batch: the document of seq ${seq} is stamped ${d['@timestamp']}, which is no date`);
     if (ms > limit) throw new WireError(`batch: event seq ${seq} is stamped ${d['@timestamp']}, more than ${MAX_CLOCK_AHEAD_MS / 3600_000} h ahead of this indexer's clock`);
-    return d;
+    return { doc: d, tsMs: ms };
   };
 }
