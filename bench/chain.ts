@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BatchBuilder, type Enrichment } from '../collector/src/batch/batch-builder';
 import { HashChain, loadOrCreateHostKey } from '../collector/src/integrity/hash-chain';
-import type { CapturedEvent } from '../contract/src/event';
+import { type CapturedEvent, OPEN_OPERATION_FIELDS } from '../contract/src/event';
 import { printTable } from './workload';
 
 const EVENTS = Number(process.env.FW_BENCH_BATCH_EVENTS ?? 2000);
@@ -25,6 +25,7 @@ function batch(first: number): CapturedEvent[] {
   for (let i = 0; i < EVENTS; i++) {
     const p = Buffer.from(`/var/lib/app/data/${(first + i) % 977}/file-${first + i}.json`);
     const e: CapturedEvent = {
+    ...OPEN_OPERATION_FIELDS,
       tsNs: 1_000_000_000n + BigInt(first + i) * 1000n, wallNs: 1_764_064_800_000_000_000n + BigInt(first + i) * 1000n, cpu: i % 2, pid: 1000 + (i % 50), tid: 1000 + (i % 50), ppid: 1, uid: 1000, gid: 1000, euid: 1000,
       cgroupId: 4242n, mntnsId: 4026531832, dirfd: -100, ret: 3, ino: BigInt(100_000 + i), dev: (8 << 20) | 1, openFlags: i % 3 ? 0 : 0o1101, mode: 0o644, fMode: 1,
       hook: 'tracepoint', action: 'allow', syscall: 'openat', pathResolved: true, path: p, resolvedPath: p, resolution: 'kernel', pathOrigLen: p.length,

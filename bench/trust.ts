@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BatchBuilder } from '../collector/src/batch/batch-builder';
 import { HashChain } from '../collector/src/integrity/hash-chain';
-import type { CapturedEvent } from '../contract/src/event';
+import { type CapturedEvent, OPEN_OPERATION_FIELDS } from '../contract/src/event';
 import { decodeDocuments } from '../contract/src/wire';
 import { documentCheck } from '../indexer/src/worker/job-schema';
 import { judgeLink, verifyDigests } from '../indexer/src/integrity/source-trust';
@@ -21,6 +21,7 @@ const BOOT = '3db6063a-bad0-47d8-8462-a3ddfa1f7b4a';
 function event(i: number): CapturedEvent {
   const p = Buffer.from(`/home/user/project/src/module-${i % 97}/file-${i}.ts`);
   return {
+    ...OPEN_OPERATION_FIELDS,
     tsNs: 123456789012345n + BigInt(i), wallNs: BigInt(Date.now()) * 1_000_000n + BigInt(i), cpu: i % 2, pid: 4200 + (i % 50), tid: 4200 + (i % 50), ppid: 1,
     uid: 1000, gid: 1000, euid: 1000, cgroupId: 1234n, mntnsId: 4026531832, dirfd: -100, ret: 3, ino: BigInt(100_000 + i), dev: 0x800001,
     openFlags: 0, mode: 0, fMode: 1, hook: 'tracepoint', action: 'allow', syscall: 'openat', pathResolved: true, path: p, resolvedPath: p,

@@ -76,12 +76,12 @@ static long fw_judge_step(__u32 i, struct fw_judge_ctx *c)
 {
 	__u32 zero = 0;
 	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	struct fw_open_event *e;
+	struct fw_file_event *e;
 	char a, b;
 
 	if (!s || i + 1 >= c->len)
 		return 1;
-	e = (struct fw_open_event *)s->buf;
+	e = (struct fw_file_event *)s->buf;
 	a = e->path[i & (FW_PATH_MAX - 1)];
 	b = e->path[(i + 1) & (FW_PATH_MAX - 1)];
 	if (a == '/' && (b == '/' || b == '.')) {
@@ -93,7 +93,7 @@ static long fw_judge_step(__u32 i, struct fw_judge_ctx *c)
 
 /* True when the record's name can be judged by byte prefix: absolute and normalised. Relative or
  * unnormalised names (/tmp/../etc/shadow must neither escape "/etc/" nor pass as "/tmp/") cannot. */
-static __always_inline bool fw_judgeable(struct fw_open_event *e, bool normalised)
+static __always_inline bool fw_judgeable(struct fw_file_event *e, bool normalised)
 {
 	struct fw_judge_ctx c = {.len = e->path_len};
 
@@ -106,7 +106,7 @@ static __always_inline bool fw_judgeable(struct fw_open_event *e, bool normalise
 }
 
 /* Loads the record's name into the scratch LPM key; false when it cannot be read. */
-static __always_inline bool fw_load_prefix_key(struct fw_scratch *s, struct fw_open_event *e)
+static __always_inline bool fw_load_prefix_key(struct fw_scratch *s, struct fw_file_event *e)
 {
 	__u32 n = e->path_len;
 
@@ -120,7 +120,7 @@ static __always_inline bool fw_load_prefix_key(struct fw_scratch *s, struct fw_o
 
 /* Decides on the record's path. Returns true to drop it. A name the kernel cannot judge is kept
  * and flagged for user space, which resolves it and applies the same rules. */
-static __always_inline bool fw_path_filtered(struct fw_scratch *s, struct fw_open_event *e, bool normalised)
+static __always_inline bool fw_path_filtered(struct fw_scratch *s, struct fw_file_event *e, bool normalised)
 {
 	__u8 *mode;
 

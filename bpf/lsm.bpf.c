@@ -22,7 +22,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
 {
 	__u32 zero = 0;
 	struct fw_scratch *s;
-	struct fw_open_event *e;
+	struct fw_file_event *e;
 	long n;
 
 	fw_count(FW_CNT_SEEN);
@@ -34,7 +34,7 @@ int BPF_PROG(lsm_file_open, struct file *file)
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0;
-	e = (struct fw_open_event *)s->buf;
+	e = (struct fw_file_event *)s->buf;
 	fw_fill_task(e, FW_HOOK_LSM);
 	e->flags |= FW_FLAG_RET_UNKNOWN;
 	e->open_flags = BPF_CORE_READ(file, f_flags);

@@ -16,9 +16,10 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* The fixed part, a path, (tracepoint) the name as passed after it and (another mount namespace or
- * chroot) the superblock-relative path after that, each up to FW_PATH_MAX. */
-#define FW_SCRATCH_SIZE (sizeof(struct fw_open_event) + 3 * FW_PATH_MAX)
+/* The fixed part, a path, (tracepoint) the name as passed after it, (another mount namespace or
+ * chroot) the superblock-relative path after that, then (rename, link, symlink, xattr) a second name
+ * and that name as passed, each up to FW_PATH_MAX. */
+#define FW_SCRATCH_SIZE (sizeof(struct fw_file_event) + 5 * FW_PATH_MAX)
 
 /* The lexical join's state (path.bpf.h): kept in the map, see fw_join_step. */
 struct fw_join_state {
@@ -34,9 +35,6 @@ struct fw_scratch {
 	__u8 buf[FW_SCRATCH_SIZE];
 	/* The path filter's lookup key, built from the record's path. */
 	struct fw_prefix_key key;
-	/* A resolved path is assembled backwards in the first half; the second half is slack so a
-	 * bounded copy at any offset of the first half stays inside the buffer. */
-	char walk[2 * FW_PATH_MAX];
 	/* The name as passed, read at syscall exit before the path is resolved (tracepoint). */
 	char name[FW_PATH_MAX];
 	/* The lexical join's stack: where each output component starts, for "..". */
@@ -50,6 +48,31 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fw_scratch);
 } scratch SEC(".maps");
+
+/* More per-CPU room, apart: a per-CPU value is at most 32 KiB (PCPU_MIN_UNIT_SIZE). */
+struct fw_walk_buf {
+	/* A resolved path is assembled backwards in the first half; the second half is slack so a
+	 * bounded copy at any offset of the first half stays inside the buffer. */
+	char walk[2 * FW_PATH_MAX];
+	/* An operation's second name (syscalls.bpf.c), resolved before the first and kept here until the
+	 * record is complete, and that name as passed. */
+	char aux[FW_PATH_MAX];
+	char aux_name[FW_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_walk_buf);
+} walk_bufs SEC(".maps");
+
+static __always_inline struct fw_walk_buf *fw_walk_buf(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&walk_bufs, &zero);
+}
 
 /* The collector's own tgid: its file opens are never traced (they would feed back). */
 const volatile __u32 self_tgid = 0;
@@ -89,7 +112,7 @@ static __always_inline void fw_count(__u32 slot)
 }
 
 /* Starts a record: the task fields common to every hook, everything else zeroed. */
-static __always_inline void fw_fill_task(struct fw_open_event *e, __u8 hook)
+static __always_inline void fw_fill_task(struct fw_file_event *e, __u8 hook)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid();
@@ -122,8 +145,19 @@ static __always_inline void fw_fill_task(struct fw_open_event *e, __u8 hook)
 	e->path_len = 0;
 	e->path_orig_len = 0;
 	e->host_len = 0;
+	e->op = FW_OP_OPEN;
+	e->aux_kind = FW_AUX_NONE;
+	e->aux_len = 0;
+	e->aux_name_len = 0;
+	e->dirfd2 = 0;
+	e->op_flags = 0;
+	e->new_uid = 0;
+	e->new_gid = 0;
+	e->old_mode = 0;
+	e->old_uid = 0;
+	e->old_gid = 0;
 	e->pad0 = 0;
-	e->pad1 = 0;
+	e->length = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
@@ -146,12 +180,12 @@ static __always_inline bool fw_is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
-/* Writes the record (fixed part + path + name as passed + host walk, padded to 8) and counts the
- * outcome. */
-static __always_inline void fw_submit(struct fw_open_event *e)
+/* Writes the record (fixed part + path + name as passed + host walk + second name and its name as
+ * passed, padded to 8) and counts the outcome. */
+static __always_inline void fw_submit(struct fw_file_event *e)
 {
-	__u64 size = (sizeof(*e) + e->path_len + e->name_len + e->host_len + FW_RECORD_ALIGN - 1) &
-		     ~(__u64)(FW_RECORD_ALIGN - 1);
+	__u64 size = (sizeof(*e) + e->path_len + e->name_len + e->host_len + e->aux_len + e->aux_name_len +
+		      FW_RECORD_ALIGN - 1) & ~(__u64)(FW_RECORD_ALIGN - 1);
 
 	if (size > FW_SCRATCH_SIZE)
 		size = FW_SCRATCH_SIZE;

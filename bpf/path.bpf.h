@@ -27,8 +27,7 @@ static __always_inline struct mount *fw_real_mount(struct vfsmount *vfsmnt)
 
 static long fw_walk_step(__u32 i, struct fw_walk_ctx *c)
 {
-	__u32 zero = 0;
-	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct fw_walk_buf *s = fw_walk_buf();
 	/* Locals, not c->...: inside BPF_CORE_READ a ctx field would get a CO-RE relocation too. */
 	struct dentry *d = c->dentry, *parent;
 	struct vfsmount *vfsmnt = c->vfsmnt;
@@ -76,7 +75,7 @@ parent:
 
 /* Writes the absolute name of `path` into e->path. A name longer than the record can hold keeps its
  * last bytes and is flagged (FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL), never silently cut. */
-static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_open_event *e, const struct path *path)
+static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_file_event *e, const struct path *path)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fw_walk_ctx c = {
@@ -86,15 +85,18 @@ static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_open
 		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
 		.pos = FW_PATH_MAX - 1,
 	};
+	struct fw_walk_buf *w = fw_walk_buf();
 	__u32 len;
 
+	if (!w)
+		return;
 	bpf_loop(FW_WALK_MAX_DEPTH, fw_walk_step, &c, 0);
 	if (c.pos == FW_PATH_MAX - 1) { /* the root itself */
 		c.pos -= 1;
-		s->walk[c.pos & (FW_PATH_MAX - 1)] = '/';
+		w->walk[c.pos & (FW_PATH_MAX - 1)] = '/';
 	}
 	len = FW_PATH_MAX - 1 - c.pos;
-	bpf_probe_read_kernel(e->path, len & (FW_PATH_MAX - 1), &s->walk[c.pos & (FW_PATH_MAX - 1)]);
+	bpf_probe_read_kernel(e->path, len & (FW_PATH_MAX - 1), &w->walk[c.pos & (FW_PATH_MAX - 1)]);
 	e->path_len = len;
 	e->path_orig_len = len;
 	e->path_kind = FW_PATH_RESOLVED;
@@ -106,7 +108,7 @@ static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_open
 
 /* True when the current task sees another tree than the collector: another mount namespace, or a
  * root directory other than the collector's (chroot, pivot_root). Host processes pay three reads. */
-static __always_inline bool fw_needs_host_path(struct fw_open_event *e)
+static __always_inline bool fw_needs_host_path(struct fw_file_event *e)
 {
 	struct task_struct *task;
 	struct dentry *root;
@@ -133,9 +135,9 @@ static __always_inline bool fw_needs_host_path(struct fw_open_event *e)
  * at its root and crosses its own namespace's mounts, which the host does not have; the superblock
  * path plus the file's dev is what user space can place on the host's mount table. */
 /* Walks `d` up to its superblock's root (d_parent only: mounts and the task's root ignored) into
- * s->walk. Returns where the path starts there (it ends at FW_PATH_MAX - 1); *whole is false when
+ * w->walk. Returns where the path starts there (it ends at FW_PATH_MAX - 1); *whole is false when
  * only its tail fit. */
-static __always_inline __s32 fw_sb_walk(struct fw_scratch *s, struct dentry *d, bool *whole)
+static __always_inline __s32 fw_sb_walk(struct fw_walk_buf *w, struct dentry *d, bool *whole)
 {
 	struct fw_walk_ctx c = {
 		.dentry = d,
@@ -146,22 +148,26 @@ static __always_inline __s32 fw_sb_walk(struct fw_scratch *s, struct dentry *d, 
 	bpf_loop(FW_WALK_MAX_DEPTH, fw_walk_step, &c, 0);
 	if (c.pos == FW_PATH_MAX - 1) { /* the superblock's root itself */
 		c.pos -= 1;
-		s->walk[c.pos & (FW_PATH_MAX - 1)] = '/';
+		w->walk[c.pos & (FW_PATH_MAX - 1)] = '/';
 	}
 	*whole = !c.out_of_room && c.done;
 	return c.pos;
 }
 
-static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_open_event *e, const struct path *path)
+static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_file_event *e, const struct path *path)
 {
 	__u32 at = e->path_len + e->name_len, len;
+	struct fw_walk_buf *w;
 	bool whole;
 	__s32 pos;
 
 	if (e->host_len || !fw_needs_host_path(e)) /* walked already (before the policy) */
 		return;
 	e->flags |= FW_FLAG_OTHER_TREE;
-	pos = fw_sb_walk(s, BPF_CORE_READ(path, dentry), &whole);
+	w = fw_walk_buf();
+	if (!w)
+		return;
+	pos = fw_sb_walk(w, BPF_CORE_READ(path, dentry), &whole);
 	len = FW_PATH_MAX - 1 - pos;
 	if (at >= 2 * FW_PATH_MAX || len >= FW_PATH_MAX)
 		return;
@@ -169,7 +175,7 @@ static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_open_ev
 	barrier_var(at);
 	barrier_var(len);
 	bpf_probe_read_kernel(e->path + (at & (2 * FW_PATH_MAX - 1)), len & (FW_PATH_MAX - 1),
-			      &s->walk[pos & (FW_PATH_MAX - 1)]);
+			      &w->walk[pos & (FW_PATH_MAX - 1)]);
 	e->host_len = len;
 	if (!whole)
 		e->flags |= FW_FLAG_HOST_TAIL;
@@ -182,8 +188,9 @@ static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_open_ev
  *   a bind mount is translated to where its files are, and reaching them there is judged too). One
  *   more walk per open while a policy with path entries is set.
  * A task in another tree is judged on its host walk (fw_host_path) in fw_enforce. */
-static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_open_event *e, struct file *f)
+static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_file_event *e, struct file *f)
 {
+	struct fw_walk_buf *w;
 	__u8 act, fs_act;
 	bool whole;
 	__s32 pos;
@@ -193,10 +200,13 @@ static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_open_
 	act = fw_policy_inode_action(s, e);
 	if (e->flags & FW_FLAG_OTHER_TREE)
 		return act;
-	pos = fw_sb_walk(s, BPF_CORE_READ(f, f_path.dentry), &whole);
+	w = fw_walk_buf();
+	if (!w)
+		return act;
+	pos = fw_sb_walk(w, BPF_CORE_READ(f, f_path.dentry), &whole);
 	if (!whole)
 		return act;
-	fs_act = fw_policy_fs_lookup(s, e->dev, &s->walk[pos & (FW_PATH_MAX - 1)], FW_PATH_MAX - 1 - pos);
+	fs_act = fw_policy_fs_lookup(s, e->dev, &w->walk[pos & (FW_PATH_MAX - 1)], FW_PATH_MAX - 1 - pos);
 	return fs_act > act ? fs_act : act;
 }
 
@@ -210,7 +220,7 @@ static long fw_join_step(__u32 i, void *unused)
 {
 	__u32 zero = 0;
 	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	struct fw_open_event *e;
+	struct fw_file_event *e;
 	struct fw_join_state *c;
 	__u32 out, clen, w;
 	char ch;
@@ -220,7 +230,7 @@ static long fw_join_step(__u32 i, void *unused)
 	c = &s->join;
 	if (i > c->total)
 		return 1;
-	e = (struct fw_open_event *)s->buf;
+	e = (struct fw_file_event *)s->buf;
 	out = c->out;
 	clen = c->clen;
 	if (i == c->total || i == c->base_len)
@@ -272,7 +282,7 @@ static long fw_join_step(__u32 i, void *unused)
  * e->path (base_len bytes, absolute and normalised; 0 for an absolute name) lexically: ".", ".."
  * and "//" folded, no symlink followed, as the open's own lookup would not have reached the last
  * component. False when the result does not fit: the caller keeps the name as passed. */
-static __always_inline bool fw_join_lexical(struct fw_scratch *s, struct fw_open_event *e, __u32 base_len, __u32 name_len)
+static __always_inline bool fw_join_lexical(struct fw_scratch *s, struct fw_file_event *e, __u32 base_len, __u32 name_len)
 {
 	struct fw_join_state *c = &s->join;
 	__u32 out;
@@ -303,7 +313,7 @@ static __always_inline bool fw_join_lexical(struct fw_scratch *s, struct fw_open
 }
 
 /* ino, dev and f_mode of an open file. */
-static __always_inline void fw_fill_file(struct fw_open_event *e, struct file *f)
+static __always_inline void fw_fill_file(struct fw_file_event *e, struct file *f)
 {
 	e->ino = BPF_CORE_READ(f, f_inode, i_ino);
 	e->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
@@ -314,7 +324,7 @@ static __always_inline void fw_fill_file(struct fw_open_event *e, struct file *f
 /* Finishes a record whose path was resolved in the kernel: path filters, file fields, submit. */
 /* Applies the policy and the path filter to a kernel-resolved record and submits it. Returns the
  * policy's action (the LSM hook refuses the open unless it is FW_ACTION_ALLOW). */
-static __always_inline __u8 fw_finish_resolved(struct fw_scratch *s, struct fw_open_event *e, struct file *f)
+static __always_inline __u8 fw_finish_resolved(struct fw_scratch *s, struct fw_file_event *e, struct file *f)
 {
 	/* A tail-only name has lost its start: no filter can judge it (nor the path policy). */
 	bool whole = !(e->flags & FW_FLAG_PATH_TAIL);

@@ -79,7 +79,7 @@ static __always_inline __u8 fw_stronger(__u8 a, __u8 *b)
 }
 
 /* The strongest action of the two tries for this record's path. */
-static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_open_event *e)
+static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_file_event *e)
 {
 	__u32 armed = policy_armed;
 	__u8 act = FW_ACTION_ALLOW;
@@ -130,7 +130,7 @@ static __always_inline __u8 fw_policy_fs_lookup(struct fw_scratch *s, __u32 dev,
 }
 
 /* The policy_fs action for a record that carries the host walk (a task in another tree). */
-static __always_inline __u8 fw_policy_fs_action(struct fw_scratch *s, struct fw_open_event *e)
+static __always_inline __u8 fw_policy_fs_action(struct fw_scratch *s, struct fw_file_event *e)
 {
 	__u32 at = e->path_len + e->name_len;
 
@@ -142,7 +142,7 @@ static __always_inline __u8 fw_policy_fs_action(struct fw_scratch *s, struct fw_
 
 /* The policy_fs action for the opened file's inode (e->dev, e->ino): an entry for one file, keyed by
  * its device, a NUL (no path starts with one) and its inode, holds for every name of that file. */
-static __always_inline __u8 fw_policy_inode_action(struct fw_scratch *s, struct fw_open_event *e)
+static __always_inline __u8 fw_policy_inode_action(struct fw_scratch *s, struct fw_file_event *e)
 {
 	if (!(e->flags & FW_FLAG_HAS_FILE) || !e->ino)
 		return FW_ACTION_ALLOW;
@@ -157,7 +157,7 @@ static __always_inline __u8 fw_policy_inode_action(struct fw_scratch *s, struct 
  * (and how it was carried out) in the event and sends SIGKILL where the action is a kill, or a deny on
  * a hook that cannot refuse the open (`can_deny` false). A name the kernel cannot judge (relative,
  * unnormalised: tracepoint names as passed) is allowed by the path policy. */
-static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_open_event *e, bool normalised, bool can_deny,
+static __always_inline __u8 fw_enforce(struct fw_scratch *s, struct fw_file_event *e, bool normalised, bool can_deny,
 					__u8 file_act)
 {
 	bool fs = (policy_armed & FW_ARMED_FS) && e->host_len;

@@ -25,6 +25,10 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by the loader when another hook is the primary one: only failed opens it did not handle. */
 const volatile __u32 failures_only = 0;
 
+/* The operations to record (bits of enum fw_op), set by the loader. unlinkat is an unlink or an
+ * rmdir: its program is loaded for either, and this mask keeps only the selected one. */
+const volatile __u32 op_mask = ~0U;
+
 #define FW_AT_FDCWD -100
 #define FW_O_CREAT_WRONLY_TRUNC 01101 /* what creat(2) means: O_CREAT | O_WRONLY | O_TRUNC */
 
@@ -47,7 +51,7 @@ struct {
 
 /* Reads the name as passed into the record's path (entry-time judgement): path_len, path_orig_len and
  * the name flags. */
-static __always_inline void read_name(struct fw_open_event *e, const char *filename)
+static __always_inline void read_name(struct fw_file_event *e, const char *filename)
 {
 	long n = bpf_probe_read_user_str(e->path, FW_PATH_MAX, filename);
 
@@ -110,7 +114,7 @@ static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename
 	/* With a policy armed, judge the name now, so a kill is pending before the open runs. Only an
 	 * absolute, normalised name as passed can be judged here. */
 	if (policy_armed && (s = bpf_map_lookup_elem(&scratch, &zero))) {
-		struct fw_open_event *e = (struct fw_open_event *)s->buf;
+		struct fw_file_event *e = (struct fw_file_event *)s->buf;
 
 		fw_fill_task(e, FW_HOOK_TRACEPOINT);
 		if (policy_armed & (FW_ARMED_PATH | FW_ARMED_SCOPED))
@@ -141,7 +145,7 @@ static __always_inline struct file *fd_file(long fd)
 
 /* Reads the name as passed into s->name at exit. Returns its length, or -1 when it is unreadable or
  * longer than the buffer (flagged: such a name is kept as passed, never joined). */
-static __always_inline long read_exit_name(struct fw_scratch *s, struct fw_open_event *e, const char *filename)
+static __always_inline long read_exit_name(struct fw_scratch *s, struct fw_file_event *e, const char *filename)
 {
 	long n = bpf_probe_read_user_str(s->name, FW_PATH_MAX, filename);
 	char next = 0;
@@ -157,28 +161,30 @@ static __always_inline long read_exit_name(struct fw_scratch *s, struct fw_open_
 	return n - 1;
 }
 
-/* The record's path for a finished open. A successful open: the walk of the file behind the fd, the
- * name as passed appended after it. A failed one: the base directory's walk (the dirfd's file, or the
- * cwd; none for an absolute name) and the name joined lexically, flagged. Anything the kernel cannot
- * resolve keeps the name as passed (FW_PATH_AS_PASSED): user space's flagged last resort. */
-static __always_inline void resolve_exit_path(struct fw_scratch *s, struct fw_open_event *e, struct fw_args *a, long ret)
+/* Resolves a name into the record's path at syscall exit. With `file` (a successful open's fd, an
+ * fd-based operation's fd): the walk of that file, the name as passed appended after it. Without: the
+ * base directory's walk (the dirfd's file, or the cwd; none for an absolute name) and the name joined
+ * lexically, flagged. Anything the kernel cannot resolve keeps the name as passed (FW_PATH_AS_PASSED):
+ * user space's flagged last resort. `filename` NULL: no name (an fd names the file). */
+static __always_inline void resolve_name(struct fw_scratch *s, struct fw_file_event *e, const char *filename, __s32 dirfd,
+					 struct file *file)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	long name_len = read_exit_name(s, e, a->filename);
+	long name_len = filename ? read_exit_name(s, e, filename) : 0;
 	const struct path *base = NULL;
 	struct file *f = NULL;
 	__u32 base_len = 0;
 	bool join = false;
 
-	if (ret >= 0 && (f = fd_file(ret))) {
-		base = &f->f_path;
+	if (file) {
+		base = &file->f_path;
 	} else if (name_len > 0) {
 		join = true;
 		if (s->name[0] != '/') {
-			if (a->dirfd == FW_AT_FDCWD) {
+			if (dirfd == FW_AT_FDCWD) {
 				struct fs_struct *fs = BPF_CORE_READ(task, fs);
 				base = &fs->pwd;
-			} else if ((f = fd_file(a->dirfd))) {
+			} else if ((f = fd_file(dirfd))) {
 				base = &f->f_path;
 			} else {
 				join = false; /* a bad dirfd (EBADF): nothing to walk */
@@ -224,13 +230,19 @@ as_passed:
 	}
 }
 
+/* The record's path for a finished open: the file behind a successful open's fd, else the join. */
+static __always_inline void resolve_exit_path(struct fw_scratch *s, struct fw_file_event *e, struct fw_args *a, long ret)
+{
+	resolve_name(s, e, a->filename, a->dirfd, ret >= 0 ? fd_file(ret) : NULL);
+}
+
 static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct fw_args *a = bpf_map_lookup_elem(&pending, &tid);
 	struct fw_scratch *s;
-	struct fw_open_event *e;
+	struct fw_file_event *e;
 	struct file *f;
 	bool whole;
 
@@ -250,7 +262,7 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		goto out;
-	e = (struct fw_open_event *)s->buf;
+	e = (struct fw_file_event *)s->buf;
 	fw_fill_task(e, FW_HOOK_TRACEPOINT);
 	e->syscall = a->syscall;
 	e->dirfd = a->dirfd;
@@ -340,3 +352,511 @@ int tp_exit_open(struct trace_event_raw_sys_exit *ctx) { return emit(ctx); }
 
 SEC("tracepoint/syscalls/sys_exit_creat")
 int tp_exit_creat(struct trace_event_raw_sys_exit *ctx) { return emit(ctx); }
+
+/* ---- Every other file operation: delete, rename, mode, owner, extended attributes, links,
+ * directories, device nodes, truncate. Arguments are stashed at entry (and, for an operation on an
+ * fd, the file's mode and owner before it runs); one program, attached to every operation's
+ * sys_exit, records the outcome with both names resolved as for a failed open: the base directory's
+ * walk and the name joined lexically (the last component is never followed; an fd's file is walked
+ * exactly). The policy judges both names of a rename or link; a kill comes after the syscall ran. ---- */
+
+#define FW_AT_REMOVEDIR 0x200
+#define FW_AT_EMPTY_PATH 0x1000
+
+struct fw_op_args {
+	const char *name;  /* the name the operation acts on (NULL: `fd` names the file) */
+	const char *name2; /* rename, link: the other path; symlink: the target; xattr: the attribute */
+	__s64 length;
+	__s32 dirfd;
+	__s32 dirfd2;
+	__s32 fd;          /* an fd-based operation's fd, else -1 */
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 flags;
+	__u32 old_mode;
+	__u32 old_uid;
+	__u32 old_gid;
+	__u8 syscall;
+	__u8 op;
+	__u8 aux_kind;
+	__u8 has_old;
+	__u8 empty_path;   /* AT_EMPTY_PATH on the first name: an empty name means dirfd's file */
+	__u8 empty_path2;  /* AT_EMPTY_PATH on the second (linkat) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct fw_op_args);
+} op_pending SEC(".maps");
+
+static __always_inline int stash_op(struct fw_op_args *a)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file *f;
+
+	if (!(op_mask & (1U << a->op)))
+		return 0;
+	fw_count(FW_CNT_SEEN);
+	if (fw_is_self() || fw_task_filtered()) {
+		fw_count(FW_CNT_FILTERED);
+		return 0;
+	}
+	/* An fd names the file: its mode and owner before the operation changes them. */
+	if (a->fd >= 0 && (f = fd_file(a->fd))) {
+		struct inode *ino = BPF_CORE_READ(f, f_inode);
+
+		a->old_mode = BPF_CORE_READ(ino, i_mode);
+		a->old_uid = BPF_CORE_READ(ino, i_uid.val);
+		a->old_gid = BPF_CORE_READ(ino, i_gid.val);
+		a->has_old = 1;
+	}
+	if (bpf_map_update_elem(&op_pending, &tid, a, BPF_ANY) != 0)
+		fw_count(FW_CNT_ARGS_LOST);
+	return 0;
+}
+
+/* With AT_EMPTY_PATH, an empty name means the file dirfd refers to. */
+static __always_inline struct file *empty_path_file(const char *name, __s32 dirfd)
+{
+	char c = 1;
+
+	if (bpf_probe_read_user(&c, 1, name) != 0 || c != 0)
+		return NULL;
+	return fd_file(dirfd);
+}
+
+/* Moves the second name, resolved into e->path, to s->aux (and its name as passed to s->aux_name),
+ * turning its path flags into the aux flags. */
+static __always_inline void set_aux_aside(struct fw_walk_buf *s, struct fw_file_event *e)
+{
+	__u32 n = e->path_len & (FW_PATH_MAX - 1);
+	__u32 m = e->name_len & (FW_PATH_MAX - 1);
+
+	bpf_probe_read_kernel(s->aux, n, e->path);
+	e->aux_len = n;
+	if (m) {
+		bpf_probe_read_kernel(s->aux_name, m, e->path + n);
+		e->aux_name_len = m;
+	}
+	e->aux_kind = e->path_kind == FW_PATH_RESOLVED ? FW_AUX_RESOLVED : FW_AUX_PATH_AS_PASSED;
+	if (e->flags & FW_FLAG_PATH_LEXICAL)
+		e->flags |= FW_FLAG_AUX_LEXICAL;
+	if (e->flags & (FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL))
+		e->flags |= FW_FLAG_AUX_TRUNCATED;
+	if (e->flags & FW_FLAG_PATH_UNREADABLE)
+		e->flags |= FW_FLAG_AUX_UNREADABLE;
+	e->flags &= ~(FW_FLAG_PATH_LEXICAL | FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL | FW_FLAG_PATH_UNREADABLE |
+		      FW_FLAG_PATH_UNJUDGED);
+	e->path_len = 0;
+	e->path_orig_len = 0;
+	e->name_len = 0;
+	e->path_kind = FW_PATH_AS_PASSED;
+}
+
+/* A second name that is no path (a symlink's target, an attribute's name), as passed. */
+static __always_inline void read_aux_as_passed(struct fw_walk_buf *s, struct fw_file_event *e, const char *name2)
+{
+	long n = bpf_probe_read_user_str(s->aux, FW_PATH_MAX, name2);
+	char next = 0;
+
+	e->aux_kind = FW_AUX_AS_PASSED;
+	if (n <= 0) {
+		e->flags |= FW_FLAG_AUX_UNREADABLE;
+		return;
+	}
+	if (n == FW_PATH_MAX && bpf_probe_read_user(&next, 1, name2 + FW_PATH_MAX - 1) == 0 && next != 0)
+		e->flags |= FW_FLAG_AUX_TRUNCATED;
+	e->aux_len = (n - 1) & (FW_PATH_MAX - 1);
+}
+
+/* Appends the second name (and its name as passed) after the host walk. */
+static __always_inline void append_aux(struct fw_walk_buf *s, struct fw_file_event *e)
+{
+	__u32 at = e->path_len + e->name_len + e->host_len;
+	__u32 n = e->aux_len, m = e->aux_name_len, at2;
+
+	if (at >= 3 * FW_PATH_MAX || n >= FW_PATH_MAX) {
+		e->aux_len = 0;
+		e->aux_name_len = 0;
+		e->flags |= FW_FLAG_AUX_TRUNCATED;
+		return;
+	}
+	barrier_var(at);
+	barrier_var(n);
+	bpf_probe_read_kernel(e->path + (at & (4 * FW_PATH_MAX - 1)), n & (FW_PATH_MAX - 1), s->aux);
+	at2 = at + n;
+	if (!m)
+		return;
+	if (at2 >= 4 * FW_PATH_MAX || m >= FW_PATH_MAX) {
+		e->aux_name_len = 0; /* the resolved name is kept; only its spelling as passed is lost */
+		return;
+	}
+	barrier_var(at2);
+	barrier_var(m);
+	bpf_probe_read_kernel(e->path + (at2 & (4 * FW_PATH_MAX - 1)), m & (FW_PATH_MAX - 1), s->aux_name);
+}
+
+/* One program for every operation's exit (attached to each sys_exit tracepoint by the loader). */
+SEC("tracepoint/syscalls/sys_exit_unlinkat")
+int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct fw_op_args *a = bpf_map_lookup_elem(&op_pending, &tid);
+	struct fw_scratch *s;
+	struct fw_walk_buf *w;
+	struct fw_file_event *e;
+	struct file *f = NULL;
+	bool whole, aux_kept = false;
+
+	if (!a)
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	w = fw_walk_buf();
+	if (!s || !w)
+		goto out;
+	e = (struct fw_file_event *)s->buf;
+	fw_fill_task(e, FW_HOOK_TRACEPOINT);
+	e->op = a->op;
+	e->syscall = a->syscall;
+	e->dirfd = a->fd >= 0 ? a->fd : a->dirfd;
+	e->dirfd2 = a->dirfd2;
+	e->op_flags = a->flags;
+	e->mode = a->mode;
+	e->new_uid = a->uid;
+	e->new_gid = a->gid;
+	e->length = a->length;
+	e->ret = ctx->ret;
+	if (a->has_old) {
+		e->old_mode = a->old_mode;
+		e->old_uid = a->old_uid;
+		e->old_gid = a->old_gid;
+		e->flags |= FW_FLAG_HAS_OLD;
+	}
+
+	/* The second name first: resolved (and judged) in e->path, then set aside. */
+	if (a->aux_kind == FW_AUX_RESOLVED) {
+		resolve_name(s, e, a->name2, a->dirfd2, a->empty_path2 ? empty_path_file(a->name2, a->dirfd2) : NULL);
+		whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
+		if (policy_armed)
+			fw_enforce(s, e, whole, false, FW_ACTION_ALLOW);
+		aux_kept = !whole || !fw_path_filtered(s, e, whole);
+		set_aux_aside(w, e);
+	} else if (a->aux_kind == FW_AUX_AS_PASSED) {
+		read_aux_as_passed(w, e, a->name2);
+	}
+
+	if (a->fd >= 0)
+		f = fd_file(a->fd);
+	else if (a->empty_path)
+		f = empty_path_file(a->name, a->dirfd);
+	resolve_name(s, e, f ? NULL : a->name, a->dirfd, f);
+	whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
+	if (policy_armed) {
+		if ((policy_armed & FW_ARMED_FS) && f) {
+			fw_fill_file(e, f); /* the device and inode the policy_fs keys start with */
+			fw_host_path(s, e, &f->f_path);
+		}
+		fw_enforce(s, e, whole, false, fw_file_policy(s, e, f));
+	}
+	/* An operation the policy acted on is evidence: never filtered out. Nor is one whose other
+	 * name the filters keep. */
+	if (e->action == FW_ACTION_ALLOW && !aux_kept) {
+		if (e->path_kind == FW_PATH_RESOLVED && !whole) {
+			if (filter_flags & FW_FILTERS_PATH)
+				e->flags |= FW_FLAG_PATH_UNJUDGED;
+		} else if (fw_path_filtered(s, e, whole)) {
+			fw_count(FW_CNT_FILTERED);
+			goto out;
+		}
+	}
+	if (f) {
+		fw_fill_file(e, f);
+		fw_host_path(s, e, &f->f_path);
+	} else if (fw_needs_host_path(e)) {
+		e->flags |= FW_FLAG_OTHER_TREE; /* no file to walk: only the task's view */
+	}
+	if (e->aux_kind != FW_AUX_NONE)
+		append_aux(w, e);
+	fw_submit(e);
+out:
+	bpf_map_delete_elem(&op_pending, &tid);
+	return 0;
+}
+
+/* Each entry overrides the defaults FW_OP_ARGS sets (dirfds AT_FDCWD, no fd): a designated
+ * initializer given twice takes the last value, as C specifies. */
+#pragma clang diagnostic ignored "-Winitializer-overrides"
+#define FW_OP_ARGS(sc, o) .syscall = (sc), .op = (o), .fd = -1, .dirfd = FW_AT_FDCWD, .dirfd2 = FW_AT_FDCWD
+
+SEC("tracepoint/syscalls/sys_enter_unlink")
+int tp_enter_unlink(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_UNLINK, FW_OP_UNLINK), .name = (const char *)ctx->args[0]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int tp_enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 flags = (__u32)ctx->args[2];
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_UNLINKAT, (flags & FW_AT_REMOVEDIR) ? FW_OP_RMDIR : FW_OP_UNLINK),
+			       .dirfd = (__s32)ctx->args[0], .name = (const char *)ctx->args[1], .flags = flags};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_rmdir")
+int tp_enter_rmdir(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_RMDIR, FW_OP_RMDIR), .name = (const char *)ctx->args[0]};
+	return stash_op(&a);
+}
+
+/* A rename's record names the new path (file.path) and carries the old one as its second name. */
+SEC("tracepoint/syscalls/sys_enter_rename")
+int tp_enter_rename(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_RENAME, FW_OP_RENAME), .name2 = (const char *)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .aux_kind = FW_AUX_RESOLVED};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int tp_enter_renameat(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_RENAMEAT, FW_OP_RENAME), .dirfd2 = (__s32)ctx->args[0],
+			       .name2 = (const char *)ctx->args[1], .dirfd = (__s32)ctx->args[2],
+			       .name = (const char *)ctx->args[3], .aux_kind = FW_AUX_RESOLVED};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat2")
+int tp_enter_renameat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_RENAMEAT2, FW_OP_RENAME), .dirfd2 = (__s32)ctx->args[0],
+			       .name2 = (const char *)ctx->args[1], .dirfd = (__s32)ctx->args[2],
+			       .name = (const char *)ctx->args[3], .flags = (__u32)ctx->args[4], .aux_kind = FW_AUX_RESOLVED};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_chmod")
+int tp_enter_chmod(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_CHMOD, FW_OP_CHMOD), .name = (const char *)ctx->args[0],
+			       .mode = (__u32)ctx->args[1]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_fchmod")
+int tp_enter_fchmod(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FCHMOD, FW_OP_CHMOD), .fd = (__s32)ctx->args[0], .mode = (__u32)ctx->args[1]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_fchmodat")
+int tp_enter_fchmodat(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FCHMODAT, FW_OP_CHMOD), .dirfd = (__s32)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .mode = (__u32)ctx->args[2]};
+	return stash_op(&a);
+}
+
+/* 6.6+. */
+SEC("tracepoint/syscalls/sys_enter_fchmodat2")
+int tp_enter_fchmodat2(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 flags = (__u32)ctx->args[3];
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FCHMODAT2, FW_OP_CHMOD), .dirfd = (__s32)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .mode = (__u32)ctx->args[2], .flags = flags,
+			       .empty_path = (flags & FW_AT_EMPTY_PATH) != 0};
+	return stash_op(&a);
+}
+
+static __always_inline int enter_chown(struct trace_event_raw_sys_enter *ctx, __u8 sc)
+{
+	struct fw_op_args a = {FW_OP_ARGS(sc, FW_OP_CHOWN), .name = (const char *)ctx->args[0],
+			       .uid = (__u32)ctx->args[1], .gid = (__u32)ctx->args[2]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_chown")
+int tp_enter_chown(struct trace_event_raw_sys_enter *ctx) { return enter_chown(ctx, FW_SYS_CHOWN); }
+
+SEC("tracepoint/syscalls/sys_enter_lchown")
+int tp_enter_lchown(struct trace_event_raw_sys_enter *ctx) { return enter_chown(ctx, FW_SYS_LCHOWN); }
+
+SEC("tracepoint/syscalls/sys_enter_fchown")
+int tp_enter_fchown(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FCHOWN, FW_OP_CHOWN), .fd = (__s32)ctx->args[0],
+			       .uid = (__u32)ctx->args[1], .gid = (__u32)ctx->args[2]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_fchownat")
+int tp_enter_fchownat(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 flags = (__u32)ctx->args[4];
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FCHOWNAT, FW_OP_CHOWN), .dirfd = (__s32)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .uid = (__u32)ctx->args[2], .gid = (__u32)ctx->args[3],
+			       .flags = flags, .empty_path = (flags & FW_AT_EMPTY_PATH) != 0};
+	return stash_op(&a);
+}
+
+static __always_inline int enter_setxattr(struct trace_event_raw_sys_enter *ctx, __u8 sc)
+{
+	struct fw_op_args a = {FW_OP_ARGS(sc, FW_OP_SETXATTR), .name = (const char *)ctx->args[0],
+			       .name2 = (const char *)ctx->args[1], .flags = (__u32)ctx->args[4], .aux_kind = FW_AUX_AS_PASSED};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_setxattr")
+int tp_enter_setxattr(struct trace_event_raw_sys_enter *ctx) { return enter_setxattr(ctx, FW_SYS_SETXATTR); }
+
+SEC("tracepoint/syscalls/sys_enter_lsetxattr")
+int tp_enter_lsetxattr(struct trace_event_raw_sys_enter *ctx) { return enter_setxattr(ctx, FW_SYS_LSETXATTR); }
+
+SEC("tracepoint/syscalls/sys_enter_fsetxattr")
+int tp_enter_fsetxattr(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FSETXATTR, FW_OP_SETXATTR), .fd = (__s32)ctx->args[0],
+			       .name2 = (const char *)ctx->args[1], .flags = (__u32)ctx->args[4], .aux_kind = FW_AUX_AS_PASSED};
+	return stash_op(&a);
+}
+
+/* 6.13+: setxattrat(dfd, path, at_flags, name, struct xattr_args *, size); the XATTR_* flags are the
+ * struct's last u32 (after the value pointer and the size). */
+SEC("tracepoint/syscalls/sys_enter_setxattrat")
+int tp_enter_setxattrat(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 at_flags = (__u32)ctx->args[2], xflags = 0;
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_SETXATTRAT, FW_OP_SETXATTR), .dirfd = (__s32)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .name2 = (const char *)ctx->args[3],
+			       .aux_kind = FW_AUX_AS_PASSED, .empty_path = (at_flags & FW_AT_EMPTY_PATH) != 0};
+
+	bpf_probe_read_user(&xflags, sizeof(xflags), (const char *)ctx->args[4] + 12);
+	a.flags = xflags;
+	return stash_op(&a);
+}
+
+static __always_inline int enter_removexattr(struct trace_event_raw_sys_enter *ctx, __u8 sc)
+{
+	struct fw_op_args a = {FW_OP_ARGS(sc, FW_OP_REMOVEXATTR), .name = (const char *)ctx->args[0],
+			       .name2 = (const char *)ctx->args[1], .aux_kind = FW_AUX_AS_PASSED};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_removexattr")
+int tp_enter_removexattr(struct trace_event_raw_sys_enter *ctx) { return enter_removexattr(ctx, FW_SYS_REMOVEXATTR); }
+
+SEC("tracepoint/syscalls/sys_enter_lremovexattr")
+int tp_enter_lremovexattr(struct trace_event_raw_sys_enter *ctx) { return enter_removexattr(ctx, FW_SYS_LREMOVEXATTR); }
+
+SEC("tracepoint/syscalls/sys_enter_fremovexattr")
+int tp_enter_fremovexattr(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FREMOVEXATTR, FW_OP_REMOVEXATTR), .fd = (__s32)ctx->args[0],
+			       .name2 = (const char *)ctx->args[1], .aux_kind = FW_AUX_AS_PASSED};
+	return stash_op(&a);
+}
+
+/* 6.13+: removexattrat(dfd, path, at_flags, name). */
+SEC("tracepoint/syscalls/sys_enter_removexattrat")
+int tp_enter_removexattrat(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 at_flags = (__u32)ctx->args[2];
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_REMOVEXATTRAT, FW_OP_REMOVEXATTR), .dirfd = (__s32)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .name2 = (const char *)ctx->args[3],
+			       .aux_kind = FW_AUX_AS_PASSED, .empty_path = (at_flags & FW_AT_EMPTY_PATH) != 0};
+	return stash_op(&a);
+}
+
+/* A link's record names the new link (file.path) and carries the existing file as its second name. */
+SEC("tracepoint/syscalls/sys_enter_link")
+int tp_enter_link(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_LINK, FW_OP_LINK), .name2 = (const char *)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .aux_kind = FW_AUX_RESOLVED};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_linkat")
+int tp_enter_linkat(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 flags = (__u32)ctx->args[4];
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_LINKAT, FW_OP_LINK), .dirfd2 = (__s32)ctx->args[0],
+			       .name2 = (const char *)ctx->args[1], .dirfd = (__s32)ctx->args[2],
+			       .name = (const char *)ctx->args[3], .flags = flags, .aux_kind = FW_AUX_RESOLVED,
+			       .empty_path2 = (flags & FW_AT_EMPTY_PATH) != 0};
+	return stash_op(&a);
+}
+
+/* A symlink's record names the link (file.path) and carries its target, as stored, never resolved. */
+SEC("tracepoint/syscalls/sys_enter_symlink")
+int tp_enter_symlink(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_SYMLINK, FW_OP_SYMLINK), .name2 = (const char *)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .aux_kind = FW_AUX_AS_PASSED};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_symlinkat")
+int tp_enter_symlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_SYMLINKAT, FW_OP_SYMLINK), .name2 = (const char *)ctx->args[0],
+			       .dirfd = (__s32)ctx->args[1], .name = (const char *)ctx->args[2], .aux_kind = FW_AUX_AS_PASSED};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mkdir")
+int tp_enter_mkdir(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_MKDIR, FW_OP_MKDIR), .name = (const char *)ctx->args[0],
+			       .mode = (__u32)ctx->args[1]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mkdirat")
+int tp_enter_mkdirat(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_MKDIRAT, FW_OP_MKDIR), .dirfd = (__s32)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .mode = (__u32)ctx->args[2]};
+	return stash_op(&a);
+}
+
+/* mknod: the device number (new_encode_dev, as passed) goes in `length`. */
+SEC("tracepoint/syscalls/sys_enter_mknod")
+int tp_enter_mknod(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_MKNOD, FW_OP_MKNOD), .name = (const char *)ctx->args[0],
+			       .mode = (__u32)ctx->args[1], .length = (__u32)ctx->args[2]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mknodat")
+int tp_enter_mknodat(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_MKNODAT, FW_OP_MKNOD), .dirfd = (__s32)ctx->args[0],
+			       .name = (const char *)ctx->args[1], .mode = (__u32)ctx->args[2], .length = (__u32)ctx->args[3]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_truncate")
+int tp_enter_truncate(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_TRUNCATE, FW_OP_TRUNCATE), .name = (const char *)ctx->args[0],
+			       .length = (__s64)ctx->args[1]};
+	return stash_op(&a);
+}
+
+SEC("tracepoint/syscalls/sys_enter_ftruncate")
+int tp_enter_ftruncate(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FTRUNCATE, FW_OP_TRUNCATE), .fd = (__s32)ctx->args[0],
+			       .length = (__s64)ctx->args[1]};
+	return stash_op(&a);
+}

@@ -47,12 +47,12 @@ static __always_inline void emit(const struct path *path, struct file *file, lon
 {
 	__u32 zero = 0;
 	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	struct fw_open_event *e;
+	struct fw_file_event *e;
 
 	fw_mark_open();
 	if (!s)
 		return;
-	e = (struct fw_open_event *)s->buf;
+	e = (struct fw_file_event *)s->buf;
 	fw_fill_task(e, hook);
 	e->ret = ret;
 	e->open_flags = BPF_CORE_READ(file, f_flags);

@@ -17,7 +17,38 @@
 #define FW_PATH_MAX 4096
 
 enum fw_event_type {
+	/* Every record is a struct fw_file_event; `op` says which operation (FW_OP_OPEN for an open). */
 	FW_EVENT_OPEN = 1,
+};
+
+/* The file operation a record is about. */
+enum fw_op {
+	FW_OP_OPEN = 0,
+	FW_OP_UNLINK = 1,
+	FW_OP_RMDIR = 2,
+	FW_OP_RENAME = 3,
+	FW_OP_CHMOD = 4,
+	FW_OP_CHOWN = 5,
+	FW_OP_SETXATTR = 6,
+	FW_OP_REMOVEXATTR = 7,
+	FW_OP_LINK = 8,
+	FW_OP_SYMLINK = 9,
+	FW_OP_MKDIR = 10,
+	FW_OP_MKNOD = 11,
+	FW_OP_TRUNCATE = 12,
+	FW_OP__COUNT = 13,
+};
+
+/* What a record's second name (aux_len bytes) is. */
+enum fw_aux_kind {
+	FW_AUX_NONE = 0,
+	/* A path resolved like the first (rename: the old name; link: the existing file), with the name
+	 * as passed after it (aux_name_len bytes) when that differs. */
+	FW_AUX_RESOLVED = 1,
+	/* Bytes as passed, never a path to resolve: a symlink's target, an extended attribute's name. */
+	FW_AUX_AS_PASSED = 2,
+	/* A second path the kernel could not resolve: the name as passed (relative to dirfd2). */
+	FW_AUX_PATH_AS_PASSED = 3,
 };
 
 enum fw_hook {
@@ -33,6 +64,38 @@ enum fw_syscall {
 	FW_SYS_OPENAT2 = 2,
 	FW_SYS_OPEN = 3,
 	FW_SYS_CREAT = 4,
+	FW_SYS_UNLINK = 5,
+	FW_SYS_UNLINKAT = 6,
+	FW_SYS_RMDIR = 7,
+	FW_SYS_RENAME = 8,
+	FW_SYS_RENAMEAT = 9,
+	FW_SYS_RENAMEAT2 = 10,
+	FW_SYS_CHMOD = 11,
+	FW_SYS_FCHMOD = 12,
+	FW_SYS_FCHMODAT = 13,
+	FW_SYS_FCHMODAT2 = 14,
+	FW_SYS_CHOWN = 15,
+	FW_SYS_LCHOWN = 16,
+	FW_SYS_FCHOWN = 17,
+	FW_SYS_FCHOWNAT = 18,
+	FW_SYS_SETXATTR = 19,
+	FW_SYS_LSETXATTR = 20,
+	FW_SYS_FSETXATTR = 21,
+	FW_SYS_SETXATTRAT = 22,
+	FW_SYS_REMOVEXATTR = 23,
+	FW_SYS_LREMOVEXATTR = 24,
+	FW_SYS_FREMOVEXATTR = 25,
+	FW_SYS_REMOVEXATTRAT = 26,
+	FW_SYS_LINK = 27,
+	FW_SYS_LINKAT = 28,
+	FW_SYS_SYMLINK = 29,
+	FW_SYS_SYMLINKAT = 30,
+	FW_SYS_MKDIR = 31,
+	FW_SYS_MKDIRAT = 32,
+	FW_SYS_MKNOD = 33,
+	FW_SYS_MKNODAT = 34,
+	FW_SYS_TRUNCATE = 35,
+	FW_SYS_FTRUNCATE = 36,
 };
 
 enum fw_action {
@@ -52,7 +115,7 @@ enum fw_path_kind {
 	FW_PATH_RESOLVED = 2,
 };
 
-/* Bits of fw_open_event.flags. */
+/* Bits of fw_file_event.flags. */
 enum fw_event_flags {
 	/* `path` holds only the first path_len bytes of a longer name. */
 	FW_FLAG_PATH_TRUNCATED = 1 << 0,
@@ -81,6 +144,15 @@ enum fw_event_flags {
 	/* The task is in another mount namespace than the collector's or has another root (chroot):
 	 * `path` is its own view. With FW_FLAG_HAS_FILE the record carries the host walk (host_len). */
 	FW_FLAG_OTHER_TREE = 1 << 10,
+	/* old_mode, old_uid and old_gid hold the file's before the operation (read at its entry from
+	 * the file the fd names: fchmod, fchown, ftruncate, fsetxattr, ...). */
+	FW_FLAG_HAS_OLD = 1 << 11,
+	/* The second name's last components were joined lexically (see FW_FLAG_PATH_LEXICAL). */
+	FW_FLAG_AUX_LEXICAL = 1 << 12,
+	/* The second name holds only its first (as passed) or last (resolved) aux_len bytes. */
+	FW_FLAG_AUX_TRUNCATED = 1 << 13,
+	/* The second name could not be read. */
+	FW_FLAG_AUX_UNREADABLE = 1 << 14,
 };
 
 /* Bits of the runtime `policy_armed` word (.bss, written by user space after load): which policy
@@ -154,7 +226,7 @@ struct fw_event_header {
 	__u64 ts_ns;  /* bpf_ktime_get_boot_ns(): boot-time clock, counts suspend */
 };
 
-struct fw_open_event {
+struct fw_file_event {
 	struct fw_event_header hdr;
 	__u32 pid;    /* tgid */
 	__u32 tid;
@@ -169,7 +241,7 @@ struct fw_open_event {
 	__u64 ino;
 	__u32 dev;        /* kernel dev_t: major << 20 | minor */
 	__u32 open_flags; /* O_* as passed */
-	__u32 mode;       /* create mode as passed */
+	__u32 mode;       /* create mode as passed (open, mkdir, mknod), or the new mode (chmod) */
 	__u32 f_mode;     /* FMODE_* of the opened file (FMODE_READ 1, FMODE_WRITE 2) */
 	__u8 hook;        /* enum fw_hook */
 	__u8 action;      /* enum fw_action */
@@ -184,14 +256,24 @@ struct fw_open_event {
 	 * chroot, and only when the record has the file (FW_FLAG_HAS_FILE): user space maps it onto the
 	 * host's mount table with `dev`. 0 = not walked. */
 	__u16 host_len;
-	__u16 pad0;       /* explicit padding: the fixed part stays a multiple of 8 */
-	__u32 pad1;
+	__u8 op;          /* enum fw_op */
+	__u8 aux_kind;    /* enum fw_aux_kind */
+	__u16 aux_len;    /* bytes of the second name, after the host walk */
+	__u16 aux_name_len; /* bytes of the second name as passed, after it (FW_AUX_RESOLVED only) */
+	__s32 dirfd2;     /* the second name's dirfd as passed (renameat, linkat, symlinkat) */
+	__u32 op_flags;   /* the operation's flags as passed: RENAME_*, AT_*, XATTR_* */
+	__u32 new_uid;    /* chown: the owner as passed (0xffffffff: unchanged) */
+	__u32 new_gid;
+	__u32 old_mode;   /* FW_FLAG_HAS_OLD: the file's i_mode, i_uid and i_gid before the operation */
+	__u32 old_uid;
+	__u32 old_gid;
+	__u32 pad0;       /* explicit padding: `length` and the fixed part stay 8-aligned */
+	__s64 length;     /* truncate: the length as passed; mknod: the device number as passed */
 	char comm[FW_COMM_LEN];
 	char path[];      /* path_len bytes, then name_len bytes of the name as passed, then host_len bytes of
-			   * the superblock-relative path, then padding to 8 */
+			   * the superblock-relative path, then aux_len bytes of the second name and aux_name_len
+			   * bytes of it as passed, then padding to 8 */
 };
-
-#define FW_OPEN_EVENT_FIXED_SIZE (sizeof(struct fw_open_event))
 #define FW_RECORD_ALIGN 8
 
 #endif /* FILEWARDEN_EVENT_H */

@@ -9,6 +9,7 @@ import { abiOf } from '../../contract/src/tables';
 import type { HookRequest } from '../../collector/src/probe/hook-select';
 import { mountOf, parseMounts, readText } from '../../collector/src/probe/kernel-facts';
 import { type FilterOptions, native, type PolicyOptions } from '../../collector/src/probe/native';
+import type { OperationName } from '../../contract/src/event';
 
 export interface CollectOptions {
   stdout?: boolean;
@@ -26,6 +27,8 @@ export interface CollectOptions {
   count?: number;
   duration?: number;
   ringbufBytes?: number;
+  /** @defaultValue every operation */
+  ops?: OperationName[];
 }
 
 export function parsePrefix(v: string): string {
@@ -109,7 +112,7 @@ export async function collect(o: CollectOptions, err: (line: string) => void): P
   });
   // The open(2) flag table of the kernel this runs on.
   const abi = abiOf(process.arch);
-  capture = new Capture({ hooks: o.hooks, filters: filtersFrom(o), policy: policyFrom(o), ringbufBytes: o.ringbufBytes }, (events) => {
+  capture = new Capture({ hooks: o.hooks, filters: filtersFrom(o), policy: policyFrom(o), ringbufBytes: o.ringbufBytes, ops: o.ops }, (events) => {
     let out = '';
     for (const e of events) {
       if (pipeClosed || (o.count !== undefined && printed >= o.count)) break;

@@ -9,7 +9,7 @@ import { MAX_LIFETIME_MS } from '../../contract/src/command';
 import { redactUrl } from '../../stack/src/redact';
 import { debugWanted, errorLines } from './error-report';
 import type { CollectOptions } from './collect';
-import { parsePositive, repeat } from './option-parsers';
+import { parseOps, parsePositive, repeat } from './option-parsers';
 import type { GapsCliOptions, IndexCliOptions, ShipOptions, UpOptions } from './pipeline';
 import { DEFAULT_QUEUE } from '../../contract/src/queue';
 import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
@@ -287,8 +287,8 @@ export function buildProgram(): Command {
 
   program
     .command('collect')
-    .description('capture file opens on this host and print them (root, or CAP_BPF+CAP_PERFMON)')
-    .option('--stdout', 'print one ECS-shaped JSON document per open (NDJSON); counters go to stderr at exit')
+    .description('capture file opens and other file operations on this host and queue or print them (root, or CAP_BPF+CAP_PERFMON)')
+    .option('--stdout', 'print one ECS-shaped JSON document per event (NDJSON); counters go to stderr at exit')
     .addOption(
       new Option('--hooks <hook>', 'kernel hook: auto picks the strongest that works here (lsm, fexit, kprobe, then tracepoint) and says why it skipped the others')
         .argParser((v) => {
@@ -300,6 +300,7 @@ export function buildProgram(): Command {
         })
         .default('auto'),
     )
+    .option('--ops <list>', 'operations to record, comma-separated: open, unlink, rmdir, rename, chmod, chown, setxattr, removexattr, link, symlink, mkdir, mknod, truncate (default: all; see docs/capture.md)', parseOps)
     .option('--include-path <prefix>', 'keep only opens under this byte prefix (repeatable; end with / for a directory)', repeat(parsePrefix), [])
     .option('--exclude-path <prefix>', 'drop opens under this byte prefix (repeatable; the longest matching prefix wins)', repeat(parsePrefix), [])
     .option('--include-comm <name>', 'keep only these process names (repeatable)', repeat(parseComm), [])

@@ -180,7 +180,7 @@ export function esOptions(stateDir: string, o: EsCliOptions): EsConnectionOption
 export async function runCollector(stateDir: string, o: CollectOptions & ShipOptions, log: Log): Promise<number> {
   const { CollectorAgent, filtersFrom, policyFrom } = collector();
   const agent = new CollectorAgent({
-    capture: { hooks: o.hooks, filters: filtersFrom(o), policy: policyFrom(o), ringbufBytes: o.ringbufBytes },
+    capture: { hooks: o.hooks, filters: filtersFrom(o), policy: policyFrom(o), ringbufBytes: o.ringbufBytes, ops: o.ops },
     redisUrl: resolveEndpoint(stateDir, 'redis', o.redisUrl),
     stateDir: path.join(stateDir, 'collector'),
     queue: o.queue,

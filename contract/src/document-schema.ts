@@ -2,12 +2,22 @@
 // the indexer adds). The indexer checks every arriving document against it before reading a field:
 // anyone who can write to Redis can write a batch. Every object is closed, which also keeps the
 // keys `event` and `filewarden` unique to the top level (wire.ts places the position by them).
-import type { ActionName, HookName, HostPathStatus, Resolution, SyscallName } from './event';
+import type { ActionName, HookName, HostPathStatus, OperationName, Resolution, SyscallName } from './event';
+import { OPERATIONS } from './event-document';
 
 // Typed as complete records, so a name added to the event types fails the build until it is here.
 // The indexer's schema of version-1 batches uses them too.
 export const HOOKS: Record<HookName, true> = { tracepoint: true, kprobe: true, fexit: true, lsm: true };
-export const SYSCALLS: Record<SyscallName, true> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
+export const SYSCALLS: Record<SyscallName, true> = {
+  unknown: true, openat: true, openat2: true, open: true, creat: true,
+  unlink: true, unlinkat: true, rmdir: true, rename: true, renameat: true, renameat2: true,
+  chmod: true, fchmod: true, fchmodat: true, fchmodat2: true, chown: true, lchown: true, fchown: true, fchownat: true,
+  setxattr: true, lsetxattr: true, fsetxattr: true, setxattrat: true, removexattr: true, lremovexattr: true, fremovexattr: true, removexattrat: true,
+  link: true, linkat: true, symlink: true, symlinkat: true, mkdir: true, mkdirat: true, mknod: true, mknodat: true, truncate: true, ftruncate: true,
+};
+/** The syscalls a version-1 batch (opens only) can name. */
+export const OPEN_SYSCALLS: Partial<Record<SyscallName, true>> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
+export const OPERATION_NAMES: Record<OperationName, true> = Object.fromEntries(Object.keys(OPERATIONS).map((k) => [k, true])) as Record<OperationName, true>;
 export const ACTIONS: Record<ActionName, true> = { allow: true, deny: true, kill: true };
 export const RESOLUTIONS: Record<Resolution, true> = { kernel: true, absolute: true, proc: true, unavailable: true };
 export const HOST_PATH_STATUSES: Record<HostPathStatus, true> = { verified: true, mount_table: true, not_mounted: true, unverified: true, truncated: true, no_file: true };
@@ -38,14 +48,14 @@ export const EVENT_DOCUMENT_SCHEMA = obj(
       {
         kind: { const: 'event' },
         category: { type: 'array', minItems: 1, maxItems: 1, items: { const: 'file' } },
-        type: { type: 'array', minItems: 1, maxItems: 3, uniqueItems: true, items: { type: 'string', enum: ['access', 'change', 'creation'] } },
-        action: { const: 'open' },
+        type: { type: 'array', minItems: 1, maxItems: 3, uniqueItems: true, items: { type: 'string', enum: ['access', 'change', 'creation', 'deletion'] } },
+        action: { type: 'string', enum: [...new Set(Object.values(OPERATIONS).map((o) => o.action))] },
         outcome: { type: 'string', enum: ['success', 'failure', 'unknown'] },
         id: str(200),
       },
       ['kind', 'category', 'type', 'action', 'outcome', 'id'],
     ),
-    file: obj({ path: pathStr, name: pathStr, directory: pathStr, extension: pathStr, inode: u64, device: str(32) }, ['path', 'name', 'directory']),
+    file: obj({ path: pathStr, name: pathStr, directory: pathStr, extension: pathStr, inode: u64, device: str(32), target_path: pathStr }, ['path', 'name', 'directory']),
     process: obj(
       {
         pid: u32,
@@ -67,6 +77,7 @@ export const EVENT_DOCUMENT_SCHEMA = obj(
       {
         hook: oneOf(HOOKS),
         syscall: oneOf(SYSCALLS),
+        operation: oneOf(OPERATION_NAMES),
         action: oneOf(ACTIONS),
         enforcement: obj({ by: { type: 'string', enum: ['policy', 'kill_target'] }, requested: { type: 'string', enum: ['deny', 'kill'] }, caveat: str(512) }, ['by', 'requested']),
         ret: { type: ['integer', 'null'] },
@@ -75,6 +86,38 @@ export const EVENT_DOCUMENT_SCHEMA = obj(
         access: obj({ read: bool, write: bool, create: bool, truncate: bool }, ['read', 'write', 'create', 'truncate']),
         f_mode: obj({ read: bool, write: bool }, ['read', 'write']),
         dirfd: i32,
+        dirfd2: i32,
+        change: obj(
+          {
+            flags: obj({ value: u32, names: { type: 'array', maxItems: 40, items: str(32) } }, ['value', 'names']),
+            special: { type: 'array', maxItems: 4, uniqueItems: true, items: { type: 'string', enum: ['setuid', 'setgid', 'sticky', 'world-writable'] } },
+            old_mode: { type: 'string', pattern: '^0[0-7]{1,11}$' },
+            uid: str(16),
+            gid: str(16),
+            old_uid: str(16),
+            old_gid: str(16),
+            length: { type: 'string', pattern: '^-?(0|[1-9][0-9]{0,18})$' },
+            node_type: { type: 'string', enum: ['file', 'dir', 'char-device', 'block-device', 'fifo', 'socket', 'symlink'] },
+            device: str(32),
+            xattr: pathStr,
+            xattr_raw_b64: pathB64,
+          },
+          [],
+        ),
+        original_path: pathStr,
+        second_path: obj(
+          {
+            encoding: { type: 'string', enum: ['utf8', 'escaped'] },
+            raw_b64: pathB64,
+            as_passed: pathStr,
+            as_passed_raw_b64: pathB64,
+            resolution: { type: 'string', enum: [...Object.keys(RESOLUTIONS), 'as_stored'] },
+            lexical: { const: true },
+            truncated: bool,
+            unreadable: bool,
+          },
+          ['encoding', 'raw_b64', 'resolution', 'truncated', 'unreadable'],
+        ),
         path: obj(
           {
             encoding: { type: 'string', enum: ['utf8', 'escaped'] },
@@ -102,7 +145,7 @@ export const EVENT_DOCUMENT_SCHEMA = obj(
         seq_stream: id,
         boot_id: id,
       },
-      ['hook', 'syscall', 'action', 'ret', 'open_flags', 'access', 'path', 'cgroup_id', 'mntns_id', 'cpu', 'boot_ns', 'process_info', 'seq_stream', 'boot_id'],
+      ['hook', 'syscall', 'action', 'ret', 'path', 'cgroup_id', 'mntns_id', 'cpu', 'boot_ns', 'process_info', 'seq_stream', 'boot_id'],
     ),
     host: obj({ name: str(255), id: str(128), boot: obj({ id }, ['id']) }, ['name', 'boot']),
     container: obj({ id: str(256) }, ['id']),

@@ -3,15 +3,65 @@
 // indexer stores these bytes as they come; only the position and its verdict on the source are
 // added, outside the signed digest (see wire.ts).
 import type { BatchHost } from './batch-host';
-import type { CapturedEvent, HostPathStatus, ProcessInfo, Resolution } from './event';
+import type { CapturedEvent, HostPathStatus, OperationName, ProcessInfo, Resolution } from './event';
 import { type PathText, pathText } from './path-text';
-import { accessOf, errnoName, type KernelAbi, openFlagNames } from './tables';
+import { accessOf, deviceOfMknod, errnoName, fileTypeOf, type KernelAbi, modeSpecialBits, openFlagNames, opFlagNames } from './tables';
+
+/** ECS event.action and event.type of each operation (an open's type comes from its flags). */
+export const OPERATIONS: Readonly<Record<OperationName, { action: string; type: readonly string[] }>> = {
+  open: { action: 'open', type: ['access'] },
+  unlink: { action: 'deletion', type: ['deletion'] },
+  rmdir: { action: 'deletion', type: ['deletion'] },
+  rename: { action: 'rename', type: ['change'] },
+  chmod: { action: 'attributes-modified', type: ['change'] },
+  chown: { action: 'attributes-modified', type: ['change'] },
+  setxattr: { action: 'attributes-modified', type: ['change'] },
+  removexattr: { action: 'attributes-modified', type: ['change'] },
+  link: { action: 'creation', type: ['creation'] },
+  symlink: { action: 'creation', type: ['creation'] },
+  mkdir: { action: 'creation', type: ['creation'] },
+  mknod: { action: 'creation', type: ['creation'] },
+  truncate: { action: 'truncation', type: ['change'] },
+};
+
+/** What an operation other than open changed, as passed to it (and the file's before, when known). */
+export interface OperationChange {
+  flags?: { value: number; names: string[] };
+  /** chmod: the special bits the new mode has. */
+  special?: string[];
+  /** chmod, chown through an fd: the file's mode before. */
+  old_mode?: string;
+  uid?: string;
+  gid?: string;
+  old_uid?: string;
+  old_gid?: string;
+  /** truncate: the length as passed (decimal text: 64 bits). */
+  length?: string;
+  /** mknod: the node's type and, for a device, its number. */
+  node_type?: string;
+  device?: string;
+  /** setxattr, removexattr: the attribute's name, and its raw bytes when they are no UTF-8. */
+  xattr?: string;
+  xattr_raw_b64?: string;
+}
+
+/** The second name's provenance (rename's old path, link's existing file, symlink's target). */
+export interface SecondPathFacts {
+  encoding: 'utf8' | 'escaped';
+  raw_b64: string;
+  as_passed?: string;
+  as_passed_raw_b64?: string;
+  resolution: Resolution | 'as_stored';
+  lexical?: true;
+  truncated: boolean;
+  unreadable: boolean;
+}
 
 
 export interface EcsOpenDocument {
   '@timestamp': string;
-  event: { kind: 'event'; category: ['file']; type: string[]; action: 'open'; outcome: 'success' | 'failure' | 'unknown'; sequence?: number; id?: string };
-  file: { path: string; name: string; directory: string; extension?: string; inode?: string; device?: string };
+  event: { kind: 'event'; category: ['file']; type: string[]; action: string; outcome: 'success' | 'failure' | 'unknown'; sequence?: number; id?: string };
+  file: { path: string; name: string; directory: string; extension?: string; inode?: string; device?: string; target_path?: string };
   process: { pid: number; name: string; executable?: string; args?: string[]; args_count?: number; thread: { id: number }; parent: { pid: number } };
   user: { id: string; name?: string; effective: { id: string; name?: string } };
   group: { id: string; name?: string };
@@ -19,15 +69,28 @@ export interface EcsOpenDocument {
   filewarden: {
     hook: string;
     syscall: string;
+    /** Absent only in the documents of version-1 batches, which are all opens (their digests are
+     * over documents without it). */
+    operation?: OperationName;
     action: string;
     /** Present when the hook acted: why, and what the kernel could and could not do. */
     enforcement?: { by: 'policy' | 'kill_target'; requested: 'deny' | 'kill'; caveat?: string };
     ret: number | null;
-    open_flags: { value: number; names: string[] };
+    /** Opens only. */
+    open_flags?: { value: number; names: string[] };
     mode?: string;
-    access: { read: boolean; write: boolean; create: boolean; truncate: boolean };
+    /** Opens only. */
+    access?: { read: boolean; write: boolean; create: boolean; truncate: boolean };
     f_mode?: { read: boolean; write: boolean };
     dirfd?: number;
+    /** rename, link: the second name's dirfd as passed (tracepoint). */
+    dirfd2?: number;
+    /** Operations other than open: what they changed. */
+    change?: OperationChange;
+    /** rename: the path the file had before. */
+    original_path?: string;
+    /** rename, link, symlink: how the second name (original_path, file.target_path) was obtained. */
+    second_path?: SecondPathFacts;
     path: {
       encoding: 'utf8' | 'escaped';
       raw_b64?: string;
@@ -117,17 +180,18 @@ export function toEcs(e: CapturedEvent, abi: KernelAbi, naming: Naming = NAMING)
   const { dir, base } = splitName(e.resolvedPath);
   const name = pathText(base).text;
   const dot = name.lastIndexOf('.');
+  const isOpen = e.op === 'open';
   const acc = accessOf(e.openFlags);
-  const type = ['access'];
-  if (acc.write || acc.truncate) type.push('change');
-  if (acc.create) type.push('creation');
+  const type = isOpen ? ['access'] : [...OPERATIONS[e.op].type];
+  if (isOpen && (acc.write || acc.truncate)) type.push('change');
+  if (isOpen && acc.create) type.push('creation');
   const outcome = e.retUnknown ? 'unknown' : e.ret < 0 ? 'failure' : 'success';
   // The name as passed: carried next to a kernel-resolved path (tracepoint), or the record's own path.
   const asPassedRaw = e.asPassed ?? (e.pathResolved ? undefined : e.path);
   const asPassed = asPassedRaw ? pathText(asPassedRaw) : undefined;
   const doc: EcsOpenDocument = {
     '@timestamp': isoNanos(e.wallNs),
-    event: { kind: 'event', category: ['file'], type, action: 'open', outcome },
+    event: { kind: 'event', category: ['file'], type, action: OPERATIONS[e.op].action, outcome },
     file: { path: full.text, name, directory: pathText(dir).text },
     process: { pid: e.pid, name: e.comm, thread: { id: e.tid }, parent: { pid: e.ppid } },
     user: { id: String(e.uid), effective: { id: String(e.euid) } },
@@ -135,10 +199,9 @@ export function toEcs(e: CapturedEvent, abi: KernelAbi, naming: Naming = NAMING)
     filewarden: {
       hook: e.hook,
       syscall: e.syscall,
+      operation: e.op,
       action: e.action,
       ret: e.retUnknown ? null : e.ret,
-      open_flags: { value: e.openFlags, names: naming.openFlags(e.openFlags, abi) },
-      access: acc,
       path: {
         encoding: full.encoding,
         resolution: e.resolution,
@@ -152,6 +215,10 @@ export function toEcs(e: CapturedEvent, abi: KernelAbi, naming: Naming = NAMING)
       boot_ns: e.tsNs.toString(),
     },
   };
+  if (isOpen) {
+    doc.filewarden.open_flags = { value: e.openFlags, names: naming.openFlags(e.openFlags, abi) };
+    doc.filewarden.access = acc;
+  }
   if (dot > 0) doc.file.extension = name.slice(dot + 1);
   if (e.hasFile) {
     doc.file.inode = e.ino.toString();
@@ -160,7 +227,8 @@ export function toEcs(e: CapturedEvent, abi: KernelAbi, naming: Naming = NAMING)
   }
   if (e.action !== 'allow') doc.filewarden.enforcement = enforcementOf(e);
   if (e.ret < 0 && !e.retUnknown) doc.error = { code: naming.errno(-e.ret) };
-  if (acc.create) doc.filewarden.mode = `0${e.mode.toString(8)}`;
+  if ((isOpen && acc.create) || e.op === 'mkdir' || e.op === 'mknod' || e.op === 'chmod') doc.filewarden.mode = `0${e.mode.toString(8)}`;
+  if (!isOpen) addOperationFields(doc, e, naming);
   if (full.rawBase64) doc.filewarden.path.raw_b64 = full.rawBase64;
   if (e.pathOrigLen !== undefined && e.pathTruncated) doc.filewarden.path.original_length = e.pathOrigLen;
   if (e.pathLexical) doc.filewarden.path.lexical = true;
@@ -180,6 +248,58 @@ export function toEcs(e: CapturedEvent, abi: KernelAbi, naming: Naming = NAMING)
     }
   }
   return doc;
+}
+
+const octal = (mode: number): string => `0${mode.toString(8)}`;
+const UNCHANGED = 0xffff_ffff;
+
+/** The fields of an operation other than open: what it changed, and its second name. */
+function addOperationFields(doc: EcsOpenDocument, e: CapturedEvent, naming: Naming): void {
+  const change: OperationChange = {};
+  const names = opFlagNames(e.syscall, e.opFlags);
+  if (names) change.flags = { value: e.opFlags >>> 0, names };
+  if (e.op === 'chmod') change.special = modeSpecialBits(e.mode);
+  if (e.op === 'chown') {
+    if (e.newUid !== UNCHANGED) change.uid = String(e.newUid);
+    if (e.newGid !== UNCHANGED) change.gid = String(e.newGid);
+  }
+  if (e.old && (e.op === 'chmod' || e.op === 'chown')) {
+    change.old_mode = octal(e.old.mode);
+    change.old_uid = String(e.old.uid);
+    change.old_gid = String(e.old.gid);
+  }
+  if (e.op === 'truncate') change.length = e.length.toString();
+  if (e.op === 'mknod') {
+    const t = fileTypeOf(e.mode);
+    if (t) change.node_type = t;
+    if (t === 'char-device' || t === 'block-device') change.device = deviceOfMknod(Number(e.length & 0xffff_ffffn));
+  }
+  const second = e.second;
+  if (second && (e.op === 'setxattr' || e.op === 'removexattr')) {
+    const x = naming.text(second.bytes);
+    change.xattr = x.text;
+    if (x.rawBase64) change.xattr_raw_b64 = x.rawBase64;
+  } else if (second) {
+    const t = naming.text(second.bytes);
+    if (e.op === 'rename') doc.filewarden.original_path = t.text;
+    else doc.file.target_path = t.text;
+    const facts: SecondPathFacts = {
+      encoding: t.encoding,
+      raw_b64: second.bytes.toString('base64'),
+      resolution: second.kind === 'text' ? 'as_stored' : second.kind === 'path' ? 'kernel' : second.bytes[0] === 0x2f ? 'absolute' : 'unavailable',
+      truncated: second.truncated,
+      unreadable: second.unreadable,
+    };
+    if (second.lexical) facts.lexical = true;
+    if (second.asPassed) {
+      const a = naming.text(second.asPassed);
+      facts.as_passed = a.text;
+      if (a.rawBase64) facts.as_passed_raw_b64 = a.rawBase64;
+    }
+    doc.filewarden.second_path = facts;
+    if (e.hook === 'tracepoint' && second.kind !== 'text') doc.filewarden.dirfd2 = e.dirfd2;
+  }
+  if (Object.keys(change).length > 0) doc.filewarden.change = change;
 }
 
 /** The stored document: the event's own fields completed with its host, account and process facts. */

@@ -2,7 +2,17 @@
 // function that builds an event document (event-document.ts). Names here are the contract's own.
 
 export type HookName = 'tracepoint' | 'kprobe' | 'fexit' | 'lsm';
-export type SyscallName = 'unknown' | 'openat' | 'openat2' | 'open' | 'creat';
+export type SyscallName =
+  | 'unknown' | 'openat' | 'openat2' | 'open' | 'creat'
+  | 'unlink' | 'unlinkat' | 'rmdir' | 'rename' | 'renameat' | 'renameat2'
+  | 'chmod' | 'fchmod' | 'fchmodat' | 'fchmodat2' | 'chown' | 'lchown' | 'fchown' | 'fchownat'
+  | 'setxattr' | 'lsetxattr' | 'fsetxattr' | 'setxattrat' | 'removexattr' | 'lremovexattr' | 'fremovexattr' | 'removexattrat'
+  | 'link' | 'linkat' | 'symlink' | 'symlinkat' | 'mkdir' | 'mkdirat' | 'mknod' | 'mknodat' | 'truncate' | 'ftruncate';
+
+/** The file operation an event records (`--ops` selects them; rules match them with `on:`). */
+export type OperationName =
+  | 'open' | 'unlink' | 'rmdir' | 'rename' | 'chmod' | 'chown' | 'setxattr' | 'removexattr'
+  | 'link' | 'symlink' | 'mkdir' | 'mknod' | 'truncate';
 export type ActionName = 'allow' | 'deny' | 'kill';
 
 export type Resolution =
@@ -40,6 +50,25 @@ export interface ProcessInfo {
   startTicks?: number;
 }
 
+/**
+ * An operation's second name: a rename's old path, a link's existing file (both resolved like the
+ * first), a symlink's target or an extended attribute's name (bytes as passed, never a path).
+ */
+export interface SecondName {
+  /** `path`: resolved in the kernel; `path_as_passed`: a path the kernel could not resolve, as
+   * passed (relative to dirfd2); `text`: bytes that are no path to resolve. */
+  kind: 'path' | 'path_as_passed' | 'text';
+  bytes: Buffer;
+  /** A resolved path's name as the caller passed it, when it differs. */
+  asPassed?: Buffer;
+  /** Its last components were joined lexically onto a directory the kernel walked. */
+  lexical: boolean;
+  /** Only part of it fits: the first bytes as passed, the last bytes of a resolved path. */
+  truncated: boolean;
+  unreadable: boolean;
+}
+
+/** One file event: an open, or another operation (`op`) with its own fields. */
 export interface OpenEvent {
   tsNs: bigint;
   cpu: number;
@@ -62,6 +91,20 @@ export interface OpenEvent {
   hook: HookName;
   action: ActionName;
   syscall: SyscallName;
+  op: OperationName;
+  /** rename, link, symlink, xattr: the second name. */
+  second?: SecondName;
+  /** The second name's dirfd as passed (renameat, linkat: the old name's). */
+  dirfd2: number;
+  /** The operation's flags as passed (RENAME_*, AT_*, XATTR_*). */
+  opFlags: number;
+  /** chown: the owner as passed (0xffffffff: unchanged). */
+  newUid: number;
+  newGid: number;
+  /** The file's mode and owner before the operation, when an fd named the file (fchmod, fchown, ...). */
+  old?: { mode: number; uid: number; gid: number };
+  /** truncate: the length as passed; mknod: the device number as passed. */
+  length: bigint;
   pathResolved: boolean;
   /** The path's raw bytes (copied out of the batch): resolved in the kernel when `pathResolved`,
    * else the name as passed. */
@@ -97,6 +140,9 @@ export interface OpenEvent {
   killTarget: boolean;
   comm: string;
 }
+
+/** The operation fields of an open (which has none of its own): for code that builds an open by hand. */
+export const OPEN_OPERATION_FIELDS = { op: 'open', dirfd2: 0, opFlags: 0, newUid: 0, newGid: 0, length: 0n } as const satisfies Partial<OpenEvent>;
 
 /** A decoded event with the user-space additions the capture stage makes. */
 export interface CapturedEvent extends OpenEvent {

@@ -86,3 +86,65 @@ export const ERRNO: ReadonlyMap<number, string> = new Map(ERRNO_NAMES.flatMap((n
 export function errnoName(errno: number): string {
   return ERRNO.get(errno) ?? `E${errno}`;
 }
+
+// The flags of operations other than open: the same values on every ABI listed.
+const RENAME_FLAGS: readonly (readonly [string, number])[] = [['RENAME_NOREPLACE', 1], ['RENAME_EXCHANGE', 2], ['RENAME_WHITEOUT', 4]];
+const AT_FLAGS: readonly (readonly [string, number])[] = [
+  ['AT_SYMLINK_NOFOLLOW', 0x100], ['AT_REMOVEDIR', 0x200], ['AT_SYMLINK_FOLLOW', 0x400], ['AT_NO_AUTOMOUNT', 0x800], ['AT_EMPTY_PATH', 0x1000],
+];
+const XATTR_FLAGS: readonly (readonly [string, number])[] = [['XATTR_CREATE', 1], ['XATTR_REPLACE', 2]];
+
+/** Which table names an operation syscall's flags; undefined for a syscall that takes none. */
+function opFlagTable(syscall: string): readonly (readonly [string, number])[] | undefined {
+  if (syscall === 'renameat2') return RENAME_FLAGS;
+  if (syscall === 'unlinkat' || syscall === 'fchmodat2' || syscall === 'fchownat' || syscall === 'linkat') return AT_FLAGS;
+  if (syscall.endsWith('setxattr') || syscall === 'setxattrat') return XATTR_FLAGS;
+  return undefined;
+}
+
+/** ["RENAME_NOREPLACE"] for renameat2's 1; unknown bits appear as hex; undefined when the syscall takes no flags. */
+export function opFlagNames(syscall: string, flags: number): string[] | undefined {
+  const table = opFlagTable(syscall);
+  if (!table) return undefined;
+  const names: string[] = [];
+  let rest = flags >>> 0;
+  for (const [n, v] of table) {
+    if (rest & v) {
+      names.push(n);
+      rest &= ~v;
+    }
+  }
+  if (rest) names.push(`0x${(rest >>> 0).toString(16)}`);
+  return names;
+}
+
+/** The mode bits an auditor looks for in a chmod, by name. */
+export function modeSpecialBits(mode: number): string[] {
+  const out: string[] = [];
+  if (mode & 0o4000) out.push('setuid');
+  if (mode & 0o2000) out.push('setgid');
+  if (mode & 0o1000) out.push('sticky');
+  if (mode & 0o002) out.push('world-writable');
+  return out;
+}
+
+/** The file type in a mode's S_IFMT bits (mknod), or undefined when none is set (a regular file). */
+export function fileTypeOf(mode: number): string | undefined {
+  switch (mode & 0o170000) {
+    case 0o100000: return 'file';
+    case 0o040000: return 'dir';
+    case 0o020000: return 'char-device';
+    case 0o060000: return 'block-device';
+    case 0o010000: return 'fifo';
+    case 0o140000: return 'socket';
+    case 0o120000: return 'symlink';
+    default: return undefined;
+  }
+}
+
+/** "major:minor" of a device number as mknod(2) takes it (the kernel's new_encode_dev). */
+export function deviceOfMknod(dev: number): string {
+  const major = (dev & 0xfff00) >>> 8;
+  const minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+  return `${major}:${minor}`;
+}

@@ -5,7 +5,7 @@
 import { TextDecoder } from 'node:util';
 import zlib from 'node:zlib';
 import type { BatchHost } from './batch-host';
-import type { ActionName, CapturedEvent, HookName, HostPathStatus, ProcessInfo, Resolution, SyscallName } from './event';
+import { type ActionName, type CapturedEvent, type HookName, type HostPathStatus, OPEN_OPERATION_FIELDS, type ProcessInfo, type Resolution, type SyscallName } from './event';
 import { canonicalize } from './canonical-json';
 import { buildDocument, type Naming } from './event-document';
 import { pathText } from './path-text';
@@ -128,6 +128,7 @@ export function fromWire(w: WireEvent): CapturedEvent {
   const path = asPassed && rp ? rp : p;
   const truncated = (w.f & FLAG.truncated) !== 0;
   const e: CapturedEvent = {
+    ...OPEN_OPERATION_FIELDS,
     tsNs: BigInt(w.t),
     wallNs: BigInt(w.w),
     cpu: w.cpu,
@@ -242,17 +243,18 @@ export function v1Naming(errnoTable: Readonly<Record<string, number>>): Naming {
 export function v1DocumentLines(b: WireBatch, stream: string, abi: KernelAbi, naming: Naming): string[] {
   return b.events.map((w) => {
     const e = fromWire(w);
-    return canonicalize(
-      buildDocument(e, {
-        host: b.host,
-        stream,
-        abi,
-        proc: b.procs[String(e.pid)],
-        userName: b.users[String(e.uid)],
-        effectiveUserName: b.users[String(e.euid)],
-        groupName: b.groups[String(e.gid)],
-        naming,
-      }),
-    );
+    const doc = buildDocument(e, {
+      host: b.host,
+      stream,
+      abi,
+      proc: b.procs[String(e.pid)],
+      userName: b.users[String(e.uid)],
+      effectiveUserName: b.users[String(e.euid)],
+      groupName: b.groups[String(e.gid)],
+      naming,
+    });
+    // Version 1 knew only opens and named no operation: its collectors signed documents without one.
+    delete doc.filewarden.operation;
+    return canonicalize(doc);
   });
 }

@@ -13,14 +13,15 @@
 
 namespace {
 
-#define FW_FIELD(obj, name) obj.Set(#name, Napi::Number::New(env, offsetof(struct fw_open_event, name)))
+static_assert(sizeof(struct fw_file_event) % FW_RECORD_ALIGN == 0, "the fixed part keeps records 8-aligned");
+#define FW_FIELD(obj, name) obj.Set(#name, Napi::Number::New(env, offsetof(struct fw_file_event, name)))
 
 Napi::Value Layout(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("headerSize", Napi::Number::New(env, sizeof(struct fw_event_header)));
-	o.Set("openEventSize", Napi::Number::New(env, sizeof(struct fw_open_event)));
+	o.Set("recordFixedSize", Napi::Number::New(env, sizeof(struct fw_file_event)));
 	o.Set("recordAlign", Napi::Number::New(env, FW_RECORD_ALIGN));
 	o.Set("pathMax", Napi::Number::New(env, FW_PATH_MAX));
 	o.Set("commLen", Napi::Number::New(env, FW_COMM_LEN));
@@ -60,9 +61,21 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	FW_FIELD(f, path_len);
 	FW_FIELD(f, path_orig_len);
 	FW_FIELD(f, host_len);
+	FW_FIELD(f, op);
+	FW_FIELD(f, aux_kind);
+	FW_FIELD(f, aux_len);
+	FW_FIELD(f, aux_name_len);
+	FW_FIELD(f, dirfd2);
+	FW_FIELD(f, op_flags);
+	FW_FIELD(f, new_uid);
+	FW_FIELD(f, new_gid);
+	FW_FIELD(f, old_mode);
+	FW_FIELD(f, old_uid);
+	FW_FIELD(f, old_gid);
+	FW_FIELD(f, length);
 	FW_FIELD(f, comm);
 	FW_FIELD(f, path);
-	o.Set("open", f);
+	o.Set("record", f);
 
 	Napi::Object e = Napi::Object::New(env);
 	auto set = [&](const char *group, std::initializer_list<std::pair<const char *, int>> kv) {
@@ -73,13 +86,31 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	};
 	set("eventType", {{"open", FW_EVENT_OPEN}});
 	set("hook", {{"tracepoint", FW_HOOK_TRACEPOINT}, {"kprobe", FW_HOOK_KPROBE}, {"fexit", FW_HOOK_FEXIT}, {"lsm", FW_HOOK_LSM}});
-	set("syscall", {{"unknown", FW_SYS_UNKNOWN}, {"openat", FW_SYS_OPENAT}, {"openat2", FW_SYS_OPENAT2}, {"open", FW_SYS_OPEN}, {"creat", FW_SYS_CREAT}});
+	set("syscall", {{"unknown", FW_SYS_UNKNOWN}, {"openat", FW_SYS_OPENAT}, {"openat2", FW_SYS_OPENAT2}, {"open", FW_SYS_OPEN},
+			{"creat", FW_SYS_CREAT}, {"unlink", FW_SYS_UNLINK}, {"unlinkat", FW_SYS_UNLINKAT}, {"rmdir", FW_SYS_RMDIR},
+			{"rename", FW_SYS_RENAME}, {"renameat", FW_SYS_RENAMEAT}, {"renameat2", FW_SYS_RENAMEAT2},
+			{"chmod", FW_SYS_CHMOD}, {"fchmod", FW_SYS_FCHMOD}, {"fchmodat", FW_SYS_FCHMODAT},
+			{"fchmodat2", FW_SYS_FCHMODAT2}, {"chown", FW_SYS_CHOWN}, {"lchown", FW_SYS_LCHOWN},
+			{"fchown", FW_SYS_FCHOWN}, {"fchownat", FW_SYS_FCHOWNAT}, {"setxattr", FW_SYS_SETXATTR},
+			{"lsetxattr", FW_SYS_LSETXATTR}, {"fsetxattr", FW_SYS_FSETXATTR}, {"setxattrat", FW_SYS_SETXATTRAT},
+			{"removexattr", FW_SYS_REMOVEXATTR}, {"lremovexattr", FW_SYS_LREMOVEXATTR},
+			{"fremovexattr", FW_SYS_FREMOVEXATTR}, {"removexattrat", FW_SYS_REMOVEXATTRAT}, {"link", FW_SYS_LINK},
+			{"linkat", FW_SYS_LINKAT}, {"symlink", FW_SYS_SYMLINK}, {"symlinkat", FW_SYS_SYMLINKAT},
+			{"mkdir", FW_SYS_MKDIR}, {"mkdirat", FW_SYS_MKDIRAT}, {"mknod", FW_SYS_MKNOD}, {"mknodat", FW_SYS_MKNODAT},
+			{"truncate", FW_SYS_TRUNCATE}, {"ftruncate", FW_SYS_FTRUNCATE}});
+	set("op", {{"open", FW_OP_OPEN}, {"unlink", FW_OP_UNLINK}, {"rmdir", FW_OP_RMDIR}, {"rename", FW_OP_RENAME},
+		   {"chmod", FW_OP_CHMOD}, {"chown", FW_OP_CHOWN}, {"setxattr", FW_OP_SETXATTR}, {"removexattr", FW_OP_REMOVEXATTR},
+		   {"link", FW_OP_LINK}, {"symlink", FW_OP_SYMLINK}, {"mkdir", FW_OP_MKDIR}, {"mknod", FW_OP_MKNOD},
+		   {"truncate", FW_OP_TRUNCATE}});
+	set("auxKind", {{"none", FW_AUX_NONE}, {"resolved", FW_AUX_RESOLVED}, {"asPassed", FW_AUX_AS_PASSED},
+			{"pathAsPassed", FW_AUX_PATH_AS_PASSED}});
 	set("action", {{"allow", FW_ACTION_ALLOW}, {"deny", FW_ACTION_DENY}, {"kill", FW_ACTION_KILL}});
 	set("pathKind", {{"asPassed", FW_PATH_AS_PASSED}, {"resolved", FW_PATH_RESOLVED}});
 	set("flag", {{"pathTruncated", FW_FLAG_PATH_TRUNCATED}, {"pathUnreadable", FW_FLAG_PATH_UNREADABLE}, {"hasFile", FW_FLAG_HAS_FILE},
 		     {"pathTail", FW_FLAG_PATH_TAIL}, {"retUnknown", FW_FLAG_RET_UNKNOWN}, {"pathUnjudged", FW_FLAG_PATH_UNJUDGED},
 		     {"denyAsKill", FW_FLAG_DENY_AS_KILL}, {"killTarget", FW_FLAG_KILL_TARGET}, {"pathLexical", FW_FLAG_PATH_LEXICAL},
-		     {"hostTail", FW_FLAG_HOST_TAIL}, {"otherTree", FW_FLAG_OTHER_TREE}});
+		     {"hostTail", FW_FLAG_HOST_TAIL}, {"otherTree", FW_FLAG_OTHER_TREE}, {"hasOld", FW_FLAG_HAS_OLD},
+		     {"auxLexical", FW_FLAG_AUX_LEXICAL}, {"auxTruncated", FW_FLAG_AUX_TRUNCATED}, {"auxUnreadable", FW_FLAG_AUX_UNREADABLE}});
 	set("counter", {{"seen", FW_CNT_SEEN}, {"filtered", FW_CNT_FILTERED}, {"emitted", FW_CNT_EMITTED}, {"dropped", FW_CNT_DROPPED},
 			{"argsLost", FW_CNT_ARGS_LOST}, {"count", FW_CNT__MAX}});
 	o.Set("enums", e);

@@ -208,6 +208,10 @@ ProbeOptions ParseProbeOptions(const Napi::Object &o)
 	}
 	opts.ringbuf_bytes = OptU32(o, "ringbufBytes", opts.ringbuf_bytes);
 	opts.self_tgid = OptU32(o, "selfPid", 0);
+	// Bits of enum fw_op (layout().enums.op); every operation by default.
+	opts.ops = OptU32(o, "opMask", opts.ops);
+	if (opts.ops == 0 || (opts.ops >> FW_OP__COUNT) != 0)
+		throw Bad(env, "opMask must select at least one operation, and only known ones");
 	Napi::Value f = o.Get("filters");
 	if (!f.IsUndefined()) {
 		if (!f.IsObject())

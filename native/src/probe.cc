@@ -101,21 +101,71 @@ std::string WhyFailed(Hook hook, int err, bool attaching)
 struct Want {
 	std::string prog;
 	std::vector<std::string> tracepoints; // all must exist, else the program is not loaded
+	std::vector<std::string> attach_to;   // syscall tracepoints to attach to; empty: the program's own section
 };
 
-std::vector<Want> ProgramsOf(Hook hook)
+// The syscalls of each operation other than open, and the families (bits of enum fw_op) each one
+// can record: unlinkat is an unlink or an rmdir.
+struct OpSyscall {
+	const char *name;
+	uint32_t families;
+};
+
+constexpr uint32_t Op(int op) { return 1u << op; }
+
+const OpSyscall kOpSyscalls[] = {
+	{"unlink", Op(FW_OP_UNLINK)},       {"unlinkat", Op(FW_OP_UNLINK) | Op(FW_OP_RMDIR)},
+	{"rmdir", Op(FW_OP_RMDIR)},         {"rename", Op(FW_OP_RENAME)},
+	{"renameat", Op(FW_OP_RENAME)},     {"renameat2", Op(FW_OP_RENAME)},
+	{"chmod", Op(FW_OP_CHMOD)},         {"fchmod", Op(FW_OP_CHMOD)},
+	{"fchmodat", Op(FW_OP_CHMOD)},      {"fchmodat2", Op(FW_OP_CHMOD)},
+	{"chown", Op(FW_OP_CHOWN)},         {"lchown", Op(FW_OP_CHOWN)},
+	{"fchown", Op(FW_OP_CHOWN)},        {"fchownat", Op(FW_OP_CHOWN)},
+	{"setxattr", Op(FW_OP_SETXATTR)},   {"lsetxattr", Op(FW_OP_SETXATTR)},
+	{"fsetxattr", Op(FW_OP_SETXATTR)},  {"setxattrat", Op(FW_OP_SETXATTR)},
+	{"removexattr", Op(FW_OP_REMOVEXATTR)}, {"lremovexattr", Op(FW_OP_REMOVEXATTR)},
+	{"fremovexattr", Op(FW_OP_REMOVEXATTR)}, {"removexattrat", Op(FW_OP_REMOVEXATTR)},
+	{"link", Op(FW_OP_LINK)},           {"linkat", Op(FW_OP_LINK)},
+	{"symlink", Op(FW_OP_SYMLINK)},     {"symlinkat", Op(FW_OP_SYMLINK)},
+	{"mkdir", Op(FW_OP_MKDIR)},         {"mkdirat", Op(FW_OP_MKDIR)},
+	{"mknod", Op(FW_OP_MKNOD)},         {"mknodat", Op(FW_OP_MKNOD)},
+	{"truncate", Op(FW_OP_TRUNCATE)},   {"ftruncate", Op(FW_OP_TRUNCATE)},
+};
+
+// The syscall programs: opens (when selected), then the other operations' entries, each of which
+// the kernel has, after the one exit program they share (attached to each of their sys_exit).
+std::vector<Want> SyscallPrograms(uint32_t ops)
 {
-	switch (hook) {
-	case Hook::Tracepoint: {
-		std::vector<Want> w;
+	std::vector<Want> w;
+	if (ops & Op(FW_OP_OPEN)) {
 		// open(2) and creat(2) exist only on some architectures (not arm64): load what the kernel has.
 		for (const char *sc : {"openat", "openat2", "open", "creat"}) {
 			std::vector<std::string> tps = {std::string("sys_enter_") + sc, std::string("sys_exit_") + sc};
-			w.push_back({std::string("tp_exit_") + sc, tps});
-			w.push_back({std::string("tp_enter_") + sc, tps});
+			w.push_back({std::string("tp_exit_") + sc, tps, {}});
+			w.push_back({std::string("tp_enter_") + sc, tps, {}});
 		}
-		return w;
 	}
+	Want exit{"tp_exit_op", {}, {}};
+	std::vector<Want> entries;
+	for (const OpSyscall &sc : kOpSyscalls) {
+		std::string enter = std::string("sys_enter_") + sc.name, leave = std::string("sys_exit_") + sc.name;
+		if (!(ops & sc.families) || !TracepointExists(enter) || !TracepointExists(leave))
+			continue;
+		exit.attach_to.push_back(leave);
+		entries.push_back({std::string("tp_enter_") + sc.name, {enter, leave}, {}});
+	}
+	if (!entries.empty()) {
+		w.push_back(exit);
+		w.insert(w.end(), entries.begin(), entries.end());
+	}
+	return w;
+}
+
+std::vector<Want> ProgramsOf(Hook hook, uint32_t ops)
+{
+	switch (hook) {
+	case Hook::Tracepoint:
+		return SyscallPrograms(ops);
 	case Hook::Kprobe:
 		return {{"krp_vfs_open", {}}, {"kp_vfs_open", {}}};
 	case Hook::Fexit:
@@ -128,12 +178,12 @@ std::vector<Want> ProgramsOf(Hook hook)
 
 // Turns autoload off for every program of `obj`, then on for the hook's programs whose tracepoints
 // (if any) all exist here; returns those.
-std::vector<bpf_program *> ChoosePrograms(bpf_object *obj, Hook hook)
+std::vector<Chosen> ChoosePrograms(bpf_object *obj, Hook hook, uint32_t ops)
 {
-	std::vector<bpf_program *> chosen;
+	std::vector<Chosen> chosen;
 	bpf_program *prog;
 	bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
-	for (const auto &w : ProgramsOf(hook)) {
+	for (const auto &w : ProgramsOf(hook, ops)) {
 		bool present = true;
 		for (const auto &tp : w.tracepoints)
 			present = present && TracepointExists(tp);
@@ -141,9 +191,31 @@ std::vector<bpf_program *> ChoosePrograms(bpf_object *obj, Hook hook)
 		if (!present || !prog)
 			continue;
 		bpf_program__set_autoload(prog, true);
-		chosen.push_back(prog);
+		chosen.push_back({prog, w.attach_to});
 	}
 	return chosen;
+}
+
+// Attaches one chosen program (to each of its tracepoints, when it has a list); names what it
+// attached in `attached`. Returns 0, or the errno of the attach that failed (`what` names it).
+int AttachChosen(const Chosen &c, std::vector<bpf_link *> *links, std::vector<std::string> *attached, const std::string &note,
+		 std::string *what)
+{
+	auto one = [&](bpf_link *link, const std::string &name) {
+		if (!link) {
+			*what = name;
+			return errno ? errno : EINVAL;
+		}
+		links->push_back(link);
+		attached->push_back(name + note);
+		return 0;
+	};
+	if (c.attach_to.empty())
+		return one(bpf_program__attach(c.prog), bpf_program__section_name(c.prog));
+	for (const auto &tp : c.attach_to)
+		if (int e = one(bpf_program__attach_tracepoint(c.prog, "syscalls", tp.c_str()), "tracepoint/syscalls/" + tp))
+			return e;
+	return 0;
 }
 
 // The tree the collector sees: its mount namespace and its root directory. A traced task elsewhere
@@ -248,14 +320,20 @@ std::vector<uint8_t> PolicyKey(const PolicyEntry &e)
 	return std::vector<uint8_t>(b, b + sizeof(key));
 }
 
+// Only the syscall programs record operations other than open.
+template <typename Skel> void SetOpMask(Skel *, uint32_t) {}
+template <> void SetOpMask(syscalls_bpf *skel, uint32_t ops) { skel->rodata->op_mask = ops; }
+
 } // namespace
 
 void Probe::SetArmed(uint32_t bit, bool on)
 {
-	if (!armed_)
-		return;
-	uint32_t v = __atomic_load_n(armed_, __ATOMIC_RELAXED);
-	__atomic_store_n(armed_, on ? (v | bit) : (v & ~bit), __ATOMIC_RELEASE);
+	for (uint32_t *armed : {armed_, failures_armed_}) {
+		if (!armed)
+			continue;
+		uint32_t v = __atomic_load_n(armed, __ATOMIC_RELAXED);
+		__atomic_store_n(armed, on ? (v | bit) : (v & ~bit), __ATOMIC_RELEASE);
+	}
 }
 
 int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
@@ -385,6 +463,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		skel->rodata->host_root_mnt_id = host.root_mnt_id;
 		skel->rodata->filter_flags = filter_flags;
 		skel->rodata->mark_opens = opts.hook != Hook::Tracepoint;
+		SetOpMask(skel, opts.ops);
 		p->obj_ = skel->obj;
 		// The skeleton's load maps .bss onto the kernel's map (libbpf 1.1 does that in the skeleton
 		// load, not in bpf_object__load), so the policy switch is written straight into the kernel.
@@ -409,7 +488,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		return nullptr;
 	}
 
-	std::vector<bpf_program *> chosen = ChoosePrograms(p->obj_, opts.hook);
+	std::vector<Chosen> chosen = ChoosePrograms(p->obj_, opts.hook, opts.ops);
 	if (chosen.empty()) {
 		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "none of the " + hook + " hook's attach points exist on this kernel"};
 		return nullptr;
@@ -419,10 +498,10 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 			Tail(log, 12)};
 		return nullptr;
 	}
-	for (bpf_program *pr : chosen)
-		p->loaded_.push_back(bpf_program__name(pr));
-	std::vector<bpf_program *> failures;
-	if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts.self_tgid, filter_flags, &failures, &log, err))
+	for (const Chosen &c : chosen)
+		p->loaded_.push_back(bpf_program__name(c.prog));
+	std::vector<Chosen> failures;
+	if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts, filter_flags, &failures, &log, err))
 		return nullptr;
 	if (int e = FillFilters(p->obj_, opts.filters, &log)) {
 		*err = {"FW_ERR_FILTER", -e, hook, "cannot set the filter for " + log};
@@ -442,34 +521,25 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 	}
 	if (!opts.attach)
 		return p;
-	for (bpf_program *pr : chosen) {
-		bpf_link *link = bpf_program__attach(pr);
-		if (!link) {
-			int e = errno;
-			*err = {"FW_ERR_ATTACH", e, hook, std::string("attaching ") + bpf_program__section_name(pr) +
-				" failed: " + WhyFailed(opts.hook, e, true), Tail(log, 4)};
+	std::string what;
+	for (const Chosen &c : chosen) {
+		if (int e = AttachChosen(c, &p->links_, &p->attached_, "", &what)) {
+			*err = {"FW_ERR_ATTACH", e, hook, "attaching " + what + " failed: " + WhyFailed(opts.hook, e, true), Tail(log, 4)};
 			return nullptr;
 		}
-		p->links_.push_back(link);
-		p->attached_.push_back(bpf_program__section_name(pr));
 	}
 	// After the primary hook: until it is attached nobody marks, and the exit would record its failures.
-	for (bpf_program *pr : failures) {
-		bpf_link *link = bpf_program__attach(pr);
-		if (!link) {
-			int e = errno;
-			*err = {"FW_ERR_ATTACH", e, hook, std::string("attaching ") + bpf_program__section_name(pr) +
-				" (failed opens, next to the " + hook + " hook) failed: " + WhyFailed(Hook::Tracepoint, e, true),
-				Tail(log, 4)};
+	for (const Chosen &c : failures) {
+		if (int e = AttachChosen(c, &p->links_, &p->attached_, " (next to the " + hook + " hook)", &what)) {
+			*err = {"FW_ERR_ATTACH", e, hook, "attaching " + what + " (failed opens and other operations, next to the " +
+				hook + " hook) failed: " + WhyFailed(Hook::Tracepoint, e, true), Tail(log, 4)};
 			return nullptr;
 		}
-		p->links_.push_back(link);
-		p->attached_.push_back(std::string(bpf_program__section_name(pr)) + " (failed opens)");
 	}
 	return p;
 }
 
-bool Probe::LoadFailures(uint32_t self_tgid, uint32_t filter_flags, std::vector<bpf_program *> *chosen, std::string *log,
+bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::vector<Chosen> *chosen, std::string *log,
 			 ProbeError *err)
 {
 	const std::string hook = HookName(hook_);
@@ -480,11 +550,14 @@ bool Probe::LoadFailures(uint32_t self_tgid, uint32_t filter_flags, std::vector<
 		return false;
 	}
 	destroy_failures_ = [skel] { syscalls_bpf::destroy(skel); };
-	skel->rodata->self_tgid = self_tgid;
+	skel->rodata->self_tgid = opts.self_tgid;
 	skel->rodata->filter_flags = filter_flags;
 	skel->rodata->failures_only = 1;
-	// One ring buffer, one set of counters and filters, and the marks the primary hook sets.
-	for (const char *name : {"events", "counters", "open_marks", "filter_path", "filter_comm", "filter_uid", "filter_cgroup"}) {
+	skel->rodata->op_mask = opts.ops;
+	// One ring buffer, one set of counters, filters and policy, and the marks the primary hook sets.
+	// The other operations are recorded here whole, and judged by the same policy.
+	for (const char *name : {"events", "counters", "open_marks", "filter_path", "filter_comm", "filter_uid", "filter_cgroup",
+				 "policy_path", "policy_scoped", "policy_fs", "kill_tgid"}) {
 		bpf_map *mine = bpf_object__find_map_by_name(skel->obj, name);
 		bpf_map *theirs = bpf_object__find_map_by_name(obj_, name);
 		int e = mine && theirs ? bpf_map__reuse_fd(mine, bpf_map__fd(theirs)) : -ENOENT;
@@ -493,7 +566,7 @@ bool Probe::LoadFailures(uint32_t self_tgid, uint32_t filter_flags, std::vector<
 			return false;
 		}
 	}
-	*chosen = ChoosePrograms(skel->obj, Hook::Tracepoint);
+	*chosen = ChoosePrograms(skel->obj, Hook::Tracepoint, opts.ops | Op(FW_OP_OPEN));
 	if (chosen->empty()) {
 		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "failed opens cannot be recorded next to the " + hook +
 			" hook: none of the syscall tracepoints exist (is tracefs mounted?)"};
@@ -504,8 +577,9 @@ bool Probe::LoadFailures(uint32_t self_tgid, uint32_t filter_flags, std::vector<
 			WhyFailed(Hook::Tracepoint, -e, false), Tail(*log, 12)};
 		return false;
 	}
-	for (bpf_program *pr : *chosen)
-		loaded_.push_back(bpf_program__name(pr));
+	failures_armed_ = &skel->bss->policy_armed;
+	for (const Chosen &c : *chosen)
+		loaded_.push_back(bpf_program__name(c.prog));
 	return true;
 }
 

@@ -58,8 +58,17 @@ struct ProbeOptions {
 	uint32_t ringbuf_bytes = 1u << 22; // power of two, >= page size
 	uint32_t self_tgid = 0;            // never traced
 	bool attach = true;                // false: load only (the verifier runs), attach nothing
+	// The operations to record, bits of enum fw_op (1 << FW_OP_OPEN for opens). Another hook than
+	// tracepoint records opens itself; the syscall programs next to it record the rest.
+	uint32_t ops = (1u << FW_OP__COUNT) - 1;
 	FilterSpec filters;
 	PolicySpec policy;
+};
+
+// A program to load and where to attach it (empty: its own section; else each syscall tracepoint).
+struct Chosen {
+	bpf_program *prog;
+	std::vector<std::string> attach_to;
 };
 
 using RecordSink = std::function<void(const void *data, size_t size)>;
@@ -111,14 +120,16 @@ private:
 	int counters_fd_ = -1;
 	int ncpus_ = 0;
 	uint32_t *armed_ = nullptr; // policy_armed in the mmapped .bss
+	uint32_t *failures_armed_ = nullptr; // the syscall programs' own, next to another hook
 	std::function<int()> load_;
 	std::function<uint32_t *()> armed_of_;
 	std::vector<std::vector<uint8_t>> policy_keys_[3]; // installed keys of policy_path, policy_scoped, policy_fs
 	std::vector<uint32_t> targets_;
 	void SetArmed(uint32_t bit, bool on);
 	// Loads the syscall programs with failures_only set, sharing this object's ring buffer, counters,
-	// filters and open marks; `chosen` gets the programs to attach after the primary hook's.
-	bool LoadFailures(uint32_t self_tgid, uint32_t filter_flags, std::vector<bpf_program *> *chosen, std::string *log,
+	// filters, policy and open marks: they record the failed opens the primary hook never sees, and
+	// every other operation. `chosen` gets the programs to attach after the primary hook's.
+	bool LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::vector<Chosen> *chosen, std::string *log,
 			  ProbeError *err);
 };
 

@@ -8,6 +8,12 @@ import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type 
 import { fsPolicyEntries, HostPathMapper, type HostPathResult, inodePolicyEntries } from '../resolve/host-path';
 import { ProtectedFilesWatch } from './protected-files-watch';
 import { PathResolver } from '../resolve/path-resolver';
+import type { OperationName } from '../../../contract/src/event';
+
+/** The kernel's bit mask of a set of operations. */
+export function opMaskOf(ops: readonly OperationName[], bits: Record<OperationName, number>): number {
+  return ops.reduce((m, op) => m | (1 << bits[op]), 0);
+}
 
 export interface CaptureOptions {
   /** @defaultValue 'auto' */
@@ -18,6 +24,8 @@ export interface CaptureOptions {
   policy?: PolicyOptions;
   /** @defaultValue 4 MiB (see RingReaderOptions) */
   ringbufBytes?: number;
+  /** The operations to record (docs/capture.md). @defaultValue every one */
+  ops?: readonly OperationName[];
   /** @defaultValue 4096 */
   batchRecords?: number;
   /** @defaultValue 50 */
@@ -102,6 +110,7 @@ export class Capture {
         filters: opts.filters,
         policy: opts.policy && fsEntries.length > 0 ? { ...opts.policy, entries: [...(opts.policy.entries ?? []), ...fsEntries] } : opts.policy,
         ringbufBytes: opts.ringbufBytes,
+        opMask: opts.ops ? opMaskOf(opts.ops, lay.enums.op) : undefined,
         batchRecords: opts.batchRecords,
         batchDelayMs: opts.batchDelayMs,
       },

@@ -1,10 +1,12 @@
 // Typed access to the native addon (native/): the ring-buffer reader and the record layout.
 import path from 'node:path';
+import type { OperationName, SyscallName } from '../../../contract/src/event';
 import { packageRoot } from '../../../stack/src/package-root';
 
 export interface RecordLayout {
   headerSize: number;
-  openEventSize: number;
+  /** Bytes of the record's fixed part: its names start there. */
+  recordFixedSize: number;
   recordAlign: number;
   pathMax: number;
   commLen: number;
@@ -15,21 +17,24 @@ export interface RecordLayout {
   /** Most entries per filter kind. */
   filterEntries: number;
   header: Record<'type' | 'size' | 'cpu' | 'ts_ns', number>;
-  open: Record<
+  record: Record<
     | 'pid' | 'tid' | 'ppid' | 'uid' | 'gid' | 'euid' | 'cgroup_id' | 'mntns_id' | 'dirfd' | 'ret' | 'ino' | 'dev'
     | 'open_flags' | 'mode' | 'f_mode' | 'hook' | 'action' | 'syscall' | 'path_kind' | 'flags' | 'name_len' | 'path_len'
-    | 'path_orig_len' | 'host_len' | 'comm' | 'path',
+    | 'path_orig_len' | 'host_len' | 'op' | 'aux_kind' | 'aux_len' | 'aux_name_len' | 'dirfd2' | 'op_flags' | 'new_uid'
+    | 'new_gid' | 'old_mode' | 'old_uid' | 'old_gid' | 'length' | 'comm' | 'path',
     number
   >;
   enums: {
     eventType: Record<'open', number>;
     hook: Record<'tracepoint' | 'kprobe' | 'fexit' | 'lsm', number>;
-    syscall: Record<'unknown' | 'openat' | 'openat2' | 'open' | 'creat', number>;
+    syscall: Record<SyscallName, number>;
+    op: Record<OperationName, number>;
+    auxKind: Record<'none' | 'resolved' | 'asPassed' | 'pathAsPassed', number>;
     action: Record<'allow' | 'deny' | 'kill', number>;
     pathKind: Record<'asPassed' | 'resolved', number>;
     flag: Record<
       'pathTruncated' | 'pathUnreadable' | 'hasFile' | 'pathTail' | 'retUnknown' | 'pathUnjudged' | 'denyAsKill' | 'killTarget'
-      | 'pathLexical' | 'hostTail' | 'otherTree',
+      | 'pathLexical' | 'hostTail' | 'otherTree' | 'hasOld' | 'auxLexical' | 'auxTruncated' | 'auxUnreadable',
       number
     >;
     counter: Record<'seen' | 'filtered' | 'emitted' | 'dropped' | 'argsLost' | 'count', number>;
@@ -111,6 +116,8 @@ export interface ProbeOptions {
   filters?: FilterOptions;
   /** @defaultValue no policy */
   policy?: PolicyOptions;
+  /** The operations to record: bits of layout().enums.op. @defaultValue every one */
+  opMask?: number;
 }
 
 export interface RingReaderOptions extends ProbeOptions {

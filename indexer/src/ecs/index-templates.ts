@@ -26,6 +26,8 @@ export const EVENT_MAPPING = {
         extension: kw,
         inode: kw,
         device: kw,
+        // link: the existing file; symlink: the target as stored (up to PATH_MAX bytes, like path).
+        target_path: kw,
       },
     },
     process: {
@@ -49,6 +51,7 @@ export const EVENT_MAPPING = {
       properties: {
         hook: kw,
         syscall: kw,
+        operation: kw,
         action: kw,
         enforcement: { properties: { by: kw, requested: kw, caveat: kw } },
         ret: long,
@@ -57,6 +60,36 @@ export const EVENT_MAPPING = {
         access: { properties: { read: bool, write: bool, create: bool, truncate: bool } },
         f_mode: { properties: { read: bool, write: bool } },
         dirfd: { type: 'integer' },
+        dirfd2: { type: 'integer' },
+        change: {
+          properties: {
+            flags: { properties: { value: long, names: kw } },
+            special: kw,
+            old_mode: kw,
+            uid: kw,
+            gid: kw,
+            old_uid: kw,
+            old_gid: kw,
+            length: long,
+            node_type: kw,
+            device: kw,
+            xattr: kw,
+            xattr_raw_b64: stored,
+          },
+        },
+        original_path: kw,
+        second_path: {
+          properties: {
+            encoding: kw,
+            raw_b64: stored,
+            as_passed: kw,
+            as_passed_raw_b64: stored,
+            resolution: kw,
+            lexical: bool,
+            truncated: bool,
+            unreadable: bool,
+          },
+        },
         path: {
           properties: {
             encoding: kw,

@@ -31,7 +31,7 @@ export function compileConditions(c: Conditions): Predicate {
   }
   if (c.access) {
     const a = c.access;
-    tests.push((d) => a.some((x) => d.filewarden.access[x]));
+    tests.push((d) => { const acc = d.filewarden.access; return acc !== undefined && a.some((x) => acc[x]); });
   }
   if (c.outcome) {
     const o = c.outcome;

@@ -2,7 +2,7 @@
 // reach Redis, so every job and every decoded batch is checked against a schema before a field of
 // it is used. A job that fails is dead-lettered with the reason on its first attempt, never retried.
 import Ajv, { type ValidateFunction } from 'ajv';
-import { ACTIONS, EVENT_DOCUMENT_SCHEMA, HOOKS, HOST_PATH_STATUSES, oneOf, RESOLUTIONS, SYSCALLS } from '../../../contract/src/document-schema';
+import { ACTIONS, EVENT_DOCUMENT_SCHEMA, HOOKS, HOST_PATH_STATUSES, OPEN_SYSCALLS, oneOf, RESOLUTIONS } from '../../../contract/src/document-schema';
 import { type EventDocument, eventId } from '../../../contract/src/event-document';
 import { type BatchJobData, CONTRACT_VERSION, type JobData, KNOWN_VERSIONS, RECORD_VERSION, WireError } from '../../../contract/src/wire';
 import { WIRE_V1, type WireBatch } from '../../../contract/src/wire-v1';
@@ -109,7 +109,7 @@ const wireEvent = obj(
     fm: u32,
     hook: oneOf(HOOKS),
     act: oneOf(ACTIONS),
-    sc: oneOf(SYSCALLS),
+    sc: oneOf(OPEN_SYSCALLS as Record<string, true>),
     f: u32,
     p: b64(22_000),
     rp: b64(22_000),
