@@ -15,10 +15,14 @@ export interface Captured {
   capture: Capture;
 }
 
-/** A capture for one test, closed at teardown whatever happens, so a failure never hangs. */
+/**
+ * A capture for one test, closed at teardown whatever happens, so a failure never hangs. Opens only
+ * unless `ops` says otherwise: the tests of opens count every event their workloads cause, and each
+ * operation's tracepoints take time to attach (file-operations.test.ts covers the others).
+ */
 export function startCapture(t: Test, opts: CaptureOptions = {}): Captured {
   const events: CapturedEvent[] = [];
-  const capture = new Capture({ hooks: 'tracepoint', batchDelayMs: 10, ...opts }, (batch) => events.push(...batch));
+  const capture = new Capture({ hooks: 'tracepoint', batchDelayMs: 10, ops: ['open'], ...opts }, (batch) => events.push(...batch));
   t.teardown(() => capture.close());
   return { events, capture };
 }

@@ -66,7 +66,9 @@ export function selectHook(requested: HookRequest, filters?: FilterOptions, poli
   const skipped: SkippedHook[] = [];
   for (const hook of AUTO_ORDER) {
     try {
-      native().checkHook({ hook, attach: true, selfPid: process.pid, filters, policy });
+      // Which hook records opens is the question: the other operations' tracepoints are the same
+      // under every hook, and each one takes time to attach.
+      native().checkHook({ hook, attach: true, selfPid: process.pid, filters, policy, opMask: 1 << native().layout().enums.op.open });
       return { hook, requested, skipped, failedOpens: failedOpensBy(hook) };
     } catch (e) {
       skipped.push({ hook, reason: explainRefusal(hook, e), ...(isNativeError(e) ? { code: e.code, errno: e.errno } : {}) });

@@ -8,13 +8,13 @@ import { toEcs } from '../../../contract/src/event-document';
 import { native } from '../../../collector/src/probe/native';
 
 const layout = native().layout();
-const { header: h, open: o, enums } = layout;
+const { header: h, record: o, enums } = layout;
 
 /** A record whose path is `name`; with `asPassed`, a kernel-resolved path with the name as passed after
  * it; with `fsPath`, the filesystem-relative walk after that (another mount namespace or chroot). */
 function record(name: Buffer, flags = 0, asPassed?: Buffer, fsPath?: Buffer): Buffer {
   const tail = (asPassed?.length ?? 0) + (fsPath?.length ?? 0);
-  const size = Math.ceil((layout.openEventSize + name.length + tail) / layout.recordAlign) * layout.recordAlign;
+  const size = Math.ceil((layout.recordFixedSize + name.length + tail) / layout.recordAlign) * layout.recordAlign;
   const b = Buffer.alloc(size);
   b.writeUInt16LE(enums.eventType.open, h.type);
   b.writeUInt16LE(size, h.size);
@@ -52,11 +52,11 @@ function record(name: Buffer, flags = 0, asPassed?: Buffer, fsPath?: Buffer): Bu
 }
 
 t.test('the layout is self-consistent: fields in bounds, the name last', async (t) => {
-  t.equal(o.path, layout.openEventSize, 'the name starts right after the fixed part');
-  t.equal(o.name_len, o.flags + 2, 'name_len took the padding after flags: the fixed part kept its size');
+  t.equal(o.path, layout.recordFixedSize, 'the name starts right after the fixed part');
+  t.equal(o.name_len, o.flags + 2, 'name_len took the padding after flags');
   t.equal(enums.flag.pathLexical, 1 << 8, 'flags are appended, never renumbered');
-  for (const [k, off] of Object.entries(o)) t.ok(off >= layout.headerSize && off <= layout.openEventSize, `${k} in bounds`);
-  t.equal(layout.openEventSize % layout.recordAlign, 0);
+  for (const [k, off] of Object.entries(o)) t.ok(off >= layout.headerSize && off <= layout.recordFixedSize, `${k} in bounds`);
+  t.equal(layout.recordFixedSize % layout.recordAlign, 0);
 });
 
 t.test('a packed record decodes field for field, name bytes exact', async (t) => {
@@ -71,8 +71,69 @@ t.test('a packed record decodes field for field, name bytes exact', async (t) =>
       hook: 'tracepoint', action: 'allow', syscall: 'creat', pathResolved: false, path: name.toString('hex'),
       pathOrigLen: 5, pathTruncated: false, pathTail: false, pathUnreadable: false, pathUnjudged: false, retUnknown: false,
       hasFile: false, denyAsKill: false, killTarget: false, pathLexical: false, comm: 'cat',
+      op: 'open', dirfd2: 0, opFlags: 0, newUid: 0, newGid: 0, length: 0n,
     },
   );
+});
+
+/** An operation's record: `path` (resolved, the name as passed after it) and a second name after that. */
+function opRecord(op: keyof typeof enums.op, syscall: keyof typeof enums.syscall, path: Buffer, asPassed: Buffer, aux: Buffer, auxKind: keyof typeof enums.auxKind, auxName?: Buffer, flags = 0): Buffer {
+  const base = record(path, flags, asPassed);
+  const size = Math.ceil((base.length + aux.length + (auxName?.length ?? 0)) / layout.recordAlign) * layout.recordAlign;
+  const b = Buffer.alloc(size);
+  base.copy(b);
+  b.writeUInt16LE(size, h.size);
+  b.writeUInt8(enums.op[op], o.op);
+  b.writeUInt8(enums.syscall[syscall], o.syscall);
+  b.writeUInt8(enums.auxKind[auxKind], o.aux_kind);
+  b.writeUInt16LE(aux.length, o.aux_len);
+  b.writeUInt16LE(auxName?.length ?? 0, o.aux_name_len);
+  b.writeInt32LE(7, o.dirfd2);
+  b.writeUInt32LE(1, o.op_flags);
+  b.writeUInt32LE(0xffff_ffff, o.new_uid);
+  b.writeUInt32LE(33, o.new_gid);
+  b.writeUInt32LE(0o100644, o.old_mode);
+  b.writeUInt32LE(5, o.old_uid);
+  b.writeUInt32LE(6, o.old_gid);
+  b.writeBigInt64LE(-1n, o.length);
+  const at = o.path + path.length + asPassed.length;
+  aux.copy(b, at);
+  auxName?.copy(b, at + aux.length);
+  return b;
+}
+
+t.test('an operation record decodes its second name, its name as passed and its fields, byte-exact', async (t) => {
+  const d = new OpenEventDecoder(layout);
+  const oldName = Buffer.from('/srv/old\xff', 'latin1');
+  const [ren, sym, plain] = d.decodeBatch(
+    Buffer.concat([
+      opRecord('rename', 'renameat2', Buffer.from('/srv/new'), Buffer.from('new'), oldName, 'resolved', Buffer.from('old\xff', 'latin1'), enums.flag.auxLexical | enums.flag.hasOld),
+      opRecord('symlink', 'symlinkat', Buffer.from('/tmp/l'), Buffer.from('l'), Buffer.from('../../etc/shadow'), 'asPassed'),
+      opRecord('unlink', 'unlinkat', Buffer.from('/tmp/x'), Buffer.from('/tmp/x'), Buffer.alloc(0), 'none'),
+    ]),
+  );
+  t.strictSame(
+    { op: ren!.op, syscall: ren!.syscall, dirfd2: ren!.dirfd2, opFlags: ren!.opFlags, newUid: ren!.newUid, newGid: ren!.newGid, old: ren!.old, length: ren!.length },
+    { op: 'rename', syscall: 'renameat2', dirfd2: 7, opFlags: 1, newUid: 0xffff_ffff, newGid: 33, old: { mode: 0o100644, uid: 5, gid: 6 }, length: -1n },
+  );
+  t.strictSame(
+    { ...ren!.second, bytes: ren!.second!.bytes.toString('latin1'), asPassed: ren!.second!.asPassed?.toString('latin1') },
+    { kind: 'path', bytes: '/srv/old\xff', lexical: true, truncated: false, unreadable: false, asPassed: 'old\xff' },
+  );
+  t.equal(ren!.path.toString(), '/srv/new', 'the first name is untouched by the second');
+  t.equal(ren!.asPassed?.toString(), 'new');
+  t.strictSame(sym!.second && { kind: sym!.second.kind, bytes: sym!.second.bytes.toString(), asPassed: sym!.second.asPassed }, { kind: 'text', bytes: '../../etc/shadow', asPassed: undefined });
+  t.equal(sym!.old, undefined, 'no old mode without the flag');
+  t.equal(plain!.second, undefined, 'no second name: none decoded');
+  const bad = opRecord('link', 'linkat', Buffer.from('/a'), Buffer.from('a'), Buffer.from('/b'), 'resolved');
+  bad.writeUInt16LE(300, o.aux_len);
+  t.throws(() => d.decodeBatch(bad), DecodeError, 'a second name past its record is refused');
+  const badKind = opRecord('link', 'linkat', Buffer.from('/a'), Buffer.from('a'), Buffer.from('/b'), 'resolved');
+  badKind.writeUInt8(9, o.aux_kind);
+  t.throws(() => d.decodeBatch(badKind), DecodeError, 'an unknown second-name kind is refused');
+  const badOp = opRecord('link', 'linkat', Buffer.from('/a'), Buffer.from('a'), Buffer.from('/b'), 'resolved');
+  badOp.writeUInt8(200, o.op);
+  t.throws(() => d.decodeBatch(badOp), DecodeError, 'an unknown operation is refused');
 });
 
 t.test('a kernel-resolved path and the name as passed after it decode apart, byte-exact', async (t) => {
