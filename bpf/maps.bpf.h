@@ -156,7 +156,7 @@ static __always_inline void fw_fill_task(struct fw_file_event *e, __u8 hook)
 	e->old_mode = 0;
 	e->old_uid = 0;
 	e->old_gid = 0;
-	e->pad0 = 0;
+	e->count = 0;
 	e->length = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }

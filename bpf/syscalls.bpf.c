@@ -106,6 +106,11 @@ static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename
 
 	if (failures_only)
 		return stash_for_failure(tid, &a);
+	if (!(op_mask & (1U << FW_OP_OPEN))) { /* opens are not recorded: only write sessions start here */
+		if (!fw_is_self() && !fw_task_filtered())
+			bpf_map_update_elem(&pending, &tid, &a, BPF_ANY);
+		return 0;
+	}
 	fw_count(FW_CNT_SEEN);
 	if (fw_is_self() || fw_task_filtered()) {
 		fw_count(FW_CNT_FILTERED);
@@ -236,6 +241,8 @@ static __always_inline void resolve_exit_path(struct fw_scratch *s, struct fw_fi
 	resolve_name(s, e, a->filename, a->dirfd, ret >= 0 ? fd_file(ret) : NULL);
 }
 
+static __always_inline void mod_start(long fd);
+
 static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -248,6 +255,9 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 
 	if (!a)
 		return 0;
+	mod_start(ctx->ret);
+	if (!failures_only && !(op_mask & (1U << FW_OP_OPEN)))
+		goto out;
 	if (failures_only) {
 		__u32 *m = bpf_map_lookup_elem(&open_marks, &tid);
 		bool handled = m && *m;
@@ -859,4 +869,309 @@ int tp_enter_ftruncate(struct trace_event_raw_sys_enter *ctx)
 	struct fw_op_args a = {FW_OP_ARGS(FW_SYS_FTRUNCATE, FW_OP_TRUNCATE), .fd = (__s32)ctx->args[0],
 			       .length = (__s64)ctx->args[1]};
 	return stash_op(&a);
+}
+
+/* ---- Modification: one record per write session. A successful open for writing starts a session,
+ * keyed by its struct file (shared by dup'd and inherited fds, as the kernel shares it); the write
+ * syscalls' exits add the bytes they wrote; the close that drops the file's last reference, or the
+ * exit of its last holder, ends it with one record if anything was written. The table is bounded:
+ * a session it has no room for is counted (FW_CNT_SEEN and FW_CNT_ARGS_LOST), never silently lost. ---- */
+
+#define FW_FMODE_WRITE 0x2
+#define FW_MOD_SESSIONS 65536
+#define FW_EXIT_FDS_MAX 65536
+
+struct fw_mod_session {
+	__u64 bytes;
+	__u64 writes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FW_MOD_SESSIONS);
+	__type(key, __u64); /* struct file * */
+	__type(value, struct fw_mod_session);
+} mod_sessions SEC(".maps");
+
+/* One entry per write syscall in flight on a tracked file. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64); /* struct file * */
+} write_pending SEC(".maps");
+
+/* Sessions open now, so that a process exit walks its fd table only while there are any. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} mod_open SEC(".maps");
+
+/* Before 6.13 a file's references were f_count; since, f_ref (file_ref_t, 0 meaning one). */
+struct file___f_count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+static __always_inline long fw_file_refs(struct file *f)
+{
+	if (bpf_core_field_exists(struct file___f_count, f_count))
+		return BPF_CORE_READ((struct file___f_count *)f, f_count.counter);
+	return BPF_CORE_READ(f, f_ref.refcnt.counter) + 1;
+}
+
+static __always_inline void mod_open_add(__s64 n)
+{
+	__u32 zero = 0;
+	__s64 *v = bpf_map_lookup_elem(&mod_open, &zero);
+
+	if (v)
+		__sync_fetch_and_add(v, n);
+}
+
+/* A successful open: a file opened for writing starts a session (a reused struct file starts anew). */
+static __always_inline void mod_start(long fd)
+{
+	struct fw_mod_session fresh = {};
+	struct file *f;
+	__u64 key;
+
+	if (!(op_mask & (1U << FW_OP_MODIFY)) || fd < 0 || !(f = fd_file(fd)))
+		return;
+	if (!(BPF_CORE_READ(f, f_mode) & FW_FMODE_WRITE))
+		return;
+	key = (__u64)f;
+	if (bpf_map_update_elem(&mod_sessions, &key, &fresh, BPF_NOEXIST) == 0) {
+		mod_open_add(1);
+	} else if (!bpf_map_lookup_elem(&mod_sessions, &key)) {
+		fw_count(FW_CNT_SEEN);
+		fw_count(FW_CNT_ARGS_LOST);
+	} else {
+		bpf_map_update_elem(&mod_sessions, &key, &fresh, BPF_EXIST);
+	}
+}
+
+/* Ends a session with one record when it wrote anything. `f` still holds its last reference. */
+static __always_inline void mod_end(struct file *f, __u8 syscall)
+{
+	__u64 key = (__u64)f;
+	struct fw_mod_session *m = bpf_map_lookup_elem(&mod_sessions, &key);
+	__u32 zero = 0;
+	struct fw_scratch *s;
+	struct fw_file_event *e;
+	__u64 bytes, writes;
+	bool whole;
+
+	if (!m)
+		return;
+	bytes = m->bytes;
+	writes = m->writes;
+	bpf_map_delete_elem(&mod_sessions, &key);
+	mod_open_add(-1);
+	if (bytes == 0)
+		return; /* opened for writing, never written: not a modification */
+	fw_count(FW_CNT_SEEN);
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+	e = (struct fw_file_event *)s->buf;
+	fw_fill_task(e, FW_HOOK_TRACEPOINT);
+	e->op = FW_OP_MODIFY;
+	e->syscall = syscall;
+	e->length = bytes;
+	e->count = writes > 0xffffffff ? 0xffffffff : writes;
+	fw_resolve_path(s, e, &f->f_path);
+	fw_fill_file(e, f);
+	whole = !(e->flags & FW_FLAG_PATH_TAIL);
+	if (!whole) {
+		if (filter_flags & FW_FILTERS_PATH)
+			e->flags |= FW_FLAG_PATH_UNJUDGED;
+	} else if (fw_path_filtered(s, e, true)) {
+		fw_count(FW_CNT_FILTERED);
+		return;
+	}
+	fw_host_path(s, e, &f->f_path);
+	fw_submit(e);
+}
+
+static __always_inline int write_enter(long fd)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file *f = fd_file(fd);
+	__u64 key = (__u64)f;
+
+	if (!f || !bpf_map_lookup_elem(&mod_sessions, &key))
+		return 0;
+	bpf_map_update_elem(&write_pending, &tid, &key, BPF_ANY);
+	return 0;
+}
+
+/* One program for every write syscall's exit: the bytes it wrote go to the file's session. */
+SEC("tracepoint/syscalls/sys_exit_write")
+int tp_exit_write_op(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *key = bpf_map_lookup_elem(&write_pending, &tid);
+	struct fw_mod_session *m;
+	__u64 k;
+
+	if (!key)
+		return 0;
+	k = *key;
+	bpf_map_delete_elem(&write_pending, &tid);
+	if (ctx->ret <= 0 || !(m = bpf_map_lookup_elem(&mod_sessions, &k)))
+		return 0;
+	__sync_fetch_and_add(&m->bytes, ctx->ret);
+	__sync_fetch_and_add(&m->writes, 1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int tp_enter_write(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
+
+SEC("tracepoint/syscalls/sys_enter_pwrite64")
+int tp_enter_pwrite64(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int tp_enter_writev(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
+
+SEC("tracepoint/syscalls/sys_enter_pwritev")
+int tp_enter_pwritev(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
+
+SEC("tracepoint/syscalls/sys_enter_pwritev2")
+int tp_enter_pwritev2(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
+
+/* sendfile(out_fd, in_fd, ...): the bytes go to out_fd. */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
+
+/* copy_file_range(fd_in, off_in, fd_out, ...) and splice(fd_in, off_in, fd_out, ...): cp(1) and
+ * others write through these. */
+SEC("tracepoint/syscalls/sys_enter_copy_file_range")
+int tp_enter_copy_file_range(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[2]); }
+
+SEC("tracepoint/syscalls/sys_enter_splice")
+int tp_enter_splice(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[2]); }
+
+/* A close that drops the last reference ends the session; one with other holders leaves it to them. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct file *f = fd_file((long)ctx->args[0]);
+	__u64 key = (__u64)f;
+
+	if (!f || !bpf_map_lookup_elem(&mod_sessions, &key) || fw_file_refs(f) > 1)
+		return 0;
+	mod_end(f, FW_SYS_CLOSE);
+	return 0;
+}
+
+struct fw_fd_walk {
+	struct file **fds;
+	unsigned long *cloexec; /* set: only the fds marked close-on-exec */
+	__u32 first;
+	__u32 max;
+	__u8 syscall;
+};
+
+static long fd_walk_step(__u32 i, struct fw_fd_walk *c)
+{
+	struct file *f = NULL;
+	unsigned long word = 0;
+	__u32 fd = c->first + i;
+	__u64 key;
+
+	if (fd >= c->max)
+		return 1;
+	if (c->cloexec && (bpf_probe_read_kernel(&word, sizeof(word), &c->cloexec[fd / 64]) != 0 || !(word & (1UL << (fd % 64)))))
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &c->fds[fd]) != 0 || !f)
+		return 0;
+	key = (__u64)f;
+	if (bpf_map_lookup_elem(&mod_sessions, &key) && fw_file_refs(f) <= 1)
+		mod_end(f, c->syscall);
+	return 0;
+}
+
+/* Ends the sessions of the current task's fds first..last (or its close-on-exec ones) that hold the
+ * last reference: the kernel is about to close them without a close(2). */
+static __always_inline void end_fds(__u32 first, __u32 last, bool cloexec_only, __u8 syscall, bool sole_holder)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fw_fd_walk c = {.first = first, .syscall = syscall};
+	__u32 zero = 0;
+	__s64 *open = bpf_map_lookup_elem(&mod_open, &zero);
+	struct fdtable *fdt;
+
+	if (!open || *open <= 0 || !files)
+		return;
+	if (sole_holder && BPF_CORE_READ(files, count.counter) != 1)
+		return;
+	fdt = BPF_CORE_READ(files, fdt);
+	c.fds = BPF_CORE_READ(fdt, fd);
+	c.max = BPF_CORE_READ(fdt, max_fds);
+	if (cloexec_only)
+		c.cloexec = BPF_CORE_READ(fdt, close_on_exec);
+	if (last < c.max)
+		c.max = last + 1;
+	if (c.max > FW_EXIT_FDS_MAX)
+		c.max = FW_EXIT_FDS_MAX;
+	if (first >= c.max)
+		return;
+	bpf_loop(FW_EXIT_FDS_MAX, fd_walk_step, &c, 0);
+}
+
+/* A process that exits with files open closes them without a close(2): when it holds the last
+ * reference to its fd table, its tracked files' sessions end here (before the kernel closes them). */
+SEC("tracepoint/sched/sched_process_exit")
+int tp_process_exit(void *ctx)
+{
+	end_fds(0, FW_EXIT_FDS_MAX, false, FW_SYS_EXIT, true);
+	return 0;
+}
+
+/* dup2/dup3 onto an open fd close it first (the shell's "> file" is a dup2 back to stdout). */
+static __always_inline int dup_enter(long oldfd, long newfd)
+{
+	if (oldfd != newfd && newfd >= 0)
+		end_fds(newfd, newfd, false, FW_SYS_CLOSE, false);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int tp_enter_dup2(struct trace_event_raw_sys_enter *ctx) { return dup_enter((long)ctx->args[0], (long)ctx->args[1]); }
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int tp_enter_dup3(struct trace_event_raw_sys_enter *ctx) { return dup_enter((long)ctx->args[0], (long)ctx->args[1]); }
+
+#define FW_CLOSE_RANGE_CLOEXEC 4
+
+/* close_range(first, last, flags): closes the range unless it only marks it close-on-exec. */
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int tp_enter_close_range(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 first = ctx->args[0], last = ctx->args[1];
+
+	if ((ctx->args[2] & FW_CLOSE_RANGE_CLOEXEC) || first > last || first >= FW_EXIT_FDS_MAX)
+		return 0;
+	end_fds(first, last > FW_EXIT_FDS_MAX ? FW_EXIT_FDS_MAX : last, false, FW_SYS_CLOSE, false);
+	return 0;
+}
+
+/* An exec closes the close-on-exec fds. Ended here, before it runs: an exec that then fails leaves
+ * those files open, and their later writes uncounted (docs/capture.md). */
+SEC("tracepoint/syscalls/sys_enter_execve")
+int tp_enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	end_fds(0, FW_EXIT_FDS_MAX, true, FW_SYS_CLOSE, false);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int tp_enter_execveat(struct trace_event_raw_sys_enter *ctx)
+{
+	end_fds(0, FW_EXIT_FDS_MAX, true, FW_SYS_CLOSE, false);
+	return 0;
 }

@@ -36,7 +36,10 @@ enum fw_op {
 	FW_OP_MKDIR = 10,
 	FW_OP_MKNOD = 11,
 	FW_OP_TRUNCATE = 12,
-	FW_OP__COUNT = 13,
+	/* A write session ended: a file opened for writing was written and then closed (or its last
+	 * holder exited). One record per session, with the bytes and the write calls. */
+	FW_OP_MODIFY = 13,
+	FW_OP__COUNT = 14,
 };
 
 /* What a record's second name (aux_len bytes) is. */
@@ -96,6 +99,8 @@ enum fw_syscall {
 	FW_SYS_MKNODAT = 34,
 	FW_SYS_TRUNCATE = 35,
 	FW_SYS_FTRUNCATE = 36,
+	FW_SYS_CLOSE = 37,  /* a write session ended by close(2) */
+	FW_SYS_EXIT = 38,   /* a write session ended by its last holder's exit (no close call) */
 };
 
 enum fw_action {
@@ -215,7 +220,8 @@ enum fw_counter {
 	FW_CNT_FILTERED = 1, /* dropped on purpose by an in-kernel filter */
 	FW_CNT_EMITTED = 2,  /* written to the ring buffer */
 	FW_CNT_DROPPED = 3,  /* lost: the ring buffer had no room */
-	FW_CNT_ARGS_LOST = 4, /* entry arguments could not be stashed (map full): the exit has no event */
+	FW_CNT_ARGS_LOST = 4, /* entry arguments could not be stashed, or a write session tracked (map full):
+			       * the exit, or the session's end, has no event */
 	FW_CNT__MAX = 5,
 };
 
@@ -267,8 +273,9 @@ struct fw_file_event {
 	__u32 old_mode;   /* FW_FLAG_HAS_OLD: the file's i_mode, i_uid and i_gid before the operation */
 	__u32 old_uid;
 	__u32 old_gid;
-	__u32 pad0;       /* explicit padding: `length` and the fixed part stay 8-aligned */
-	__s64 length;     /* truncate: the length as passed; mknod: the device number as passed */
+	__u32 count;      /* modify: the write calls that wrote at least one byte */
+	__s64 length;     /* truncate: the length as passed; mknod: the device number as passed; modify:
+			   * the bytes written */
 	char comm[FW_COMM_LEN];
 	char path[];      /* path_len bytes, then name_len bytes of the name as passed, then host_len bytes of
 			   * the superblock-relative path, then aux_len bytes of the second name and aux_name_len

@@ -300,7 +300,7 @@ export function buildProgram(): Command {
         })
         .default('auto'),
     )
-    .option('--ops <list>', 'operations to record, comma-separated: open, unlink, rmdir, rename, chmod, chown, setxattr, removexattr, link, symlink, mkdir, mknod, truncate (default: all; see docs/capture.md)', parseOps)
+    .option('--ops <list>', 'operations to record, comma-separated: open, unlink, rmdir, rename, chmod, chown, setxattr, removexattr, link, symlink, mkdir, mknod, truncate, modify (default: all; see docs/capture.md)', parseOps)
     .option('--include-path <prefix>', 'keep only opens under this byte prefix (repeatable; end with / for a directory)', repeat(parsePrefix), [])
     .option('--exclude-path <prefix>', 'drop opens under this byte prefix (repeatable; the longest matching prefix wins)', repeat(parsePrefix), [])
     .option('--include-comm <name>', 'keep only these process names (repeatable)', repeat(parseComm), [])

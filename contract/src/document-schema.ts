@@ -14,6 +14,7 @@ export const SYSCALLS: Record<SyscallName, true> = {
   chmod: true, fchmod: true, fchmodat: true, fchmodat2: true, chown: true, lchown: true, fchown: true, fchownat: true,
   setxattr: true, lsetxattr: true, fsetxattr: true, setxattrat: true, removexattr: true, lremovexattr: true, fremovexattr: true, removexattrat: true,
   link: true, linkat: true, symlink: true, symlinkat: true, mkdir: true, mkdirat: true, mknod: true, mknodat: true, truncate: true, ftruncate: true,
+  close: true, exit: true,
 };
 /** The syscalls a version-1 batch (opens only) can name. */
 export const OPEN_SYSCALLS: Partial<Record<SyscallName, true>> = { unknown: true, openat: true, openat2: true, open: true, creat: true };
@@ -97,6 +98,8 @@ export const EVENT_DOCUMENT_SCHEMA = obj(
             old_uid: str(16),
             old_gid: str(16),
             length: { type: 'string', pattern: '^-?(0|[1-9][0-9]{0,18})$' },
+            bytes_written: u64,
+            writes: u32,
             node_type: { type: 'string', enum: ['file', 'dir', 'char-device', 'block-device', 'fifo', 'socket', 'symlink'] },
             device: str(32),
             xattr: pathStr,

@@ -22,6 +22,7 @@ export const OPERATIONS: Readonly<Record<OperationName, { action: string; type: 
   mkdir: { action: 'creation', type: ['creation'] },
   mknod: { action: 'creation', type: ['creation'] },
   truncate: { action: 'truncation', type: ['change'] },
+  modify: { action: 'modification', type: ['change'] },
 };
 
 /** What an operation other than open changed, as passed to it (and the file's before, when known). */
@@ -37,6 +38,9 @@ export interface OperationChange {
   old_gid?: string;
   /** truncate: the length as passed (decimal text: 64 bits). */
   length?: string;
+  /** modify: the bytes the session wrote (decimal text) and its write calls that wrote any. */
+  bytes_written?: string;
+  writes?: number;
   /** mknod: the node's type and, for a device, its number. */
   node_type?: string;
   device?: string;
@@ -240,7 +244,7 @@ export function toEcs(e: CapturedEvent, abi: KernelAbi, naming: Naming = NAMING)
       if (host.rawBase64) doc.filewarden.path.host_raw_b64 = host.rawBase64;
     }
   }
-  if (e.hook === 'tracepoint') doc.filewarden.dirfd = e.dirfd;
+  if (e.hook === 'tracepoint' && e.op !== 'modify') doc.filewarden.dirfd = e.dirfd;
   if (asPassed) {
     if (!asPassed.rawBase64 ? asPassed.text !== full.text : asPassed.rawBase64 !== full.rawBase64) {
       doc.filewarden.path.as_passed = asPassed.text;
@@ -269,6 +273,10 @@ function addOperationFields(doc: EcsOpenDocument, e: CapturedEvent, naming: Nami
     change.old_gid = String(e.old.gid);
   }
   if (e.op === 'truncate') change.length = e.length.toString();
+  if (e.op === 'modify') {
+    change.bytes_written = e.length.toString();
+    change.writes = e.writes ?? 0;
+  }
   if (e.op === 'mknod') {
     const t = fileTypeOf(e.mode);
     if (t) change.node_type = t;

@@ -7,12 +7,14 @@ export type SyscallName =
   | 'unlink' | 'unlinkat' | 'rmdir' | 'rename' | 'renameat' | 'renameat2'
   | 'chmod' | 'fchmod' | 'fchmodat' | 'fchmodat2' | 'chown' | 'lchown' | 'fchown' | 'fchownat'
   | 'setxattr' | 'lsetxattr' | 'fsetxattr' | 'setxattrat' | 'removexattr' | 'lremovexattr' | 'fremovexattr' | 'removexattrat'
-  | 'link' | 'linkat' | 'symlink' | 'symlinkat' | 'mkdir' | 'mkdirat' | 'mknod' | 'mknodat' | 'truncate' | 'ftruncate';
+  | 'link' | 'linkat' | 'symlink' | 'symlinkat' | 'mkdir' | 'mkdirat' | 'mknod' | 'mknodat' | 'truncate' | 'ftruncate'
+  /** A write session's end: close(2), or its last holder's exit. */
+  | 'close' | 'exit';
 
 /** The file operation an event records (`--ops` selects them; rules match them with `on:`). */
 export type OperationName =
   | 'open' | 'unlink' | 'rmdir' | 'rename' | 'chmod' | 'chown' | 'setxattr' | 'removexattr'
-  | 'link' | 'symlink' | 'mkdir' | 'mknod' | 'truncate';
+  | 'link' | 'symlink' | 'mkdir' | 'mknod' | 'truncate' | 'modify';
 export type ActionName = 'allow' | 'deny' | 'kill';
 
 export type Resolution =
@@ -103,8 +105,10 @@ export interface OpenEvent {
   newGid: number;
   /** The file's mode and owner before the operation, when an fd named the file (fchmod, fchown, ...). */
   old?: { mode: number; uid: number; gid: number };
-  /** truncate: the length as passed; mknod: the device number as passed. */
+  /** truncate: the length as passed; mknod: the device number as passed; modify: the bytes written. */
   length: bigint;
+  /** modify: the write calls that wrote at least one byte. */
+  writes?: number;
   pathResolved: boolean;
   /** The path's raw bytes (copied out of the batch): resolved in the kernel when `pathResolved`,
    * else the name as passed. */

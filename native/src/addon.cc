@@ -72,6 +72,7 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	FW_FIELD(f, old_mode);
 	FW_FIELD(f, old_uid);
 	FW_FIELD(f, old_gid);
+	FW_FIELD(f, count);
 	FW_FIELD(f, length);
 	FW_FIELD(f, comm);
 	FW_FIELD(f, path);
@@ -97,11 +98,11 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 			{"fremovexattr", FW_SYS_FREMOVEXATTR}, {"removexattrat", FW_SYS_REMOVEXATTRAT}, {"link", FW_SYS_LINK},
 			{"linkat", FW_SYS_LINKAT}, {"symlink", FW_SYS_SYMLINK}, {"symlinkat", FW_SYS_SYMLINKAT},
 			{"mkdir", FW_SYS_MKDIR}, {"mkdirat", FW_SYS_MKDIRAT}, {"mknod", FW_SYS_MKNOD}, {"mknodat", FW_SYS_MKNODAT},
-			{"truncate", FW_SYS_TRUNCATE}, {"ftruncate", FW_SYS_FTRUNCATE}});
+			{"truncate", FW_SYS_TRUNCATE}, {"ftruncate", FW_SYS_FTRUNCATE}, {"close", FW_SYS_CLOSE}, {"exit", FW_SYS_EXIT}});
 	set("op", {{"open", FW_OP_OPEN}, {"unlink", FW_OP_UNLINK}, {"rmdir", FW_OP_RMDIR}, {"rename", FW_OP_RENAME},
 		   {"chmod", FW_OP_CHMOD}, {"chown", FW_OP_CHOWN}, {"setxattr", FW_OP_SETXATTR}, {"removexattr", FW_OP_REMOVEXATTR},
 		   {"link", FW_OP_LINK}, {"symlink", FW_OP_SYMLINK}, {"mkdir", FW_OP_MKDIR}, {"mknod", FW_OP_MKNOD},
-		   {"truncate", FW_OP_TRUNCATE}});
+		   {"truncate", FW_OP_TRUNCATE}, {"modify", FW_OP_MODIFY}});
 	set("auxKind", {{"none", FW_AUX_NONE}, {"resolved", FW_AUX_RESOLVED}, {"asPassed", FW_AUX_AS_PASSED},
 			{"pathAsPassed", FW_AUX_PATH_AS_PASSED}});
 	set("action", {{"allow", FW_ACTION_ALLOW}, {"deny", FW_ACTION_DENY}, {"kill", FW_ACTION_KILL}});

@@ -137,7 +137,8 @@ const OpSyscall kOpSyscalls[] = {
 std::vector<Want> SyscallPrograms(uint32_t ops)
 {
 	std::vector<Want> w;
-	if (ops & Op(FW_OP_OPEN)) {
+	// Write sessions start at a successful open: the open programs run for either.
+	if (ops & (Op(FW_OP_OPEN) | Op(FW_OP_MODIFY))) {
 		// open(2) and creat(2) exist only on some architectures (not arm64): load what the kernel has.
 		for (const char *sc : {"openat", "openat2", "open", "creat"}) {
 			std::vector<std::string> tps = {std::string("sys_enter_") + sc, std::string("sys_exit_") + sc};
@@ -157,6 +158,26 @@ std::vector<Want> SyscallPrograms(uint32_t ops)
 	if (!entries.empty()) {
 		w.push_back(exit);
 		w.insert(w.end(), entries.begin(), entries.end());
+	}
+	if (ops & Op(FW_OP_MODIFY)) {
+		// Ends first (a session never outlives its end's program), then the writes' shared exit
+		// before their entries.
+		w.push_back({"tp_process_exit", {}, {}});
+		for (const char *sc : {"close", "dup2", "dup3", "close_range", "execve", "execveat"})
+			w.push_back({std::string("tp_enter_") + sc, {std::string("sys_enter_") + sc}, {}});
+		Want wexit{"tp_exit_write_op", {}, {}};
+		std::vector<Want> wentries;
+		for (const char *sc : {"write", "pwrite64", "writev", "pwritev", "pwritev2", "sendfile64", "copy_file_range", "splice"}) {
+			std::string enter = std::string("sys_enter_") + sc, leave = std::string("sys_exit_") + sc;
+			if (!TracepointExists(enter) || !TracepointExists(leave))
+				continue;
+			wexit.attach_to.push_back(leave);
+			wentries.push_back({std::string("tp_enter_") + sc, {enter, leave}, {}});
+		}
+		if (!wentries.empty()) {
+			w.push_back(wexit);
+			w.insert(w.end(), wentries.begin(), wentries.end());
+		}
 	}
 	return w;
 }

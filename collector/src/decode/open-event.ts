@@ -120,6 +120,7 @@ export class OpenEventDecoder {
         comm: commRaw.subarray(0, nul < 0 ? commRaw.length : nul).toString('utf8'),
       };
       if (asPassed && !asPassed.equals(ev.path)) ev.asPassed = Buffer.from(asPassed);
+      if (op === 'modify') ev.writes = buf.readUInt32LE(off + o.count);
       if ((flags & enums.flag.hasOld) !== 0) {
         ev.old = { mode: buf.readUInt32LE(off + o.old_mode), uid: buf.readUInt32LE(off + o.old_uid), gid: buf.readUInt32LE(off + o.old_gid) };
       }

@@ -21,7 +21,7 @@ export interface RecordLayout {
     | 'pid' | 'tid' | 'ppid' | 'uid' | 'gid' | 'euid' | 'cgroup_id' | 'mntns_id' | 'dirfd' | 'ret' | 'ino' | 'dev'
     | 'open_flags' | 'mode' | 'f_mode' | 'hook' | 'action' | 'syscall' | 'path_kind' | 'flags' | 'name_len' | 'path_len'
     | 'path_orig_len' | 'host_len' | 'op' | 'aux_kind' | 'aux_len' | 'aux_name_len' | 'dirfd2' | 'op_flags' | 'new_uid'
-    | 'new_gid' | 'old_mode' | 'old_uid' | 'old_gid' | 'length' | 'comm' | 'path',
+    | 'new_gid' | 'old_mode' | 'old_uid' | 'old_gid' | 'count' | 'length' | 'comm' | 'path',
     number
   >;
   enums: {

@@ -71,6 +71,8 @@ export const EVENT_MAPPING = {
             old_uid: kw,
             old_gid: kw,
             length: long,
+            bytes_written: long,
+            writes: long,
             node_type: kw,
             device: kw,
             xattr: kw,
