@@ -183,7 +183,7 @@ t.test('every file operation strace sees is exactly one event with the same pid,
   t.ok(want.length >= 38, `strace recorded the workload's operations (${want.length})`);
   t.ok(want.some((w) => w.ret < 0) && want.some((w) => w.ret === 0), 'failures and successes both');
 
-  const got = events.filter((e) => e.op !== 'open' && pids.has(e.pid)).sort((a, b) => (a.tsNs < b.tsNs ? -1 : 1));
+  const got = events.filter((e) => e.op !== 'open' && e.op !== 'modify' && pids.has(e.pid)).sort((a, b) => (a.tsNs < b.tsNs ? -1 : 1));
   t.equal(got.length, want.length, 'one event per call: none missing, none extra');
   const byPid = (list: { pid: number }[], pid: number) => list.filter((x) => x.pid === pid);
   for (const pid of pids) {
@@ -269,4 +269,75 @@ t.test('a deny on a protected log kills whoever deletes, renames or truncates it
   }
   await capture.close();
   t.strictSame(results, [['truncate', 'SIGKILL', false], ['mv', 'SIGKILL', false], ['rm', 'SIGKILL', false]], 'each process was killed, and the file was changed anyway: the tracepoint cannot refuse');
+});
+
+const WRITES = String.raw`
+import os, sys, subprocess
+d = sys.argv[1]
+os.chdir(d)
+def w(name, chunks, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
+    fd = os.open(name, flags, 0o644)
+    for c in chunks: os.write(fd, c)
+    os.close(fd)
+w("n-bytes", [b"a" * 1000, b"b" * 24, b"c"])
+w("zero-write", [b""])                    # one write of 0 bytes: nothing modified
+w("opened-only", [])                      # opened for writing, never written
+fd = os.open("shared", os.O_WRONLY | os.O_CREAT, 0o644)
+if os.fork() == 0:                        # two processes write through one open file
+    os.write(fd, b"child"); os._exit(0)
+os.write(fd, b"parent"); os.wait(); os.close(fd)
+w("twice", [b"1"]); w("twice", [b"22"], os.O_WRONLY | os.O_APPEND)   # two sessions, one file
+fd = os.open("iov", os.O_RDWR | os.O_CREAT, 0o644)
+os.writev(fd, [b"ab", b"cde"]); os.pwrite(fd, b"XY", 10); os.close(fd)
+subprocess.run(["dd", "if=/dev/zero", "of=dd.out", "bs=4096", "count=50", "status=none"], check=True)
+subprocess.run(["cp", "dd.out", "cp.out"], check=True)
+subprocess.run(["sh", "-c", "echo redirected > sh.out"], check=True)
+subprocess.run(["tar", "-cf", "a.tar", "n-bytes", "iov"], check=True)
+os.mkdir("x")
+subprocess.run(["tar", "-xf", "../a.tar"], cwd="x", check=True)
+fd = os.open("left-open", os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"exit ends me")
+os._exit(0)                               # no close: the exit ends the session
+`;
+
+t.test("a write session is one modification event whose bytes and write calls are strace's, for real tools too", async (t) => {
+  const dir = tempDir(t, 'fw-mod-');
+  const { events, capture } = startCapture(t, { ops: ['modify'], filters: { includePaths: [`${dir}/`] } });
+  const traceFile = path.join(tempDir(t, 'fw-mod-strace-'), 'trace.txt');
+  const child = spawn('strace', ['-f', '-qq', '-xx', '-yy', '-s', '0', '-e', 'trace=write,pwrite64,writev,pwritev,pwritev2,sendfile,copy_file_range,splice', '-o', traceFile, 'python3', '-c', WRITES, dir], { stdio: 'inherit' });
+  t.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0, 'the workload ran');
+  await new Promise((r) => setTimeout(r, 300));
+  await capture.close();
+
+  // strace: the bytes each call wrote to a file under dir (the fd's path from -yy; the target fd of
+  // copy_file_range and splice is the third argument).
+  const want = new Map<string, { bytes: number; writes: number }>();
+  for (const c of parse(fs.readFileSync(traceFile, 'utf8'))) {
+    const fdArg = c.syscall === 'copy_file_range' || c.syscall === 'splice' ? c.args[2]! : c.args[0]!;
+    const m = /^\d+<((?:\\x[0-9a-f]{2})*)>$/.exec(fdArg);
+    if (!m || c.ret <= 0) continue;
+    const p = hexBytes(m[1]!).toString('latin1');
+    if (!p.startsWith(`${dir}/`)) continue;
+    const x = want.get(p) ?? { bytes: 0, writes: 0 };
+    x.bytes += c.ret;
+    x.writes += 1;
+    want.set(p, x);
+  }
+  const got = new Map<string, { bytes: number; writes: number }>();
+  const mods = events.filter((e) => e.op === 'modify').map((e) => toEcs(e));
+  for (const d of mods) {
+    const x = got.get(d.file.path) ?? { bytes: 0, writes: 0 };
+    x.bytes += Number(d.filewarden.change?.bytes_written);
+    x.writes += d.filewarden.change?.writes ?? 0;
+    got.set(d.file.path, x);
+  }
+  const sorted = (m: Map<string, { bytes: number; writes: number }>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  t.strictSame(sorted(got), sorted(want), 'per file: the bytes and write calls strace saw, nothing for files never written');
+  t.strictSame(want.get(`${dir}/n-bytes`), { bytes: 1025, writes: 3 }, 'strace itself: 1,025 bytes in 3 writes');
+  t.notOk(got.has(`${dir}/zero-write`) || got.has(`${dir}/opened-only`), 'a 0-byte write or no write is no modification');
+  t.strictSame(mods.filter((d) => d.file.path === `${dir}/twice`).map((d) => d.filewarden.change?.bytes_written), ['1', '2'], 'two sessions of one file: two events');
+  t.strictSame(mods.filter((d) => d.file.path === `${dir}/shared`).map((d) => [d.filewarden.change?.bytes_written, d.filewarden.change?.writes]), [['11', 2]], 'one open file written by two processes: one session');
+  t.strictSame(mods.filter((d) => d.file.path === `${dir}/left-open`).map((d) => d.filewarden.syscall), ['exit'], 'a file left open ends with its process');
+  for (const p of ['dd.out', 'cp.out', 'sh.out', 'x/n-bytes', 'x/iov']) t.ok(got.has(`${dir}/${p}`), `${p}: the real tool's writes are a modification`);
+  t.equal(mods.every((d) => d.event.action === 'modification' && d.file.inode !== undefined && d.filewarden.path.lexical === undefined), true, 'walked from the file itself: exact, with its inode');
 });

@@ -4,11 +4,12 @@
 import { BatchBuilder, type Enrichment } from '../../collector/src/batch/batch-builder';
 import type { HashChain } from '../../collector/src/integrity/hash-chain';
 import type { BatchHost } from '../../contract/src/batch-host';
-import type { CapturedEvent } from '../../contract/src/event';
+import { type CapturedEvent, OPEN_OPERATION_FIELDS } from '../../contract/src/event';
 import type { BatchJobData } from '../../contract/src/wire';
 import { toWire, type WireBatch } from '../../contract/src/wire-v1';
 
 export const event = (over: Partial<CapturedEvent> = {}): CapturedEvent => ({
+  ...OPEN_OPERATION_FIELDS,
   tsNs: 123456789012345n,
   wallNs: 1764064800123456789n,
   cpu: 1,

@@ -71,7 +71,7 @@ t.test('batches built under either flag table are indexed and verified by reader
     const b = new BatchBuilder(host, abi, abi, enrichment, new HashChain(tempDir(t, 'fw-skew-chain-'), host.bootId, abi, key.privateKey, key.publicKey));
     events.forEach((e, i) => b.add(e, first + i));
     jobs.push(b.take()!);
-    want[abi] = buildDocument(events[0]!, { host, stream: abi, abi }).filewarden.open_flags.names;
+    want[abi] = buildDocument(events[0]!, { host, stream: abi, abi }).filewarden.open_flags!.names;
     first += 3;
   }
   t.strictSame(want, { aarch64: ['O_RDONLY', 'O_CREAT', 'O_DIRECTORY'], x86_64: ['O_RDONLY', 'O_CREAT', 'O_DIRECT'] }, 'the two tables name the same bit differently');
