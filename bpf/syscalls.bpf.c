@@ -106,11 +106,6 @@ static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename
 
 	if (failures_only)
 		return stash_for_failure(tid, &a);
-	if (!(op_mask & (1U << FW_OP_OPEN))) { /* opens are not recorded: only write sessions start here */
-		if (!fw_is_self() && !fw_task_filtered())
-			bpf_map_update_elem(&pending, &tid, &a, BPF_ANY);
-		return 0;
-	}
 	fw_count(FW_CNT_SEEN);
 	if (fw_is_self() || fw_task_filtered()) {
 		fw_count(FW_CNT_FILTERED);
@@ -256,8 +251,12 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 	if (!a)
 		return 0;
 	mod_start(ctx->ret);
-	if (!failures_only && !(op_mask & (1U << FW_OP_OPEN)))
+	/* Opens left out of --ops (loaded for the write sessions): only one the policy acts on is kept,
+	 * as evidence; the rest count as filtered. */
+	if (!failures_only && !(op_mask & (1U << FW_OP_OPEN)) && !policy_armed && a->action == FW_ACTION_ALLOW) {
+		fw_count(FW_CNT_FILTERED);
 		goto out;
+	}
 	if (failures_only) {
 		__u32 *m = bpf_map_lookup_elem(&open_marks, &tid);
 		bool handled = m && *m;
@@ -295,6 +294,10 @@ static __always_inline int emit(struct trace_event_raw_sys_exit *ctx)
 		}
 		/* The resolved path decides now; a kill here comes after the syscall ran. */
 		fw_enforce(s, e, whole, false, fw_file_policy(s, e, f));
+	}
+	if (!failures_only && !(op_mask & (1U << FW_OP_OPEN)) && e->action == FW_ACTION_ALLOW) {
+		fw_count(FW_CNT_FILTERED);
+		goto out;
 	}
 	/* An open the policy acted on is evidence: never filtered out. A tail-only path cannot be
 	 * judged by prefix: it is kept and flagged for user space. */

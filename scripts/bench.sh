@@ -4,7 +4,7 @@
 # isolation guard, so a benchmark can never leave anything in the user's stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: scripts/bench.sh <capture|chain|trust|glob|pipeline|enforcement> [args]}
+name=${1:?usage: scripts/bench.sh <capture|chain|trust|glob|pipeline|enforcement|operations> [args]}
 shift
 [ -f "bench/$name.ts" ] || { echo "bench: no benchmark named $name (see bench/)" >&2; exit 2; }
 bash scripts/setup.sh

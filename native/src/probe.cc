@@ -137,8 +137,9 @@ const OpSyscall kOpSyscalls[] = {
 std::vector<Want> SyscallPrograms(uint32_t ops)
 {
 	std::vector<Want> w;
-	// Write sessions start at a successful open: the open programs run for either.
-	if (ops & (Op(FW_OP_OPEN) | Op(FW_OP_MODIFY))) {
+	// Always: the policy judges opens whatever --ops records, and write sessions start at an open.
+	// Opens left out of --ops are dropped in the kernel unless the policy acted on them.
+	{
 		// open(2) and creat(2) exist only on some architectures (not arm64): load what the kernel has.
 		for (const char *sc : {"openat", "openat2", "open", "creat"}) {
 			std::vector<std::string> tps = {std::string("sys_enter_") + sc, std::string("sys_exit_") + sc};

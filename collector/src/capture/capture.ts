@@ -96,6 +96,9 @@ export class Capture {
   constructor(opts: CaptureOptions, onEvents: (events: CapturedEvent[]) => void) {
     const { RingReader, layout, clocks } = native();
     this.choice = selectHook(opts.hooks ?? 'auto', opts.filters, opts.policy);
+    if (this.choice.hook !== 'tracepoint' && opts.ops && !opts.ops.includes('open')) {
+      throw new Error(`--ops without open needs --hooks tracepoint: the ${this.choice.hook} hook records every open (docs/capture.md)`);
+    }
     this.pathFilter = new PathFilter(opts.filters);
     const lay = layout();
     const decoder = new OpenEventDecoder(lay);

@@ -1,0 +1,91 @@
+// `npm run bench:operations`: what recording file operations costs the processes that make them.
+// Per operation (open, link+unlink, rename, chmod): the C loop's ns per operation untraced and
+// traced, in the same run, and the ratio; then the write path: dd of 1 GiB in 4 KiB writes with
+// modification tracking on, against untraced (target 1.05x). The collector's CPU per event is
+// printed for each traced run. Needs root.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Capture } from '../collector/src/capture/capture';
+import { packageRoot } from '../stack/src/package-root';
+import type { OperationName } from '../contract/src/event';
+import { ensureTools, outDir, printTable, type Row } from './workload';
+
+const COUNT = Number(process.env.FW_BENCH_OPS ?? 100_000);
+const REPS = Number(process.env.FW_BENCH_REPS ?? 5);
+const DD_BLOCKS = Number(process.env.FW_BENCH_DD_BLOCKS ?? 262_144); // 1 GiB of 4 KiB
+const oploop = path.join(outDir, 'oploop');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+
+/** Wall ns of dd writing `DD_BLOCKS` 4 KiB blocks to `file`. */
+async function dd(file: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await run('dd', ['if=/dev/zero', `of=${file}`, 'bs=4096', `count=${DD_BLOCKS}`, 'status=none']);
+  const ns = Number(process.hrtime.bigint() - t0);
+  fs.rmSync(file, { force: true });
+  return ns;
+}
+
+async function traced<T>(ops: OperationName[], dir: string, body: () => Promise<T>): Promise<{ result: T; events: number; cpuUs: number }> {
+  let events = 0;
+  const capture = new Capture({ hooks: 'tracepoint', ops, filters: { includePaths: [`${dir}/`] } }, (b) => (events += b.length));
+  const c0 = process.cpuUsage();
+  const result = await body();
+  await capture.close();
+  const c = process.cpuUsage(c0);
+  return { result, events, cpuUs: c.user + c.system };
+}
+
+async function main(): Promise<void> {
+  ensureTools([]);
+  execFileSync('gcc', ['-O2', '-o', oploop, path.join(packageRoot(), 'bench', 'oploop.c')]);
+  const dir = fs.mkdtempSync('/tmp/fw-bench-ops-');
+  const rows: Row[] = [];
+  try {
+    for (const op of ['open', 'unlink', 'rename', 'chmod'] as const) {
+      const ops: OperationName[] = op === 'unlink' ? ['link', 'unlink'] : [op];
+      const base: number[] = [];
+      const on: number[] = [];
+      let perEvent = 0;
+      for (let i = 0; i < REPS; i++) {
+        base.push(Number(await run(oploop, [dir, op, String(COUNT)])));
+        const t = await traced(ops, dir, () => run(oploop, [dir, op, String(COUNT)]));
+        on.push(Number(t.result));
+        perEvent = t.cpuUs / Math.max(1, t.events);
+      }
+      const b = median(base);
+      const x = median(on);
+      rows.push({ name: `${op === 'unlink' ? 'link+unlink' : op}: ns per operation`, value: `${x.toFixed(0)} vs ${b.toFixed(0)} untraced`, ratio: x / b, note: `+${(x - b).toFixed(0)} ns; collector ${perEvent.toFixed(2)} µs CPU per event (capture thread and JS)` });
+    }
+    const file = path.join(dir, 'dd.out');
+    const base: number[] = [];
+    const on: number[] = [];
+    let events = 0;
+    for (let i = 0; i < 3; i++) {
+      base.push(await dd(file));
+      const t = await traced(['open', 'modify'], dir, () => dd(file));
+      on.push(t.result);
+      events = t.events;
+    }
+    const b = median(base);
+    const x = median(on);
+    rows.push({ name: `dd ${(DD_BLOCKS * 4096) / 2 ** 30} GiB in 4 KiB writes, modify on`, value: `${(x / 1e6).toFixed(0)} ms vs ${(b / 1e6).toFixed(0)} ms`, ratio: x / b, target: '<= 1.05x', met: x / b <= 1.05, note: `${events} events (the open and one modification)` });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  printTable(rows);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
