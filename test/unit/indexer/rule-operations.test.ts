@@ -1,6 +1,10 @@
 // The rule language over every file operation (docs/rules.md): on:, special:, target:, which names
 // of a rename or link a path condition reads, and why scope: kernel takes no narrower on:.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
+import { rulesTest } from '../../../cli/src/rules';
 import type { EventDocument } from '../../../contract/src/event-document';
 import { kernelPolicy } from '../../../indexer/src/rules/kernel-policy';
 import { parseRules, RuleFileError } from '../../../indexer/src/rules/rule-loader';
@@ -95,4 +99,23 @@ t.test('scope: kernel refuses an on: narrower than every operation, with one lin
   t.strictSame(kernelPolicy(none).entries, [{ path: '/srv/secret/', action: 'deny' }]);
   t.strictSame(problems(rulesOf({ match: '{path_prefix: /srv/, special: setuid}', extra: ['action: kill', 'scope: kernel'] })), ['4: rule 1: scope kernel can match only path, path_prefix, process, executable; remove special or use scope on-alert']);
   t.doesNotThrow(() => parseRules(rulesOf({ match: '{path_prefix: /srv/, on: unlink}', extra: ['action: kill'] }), 'a.yaml'), 'on-alert scope takes any on:');
+});
+
+t.test('rules test names the operation and the other name of each alert, so a rename onto a path reads apart from an open of it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-rules-ops-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const rules = path.join(dir, 'r.yaml');
+  fs.writeFileSync(rules, rulesOf({ match: '{path_prefix: /usr/bin/}' }));
+  const events = path.join(dir, 'e.ndjson');
+  const docs = [op('rename', '/usr/bin/ls', { comm: 'mv', second: '/tmp/ls' }), op('open', '/usr/bin/ls', { comm: 'cat' })];
+  fs.writeFileSync(events, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
+  const out: string[] = [];
+  t.equal(await rulesTest([rules], { events }, (l) => out.push(l), () => undefined), 0);
+  t.strictSame(out, ['line 1: r1 (medium, alert): mv rename /usr/bin/ls (from /tmp/ls)', 'line 2: r1 (medium, alert): cat open /usr/bin/ls']);
+  const json: string[] = [];
+  await rulesTest([rules], { events, json: true }, (l) => json.push(l), () => undefined);
+  t.strictSame(json.map((l) => { const { operation, path: p, other_path } = JSON.parse(l) as Record<string, unknown>; return { operation, path: p, other_path }; }), [
+    { operation: 'rename', path: '/usr/bin/ls', other_path: '/tmp/ls' },
+    { operation: 'open', path: '/usr/bin/ls', other_path: undefined },
+  ]);
 });
