@@ -8,6 +8,7 @@ import { MemoryThresholdStore } from '../../indexer/src/alerts/threshold-store';
 import type { EventDocument } from '../../contract/src/event-document';
 import { kernelPolicy } from '../../indexer/src/rules/kernel-policy';
 import { loadRules, RuleFileError } from '../../indexer/src/rules/rule-loader';
+import { operationOf } from '../../indexer/src/rules/rule-matcher';
 
 type Log = (line: string) => void;
 
@@ -69,8 +70,11 @@ export async function rulesTest(files: string[], o: RulesTestOptions, log: Log, 
     for (const a of await engine.evaluate([{ id, doc, tsMs: Date.parse(doc['@timestamp']) || n }])) {
       alerts++;
       perRule.set(a.rule.id, (perRule.get(a.rule.id) ?? 0) + 1);
-      if (o.json) log(JSON.stringify({ rule: a.rule.id, severity: a.rule.severity, action: a.rule.action, line: n, event: id, path: doc.file.path, process: doc.process.name, count: a.count }));
-      else log(`line ${n}: ${a.rule.id} (${a.rule.severity}, ${a.rule.action}): ${doc.process.name} ${doc.file.path}${a.rule.threshold ? ` (${a.count} in window)` : ''}`);
+      // The operation and its other name, so a rename onto a path reads differently from an open of it.
+      const operation = operationOf(doc);
+      const other = doc.filewarden?.original_path ?? doc.file.target_path;
+      if (o.json) log(JSON.stringify({ rule: a.rule.id, severity: a.rule.severity, action: a.rule.action, line: n, event: id, operation, path: doc.file.path, ...(other !== undefined ? { other_path: other } : {}), process: doc.process.name, count: a.count }));
+      else log(`line ${n}: ${a.rule.id} (${a.rule.severity}, ${a.rule.action}): ${doc.process.name} ${operation} ${doc.file.path}${other !== undefined ? ` (${operation === 'rename' ? 'from' : 'to'} ${other})` : ''}${a.rule.threshold ? ` (${a.count} in window)` : ''}`);
     }
   }
   err(`rules test: ${n} events, ${alerts} alerts${[...perRule].map(([r, c]) => `; ${r}: ${c}`).join('')}`);

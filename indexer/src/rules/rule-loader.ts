@@ -13,6 +13,8 @@ import {
   type Conditions,
   GROUP_BY,
   type GroupBy,
+  type Operation,
+  OPERATION_NAMES,
   type Outcome,
   OUTCOMES,
   type Rule,
@@ -21,6 +23,8 @@ import {
   SCOPES,
   type Severity,
   SEVERITIES,
+  SPECIAL_BITS,
+  type SpecialBit,
   type Threshold,
   type UidRange,
 } from './rule-types';
@@ -43,6 +47,9 @@ export const BUILTIN_RULES = (): string => path.join(packageRoot(), 'rules', 'bu
 
 /** What the kernel policy can express: a path prefix, scoped to one comm or one executable at most. */
 const KERNEL_KEYS = ['path', 'path_prefix', 'process', 'executable'];
+
+/** `on:` as the kernel policy can take it: every operation, which is what it acts on anyway. */
+const onEveryOperation = (on: Operation[] | undefined): boolean => on === undefined || OPERATION_NAMES.every((o) => on.includes(o));
 
 /** The literal byte prefix a path glob stands for in the kernel, or undefined when it has none. */
 export function globPrefix(glob: string): string | undefined {
@@ -90,13 +97,17 @@ const conditions = said(
     additionalProperties: false,
     minProperties: 1,
     properties: {
+      on: list(enumOf(OPERATION_NAMES)),
       path: list(absolute),
       path_prefix: list(absolute),
+      // A symlink's target is stored as written: relative targets are text too.
+      target: list(text),
       process: list(text),
       executable: list(text),
       user: list(text),
       uid: list(uid),
       access: list(enumOf(ACCESSES)),
+      special: list(enumOf(SPECIAL_BITS)),
       outcome: list(enumOf(OUTCOMES)),
       container: list(text, { alsoBoolean: true }),
     },
@@ -187,13 +198,16 @@ function asLists(schema: JsonSchema | undefined, v: unknown): unknown {
 
 type Text = string | number;
 interface RawConditions {
+  on?: Operation[];
   path?: string[];
   path_prefix?: string[];
+  target?: Text[];
   process?: Text[];
   executable?: Text[];
   user?: Text[];
   uid?: Text[];
   access?: Access[];
+  special?: SpecialBit[];
   outcome?: Outcome[];
   container?: boolean | Text[];
 }
@@ -255,20 +269,32 @@ class Builder {
 
   private conditions(raw: RawConditions, here: Segment[]): Conditions {
     const c: Conditions = {};
+    if (raw.on) c.on = [...new Set(raw.on)];
     if (raw.path) c.path = raw.path;
     if (raw.path_prefix) c.pathPrefix = raw.path_prefix;
+    if (raw.target) c.target = raw.target.map(String);
     if (raw.process) c.process = raw.process.map(String);
     if (raw.executable) c.executable = raw.executable.map(String);
     if (raw.user) c.user = raw.user.map(String);
     if (raw.uid) c.uid = raw.uid.map((u, k) => this.uidRange(u, [...here, 'uid', k]));
     if (raw.access) c.access = raw.access;
+    if (raw.special) c.special = raw.special;
     if (raw.outcome) c.outcome = raw.outcome;
     if (raw.container !== undefined) c.container = typeof raw.container === 'boolean' ? raw.container : raw.container.map(String);
-    for (const k of ['path', 'process', 'executable', 'container'] as const) {
+    for (const k of ['path', 'target', 'process', 'executable', 'container'] as const) {
       const v = c[k];
       if (Array.isArray(v)) this.globBounds(v, [...here, k]);
     }
+    this.reachable(c, here);
     return c;
+  }
+
+  /** A condition that only one operation has, next to an `on:` without it, makes a block that never holds. */
+  private reachable(c: Conditions, here: Segment[]): void {
+    if (!c.on) return;
+    for (const [key, op] of [['access', 'open'], ['special', 'chmod']] as const) {
+      if (c[key] && !c.on.includes(op)) this.fail([...here, 'on'], `${at(here)}: ${key} matches ${op} only, and on does not list ${op}`);
+    }
   }
 
   /** Globs over the complexity bound (glob-matcher.ts, docs/rules.md) are refused, so matching stays linear and cheap. */
@@ -300,7 +326,10 @@ class Builder {
     const prefixes = pathPrefixes(r.match);
     const expressible = prefixes.length > 0 && prefixes.every((p) => p.length > 0);
     if (r.scope === 'kernel') {
-      const extra = Object.keys(r.match).filter((k) => !['path', 'pathPrefix', 'process', 'executable'].includes(k));
+      // The policy maps hold path prefixes and names, no operation: an entry acts on every operation on
+      // the path (bpf/policy.bpf.h), so an `on:` narrower than that would promise what it cannot keep.
+      if (!onEveryOperation(r.match.on)) this.fail([...match, 'on'], `${what}: scope: kernel acts on every operation on the path (the kernel policy cannot tell them apart); drop on: or use scope: on-alert`);
+      const extra = Object.keys(r.match).filter((k) => !['on', 'path', 'pathPrefix', 'process', 'executable'].includes(k));
       if (extra.length) this.fail(match, `${what}: scope kernel can match only ${KERNEL_KEYS.join(', ')}; remove ${extra.join(', ')} or use scope on-alert`);
       if (!expressible) this.fail(match, `${what}: scope kernel needs path_prefix, or paths that are literal or end in /** (the kernel matches byte prefixes)`);
       if (r.match.process && r.match.executable) this.fail(match, `${what}: scope kernel takes a process or an executable, not both`);
@@ -308,7 +337,7 @@ class Builder {
         if (v && v.some((x) => globWildcards(x) > 0)) this.fail(match, `${what}: scope kernel needs literal ${k} names, not globs`);
       }
       if (r.match.process?.some((p) => Buffer.byteLength(p) > 15)) this.fail(match, `${what}: a process name (comm) has at most 15 bytes in the kernel`);
-      if (r.threshold) this.fail([...here, 'threshold'], `${what}: scope kernel acts on every open; a threshold needs scope on-alert`);
+      if (r.threshold) this.fail([...here, 'threshold'], `${what}: scope kernel acts on every operation; a threshold needs scope on-alert`);
       for (const [k, e] of r.except.entries()) {
         const bad = Object.keys(e).filter((x) => !['path', 'pathPrefix'].includes(x));
         const ok = pathPrefixes(e).every((p) => p.length > 0);

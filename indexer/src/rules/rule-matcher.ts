@@ -6,14 +6,44 @@ import type { Conditions, Rule } from './rule-types';
 
 type Predicate = (d: EventDocument) => boolean;
 
-export function compileConditions(c: Conditions): Predicate {
+/** A version-1 batch's documents carry no operation: they are all opens. */
+export const operationOf = (d: EventDocument): string => d.filewarden.operation ?? 'open';
+
+/**
+ * The names an operation acts on, as the kernel policy judges them: the path, and the other path of
+ * a rename (the old one) or a link (the existing file). A symlink's target is text, not a file it
+ * acts on: `target:` matches it.
+ */
+export function actedOnPaths(d: EventDocument): string[] {
+  const op = operationOf(d);
+  if (op === 'rename' && d.filewarden.original_path !== undefined) return [d.file.path, d.filewarden.original_path];
+  if (op === 'link' && d.file.target_path !== undefined) return [d.file.path, d.file.target_path];
+  return [d.file.path];
+}
+
+/**
+ * How a block reads a path condition when the operation acts on two names: a match block holds when
+ * either name matches (a rule on a protected path fires on a rename onto it and away from it); an
+ * exception holds only when both do (an exception for /tmp/** does not hide a rename from /tmp onto
+ * /usr/bin/ls).
+ */
+export type PathQuantifier = 'any' | 'every';
+
+export function compileConditions(c: Conditions, names: PathQuantifier = 'any'): Predicate {
   const tests: Predicate[] = [];
+  const onNames = (f: (p: string) => boolean): Predicate => (names === 'any' ? (d) => actedOnPaths(d).some(f) : (d) => actedOnPaths(d).every(f));
+  if (c.on) {
+    const ops = new Set<string>(c.on);
+    tests.push((d) => ops.has(operationOf(d)));
+  }
   const path = anyGlob(c.path);
-  if (path) tests.push((d) => path(d.file.path));
+  if (path) tests.push(onNames((p) => path(p)));
   if (c.pathPrefix) {
     const p = c.pathPrefix;
-    tests.push((d) => p.some((x) => d.file.path.startsWith(x)));
+    tests.push(onNames((x) => p.some((y) => x.startsWith(y))));
   }
+  const target = anyGlob(c.target);
+  if (target) tests.push((d) => target(d.file.target_path));
   const proc = anyGlob(c.process);
   if (proc) tests.push((d) => proc(d.process.name));
   const exe = anyGlob(c.executable);
@@ -32,6 +62,10 @@ export function compileConditions(c: Conditions): Predicate {
   if (c.access) {
     const a = c.access;
     tests.push((d) => { const acc = d.filewarden.access; return acc !== undefined && a.some((x) => acc[x]); });
+  }
+  if (c.special) {
+    const want = c.special;
+    tests.push((d) => { const got = d.filewarden.change?.special; return got !== undefined && want.some((x) => got.includes(x)); });
   }
   if (c.outcome) {
     const o = c.outcome;
@@ -56,6 +90,6 @@ export interface CompiledRule {
 
 export function compileRule(rule: Rule): CompiledRule {
   const match = compileConditions(rule.match);
-  const except = rule.except.map(compileConditions);
+  const except = rule.except.map((e) => compileConditions(e, 'every'));
   return { rule, matches: (d) => match(d) && !except.some((e) => e(d)) };
 }

@@ -1,11 +1,22 @@
 // The rule language's compiled form (docs/rules.md): what the loader produces and the matcher,
 // the threshold store and the policy compiler consume.
+import { OPERATIONS } from '../../../contract/src/event-document';
+import type { OperationName } from '../../../contract/src/event';
+import { modeSpecialBits } from '../../../contract/src/tables';
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 export const ACCESSES = ['read', 'write', 'create', 'truncate'] as const;
 export type Access = (typeof ACCESSES)[number];
+
+/** The operations `on:` names: the contract's own table, so a new operation is a new name here too. */
+export const OPERATION_NAMES = Object.keys(OPERATIONS) as OperationName[];
+export type Operation = OperationName;
+
+/** The special bits `special:` names: the contract's names for them, all set in 07777 plus o+w. */
+export const SPECIAL_BITS = modeSpecialBits(0o7002);
+export type SpecialBit = string;
 
 export const OUTCOMES = ['success', 'failure', 'unknown'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -27,10 +38,19 @@ export interface UidRange {
 
 /** One match block: every condition given must hold (AND); a list within a condition is any-of (OR). */
 export interface Conditions {
-  /** Globs over file.path: `*` within a segment, `**` across segments, `?` one character. */
+  /** The operations (filewarden.operation; absent means open). Without it, every operation. */
+  on?: Operation[];
+  /**
+   * Globs over the names the operation acts on: file.path, and a rename's old path
+   * (filewarden.original_path) or a link's existing file (file.target_path). `*` within a segment,
+   * `**` across segments, `?` one character. In a match block any name may match; in an exception
+   * every name must.
+   */
   path?: string[];
-  /** Byte prefixes of file.path. */
+  /** Byte prefixes of those names, read the same way. */
   pathPrefix?: string[];
+  /** Globs over file.target_path: a link's existing file, a symlink's target as stored (text). */
+  target?: string[];
   /** Globs over process.name (the kernel's comm, at most 15 bytes). */
   process?: string[];
   /** Globs over process.executable. */
@@ -38,8 +58,10 @@ export interface Conditions {
   /** user.name or user.id values. */
   user?: string[];
   uid?: UidRange[];
-  /** Any of these accesses (from the open flags). */
+  /** Any of these accesses (from the open flags): opens only. */
   access?: Access[];
+  /** Any of these special bits in a chmod's new mode (filewarden.change.special). */
+  special?: SpecialBit[];
   outcome?: Outcome[];
   /** true: only in a container; false: only outside; a list: container id globs. */
   container?: boolean | string[];
