@@ -162,5 +162,5 @@ t.test('the operation sections count and list exactly the deletions, renames, pe
     [rm.events.length, pc.events.length, lf.events.length],
     'HTML: one table row per listed event',
   );
-  t.match(sectionHtml('Permission, owner and attribute changes of protected files'), 'mode unknown -&gt; 04755 (setuid)', 'HTML: the mode change as the JSON states it');
+  t.match(sectionHtml('Permission, owner and attribute changes of protected files'), `<td>${pc.events[0]!.detail.replace('>', '&#62;')}</td>`, 'HTML: the mode change as the JSON states it (escaped)');
 });
