@@ -90,6 +90,8 @@ export interface ReportCliOptions extends VerifyCliOptions {
   paths: string[];
   sensitive: string[];
   critical: string[];
+  /** Audit log prefixes (--logs, once main.ts declares it). @defaultValue DEFAULT_LOGS */
+  logs?: string[];
   format: 'html' | 'pdf' | 'csv' | 'json';
   out: string;
 }
@@ -117,6 +119,7 @@ export async function reportCommand(stateDir: string, o: ReportCliOptions, log: 
     paths: o.paths,
     ...(o.sensitive.length ? { sensitive: o.sensitive } : {}),
     ...(o.critical.length ? { critical: o.critical } : {}),
+    ...(o.logs?.length ? { logs: o.logs } : {}),
     ...(trusted ? { trustedKeys: trusted } : {}),
     progress: bar,
   });
@@ -126,6 +129,6 @@ export async function reportCommand(stateDir: string, o: ReportCliOptions, log: 
   else if (o.format === 'html') fs.writeFileSync(o.out, renderHtml(data));
   else await htmlToPdf(renderHtml(data), o.out);
   const s = data.summary;
-  log(`report: ${o.out} (${o.format}): ${s.events} events, ${s.sensitive_accesses} sensitive-file accesses, ${s.critical_writes} critical-file writes, ${s.alerts} alerts, ${s.events_lost} events lost, verification ${s.verification_ok ? 'OK' : `${s.verification_findings} findings`}`);
+  log(`report: ${o.out} (${o.format}): ${s.events} events, ${s.sensitive_accesses} sensitive-file accesses, ${s.critical_writes} critical-file modifications, ${s.protected_removals} deletions or renames and ${s.permission_changes} permission changes of protected files, ${s.log_file_changes} log-file deletions or truncations, ${s.alerts} alerts, ${s.events_lost} events lost, verification ${s.verification_ok ? 'OK' : `${s.verification_findings} findings`}`);
   return 0;
 }

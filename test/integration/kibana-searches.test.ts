@@ -1,6 +1,7 @@
 // The saved searches find what their titles promise, in real data: a workload through the real
 // collector and indexer makes one event of each kind (a shadow read, a killed process, a failed
-// open, a write under /etc, an open inside a container cgroup), and each search's KQL, translated
+// open, a write under /etc, an open inside a container cgroup, a deletion, a rename, a chmod and a
+// symlink), and each search's KQL, translated
 // as Kibana translates it (test/utils/kql.ts), returns exactly those events from Elasticsearch.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -29,6 +30,7 @@ t.test('each saved search returns exactly the events it is named for', async (t)
   fs.mkdirSync(path.join(W, 'forbidden'));
   fs.writeFileSync(path.join(W, 'forbidden', 'f'), 'x');
   fs.writeFileSync(path.join(W, 'in-container'), 'x');
+  for (const f of ['gone', 'old-name', 'tool']) fs.writeFileSync(path.join(W, f), 'x');
   const collector = await startCollector(t, env, ['--include-path', '/etc/shadow', '--include-path', etcFile, '--kill-path', `${W}/forbidden/`]);
   const indexer = await startIndexer(t, env);
   t.equal(await run('cat /etc/shadow > /dev/null', []), 0, 'root reads /etc/shadow');
@@ -38,6 +40,7 @@ t.test('each saved search returns exactly the events it is named for', async (t)
   // The shell joins the container's cgroup and opens the file itself, then stays a moment so
   // /proc still shows it when the collector reads its cgroup.
   t.equal(await run('echo $$ > "$2/cgroup.procs" && read x < "$1/in-container"; sleep 1', [W, cgroup]), 0, 'an open inside the container cgroup');
+  t.equal(await run('rm "$1/gone" && mv "$1/old-name" "$1/new-name" && chmod 4755 "$1/tool" && ln -s /etc/shadow "$1/link"', [W]), 0, 'rm, mv, chmod and ln -s under the work directory');
   await drain(t, env, collector, indexer);
 
   const expected: Record<string, [string, string][]> = {
@@ -46,6 +49,10 @@ t.test('each saved search returns exactly the events it is named for', async (t)
     'failed-opens': [['cat', `${W}/missing`]],
     'writes-under-etc': [['sh', etcFile]],
     'by-container': [['sh', `${W}/in-container`]],
+    'file-deletions': [['rm', `${W}/gone`]],
+    'file-renames': [['mv', `${W}/new-name`]],
+    'permission-owner-changes': [['chmod', `${W}/tool`]],
+    'symlink-creations': [['ln', `${W}/link`]],
   };
   for (const s of SEARCHES) {
     const r = await env.es.search<{ process: { name: string }; file: { path: string }; container?: { id: string } }>({ index: `${env.indexPrefix}-*`, size: 100, query: kqlToQuery(s.kql) as never });

@@ -1,5 +1,5 @@
 // The report as one CSV table for spreadsheets: section, group, key, value (RFC 4180 quoting).
-import type { Count, ReportData } from './report-data';
+import type { Count, OperationSection, ReportData } from './report-data';
 
 const cell = (v: unknown): string => {
   const s = String(v ?? '');
@@ -16,11 +16,21 @@ export function renderCsv(d: ReportData): string {
   add('sensitive_access', 'by_process', d.sensitive_access.by_process);
   add('sensitive_access', 'by_host', d.sensitive_access.by_host);
   add('sensitive_access', 'files', d.sensitive_access.files);
+  add('critical_writes', 'by_operation', d.critical_writes.by_operation);
   add('critical_writes', 'by_outcome', d.critical_writes.by_outcome);
   add('critical_writes', 'by_process', d.critical_writes.by_process);
   add('critical_writes', 'by_user', d.critical_writes.by_user);
   add('critical_writes', 'by_host', d.critical_writes.by_host);
   add('critical_writes', 'files', d.critical_writes.files);
+  // Each listed event: group event_<operation>, key "time host user process outcome path", value its change.
+  const operations = (section: string, o: OperationSection): void => {
+    for (const g of ['by_operation', 'by_outcome', 'by_process', 'by_user', 'by_host'] as const) add(section, g, o[g]);
+    for (const r of o.events) rows.push([section, `event_${r.operation}`, `${r.time} ${r.host} ${r.user} ${r.process} ${r.outcome} ${r.path}`, r.detail]);
+  };
+  operations('protected_removals', d.protected_removals);
+  add('permission_changes', 'by_special', d.permission_changes.by_special);
+  operations('permission_changes', d.permission_changes);
+  operations('log_files', d.log_files);
   add('alerts', 'by_rule', d.alerts.by_rule);
   add('alerts', 'by_severity', d.alerts.by_severity);
   add('alerts', 'enforcement_status', d.alerts.enforcement_status);

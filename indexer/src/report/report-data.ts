@@ -6,6 +6,7 @@ import { verifyChains, type VerifyResult } from '../integrity/verify';
 import { scan } from '../es-scan';
 import { retentionEvidence } from '../retention/retention-evidence';
 import type { RetentionRun } from '../retention/retention-job';
+import type { OperationName } from '../../../contract/src/event';
 
 export interface ReportSources {
   indexPrefix: string;
@@ -26,6 +27,8 @@ export interface ReportOptions {
   sensitive?: string[];
   /** Path prefixes of critical system files. @defaultValue DEFAULT_CRITICAL */
   critical?: string[];
+  /** Path prefixes of audit log files, whose deletion, renaming or truncation the report lists. @defaultValue DEFAULT_LOGS */
+  logs?: string[];
   /** Host name -> trusted key ids, for the verification section. */
   trustedKeys?: Map<string, Set<string>>;
   /** Called before each step. */
@@ -33,11 +36,60 @@ export interface ReportOptions {
 }
 
 export const DEFAULT_SENSITIVE = ['/etc/shadow', '/etc/gshadow', '/etc/sudoers', '/etc/sudoers.d/*', '/root/.ssh/*', '/home/*/.ssh/*', '/etc/ssh/ssh_host_*_key', '/etc/ssl/private/*'];
+/** Where the system's own audit trails live (syslog, journald, auditd). */
+export const DEFAULT_LOGS = ['/var/log/'];
 export const DEFAULT_CRITICAL = ['/etc/', '/boot/', '/bin/', '/sbin/', '/lib/', '/lib64/', '/usr/bin/', '/usr/sbin/', '/usr/lib/', '/usr/local/bin/', '/usr/local/sbin/'];
 
 export interface Count {
   key: string;
   count: number;
+}
+
+/** The operations of the deletions-and-renames section, and of the permission-changes section. */
+export const REMOVAL_OPERATIONS: readonly OperationName[] = ['unlink', 'rmdir', 'rename'];
+export const ATTRIBUTE_OPERATIONS: readonly OperationName[] = ['chmod', 'chown', 'setxattr', 'removexattr'];
+/** Operations other than open that modify a critical file at its path: replaced (rename onto it), cut (truncate) or created. */
+export const MODIFYING_OPERATIONS: readonly OperationName[] = ['rename', 'truncate', 'link', 'symlink', 'mknod', 'mkdir'];
+/** At most this many events are listed one by one in each section (the counts stay exact). */
+export const ROW_LIMIT = 200;
+
+/** One event listed in a section: who did what to which file, and what it changed, as far as known. */
+export interface OperationRow {
+  time: string;
+  host: string;
+  /** The user's name, or `uid N` when the collector did not know it. */
+  user: string;
+  process: string;
+  /** `open` for documents of version-1 batches, which carry no operation (all opens). */
+  operation: OperationName;
+  outcome: string;
+  path: string;
+  /** rename: the path before. */
+  original_path?: string;
+  /** link: the existing file; symlink: the target as stored. */
+  target_path?: string;
+  /** chmod: the mode before (known when an fd named the file) and after. */
+  mode?: { old?: string; new?: string };
+  /** chown: uid:gid before (when known) and after; `unchanged` where the call left one as it was. */
+  owner?: { old?: string; new: string };
+  /** chmod: the special bits the new mode has (setuid, setgid, sticky, world-writable). */
+  special?: string[];
+  xattr?: string;
+  /** truncate: the length as passed. */
+  length?: string;
+  /** The same facts as one line of text, as every rendering shows it. */
+  detail: string;
+}
+
+/** A section of operation events: exact counts, and the first ROW_LIMIT events in time order. */
+export interface OperationSection {
+  total: number;
+  by_operation: Count[];
+  by_outcome: Count[];
+  by_process: Count[];
+  by_user: Count[];
+  by_host: Count[];
+  events: OperationRow[];
 }
 
 export interface HostCompleteness {
@@ -63,7 +115,7 @@ export interface ReportData {
   title: string;
   generated_at: string;
   period: { from: string; to: string };
-  filters: { hosts: string[]; paths: string[]; sensitive: string[]; critical: string[] };
+  filters: { hosts: string[]; paths: string[]; sensitive: string[]; critical: string[]; logs: string[] };
   summary: {
     events: number;
     hosts: number;
@@ -71,6 +123,9 @@ export interface ReportData {
     processes: number;
     sensitive_accesses: number;
     critical_writes: number;
+    protected_removals: number;
+    permission_changes: number;
+    log_file_changes: number;
     alerts: number;
     enforcement_actions: number;
     events_lost: number;
@@ -78,7 +133,13 @@ export interface ReportData {
     verification_findings: number;
   };
   sensitive_access: { total: number; by_user: Count[]; by_outcome: Count[]; by_process: Count[]; by_host: Count[]; files: Count[] };
-  critical_writes: { total: number; by_outcome: Count[]; by_process: Count[]; by_user: Count[]; by_host: Count[]; files: Count[] };
+  critical_writes: { total: number; by_operation: Count[]; by_outcome: Count[]; by_process: Count[]; by_user: Count[]; by_host: Count[]; files: Count[] };
+  /** unlink, rmdir and rename of a sensitive or critical file (by its path, or a rename's original path). */
+  protected_removals: OperationSection;
+  /** chmod, chown, setxattr and removexattr of a sensitive or critical file. */
+  permission_changes: OperationSection & { by_special: Count[] };
+  /** Deletions, renames (from or to) and truncations (truncate, or an O_TRUNC open) of files under the log prefixes. */
+  log_files: OperationSection;
   alerts: { total: number; by_rule: Count[]; by_severity: Count[]; enforcement_status: Count[]; commands: Count[]; kernel_actions: Count[] };
   activity: { interval: string; timeline: { t: string; count: number }[]; top_processes: Count[]; top_users: Count[] };
   completeness: HostCompleteness[];
@@ -107,14 +168,36 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
   const events = `${src.indexPrefix}-*`;
   const sensitive = o.sensitive ?? DEFAULT_SENSITIVE;
   const critical = o.critical ?? DEFAULT_CRITICAL;
+  const logs = o.logs ?? DEFAULT_LOGS;
   const range = { range: { '@timestamp': { gte: o.from.toISOString(), lte: o.to.toISOString() } } };
   const hostF = o.hosts?.length ? [{ terms: { 'host.name': o.hosts } }] : [];
   const base: object[] = [range, ...hostF];
-  const eventF: object[] = [...base, ...(o.paths?.length ? [{ bool: { should: o.paths.map((p) => ({ prefix: { 'file.path': p } })), minimum_should_match: 1 } }] : [])];
-  const sensitiveQ = { bool: { should: sensitive.map((g) => ({ wildcard: { 'file.path': { value: g } } })), minimum_should_match: 1 } };
-  const writeQ = { bool: { should: [{ term: { 'filewarden.access.write': true } }, { term: { 'filewarden.access.truncate': true } }, { term: { 'filewarden.access.create': true } }], minimum_should_match: 1 } };
-  const criticalQ = { bool: { filter: [writeQ, { bool: { should: critical.map((p) => ({ prefix: { 'file.path': p } })), minimum_should_match: 1 } }] } };
-  const STEPS = 9;
+  const any = (qs: object[]): object => ({ bool: { should: qs, minimum_should_match: 1 } });
+  const prefixes = (ps: string[], fields: string[]): object[] => fields.flatMap((f) => ps.map((p) => ({ prefix: { [f]: p } })));
+  const patterns = (gs: string[], fields: string[]): object[] => fields.flatMap((f) => gs.map((g) => ({ wildcard: { [f]: { value: g } } })));
+  // A rename out of a path in scope is activity in scope too: it names that path as its original.
+  const bothPaths = ['file.path', 'filewarden.original_path'];
+  const eventF: object[] = [...base, ...(o.paths?.length ? [any(prefixes(o.paths, bothPaths))] : [])];
+  const sensitiveQ = any(patterns(sensitive, ['file.path']));
+  const ops = (names: readonly OperationName[]): object => ({ terms: { 'filewarden.operation': names } });
+  // The access flags exist on opens only; documents of version-1 batches have no operation and are all opens.
+  const writeQ = any([{ term: { 'filewarden.access.write': true } }, { term: { 'filewarden.access.truncate': true } }, { term: { 'filewarden.access.create': true } }]);
+  const criticalQ = { bool: { filter: [any([writeQ, ops(MODIFYING_OPERATIONS)]), any(prefixes(critical, ['file.path']))] } };
+  // Protected: a sensitive file or one under a critical prefix.
+  const protectedOn = (fields: string[]): object => any([...patterns(sensitive, fields), ...prefixes(critical, fields)]);
+  const removalQ = { bool: { filter: [ops(REMOVAL_OPERATIONS), protectedOn(bothPaths)] } };
+  const attributeQ = { bool: { filter: [ops(ATTRIBUTE_OPERATIONS), protectedOn(['file.path'])] } };
+  const logQ = {
+    bool: {
+      filter: [
+        any([
+          { bool: { filter: [ops(REMOVAL_OPERATIONS), any(prefixes(logs, bothPaths))] } },
+          { bool: { filter: [any([ops(['truncate']), { term: { 'filewarden.access.truncate': true } }]), any(prefixes(logs, ['file.path']))] } },
+        ]),
+      ],
+    },
+  };
+  const STEPS = 12;
   let step = 0;
   const progress = (label: string): void => o.progress?.(++step, STEPS, label);
   const search = (index: string, query: object, aggs: Record<string, object>) =>
@@ -142,8 +225,31 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
   const sa = (sens.aggregations ?? {}) as Record<string, unknown>;
 
   progress('critical writes');
-  const crit = await search(events, { bool: { filter: [...eventF, criticalQ] } }, { outcome: terms('event.outcome'), user: terms('user.name'), proc: terms('process.name'), host: terms('host.name'), file: terms('file.path', 20) });
+  const crit = await search(events, { bool: { filter: [...eventF, criticalQ] } }, { op: OP_TERMS, outcome: terms('event.outcome'), user: terms('user.name'), proc: terms('process.name'), host: terms('host.name'), file: terms('file.path', 20) });
   const ca = (crit.aggregations ?? {}) as Record<string, unknown>;
+
+  const section = async (query: object, extra: Record<string, object> = {}): Promise<{ s: OperationSection; a: Record<string, unknown> }> => {
+    const r = await es.search<RowSource>({
+      index: events,
+      size: ROW_LIMIT,
+      track_total_hits: true,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      query: { bool: { filter: [...eventF, query] } },
+      sort: [{ '@timestamp': 'asc' }],
+      _source: ROW_FIELDS,
+      aggs: { op: OP_TERMS, outcome: terms('event.outcome'), proc: terms('process.name'), user: terms('user.name'), uid: terms('user.id'), host: terms('host.name'), ...extra },
+    });
+    const x = (r.aggregations ?? {}) as Record<string, unknown>;
+    const s = { total: total(r), by_operation: counts(x.op), by_outcome: counts(x.outcome), by_process: counts(x.proc), by_user: userCounts(x.user, x.uid), by_host: counts(x.host), events: r.hits.hits.map((h) => operationRow(h._source!)) };
+    return { s, a: x };
+  };
+  progress('deletions and renames of protected files');
+  const removals = (await section(removalQ)).s;
+  progress('permission and owner changes of protected files');
+  const attrs = await section(attributeQ, { special: terms('filewarden.change.special') });
+  progress('audit log files');
+  const logChanges = (await section(logQ)).s;
 
   progress('alerts and enforcement');
   const al = await search(src.alertIndex, { bool: { filter: base } }, { rule: terms('rule.id', 20), sev: terms('filewarden.alert.severity'), enf: terms('filewarden.enforcement.status') });
@@ -190,7 +296,7 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
     title: 'filewarden file-activity compliance report',
     generated_at: new Date().toISOString(),
     period: { from: o.from.toISOString(), to: o.to.toISOString() },
-    filters: { hosts: o.hosts ?? [], paths: o.paths ?? [], sensitive, critical },
+    filters: { hosts: o.hosts ?? [], paths: o.paths ?? [], sensitive, critical, logs },
     summary: {
       events: total(ov),
       hosts: a.hosts?.value ?? 0,
@@ -198,6 +304,9 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
       processes: a.procs?.value ?? 0,
       sensitive_accesses: total(sens),
       critical_writes: total(crit),
+      protected_removals: removals.total,
+      permission_changes: attrs.s.total,
+      log_file_changes: logChanges.total,
       alerts: total(al),
       enforcement_actions: enforcementActions,
       events_lost: lost,
@@ -205,7 +314,10 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
       verification_findings: v.findings.length,
     },
     sensitive_access: { total: total(sens), by_user: userCounts(sa.user, sa.uid), by_outcome: counts(sa.outcome), by_process: counts(sa.proc), by_host: counts(sa.host), files: counts(sa.file) },
-    critical_writes: { total: total(crit), by_outcome: counts(ca.outcome), by_process: counts(ca.proc), by_user: counts(ca.user), by_host: counts(ca.host), files: counts(ca.file) },
+    critical_writes: { total: total(crit), by_operation: counts(ca.op), by_outcome: counts(ca.outcome), by_process: counts(ca.proc), by_user: counts(ca.user), by_host: counts(ca.host), files: counts(ca.file) },
+    protected_removals: removals,
+    permission_changes: { ...attrs.s, by_special: counts(attrs.a.special) },
+    log_files: logChanges,
     alerts: { total: total(al), by_rule: counts(aa.rule), by_severity: counts(aa.sev), enforcement_status: counts(aa.enf), commands, kernel_actions: kernelActions },
     activity: {
       interval: iv.label,
@@ -230,6 +342,76 @@ export async function buildReport(es: Client, src: ReportSources, o: ReportOptio
   };
   data.pci = pciMapping(data);
   return data;
+}
+
+/** Operations, with version-1 documents (no operation: all opens) counted as opens. */
+const OP_TERMS = { terms: { field: 'filewarden.operation', size: 20, missing: 'open' } };
+
+/** The fields a listed event shows. */
+const ROW_FIELDS = ['@timestamp', 'host.name', 'user.id', 'user.name', 'process.name', 'event.outcome', 'file.path', 'file.target_path', 'filewarden.operation', 'filewarden.original_path', 'filewarden.mode', 'filewarden.change', 'filewarden.open_flags.names'];
+interface RowSource {
+  '@timestamp': string;
+  host?: { name?: string };
+  user?: { id?: string; name?: string };
+  process?: { name?: string };
+  event?: { outcome?: string };
+  file?: { path?: string; target_path?: string };
+  filewarden?: { operation?: OperationName; original_path?: string; mode?: string; change?: { special?: string[]; old_mode?: string; uid?: string; gid?: string; old_uid?: string; old_gid?: string; length?: number | string; xattr?: string }; open_flags?: { names?: string[] } };
+}
+
+/** One document as a listed event, with its facts in one line of text. */
+export function operationRow(src: RowSource): OperationRow {
+  const f = src.filewarden ?? {};
+  const c = f.change ?? {};
+  const op = f.operation ?? 'open';
+  const row: OperationRow = {
+    time: src['@timestamp'],
+    host: src.host?.name ?? '',
+    user: src.user?.name ?? `uid ${src.user?.id ?? '?'}`,
+    process: src.process?.name ?? '',
+    operation: op,
+    outcome: src.event?.outcome ?? '',
+    path: src.file?.path ?? '',
+    detail: '',
+  };
+  if (f.original_path !== undefined) row.original_path = f.original_path;
+  if (src.file?.target_path !== undefined) row.target_path = src.file.target_path;
+  if (op === 'chmod') {
+    row.mode = { ...(c.old_mode !== undefined ? { old: c.old_mode } : {}), ...(f.mode !== undefined ? { new: f.mode } : {}) };
+    row.special = c.special ?? [];
+  }
+  if (op === 'chown') {
+    const old = c.old_uid !== undefined ? `${c.old_uid}:${c.old_gid ?? '?'}` : undefined;
+    row.owner = { ...(old !== undefined ? { old } : {}), new: `${c.uid ?? 'unchanged'}:${c.gid ?? 'unchanged'}` };
+  }
+  if (c.xattr !== undefined) row.xattr = c.xattr;
+  if (c.length !== undefined) row.length = String(c.length);
+  row.detail = rowDetail(row, f.open_flags?.names);
+  return row;
+}
+
+function rowDetail(r: OperationRow, openFlags: string[] | undefined): string {
+  switch (r.operation) {
+    case 'rename':
+      return `${r.original_path ?? '(original path unknown)'} -> ${r.path}`;
+    case 'chmod':
+      return `mode ${r.mode?.old ?? 'unknown'} -> ${r.mode?.new ?? 'unknown'}${r.special?.length ? ` (${r.special.join(', ')})` : ''}`;
+    case 'chown':
+      return `owner ${r.owner?.old ?? 'unknown'} -> ${r.owner?.new ?? 'unknown'}`;
+    case 'setxattr':
+      return `attribute ${r.xattr ?? '(name unknown)'} set`;
+    case 'removexattr':
+      return `attribute ${r.xattr ?? '(name unknown)'} removed`;
+    case 'truncate':
+      return `truncated to ${r.length ?? '?'} bytes`;
+    case 'link':
+    case 'symlink':
+      return `${r.operation} to ${r.target_path ?? '(target unknown)'}`;
+    case 'open':
+      return openFlags?.length ? `open ${openFlags.join('|')}` : 'open';
+    default:
+      return r.operation;
+  }
 }
 
 /** Users by name where the collector knew it, by uid where it did not (the totals stay exact). */
@@ -317,6 +499,9 @@ async function hostCompleteness(es: Client, src: ReportSources, o: ReportOptions
   return c;
 }
 
+/** " (open 3, rename 1)": the operations behind a count, for the PCI evidence text. */
+const opList = (c: Count[]): string => (c.length ? ` (${c.map((x) => `${x.key} ${x.count}`).join(', ')})` : '');
+
 function pciMapping(d: ReportData): ReportData['pci'] {
   const s = d.summary;
   const gaps = d.completeness.reduce((n, c) => n + c.heartbeat_gaps.length, 0);
@@ -335,6 +520,13 @@ function pciMapping(d: ReportData): ReportData['pci'] {
       status: s.verification_ok && d.verification.links > 0 ? 'met' : 'attention',
     },
     {
+      // PCI DSS v4.0 numbering, as the rest of this table (3.2.1 had this as 10.5.2 and 10.5.5).
+      requirement: '10.3.4',
+      title: 'Change detection on audit logs: existing log data cannot be changed without being detected',
+      evidence: `${s.log_file_changes} deletions, renames and truncations of log files under ${d.filters.logs.join(' ') || 'no prefix'}${opList(d.log_files.by_operation)}, each listed with user, process and host`,
+      status: s.events > 0 && d.filters.logs.length > 0 ? 'met' : 'attention',
+    },
+    {
       requirement: '10.5.1',
       title: 'Audit log history is retained for at least 12 months (3 months immediately available)',
       evidence: days === undefined ? 'no retention run is recorded' : `events are kept ${days} days by policy (${d.retention.policy!.source}); oldest event held ${d.retention.oldest.events ?? 'none'}; ${d.retention.runs.length} retention runs in the period`,
@@ -349,7 +541,7 @@ function pciMapping(d: ReportData): ReportData['pci'] {
     {
       requirement: '11.5',
       title: 'Unexpected changes to critical files are detected and responded to',
-      evidence: `${s.critical_writes} write opens of critical system files (${d.filters.critical.length} monitored prefixes); ${s.alerts} alerts and ${s.enforcement_actions} enforcement actions`,
+      evidence: `${s.critical_writes} modifications of critical system files${opList(d.critical_writes.by_operation)} (${d.filters.critical.length} monitored prefixes); ${s.protected_removals} deletions or renames and ${s.permission_changes} permission, owner or attribute changes of protected files; ${s.alerts} alerts and ${s.enforcement_actions} enforcement actions`,
       status: s.events > 0 && d.filters.critical.length > 0 ? 'met' : 'attention',
     },
   ];

@@ -58,6 +58,8 @@ t.test('the report over a known workload: exact numbers, every section, HTML, PD
   t.same(byKey(d.sensitive_access.files), { [`${W}/secret/key1`]: 3, [`${W}/secret/key2`]: 1, [`${W}/secret/key3`]: 1, [`${W}/secret/key4`]: 1 }, 'by file');
   t.same(byKey(d.critical_writes.by_process), { sh: 3, touch: 1 }, 'critical writes by process');
   t.same(byKey(d.critical_writes.by_outcome), { success: 4 }, 'all four succeeded');
+  t.strictSame(d.critical_writes.by_operation, [{ key: 'open', count: 4 }], 'all four are opens: the workload renames, truncates and deletes nothing');
+  t.strictSame([d.summary.protected_removals, d.summary.permission_changes, d.summary.log_file_changes], [0, 0, 0], 'no deletion, rename or permission change of a protected file, and no log file touched');
   t.same(byKey(d.alerts.by_rule), { 'secret-read': 6 }, 'one alert per secret access');
   t.same(byKey(d.activity.top_processes), { node: 20, cat: 6, sh: 3, touch: 1 }, 'top processes');
   t.equal(d.activity.timeline.reduce((n, p) => n + p.count, 0), 30, 'the timeline adds up to the total');
@@ -68,7 +70,7 @@ t.test('the report over a known workload: exact numbers, every section, HTML, PD
   t.equal(d.verification.intact, assigned, `verification: all ${assigned} events of the stream intact`);
   t.same(
     d.pci.map((p) => [p.requirement, p.status]),
-    [['10.2', 'met'], ['10.3', 'met'], ['10.5.1', 'attention'], ['10.7', 'met'], ['11.5', 'met']],
+    [['10.2', 'met'], ['10.3', 'met'], ['10.3.4', 'met'], ['10.5.1', 'attention'], ['10.7', 'met'], ['11.5', 'met']],
     'PCI DSS: 10.5.1 needs attention until a retention policy has run',
   );
 

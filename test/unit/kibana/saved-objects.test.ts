@@ -4,7 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { dataViews, FieldError, kqlFields, mappingFields, MIN_KIBANA_VERSION, SEARCHES, savedObjects, toNdjson, type SavedObject } from '../../../kibana/src/saved-objects';
+import { dataViews, FieldError, kqlFields, mappingFields, MIN_KIBANA_VERSION, SEARCHES, savedObjectId, savedObjects, toNdjson, type SavedObject } from '../../../kibana/src/saved-objects';
+import type { OperationName } from '../../../contract/src/event';
+import { OPERATIONS } from '../../../contract/src/event-document';
 import { INDEXER_DEFAULTS } from '../../../indexer/src/worker/defaults';
 import { kqlToQuery } from '../../utils/kql';
 import { repoRoot } from '../../utils/stack';
@@ -44,7 +46,7 @@ t.test('the NDJSON has the structure the import API takes', async (t) => {
     t.match(o, { type: /^(index-pattern|search|lens|dashboard)$/, id: /^[0-9a-f-]{36}$/, attributes: { title: String }, references: Array, coreMigrationVersion: '8.8.0', typeMigrationVersion: String }, `${o.type} ${o.attributes.title}`);
     kinds.set(o.type, (kinds.get(o.type) ?? 0) + 1);
   }
-  t.same(Object.fromEntries(kinds), { 'index-pattern': 3, search: 5, lens: 8, dashboard: 2 }, 'three data views, five searches, eight Lens charts, two dashboards');
+  t.strictSame(Object.fromEntries(kinds), { 'index-pattern': 3, search: 9, lens: 10, dashboard: 3 }, 'three data views, nine searches, ten Lens charts, three dashboards');
   const ids = lines.map((o) => `${o.type as string}/${o.id as string}`);
   t.equal(new Set(ids).size, ids.length, 'ids are unique');
   for (const o of lines as unknown as SavedObject[]) {
@@ -85,6 +87,40 @@ t.test('every field a saved object names is in its index template', async (t) =>
   SEARCHES.push({ slug: 'x', title: 'bad', description: '', view: 'events', kql: 'process.nmae : x', columns: [] });
   t.teardown(() => void SEARCHES.pop());
   t.throws(() => savedObjects(INDEXER_DEFAULTS), new FieldError('bad: field process.nmae is not in the events index template'));
+});
+
+t.test('the operation searches and charts name the operation fields, each in the events template with the type they query', async (t) => {
+  const fields = mappingFields(dataViews(INDEXER_DEFAULTS).find((v) => v.key === 'events')!.mapping);
+  const bySlug = new Map(SEARCHES.map((s) => [s.slug, s]));
+  const used = (slug: string): string[] => [...kqlFields(bySlug.get(slug)!.kql), ...bySlug.get(slug)!.columns];
+  const opFields = ['filewarden.operation', 'filewarden.original_path', 'file.target_path', 'filewarden.mode', 'filewarden.change.old_mode', 'filewarden.change.special', 'filewarden.change.uid', 'filewarden.change.gid', 'filewarden.change.old_uid', 'filewarden.change.xattr'];
+  t.strictSame(
+    opFields.filter((f) => ['file-deletions', 'file-renames', 'permission-owner-changes', 'symlink-creations'].some((s) => used(s).includes(f))),
+    opFields,
+    'the deletion, rename, permission and symlink searches use every operation field between them',
+  );
+  t.strictSame(opFields.map((f) => [f, fields.get(f)]), opFields.map((f) => [f, 'keyword']), 'each is a keyword field of the events template');
+  // Each search selects its operations by filewarden.operation, with the operation names the contract defines.
+  const ops = (slug: string): string[] => [...bySlug.get(slug)!.kql.matchAll(/"(\w+)"/g)].map((m) => m[1]!);
+  t.strictSame(
+    ['file-deletions', 'file-renames', 'permission-owner-changes', 'symlink-creations'].map((s) => [s, ops(s)]),
+    [
+      ['file-deletions', Object.keys(OPERATIONS).filter((o) => OPERATIONS[o as OperationName].action === 'deletion')],
+      ['file-renames', Object.keys(OPERATIONS).filter((o) => OPERATIONS[o as OperationName].action === 'rename')],
+      ['permission-owner-changes', Object.keys(OPERATIONS).filter((o) => OPERATIONS[o as OperationName].action === 'attributes-modified')],
+      ['symlink-creations', ['symlink']],
+    ],
+    'deletions, renames and attribute changes are exactly the operations of those ECS actions',
+  );
+  const lens = objects.filter((o) => o.type === 'lens' && /operation/.test(o.attributes.title as string));
+  const sources = lens.flatMap((o) => Object.values((o.attributes.state as { datasourceStates: { formBased: { layers: Record<string, { columns: Record<string, { sourceField: string }> }> } } }).datasourceStates.formBased.layers).flatMap((l) => Object.values(l.columns).map((c) => c.sourceField)));
+  t.strictSame(sources.filter((f) => f !== '___records___' && f !== '@timestamp').sort(), ['event.action', 'filewarden.operation'], 'the operation charts break down by event.action and filewarden.operation');
+  const dash = objects.find((o) => o.type === 'dashboard' && o.attributes.title === 'filewarden: file operations')!;
+  t.strictSame(
+    dash.references.map((r) => r.id),
+    [...['operations-over-time', 'operations'].map((s) => savedObjectId(`lens/${s}`)), ...['file-deletions', 'file-renames', 'permission-owner-changes', 'symlink-creations'].map((s) => savedObjectId(`search/${s}`))],
+    'the file operations dashboard holds both charts and the four searches',
+  );
 });
 
 t.test('every saved search query parses in the checked KQL subset', async (t) => {
