@@ -452,6 +452,7 @@ export function buildProgram(): Command {
     .option('--paths <prefix>', 'only events under this path prefix (repeatable)', repeat((v: string) => v), [])
     .option('--sensitive <pattern>', 'sensitive files, a wildcard pattern with * and ? (repeatable; default: shadow, sudoers, ssh keys...)', repeat((v: string) => v), [])
     .option('--critical <prefix>', 'critical system file prefix for the writes section (repeatable; default: /etc/, /boot/, /usr/bin/...)', repeat((v: string) => v), [])
+    .option('--logs <prefix>', 'audit log prefix for the log protection section (repeatable; default: /var/log/)', repeat((v: string) => v), [])
     .addOption(new Option('--format <format>', 'output format').choices(['html', 'pdf', 'csv', 'json']).default('html'))
     .requiredOption('--out <file>', 'where to write the report')
     .addHelpText('after', '\nThe PDF is printed by headless Chromium (Debian package chromium; FILEWARDEN_CHROMIUM overrides the binary).')

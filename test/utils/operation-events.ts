@@ -19,6 +19,7 @@ const SYSCALL: Record<OperationName, SyscallName> = {
   mkdir: 'mkdirat',
   mknod: 'mknodat',
   truncate: 'truncate',
+  modify: 'close',
 };
 
 /** x86_64 open flags, for `openFlags`. */
@@ -37,8 +38,10 @@ export interface OperationEventOptions {
   openFlags?: number;
   /** chmod: the new mode; open, mkdir, mknod: the create mode. @defaultValue 0o644 */
   mode?: number;
-  /** truncate: the length. */
+  /** truncate: the length; modify: the bytes written. */
   length?: bigint;
+  /** modify: the write calls. */
+  writes?: number;
   /** The syscall's result: 0 or an fd, or -errno. @defaultValue 0 (3 for an open) */
   ret?: number;
 }
@@ -61,6 +64,7 @@ export function operationEvent(op: OperationName, path: string, o: OperationEven
     syscall: SYSCALL[op],
     ...(second ? { second } : {}),
     length: o.length ?? 0n,
+    ...(op === 'modify' ? { writes: o.writes ?? 1 } : {}),
     tsNs: clock,
     wallNs: 1764064800000000000n + clock,
     cpu: 0,

@@ -48,8 +48,8 @@ export interface Count {
 /** The operations of the deletions-and-renames section, and of the permission-changes section. */
 export const REMOVAL_OPERATIONS: readonly OperationName[] = ['unlink', 'rmdir', 'rename'];
 export const ATTRIBUTE_OPERATIONS: readonly OperationName[] = ['chmod', 'chown', 'setxattr', 'removexattr'];
-/** Operations other than open that modify a critical file at its path: replaced (rename onto it), cut (truncate) or created. */
-export const MODIFYING_OPERATIONS: readonly OperationName[] = ['rename', 'truncate', 'link', 'symlink', 'mknod', 'mkdir'];
+/** Operations other than open that modify a critical file at its path: written (a write session), replaced (rename onto it), cut (truncate) or created. */
+export const MODIFYING_OPERATIONS: readonly OperationName[] = ['modify', 'rename', 'truncate', 'link', 'symlink', 'mknod', 'mkdir'];
 /** At most this many events are listed one by one in each section (the counts stay exact). */
 export const ROW_LIMIT = 200;
 
@@ -77,6 +77,9 @@ export interface OperationRow {
   xattr?: string;
   /** truncate: the length as passed. */
   length?: string;
+  /** modify: the bytes the write session wrote, and its write calls. */
+  bytes_written?: string;
+  writes?: number;
   /** The same facts as one line of text, as every rendering shows it. */
   detail: string;
 }
@@ -356,7 +359,7 @@ interface RowSource {
   process?: { name?: string };
   event?: { outcome?: string };
   file?: { path?: string; target_path?: string };
-  filewarden?: { operation?: OperationName; original_path?: string; mode?: string; change?: { special?: string[]; old_mode?: string; uid?: string; gid?: string; old_uid?: string; old_gid?: string; length?: number | string; xattr?: string }; open_flags?: { names?: string[] } };
+  filewarden?: { operation?: OperationName; original_path?: string; mode?: string; change?: { special?: string[]; old_mode?: string; uid?: string; gid?: string; old_uid?: string; old_gid?: string; length?: number | string; xattr?: string; bytes_written?: number | string; writes?: number }; open_flags?: { names?: string[] } };
 }
 
 /** One document as a listed event, with its facts in one line of text. */
@@ -386,6 +389,8 @@ export function operationRow(src: RowSource): OperationRow {
   }
   if (c.xattr !== undefined) row.xattr = c.xattr;
   if (c.length !== undefined) row.length = String(c.length);
+  if (c.bytes_written !== undefined) row.bytes_written = String(c.bytes_written);
+  if (c.writes !== undefined) row.writes = c.writes;
   row.detail = rowDetail(row, f.open_flags?.names);
   return row;
 }
@@ -404,6 +409,8 @@ function rowDetail(r: OperationRow, openFlags: string[] | undefined): string {
       return `attribute ${r.xattr ?? '(name unknown)'} removed`;
     case 'truncate':
       return `truncated to ${r.length ?? '?'} bytes`;
+    case 'modify':
+      return `wrote ${r.bytes_written ?? '?'} bytes in ${r.writes ?? '?'} writes`;
     case 'link':
     case 'symlink':
       return `${r.operation} to ${r.target_path ?? '(target unknown)'}`;
