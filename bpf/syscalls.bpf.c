@@ -161,16 +161,16 @@ static __always_inline long read_exit_name(struct fw_scratch *s, struct fw_file_
 	return n - 1;
 }
 
-/* Resolves a name into the record's path at syscall exit. With `file` (a successful open's fd, an
+/* Resolves a name (already in s->name: name_len bytes; 0 none; -1 unreadable or too long, flagged)
+ * into the record's path at syscall exit. With `file` (a successful open's fd, an
  * fd-based operation's fd): the walk of that file, the name as passed appended after it. Without: the
  * base directory's walk (the dirfd's file, or the cwd; none for an absolute name) and the name joined
  * lexically, flagged. Anything the kernel cannot resolve keeps the name as passed (FW_PATH_AS_PASSED):
- * user space's flagged last resort. `filename` NULL: no name (an fd names the file). */
-static __always_inline void resolve_name(struct fw_scratch *s, struct fw_file_event *e, const char *filename, __s32 dirfd,
+ * user space's flagged last resort. */
+static __always_inline void resolve_name(struct fw_scratch *s, struct fw_file_event *e, long name_len, __s32 dirfd,
 					 struct file *file)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	long name_len = filename ? read_exit_name(s, e, filename) : 0;
 	const struct path *base = NULL;
 	struct file *f = NULL;
 	__u32 base_len = 0;
@@ -233,7 +233,7 @@ as_passed:
 /* The record's path for a finished open: the file behind a successful open's fd, else the join. */
 static __always_inline void resolve_exit_path(struct fw_scratch *s, struct fw_file_event *e, struct fw_args *a, long ret)
 {
-	resolve_name(s, e, a->filename, a->dirfd, ret >= 0 ? fd_file(ret) : NULL);
+	resolve_name(s, e, read_exit_name(s, e, a->filename), a->dirfd, ret >= 0 ? fd_file(ret) : NULL);
 }
 
 static __always_inline void mod_start(long fd);
@@ -405,6 +405,55 @@ struct {
 	__type(value, struct fw_op_args);
 } op_pending SEC(".maps");
 
+/* The names as the operation got them, copied at its entry: read at the exit, user memory could
+ * have been rewritten by another thread meanwhile, and the record would name another file than the
+ * one the kernel acted on. Allocated per operation in flight (not preallocated: 8 KiB each). */
+struct fw_op_names {
+	char name[FW_PATH_MAX];
+	char name2[FW_PATH_MAX];
+	__s32 len;  /* bytes of name; -1 unreadable; FW_PATH_MAX: longer than the buffer (first bytes kept) */
+	__s32 len2;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32); /* tid */
+	__type(value, struct fw_op_names);
+} op_names SEC(".maps");
+
+/* Copies a user name into `dst`; returns its length, -1 when unreadable, FW_PATH_MAX when longer. */
+static __always_inline __s32 copy_user_name(char *dst, const char *src)
+{
+	long n = bpf_probe_read_user_str(dst, FW_PATH_MAX, src);
+	char next = 0;
+
+	if (n <= 0)
+		return -1;
+	if (n == FW_PATH_MAX && bpf_probe_read_user(&next, 1, src + FW_PATH_MAX - 1) == 0 && next != 0)
+		return FW_PATH_MAX;
+	return n - 1;
+}
+
+/* Puts a copied name into s->name for resolve_name; returns what read_exit_name would. */
+static __always_inline long take_name(struct fw_scratch *s, struct fw_file_event *e, const char *copy, __s32 len)
+{
+	if (len < 0) {
+		e->flags |= FW_FLAG_PATH_UNREADABLE;
+		return -1;
+	}
+	if (len >= FW_PATH_MAX) {
+		bpf_probe_read_kernel(s->name, FW_PATH_MAX - 1, copy);
+		e->flags |= FW_FLAG_PATH_TRUNCATED;
+		return -1;
+	}
+	/* The bound check above lets clang drop the mask, and the verifier needs it. */
+	barrier_var(len);
+	bpf_probe_read_kernel(s->name, len & (FW_PATH_MAX - 1), copy);
+	return len;
+}
+
 static __always_inline int stash_op(struct fw_op_args *a)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -426,19 +475,29 @@ static __always_inline int stash_op(struct fw_op_args *a)
 		a->old_gid = BPF_CORE_READ(ino, i_gid.val);
 		a->has_old = 1;
 	}
-	if (bpf_map_update_elem(&op_pending, &tid, a, BPF_ANY) != 0)
-		fw_count(FW_CNT_ARGS_LOST);
+	{
+		struct fw_walk_buf *w = fw_walk_buf(); /* any 8 KiB to create the entry from */
+		struct fw_op_names *n;
+
+		if (!w || bpf_map_update_elem(&op_names, &tid, w, BPF_ANY) != 0 || !(n = bpf_map_lookup_elem(&op_names, &tid)))
+			goto lost;
+		n->len = a->name ? copy_user_name(n->name, a->name) : 0;
+		n->len2 = a->name2 ? copy_user_name(n->name2, a->name2) : 0;
+	}
+	if (bpf_map_update_elem(&op_pending, &tid, a, BPF_ANY) != 0) {
+		bpf_map_delete_elem(&op_names, &tid);
+		goto lost;
+	}
+	return 0;
+lost:
+	fw_count(FW_CNT_ARGS_LOST);
 	return 0;
 }
 
 /* With AT_EMPTY_PATH, an empty name means the file dirfd refers to. */
-static __always_inline struct file *empty_path_file(const char *name, __s32 dirfd)
+static __always_inline struct file *empty_path_file(__s32 len, __s32 dirfd)
 {
-	char c = 1;
-
-	if (bpf_probe_read_user(&c, 1, name) != 0 || c != 0)
-		return NULL;
-	return fd_file(dirfd);
+	return len == 0 ? fd_file(dirfd) : NULL;
 }
 
 /* Moves the second name, resolved into e->path, to s->aux (and its name as passed to s->aux_name),
@@ -470,19 +529,20 @@ static __always_inline void set_aux_aside(struct fw_walk_buf *s, struct fw_file_
 }
 
 /* A second name that is no path (a symlink's target, an attribute's name), as passed. */
-static __always_inline void read_aux_as_passed(struct fw_walk_buf *s, struct fw_file_event *e, const char *name2)
+static __always_inline void read_aux_as_passed(struct fw_walk_buf *s, struct fw_file_event *e, const char *copy, __s32 len)
 {
-	long n = bpf_probe_read_user_str(s->aux, FW_PATH_MAX, name2);
-	char next = 0;
-
 	e->aux_kind = FW_AUX_AS_PASSED;
-	if (n <= 0) {
+	if (len < 0) {
 		e->flags |= FW_FLAG_AUX_UNREADABLE;
 		return;
 	}
-	if (n == FW_PATH_MAX && bpf_probe_read_user(&next, 1, name2 + FW_PATH_MAX - 1) == 0 && next != 0)
+	if (len >= FW_PATH_MAX) {
 		e->flags |= FW_FLAG_AUX_TRUNCATED;
-	e->aux_len = (n - 1) & (FW_PATH_MAX - 1);
+		len = FW_PATH_MAX - 1;
+	}
+	barrier_var(len);
+	bpf_probe_read_kernel(s->aux, len & (FW_PATH_MAX - 1), copy);
+	e->aux_len = len & (FW_PATH_MAX - 1);
 }
 
 /* Appends the second name (and its name as passed) after the host walk. */
@@ -519,6 +579,7 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct fw_op_args *a = bpf_map_lookup_elem(&op_pending, &tid);
+	struct fw_op_names *n = bpf_map_lookup_elem(&op_names, &tid);
 	struct fw_scratch *s;
 	struct fw_walk_buf *w;
 	struct fw_file_event *e;
@@ -526,10 +587,10 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 	bool whole, aux_kept = false;
 
 	if (!a)
-		return 0;
+		goto out;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	w = fw_walk_buf();
-	if (!s || !w)
+	if (!s || !w || !n)
 		goto out;
 	e = (struct fw_file_event *)s->buf;
 	fw_fill_task(e, FW_HOOK_TRACEPOINT);
@@ -552,21 +613,23 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 
 	/* The second name first: resolved (and judged) in e->path, then set aside. */
 	if (a->aux_kind == FW_AUX_RESOLVED) {
-		resolve_name(s, e, a->name2, a->dirfd2, a->empty_path2 ? empty_path_file(a->name2, a->dirfd2) : NULL);
+		struct file *f2 = a->empty_path2 ? empty_path_file(n->len2, a->dirfd2) : NULL;
+
+		resolve_name(s, e, f2 ? 0 : take_name(s, e, n->name2, n->len2), a->dirfd2, f2);
 		whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
 		if (policy_armed)
 			fw_enforce(s, e, whole, false, FW_ACTION_ALLOW);
 		aux_kept = !whole || !fw_path_filtered(s, e, whole);
 		set_aux_aside(w, e);
 	} else if (a->aux_kind == FW_AUX_AS_PASSED) {
-		read_aux_as_passed(w, e, a->name2);
+		read_aux_as_passed(w, e, n->name2, n->len2);
 	}
 
 	if (a->fd >= 0)
 		f = fd_file(a->fd);
 	else if (a->empty_path)
-		f = empty_path_file(a->name, a->dirfd);
-	resolve_name(s, e, f ? NULL : a->name, a->dirfd, f);
+		f = empty_path_file(n->len, a->dirfd);
+	resolve_name(s, e, f || a->fd >= 0 ? 0 : take_name(s, e, n->name, n->len), a->dirfd, f);
 	whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
 	if (policy_armed) {
 		if ((policy_armed & FW_ARMED_FS) && f) {
@@ -597,6 +660,7 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 	fw_submit(e);
 out:
 	bpf_map_delete_elem(&op_pending, &tid);
+	bpf_map_delete_elem(&op_names, &tid);
 	return 0;
 }
 
@@ -887,7 +951,11 @@ int tp_enter_ftruncate(struct trace_event_raw_sys_enter *ctx)
 struct fw_mod_session {
 	__u64 bytes;
 	__u64 writes;
+	__u64 inode; /* the struct inode * the file had: a reused struct file has another, or none */
 };
+
+#define FW_S_IFMT 0170000
+#define FW_S_IFREG 0100000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -942,24 +1010,49 @@ static __always_inline void mod_start(long fd)
 
 	if (!(op_mask & (1U << FW_OP_MODIFY)) || fd < 0 || !(f = fd_file(fd)))
 		return;
-	if (!(BPF_CORE_READ(f, f_mode) & FW_FMODE_WRITE))
+	/* Regular files only: a write to a tty, a FIFO or /dev/null modifies no file. */
+	if (!(BPF_CORE_READ(f, f_mode) & FW_FMODE_WRITE) || (BPF_CORE_READ(f, f_inode, i_mode) & FW_S_IFMT) != FW_S_IFREG)
 		return;
 	key = (__u64)f;
+	fresh.inode = (__u64)BPF_CORE_READ(f, f_inode);
 	if (bpf_map_update_elem(&mod_sessions, &key, &fresh, BPF_NOEXIST) == 0) {
 		mod_open_add(1);
-	} else if (!bpf_map_lookup_elem(&mod_sessions, &key)) {
+		return;
+	}
+	if (bpf_map_lookup_elem(&mod_sessions, &key)) {
+		/* The struct file was freed and reused without its session ending (an end this tracker
+		 * did not see): that session's record is lost, and counted so. */
 		fw_count(FW_CNT_SEEN);
 		fw_count(FW_CNT_ARGS_LOST);
-	} else {
 		bpf_map_update_elem(&mod_sessions, &key, &fresh, BPF_EXIST);
+		return;
 	}
+	fw_count(FW_CNT_SEEN);
+	fw_count(FW_CNT_ARGS_LOST); /* the table is full */
+}
+
+/* The file's session, if it is this file's (a reused struct file is another file: that session is
+ * dropped and counted lost). */
+static __always_inline struct fw_mod_session *mod_session(struct file *f)
+{
+	__u64 key = (__u64)f;
+	struct fw_mod_session *m = bpf_map_lookup_elem(&mod_sessions, &key);
+
+	if (!m || m->inode == (__u64)BPF_CORE_READ(f, f_inode))
+		return m;
+	if (bpf_map_delete_elem(&mod_sessions, &key) == 0) {
+		mod_open_add(-1);
+		fw_count(FW_CNT_SEEN);
+		fw_count(FW_CNT_ARGS_LOST);
+	}
+	return NULL;
 }
 
 /* Ends a session with one record when it wrote anything. `f` still holds its last reference. */
 static __always_inline void mod_end(struct file *f, __u8 syscall)
 {
 	__u64 key = (__u64)f;
-	struct fw_mod_session *m = bpf_map_lookup_elem(&mod_sessions, &key);
+	struct fw_mod_session *m = mod_session(f);
 	__u32 zero = 0;
 	struct fw_scratch *s;
 	struct fw_file_event *e;
@@ -970,7 +1063,10 @@ static __always_inline void mod_end(struct file *f, __u8 syscall)
 		return;
 	bytes = m->bytes;
 	writes = m->writes;
-	bpf_map_delete_elem(&mod_sessions, &key);
+	/* Two ends can race (two threads closing one fd, a close and an exit walk): one record, by
+	 * whichever deletes the session. */
+	if (bpf_map_delete_elem(&mod_sessions, &key) != 0)
+		return;
 	mod_open_add(-1);
 	if (bytes == 0)
 		return; /* opened for writing, never written: not a modification */
@@ -1004,7 +1100,7 @@ static __always_inline int write_enter(long fd)
 	struct file *f = fd_file(fd);
 	__u64 key = (__u64)f;
 
-	if (!f || !bpf_map_lookup_elem(&mod_sessions, &key))
+	if (!f || !mod_session(f))
 		return 0;
 	bpf_map_update_elem(&write_pending, &tid, &key, BPF_ANY);
 	return 0;
@@ -1062,9 +1158,8 @@ SEC("tracepoint/syscalls/sys_enter_close")
 int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	struct file *f = fd_file((long)ctx->args[0]);
-	__u64 key = (__u64)f;
 
-	if (!f || !bpf_map_lookup_elem(&mod_sessions, &key) || fw_file_refs(f) > 1)
+	if (!f || !mod_session(f) || fw_file_refs(f) > 1)
 		return 0;
 	mod_end(f, FW_SYS_CLOSE);
 	return 0;
@@ -1110,7 +1205,9 @@ static __always_inline void end_fds(__u32 first, __u32 last, bool cloexec_only, 
 
 	if (!open || *open <= 0 || !files)
 		return;
-	if (sole_holder && BPF_CORE_READ(files, count.counter) != 1)
+	/* The last holder of the table, or the thread that ends its thread group (exit_group: every
+	 * thread exits at once, and each may still see the others' references to the table). */
+	if (sole_holder && BPF_CORE_READ(files, count.counter) != 1 && BPF_CORE_READ(task, signal, live.counter) != 0)
 		return;
 	fdt = BPF_CORE_READ(files, fdt);
 	c.fds = BPF_CORE_READ(fdt, fd);

@@ -90,7 +90,7 @@ export interface ReportCliOptions extends VerifyCliOptions {
   paths: string[];
   sensitive: string[];
   critical: string[];
-  /** Audit log prefixes (--logs, once main.ts declares it). @defaultValue DEFAULT_LOGS */
+  /** Audit log prefixes (--logs). @defaultValue DEFAULT_LOGS */
   logs?: string[];
   format: 'html' | 'pdf' | 'csv' | 'json';
   out: string;

@@ -4,6 +4,11 @@
 import crypto from 'node:crypto';
 import { ALERT_MAPPING, AUDIT_MAPPING, EVENT_MAPPING } from '../../indexer/src/ecs/index-templates';
 import { INDEXER_DEFAULTS } from '../../indexer/src/worker/defaults';
+import { OPERATIONS } from '../../contract/src/event-document';
+
+// Every operation and every action it maps to get a bar: sized from the contract's table.
+const OPERATION_COUNT = Object.keys(OPERATIONS).length;
+const ACTION_COUNT = new Set(Object.values(OPERATIONS).map((o) => o.action)).size;
 
 /** One saved object as the import API takes it (one NDJSON line). */
 export interface SavedObject {
@@ -183,8 +188,8 @@ const LENSES: LensSpec[] = [
   { slug: 'events-over-time', title: 'filewarden: events over time by outcome', view: 'events', x: { histogram: '@timestamp' }, split: { terms: 'event.outcome', size: 3 }, chart: 'bar_stacked' },
   { slug: 'top-processes', title: 'filewarden: top processes', view: 'events', x: { terms: 'process.name', size: 10 }, chart: 'bar_horizontal' },
   { slug: 'top-users', title: 'filewarden: top users', view: 'events', x: { terms: 'user.name', size: 10 }, chart: 'bar_horizontal' },
-  { slug: 'operations-over-time', title: 'filewarden: file operations over time', view: 'events', x: { histogram: '@timestamp' }, split: { terms: 'event.action', size: 6 }, chart: 'bar_stacked' },
-  { slug: 'operations', title: 'filewarden: events by operation', view: 'events', x: { terms: 'filewarden.operation', size: 13 }, chart: 'bar_horizontal' },
+  { slug: 'operations-over-time', title: 'filewarden: file operations over time', view: 'events', x: { histogram: '@timestamp' }, split: { terms: 'event.action', size: ACTION_COUNT }, chart: 'bar_stacked' },
+  { slug: 'operations', title: 'filewarden: events by operation', view: 'events', x: { terms: 'filewarden.operation', size: OPERATION_COUNT }, chart: 'bar_horizontal' },
   { slug: 'top-hosts', title: 'filewarden: events by host', view: 'events', x: { terms: 'host.name', size: 10 }, chart: 'bar_horizontal' },
   { slug: 'alerts-over-time', title: 'filewarden: alerts over time by severity', view: 'alerts', x: { histogram: '@timestamp' }, split: { terms: 'filewarden.alert.severity', size: 4 }, chart: 'bar_stacked' },
   { slug: 'alerts-by-rule', title: 'filewarden: alerts by rule', view: 'alerts', x: { terms: 'rule.id', size: 15 }, chart: 'bar_horizontal' },

@@ -115,6 +115,14 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	set("counter", {{"seen", FW_CNT_SEEN}, {"filtered", FW_CNT_FILTERED}, {"emitted", FW_CNT_EMITTED}, {"dropped", FW_CNT_DROPPED},
 			{"argsLost", FW_CNT_ARGS_LOST}, {"count", FW_CNT__MAX}});
 	o.Set("enums", e);
+	Napi::Object ops = Napi::Object::New(env);
+	for (const auto &[op, scs] : filewarden::OperationSyscalls()) {
+		Napi::Array a = Napi::Array::New(env, scs.size());
+		for (size_t i = 0; i < scs.size(); i++)
+			a.Set(i, Napi::String::New(env, scs[i]));
+		ops.Set(op, a);
+	}
+	o.Set("operationSyscalls", ops);
 	return o;
 }
 

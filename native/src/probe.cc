@@ -132,11 +132,34 @@ const OpSyscall kOpSyscalls[] = {
 	{"truncate", Op(FW_OP_TRUNCATE)},   {"ftruncate", Op(FW_OP_TRUNCATE)},
 };
 
+// The syscalls whose bytes count towards a write session (modify).
+const char *const kWriteSyscalls[] = {"write", "pwrite64", "writev", "pwritev", "pwritev2", "sendfile64", "copy_file_range", "splice"};
+
 // The syscall programs: opens (when selected), then the other operations' entries, each of which
 // the kernel has, after the one exit program they share (attached to each of their sys_exit).
 std::vector<Want> SyscallPrograms(uint32_t ops)
 {
 	std::vector<Want> w;
+	if (ops & Op(FW_OP_MODIFY)) {
+		// Before the opens that start sessions: the ends (so no session outlives an end this
+		// tracker missed while attaching), then the writes' shared exit before their entries.
+		w.push_back({"tp_process_exit", {}, {}});
+		for (const char *sc : {"close", "dup2", "dup3", "close_range", "execve", "execveat"})
+			w.push_back({std::string("tp_enter_") + sc, {std::string("sys_enter_") + sc}, {}});
+		Want wexit{"tp_exit_write_op", {}, {}};
+		std::vector<Want> wentries;
+		for (const char *sc : kWriteSyscalls) {
+			std::string enter = std::string("sys_enter_") + sc, leave = std::string("sys_exit_") + sc;
+			if (!TracepointExists(enter) || !TracepointExists(leave))
+				continue;
+			wexit.attach_to.push_back(leave);
+			wentries.push_back({std::string("tp_enter_") + sc, {enter, leave}, {}});
+		}
+		if (!wentries.empty()) {
+			w.push_back(wexit);
+			w.insert(w.end(), wentries.begin(), wentries.end());
+		}
+	}
 	// Always: the policy judges opens whatever --ops records, and write sessions start at an open.
 	// Opens left out of --ops are dropped in the kernel unless the policy acted on them.
 	{
@@ -159,26 +182,6 @@ std::vector<Want> SyscallPrograms(uint32_t ops)
 	if (!entries.empty()) {
 		w.push_back(exit);
 		w.insert(w.end(), entries.begin(), entries.end());
-	}
-	if (ops & Op(FW_OP_MODIFY)) {
-		// Ends first (a session never outlives its end's program), then the writes' shared exit
-		// before their entries.
-		w.push_back({"tp_process_exit", {}, {}});
-		for (const char *sc : {"close", "dup2", "dup3", "close_range", "execve", "execveat"})
-			w.push_back({std::string("tp_enter_") + sc, {std::string("sys_enter_") + sc}, {}});
-		Want wexit{"tp_exit_write_op", {}, {}};
-		std::vector<Want> wentries;
-		for (const char *sc : {"write", "pwrite64", "writev", "pwritev", "pwritev2", "sendfile64", "copy_file_range", "splice"}) {
-			std::string enter = std::string("sys_enter_") + sc, leave = std::string("sys_exit_") + sc;
-			if (!TracepointExists(enter) || !TracepointExists(leave))
-				continue;
-			wexit.attach_to.push_back(leave);
-			wentries.push_back({std::string("tp_enter_") + sc, {enter, leave}, {}});
-		}
-		if (!wentries.empty()) {
-			w.push_back(wexit);
-			w.insert(w.end(), wentries.begin(), wentries.end());
-		}
 	}
 	return w;
 }
@@ -347,6 +350,38 @@ template <typename Skel> void SetOpMask(Skel *, uint32_t) {}
 template <> void SetOpMask(syscalls_bpf *skel, uint32_t ops) { skel->rodata->op_mask = ops; }
 
 } // namespace
+
+std::vector<std::pair<std::string, std::vector<std::string>>> OperationSyscalls()
+{
+	std::vector<std::pair<std::string, std::vector<std::string>>> out;
+	const char *names[FW_OP__COUNT] = {};
+	names[FW_OP_OPEN] = "open";
+	names[FW_OP_UNLINK] = "unlink";
+	names[FW_OP_RMDIR] = "rmdir";
+	names[FW_OP_RENAME] = "rename";
+	names[FW_OP_CHMOD] = "chmod";
+	names[FW_OP_CHOWN] = "chown";
+	names[FW_OP_SETXATTR] = "setxattr";
+	names[FW_OP_REMOVEXATTR] = "removexattr";
+	names[FW_OP_LINK] = "link";
+	names[FW_OP_SYMLINK] = "symlink";
+	names[FW_OP_MKDIR] = "mkdir";
+	names[FW_OP_MKNOD] = "mknod";
+	names[FW_OP_TRUNCATE] = "truncate";
+	names[FW_OP_MODIFY] = "modify";
+	for (int op = 0; op < FW_OP__COUNT; op++) {
+		std::vector<std::string> scs;
+		if (op == FW_OP_OPEN)
+			scs = {"openat", "openat2", "open", "creat"};
+		else if (op == FW_OP_MODIFY)
+			scs.assign(std::begin(kWriteSyscalls), std::end(kWriteSyscalls));
+		for (const OpSyscall &sc : kOpSyscalls)
+			if (sc.families & Op(op))
+				scs.push_back(sc.name);
+		out.emplace_back(names[op], scs);
+	}
+	return out;
+}
 
 void Probe::SetArmed(uint32_t bit, bool on)
 {
@@ -575,6 +610,12 @@ bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::v
 	skel->rodata->self_tgid = opts.self_tgid;
 	skel->rodata->filter_flags = filter_flags;
 	skel->rodata->failures_only = 1;
+	// The same tree as the primary hook's: a task in a container or chroot gets its host walk here too.
+	const HostTree host = ReadHostTree();
+	skel->rodata->host_mntns = host.mntns;
+	skel->rodata->host_root_dev = host.root_dev;
+	skel->rodata->host_root_ino = host.root_ino;
+	skel->rodata->host_root_mnt_id = host.root_mnt_id;
 	skel->rodata->op_mask = opts.ops;
 	// One ring buffer, one set of counters, filters and policy, and the marks the primary hook sets.
 	// The other operations are recorded here whole, and judged by the same policy.

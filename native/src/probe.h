@@ -73,6 +73,9 @@ struct Chosen {
 
 using RecordSink = std::function<void(const void *data, size_t size)>;
 
+// Each operation (the --ops names) and the syscalls whose tracepoints record it, for doctor.
+std::vector<std::pair<std::string, std::vector<std::string>>> OperationSyscalls();
+
 class Probe {
 public:
 	// Opens, loads and (unless opts.attach is false) attaches the hook's programs. On failure returns

@@ -17,9 +17,18 @@ async function doctor(env: NodeJS.ProcessEnv = {}): Promise<{ code: number | nul
 t.test('doctor reports this kernel as its own files describe it', async (t) => {
   const { code, checks } = await doctor();
   t.equal(code, 0, 'all required checks pass on the test host');
-  for (const id of ['btf', 'tracefs', 'securityfs', 'lockdown', 'lsm', 'tracepoints', 'kprobes', 'memlock', 'privileges', 'hooks', 'redis', 'redis-auth', 'elasticsearch']) {
+  for (const id of ['btf', 'tracefs', 'securityfs', 'lockdown', 'lsm', 'tracepoints', 'operations', 'kprobes', 'memlock', 'privileges', 'hooks', 'redis', 'redis-auth', 'elasticsearch']) {
     t.ok(checks.has(id), `a ${id} line`);
   }
+
+  // Each operation's syscalls, as tracefs lists them here: the ones this kernel lacks are named.
+  const ops = checks.get('operations')?.detail ?? '';
+  const missing = (sc: string) => !fs.existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${sc}`);
+  for (const [op, scs] of [['unlink', ['unlink', 'unlinkat']], ['chmod', ['chmod', 'fchmod', 'fchmodat', 'fchmodat2']], ['setxattr', ['setxattr', 'lsetxattr', 'fsetxattr', 'setxattrat']], ['modify', ['write', 'pwrite64', 'writev', 'pwritev', 'pwritev2', 'sendfile64', 'copy_file_range', 'splice']]] as const) {
+    const gone = scs.filter(missing);
+    t.ok(ops.includes(gone.length ? `${op} (not ${gone.join(', ')})` : `; ${op};`) || ops.endsWith(`; ${op}`) || ops.includes(`: ${op};`), `operations: ${op}${gone.length ? ` without ${gone.join(', ')}` : ''}`);
+  }
+  t.equal(checks.get('operations')?.status, 'ok', 'every operation can be recorded here');
 
   t.equal(checks.get('btf')?.status, fs.existsSync('/sys/kernel/btf/vmlinux') ? 'ok' : 'fail');
 

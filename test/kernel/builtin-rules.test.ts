@@ -16,7 +16,7 @@ import { loadRules } from '../../indexer/src/rules/rule-loader';
 import { startCapture, tempDir } from '../utils/kernel';
 
 async function alertsFor(t: Test, workload: () => void): Promise<{ events: number; operations: string[]; alerts: string[] }> {
-  const { events, capture } = startCapture(t);
+  const { events, capture } = startCapture(t, { ops: undefined }); // every operation, not only opens
   await sleep(100);
   workload();
   await sleep(300);

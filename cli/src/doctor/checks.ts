@@ -18,6 +18,7 @@ import {
   type Mount,
 } from '../../../collector/src/probe/kernel-facts';
 import { selectHook } from '../../../collector/src/probe/hook-select';
+import { native } from '../../../collector/src/probe/native';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -227,6 +228,28 @@ export async function fixMounts(run: (cmd: string, args: string[]) => Promise<{ 
   return done;
 }
 
+/**
+ * Where each operation comes from here: the syscall tracepoints, on every hook (the lsm path hooks
+ * are not loaded yet), and which of its syscalls this kernel lacks. An operation none of whose
+ * syscalls exists here cannot be recorded.
+ */
+export function checkOperations(tracefs: string | undefined): CheckResult {
+  if (!tracefs) return { id: 'operations', status: 'fail', detail: 'unknown: tracefs is not mounted', fix: 'mount tracefs (filewarden doctor --fix)' };
+  const dir = path.join(tracefs, 'events', 'syscalls');
+  const has = (sc: string) => fs.existsSync(path.join(dir, `sys_enter_${sc}`)) && fs.existsSync(path.join(dir, `sys_exit_${sc}`));
+  const parts: string[] = [];
+  const none: string[] = [];
+  for (const [op, scs] of Object.entries(native().layout().operationSyscalls)) {
+    const missing = scs.filter((sc) => !has(sc));
+    if (missing.length === scs.length) none.push(op);
+    parts.push(missing.length ? `${op} (not ${missing.join(', ')})` : op);
+  }
+  const detail = `recorded from syscall tracepoints on every hook: ${parts.join('; ')}`;
+  return none.length
+    ? { id: 'operations', status: 'warn', detail: `${detail}; cannot record ${none.join(', ')}`, fix: 'use a kernel with CONFIG_FTRACE_SYSCALLS=y' }
+    : { id: 'operations', status: 'ok', detail };
+}
+
 /** Which hook `--hooks auto` picks here, and why each stronger one was skipped. */
 export function checkHooks(): CheckResult {
   try {
@@ -244,7 +267,8 @@ export function checkHooks(): CheckResult {
 }
 
 export async function runChecks(stateDir: string): Promise<CheckResult[]> {
-  return [...checkKernel(readMounts()), checkHooks(), ...(await checkServices(stateDir))];
+  const mounts = readMounts();
+  return [...checkKernel(mounts), checkOperations(mountOf('tracefs', mounts)?.target), checkHooks(), ...(await checkServices(stateDir))];
 }
 
 export function formatCheck(c: CheckResult): string {

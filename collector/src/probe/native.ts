@@ -17,6 +17,8 @@ export interface RecordLayout {
   /** Most entries per filter kind. */
   filterEntries: number;
   header: Record<'type' | 'size' | 'cpu' | 'ts_ns', number>;
+  /** Each operation and the syscalls whose tracepoints record it. */
+  operationSyscalls: Record<OperationName, string[]>;
   record: Record<
     | 'pid' | 'tid' | 'ppid' | 'uid' | 'gid' | 'euid' | 'cgroup_id' | 'mntns_id' | 'dirfd' | 'ret' | 'ino' | 'dev'
     | 'open_flags' | 'mode' | 'f_mode' | 'hook' | 'action' | 'syscall' | 'path_kind' | 'flags' | 'name_len' | 'path_len'

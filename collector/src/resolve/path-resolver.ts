@@ -67,6 +67,9 @@ export class PathResolver {
   resolve(pid: number, dirfd: number, name: Buffer, kernelResolved: boolean): ResolvedPath {
     if (kernelResolved) return { path: name, resolution: 'kernel' };
     if (name.length > 0 && name[0] === SLASH) return { path: normalizeAbsolute(name), resolution: 'absolute' };
+    // No name at all (an fd the kernel could not read back, a name it could not read): joining
+    // nothing to /proc/<pid>/fd/<n> later would name whatever that fd number holds by then.
+    if (name.length === 0) return { path: name, resolution: 'unavailable' };
     const base = this.base(pid, dirfd);
     if (!base) return { path: name, resolution: 'unavailable' };
     return { path: normalizeAbsolute(Buffer.concat([base, Buffer.from('/'), name])), resolution: 'proc' };

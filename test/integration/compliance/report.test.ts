@@ -25,7 +25,8 @@ t.test('the report over a known workload: exact numbers, every section, HTML, PD
   const collector = await startCollector(t, env);
   const indexer = await startIndexer(t, env, { extra: ['--rules', rules] });
   // The known workload: 4 reads of secrets by root's cat; 2 by nobody's cat (refused: the work
-  // directory is 0700); 3 writes by sh and 1 by touch under etc/; 20 files created by node.
+  // directory is 0700); 3 writes by sh (3 opens and 3 write sessions) and 1 open by touch under
+  // etc/; 20 files created by node (opened, never written: no write session).
   const script = `
     for i in 1 2 3 4; do cat "$1/secret/key$i" > /dev/null; done
     for i in 1 2; do setpriv --reuid=65534 --regid=65534 --clear-groups cat "$1/secret/key1" 2> /dev/null; done
@@ -45,24 +46,24 @@ t.test('the report over a known workload: exact numbers, every section, HTML, PD
       { FILEWARDEN_ELASTICSEARCH_URL: env.esUrl },
     );
     t.equal(r.code, 0, `report --format ${format} exits 0`);
-    t.match(r.stdout, `report: ${file} (${format}): 30 events`, `${format}: the summary line`);
+    t.match(r.stdout, `report: ${file} (${format}): 33 events`, `${format}: the summary line`);
     return file;
   };
 
   const d = JSON.parse(fs.readFileSync(await report('json'), 'utf8')) as ReportData;
-  t.match(d.summary, { events: 30, hosts: 1, users: 2, processes: 4, sensitive_accesses: 6, critical_writes: 4, alerts: 6, enforcement_actions: 0, events_lost: 0, verification_ok: true, verification_findings: 0 }, 'the summary counts exactly');
+  t.match(d.summary, { events: 33, hosts: 1, users: 2, processes: 4, sensitive_accesses: 6, critical_writes: 7, alerts: 6, enforcement_actions: 0, events_lost: 0, verification_ok: true, verification_findings: 0 }, 'the summary counts exactly');
   const byKey = (c: { key: string; count: number }[]): Record<string, number> => Object.fromEntries(c.map((x) => [x.key, x.count]));
   t.same(byKey(d.sensitive_access.by_user), { root: 4, nobody: 2 }, 'sensitive files by user');
   t.same(byKey(d.sensitive_access.by_outcome), { success: 4, failure: 2 }, "by outcome (nobody's reads were refused)");
   t.same(byKey(d.sensitive_access.by_process), { cat: 6 }, 'by process');
   t.same(byKey(d.sensitive_access.files), { [`${W}/secret/key1`]: 3, [`${W}/secret/key2`]: 1, [`${W}/secret/key3`]: 1, [`${W}/secret/key4`]: 1 }, 'by file');
-  t.same(byKey(d.critical_writes.by_process), { sh: 3, touch: 1 }, 'critical writes by process');
-  t.same(byKey(d.critical_writes.by_outcome), { success: 4 }, 'all four succeeded');
-  t.strictSame(d.critical_writes.by_operation, [{ key: 'open', count: 4 }], 'all four are opens: the workload renames, truncates and deletes nothing');
+  t.same(byKey(d.critical_writes.by_process), { sh: 6, touch: 1 }, 'critical writes by process');
+  t.same(byKey(d.critical_writes.by_outcome), { success: 7 }, 'all seven succeeded');
+  t.strictSame(d.critical_writes.by_operation, [{ key: 'open', count: 4 }, { key: 'modify', count: 3 }], 'four opens for writing and the three write sessions that wrote: the workload renames, truncates and deletes nothing');
   t.strictSame([d.summary.protected_removals, d.summary.permission_changes, d.summary.log_file_changes], [0, 0, 0], 'no deletion, rename or permission change of a protected file, and no log file touched');
   t.same(byKey(d.alerts.by_rule), { 'secret-read': 6 }, 'one alert per secret access');
-  t.same(byKey(d.activity.top_processes), { node: 20, cat: 6, sh: 3, touch: 1 }, 'top processes');
-  t.equal(d.activity.timeline.reduce((n, p) => n + p.count, 0), 30, 'the timeline adds up to the total');
+  t.same(byKey(d.activity.top_processes), { node: 20, cat: 6, sh: 6, touch: 1 }, 'top processes');
+  t.equal(d.activity.timeline.reduce((n, p) => n + p.count, 0), 33, 'the timeline adds up to the total');
   t.equal(d.completeness.length, 1, 'one host');
   const c = d.completeness[0]!;
   t.match(c, { kernel_dropped: 0, args_lost: 0, spool_dropped: 0, dead_letters: 0, sequence_missing: 0, sequence_expired: 0, heartbeat_gaps: [] }, 'nothing lost');
@@ -111,9 +112,9 @@ t.test('the report over a known workload: exact numbers, every section, HTML, PD
   const rows = fs.readFileSync(await report('csv'), 'utf8').trim().split('\r\n').map((l) => l.split(','));
   const cell = (s: string, g: string, k = ''): string | undefined => rows.find((r) => r[0] === s && r[1] === g && r[2] === k)?.[3];
   t.same(rows[0], ['section', 'group', 'key', 'value'], 'a header row');
-  t.equal(cell('summary', 'events'), '30');
+  t.equal(cell('summary', 'events'), '33');
   t.equal(cell('sensitive_access', 'by_user', 'nobody'), '2');
-  t.equal(cell('critical_writes', 'by_process', 'sh'), '3');
+  t.equal(cell('critical_writes', 'by_process', 'sh'), '6');
   t.equal(cell('pci_dss', '10.5.1', 'attention')?.length ? 'present' : 'absent', 'present');
   await stopService(t, indexer, 'the indexer');
 });

@@ -1,4 +1,4 @@
-// Operations other than open travel the whole pipeline like opens: a shell workload's creation,
+// Operations other than open travel the whole pipeline like opens: a shell workload's write, creation,
 // rename, mode and owner changes, links, truncation and deletions reach Elasticsearch once each,
 // through the strict template, with their own fields, numbered without a gap, and `verify` finds
 // every one of them intact in the signed chain.
@@ -17,7 +17,7 @@ interface Doc {
     syscall: string;
     mode?: string;
     original_path?: string;
-    change?: { special?: string[]; uid?: string; gid?: string; length?: string };
+    change?: { special?: string[]; uid?: string; gid?: string; length?: string; bytes_written?: string; writes?: number };
     path: { lexical?: boolean };
   };
 }
@@ -42,6 +42,7 @@ t.test('every operation of a shell workload is one searchable document, and veri
   t.strictSame(
     docs.map((d) => [d.filewarden.operation, d.event.action, d.event.outcome, d.file.path]),
     [
+      ['modify', 'modification', 'success', `${w}/a`],
       ['rename', 'rename', 'success', `${w}/b`],
       ['chmod', 'attributes-modified', 'success', `${w}/b`],
       ['chown', 'attributes-modified', 'success', `${w}/b`],
@@ -63,6 +64,7 @@ t.test('every operation of a shell workload is one searchable document, and veri
   t.strictSame([by('chown')[0]?.filewarden.change?.uid, by('chown')[0]?.filewarden.change?.gid], ['1', '2'], 'chown: the new owner');
   t.strictSame([by('link')[0]?.file.target_path, by('symlink')[0]?.file.target_path], [`${w}/b`, '/etc/shadow'], 'link and symlink targets');
   t.strictSame(by('truncate')[0]?.filewarden.change?.length, '1', 'truncate: the length');
+  t.strictSame([by('modify')[0]?.filewarden.change?.bytes_written, by('modify')[0]?.filewarden.change?.writes], ['5', 1], 'echo data > a: one write session of 5 bytes');
 
   const gaps = await gapReport(env);
   t.equal(gaps.code, 0, 'no sequence number is missing');

@@ -104,7 +104,13 @@ t.test('a batch from a collector before the contract (version 1) is indexed and 
   const b: WireBatch = { v: 1, host, procs: { '42': { executable: '/usr/bin/cat', args: ['cat', 'x'] } }, users: { '1000': 'u' }, groups: {}, events: [1, 2, 3].map((i) => toWire(event({ tsNs: BigInt(i), tid: i, wallNs: now + BigInt(i) }), i)) };
   // The link a version-1 collector made: digests over each document's canonical JSON, its position left out.
   const abi = abiOf(process.arch);
-  const digests = Buffer.concat(b.events.map((w) => { const e = fromWire(w); return lineDigest(canonicalize(buildDocument(e, { host, stream, abi, proc: b.procs[String(e.pid)], userName: b.users[String(e.uid)], effectiveUserName: b.users[String(e.euid)] }))); })).toString('base64');
+  // Version 1 knew only opens: its documents named no operation.
+  const v1Document = (e: ReturnType<typeof fromWire>) => {
+    const d = buildDocument(e, { host, stream, abi, proc: b.procs[String(e.pid)], userName: b.users[String(e.uid)], effectiveUserName: b.users[String(e.euid)] });
+    delete d.filewarden.operation;
+    return d;
+  };
+  const digests = Buffer.concat(b.events.map((w) => lineDigest(canonicalize(v1Document(fromWire(w)))))).toString('base64');
   const times = b.events.map((w) => Number(w.w.slice(0, -6)));
   const pos = { boot: host.bootId, stream, first: 1, last: 3 };
   // The genesis text version-1 collectors began their streams with.

@@ -45,7 +45,9 @@ interface Run {
 
 async function capture(hook: Hook, dir: string, script: string, policy?: PolicyOptions, runtime?: PolicyEntry[]): Promise<Run> {
   const events: CapturedEvent[] = [];
-  const cap = new Capture({ hooks: hook, batchDelayMs: 10, filters: { includePaths: [`${dir}/`] }, policy }, (b) => events.push(...b));
+  // Opens only: each other operation's tracepoints take long to attach under TCG (the guests ran out
+  // of time with all of them); the operations are tested on the host kernel (test/kernel/file-operations).
+  const cap = new Capture({ hooks: hook, batchDelayMs: 10, ops: ['open'], filters: { includePaths: [`${dir}/`] }, policy }, (b) => events.push(...b));
   if (runtime) cap.setPolicy(runtime);
   let status = -1;
   let stderr = '';
