@@ -93,7 +93,7 @@ t.test('the import sends the documented multipart request and reports what Kiban
   t.equal(r.code, 0, r.stderr);
   t.same(k.seen[0]!.problems, [], 'the request is what the import API documents');
   t.equal(k.seen[0]!.objects.length, savedObjects(INDEXER_DEFAULTS).length, 'every saved object was sent');
-  t.match(r.stdout, /imported 18 saved objects into the default space \(3 index-pattern, 5 search, 8 lens, 2 dashboard\)/);
+  t.match(r.stdout, /imported 25 saved objects into the default space \(3 index-pattern, 9 search, 10 lens, 3 dashboard\)/);
 
   const r2 = await cli(['kibana', 'import', '--url', `${k.url}/`, '--user', 'elastic', '--password', 'pw', '--space', 'secops']);
   t.equal(r2.code, 0, r2.stderr);
