@@ -1126,32 +1126,14 @@ int tp_exit_write_op(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/* The write syscalls' entries, two programs attached to many tracepoints (like tp_exit_write_op):
+ * write, pwrite64, writev, pwritev, pwritev2 and sendfile (out_fd) name the file in their first
+ * argument; copy_file_range and splice (fd_out) in their third. cp(1) copies with copy_file_range. */
 SEC("tracepoint/syscalls/sys_enter_write")
-int tp_enter_write(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
+int tp_enter_write_fd0(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
 
-SEC("tracepoint/syscalls/sys_enter_pwrite64")
-int tp_enter_pwrite64(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
-
-SEC("tracepoint/syscalls/sys_enter_writev")
-int tp_enter_writev(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
-
-SEC("tracepoint/syscalls/sys_enter_pwritev")
-int tp_enter_pwritev(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
-
-SEC("tracepoint/syscalls/sys_enter_pwritev2")
-int tp_enter_pwritev2(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
-
-/* sendfile(out_fd, in_fd, ...): the bytes go to out_fd. */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[0]); }
-
-/* copy_file_range(fd_in, off_in, fd_out, ...) and splice(fd_in, off_in, fd_out, ...): cp(1) and
- * others write through these. */
 SEC("tracepoint/syscalls/sys_enter_copy_file_range")
-int tp_enter_copy_file_range(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[2]); }
-
-SEC("tracepoint/syscalls/sys_enter_splice")
-int tp_enter_splice(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[2]); }
+int tp_enter_write_fd2(struct trace_event_raw_sys_enter *ctx) { return write_enter((long)ctx->args[2]); }
 
 /* A close that drops the last reference ends the session; one with other holders leaves it to them. */
 SEC("tracepoint/syscalls/sys_enter_close")

@@ -146,18 +146,22 @@ std::vector<Want> SyscallPrograms(uint32_t ops)
 		w.push_back({"tp_process_exit", {}, {}});
 		for (const char *sc : {"close", "dup2", "dup3", "close_range", "execve", "execveat"})
 			w.push_back({std::string("tp_enter_") + sc, {std::string("sys_enter_") + sc}, {}});
+		// The writes' shared exit before their two shared entries (the fd in argument 0, or 2).
 		Want wexit{"tp_exit_write_op", {}, {}};
-		std::vector<Want> wentries;
+		Want fd0{"tp_enter_write_fd0", {}, {}}, fd2{"tp_enter_write_fd2", {}, {}};
 		for (const char *sc : kWriteSyscalls) {
 			std::string enter = std::string("sys_enter_") + sc, leave = std::string("sys_exit_") + sc;
 			if (!TracepointExists(enter) || !TracepointExists(leave))
 				continue;
 			wexit.attach_to.push_back(leave);
-			wentries.push_back({std::string("tp_enter_") + sc, {enter, leave}, {}});
+			bool third = !std::strcmp(sc, "copy_file_range") || !std::strcmp(sc, "splice");
+			(third ? fd2 : fd0).attach_to.push_back(enter);
 		}
-		if (!wentries.empty()) {
+		if (!wexit.attach_to.empty()) {
 			w.push_back(wexit);
-			w.insert(w.end(), wentries.begin(), wentries.end());
+			for (Want *e : {&fd0, &fd2})
+				if (!e->attach_to.empty())
+					w.push_back(*e);
 		}
 	}
 	// Always: the policy judges opens whatever --ops records, and write sessions start at an open.

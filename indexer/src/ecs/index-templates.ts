@@ -10,6 +10,18 @@ const stored = { type: 'keyword', index: false, doc_values: false } as const;
 /** The indexer's verdict on the source (indexer/src/integrity/source-trust.ts): outside the signed digest. */
 const trust = { properties: { status: kw, reason: kw } } as const;
 
+/** How a name was obtained: the fields filewarden.path and filewarden.second_path share. */
+const NAME_FACTS = {
+  encoding: kw,
+  raw_b64: stored,
+  as_passed: kw,
+  as_passed_raw_b64: stored,
+  resolution: kw,
+  lexical: bool,
+  truncated: bool,
+  unreadable: bool,
+} as const;
+
 export const EVENT_MAPPING = {
   dynamic: 'strict',
   properties: {
@@ -80,30 +92,12 @@ export const EVENT_MAPPING = {
           },
         },
         original_path: kw,
-        second_path: {
-          properties: {
-            encoding: kw,
-            raw_b64: stored,
-            as_passed: kw,
-            as_passed_raw_b64: stored,
-            resolution: kw,
-            lexical: bool,
-            truncated: bool,
-            unreadable: bool,
-          },
-        },
+        second_path: { properties: NAME_FACTS },
         path: {
           properties: {
-            encoding: kw,
-            raw_b64: stored,
-            as_passed: kw,
-            as_passed_raw_b64: stored,
-            resolution: kw,
-            lexical: bool,
-            truncated: bool,
+            ...NAME_FACTS,
             tail_only: bool,
             original_length: long,
-            unreadable: bool,
             host: kw,
             host_raw_b64: stored,
             host_status: kw,
