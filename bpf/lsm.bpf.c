@@ -50,3 +50,148 @@ int BPF_PROG(lsm_file_open, struct file *file)
 	/* DENY, and KILL too (the process is dying anyway): refuse the open itself. */
 	return fw_finish_resolved(s, e, file) == FW_ACTION_ALLOW ? 0 : -FW_EPERM;
 }
+
+/* ---- Operations other than open. The lsm path hooks run after the kernel's own checks and before it
+ * acts: they refuse with EPERM what the policy denies or kills, so a protected file stays as it was.
+ * They record nothing themselves: the syscall programs loaded next to this hook record each operation
+ * at its exit, with both names, and take this hook's verdict (op_verdicts) instead of judging, and
+ * killing, a second time. An open in flight (open_marks) is file_open's to judge: its O_CREAT passes
+ * path_mknod, and its O_TRUNC path_truncate or file_truncate, before or after file_open. */
+
+/* Judges one name, (mnt, d), into the record: the name the task sees (the dentry walk), and with a
+ * filesystem policy armed the inode and the place on its filesystem (fw_dentry_policy), so neither a
+ * bind mount nor another mount namespace is a way around. Returns the action; sends SIGKILL for a kill. */
+static __always_inline __u8 judge_name(struct fw_scratch *s, struct fw_file_event *e, __u8 op, struct vfsmount *mnt,
+				       struct dentry *d)
+{
+	__u8 file_act = FW_ACTION_ALLOW;
+
+	fw_fill_task(e, FW_HOOK_LSM);
+	e->op = op; /* a rename's names are judged as whole names too (fw_policy_action) */
+	fw_resolve_at(s, e, mnt, d);
+	if (policy_armed & FW_ARMED_FS) {
+		struct inode *inode = BPF_CORE_READ(d, d_inode);
+
+		e->dev = BPF_CORE_READ(d, d_sb, s_dev);
+		if (inode) { /* a name being created has none yet */
+			e->ino = BPF_CORE_READ(inode, i_ino);
+			e->flags |= FW_FLAG_HAS_FILE;
+		}
+		fw_host_dentry(s, e, d);
+		file_act = fw_dentry_policy(s, e, d);
+	}
+	return fw_enforce(s, e, true, true, file_act);
+}
+
+/* The verdict on an operation on (mnt, d) and, for a rename or link, (mnt2, d2): the stronger action
+ * of the two names; -EPERM unless it is allow. */
+static __always_inline int lsm_op(__u8 op, struct vfsmount *mnt, struct dentry *d, struct vfsmount *mnt2,
+				  struct dentry *d2)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct fw_op_verdict *v;
+	struct fw_scratch *s;
+	struct fw_file_event *e;
+	__u16 flags;
+	__u8 act;
+
+	if (!policy_armed || fw_is_self() || fw_task_filtered())
+		return 0;
+	if (bpf_map_lookup_elem(&open_marks, &tid))
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	e = (struct fw_file_event *)s->buf;
+	act = judge_name(s, e, op, mnt, d);
+	flags = e->flags & FW_FLAG_KILL_TARGET;
+	if (d2) {
+		__u8 act2 = judge_name(s, e, op, mnt2, d2);
+
+		flags |= e->flags & FW_FLAG_KILL_TARGET;
+		if (act2 > act)
+			act = act2;
+	}
+	v = bpf_map_lookup_elem(&op_verdicts, &tid);
+	if (v) {
+		v->judged = 1;
+		if (act > v->action)
+			v->action = act;
+		v->flags |= flags;
+	}
+	return act == FW_ACTION_ALLOW ? 0 : -FW_EPERM;
+}
+
+SEC("lsm/path_unlink")
+int BPF_PROG(lsm_path_unlink, const struct path *dir, struct dentry *dentry)
+{
+	return lsm_op(FW_OP_UNLINK, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
+}
+
+SEC("lsm/path_rmdir")
+int BPF_PROG(lsm_path_rmdir, const struct path *dir, struct dentry *dentry)
+{
+	return lsm_op(FW_OP_RMDIR, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
+}
+
+/* Both names are on one mount (a rename across mounts fails with EXDEV before this hook). */
+SEC("lsm/path_rename")
+int BPF_PROG(lsm_path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir,
+	     struct dentry *new_dentry)
+{
+	return lsm_op(FW_OP_RENAME, BPF_CORE_READ(old_dir, mnt), old_dentry, BPF_CORE_READ(new_dir, mnt), new_dentry);
+}
+
+/* The new name, and the file it links to, on the same mount (EXDEV otherwise). */
+SEC("lsm/path_link")
+int BPF_PROG(lsm_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry)
+{
+	struct vfsmount *mnt = BPF_CORE_READ(new_dir, mnt);
+
+	return lsm_op(FW_OP_LINK, mnt, new_dentry, mnt, old_dentry);
+}
+
+SEC("lsm/path_symlink")
+int BPF_PROG(lsm_path_symlink, const struct path *dir, struct dentry *dentry)
+{
+	return lsm_op(FW_OP_SYMLINK, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
+}
+
+SEC("lsm/path_mkdir")
+int BPF_PROG(lsm_path_mkdir, const struct path *dir, struct dentry *dentry)
+{
+	return lsm_op(FW_OP_MKDIR, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
+}
+
+SEC("lsm/path_mknod")
+int BPF_PROG(lsm_path_mknod, const struct path *dir, struct dentry *dentry)
+{
+	return lsm_op(FW_OP_MKNOD, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
+}
+
+SEC("lsm/path_chmod")
+int BPF_PROG(lsm_path_chmod, const struct path *path)
+{
+	return lsm_op(FW_OP_CHMOD, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, NULL);
+}
+
+SEC("lsm/path_chown")
+int BPF_PROG(lsm_path_chown, const struct path *path)
+{
+	return lsm_op(FW_OP_CHOWN, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, NULL);
+}
+
+/* truncate(2); before 6.2 ftruncate(2) too. */
+SEC("lsm/path_truncate")
+int BPF_PROG(lsm_path_truncate, const struct path *path)
+{
+	return lsm_op(FW_OP_TRUNCATE, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, NULL);
+}
+
+/* ftruncate(2) from 6.2 (the loader attaches it where the kernel has the hook). */
+SEC("lsm/file_truncate")
+int BPF_PROG(lsm_file_truncate, struct file *file)
+{
+	return lsm_op(FW_OP_TRUNCATE, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry), NULL, NULL);
+}

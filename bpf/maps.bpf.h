@@ -104,6 +104,24 @@ struct {
 	__type(value, __u32); /* 1: the primary hook handled (recorded or filtered) this open */
 } open_marks SEC(".maps");
 
+/* One entry per operation syscall in flight whose family the lsm path hooks judge (syscalls.bpf.c's
+ * lsm_ops): created at sys_enter with judged 0, filled by the lsm hook (lsm.bpf.c) when it judges the
+ * operation, read and deleted at sys_exit, which records the lsm's verdict instead of judging (and
+ * killing) again. Created only at sys_enter, like open_marks, so a hook run outside such a syscall
+ * (an O_CREAT open's mknod check, a socket bind) never leaves one behind. Shared by both objects. */
+struct fw_op_verdict {
+	__u8 judged; /* the lsm hook ran its policy on this operation */
+	__u8 action; /* enum fw_action: what it did (deny, kill: refused with EPERM) */
+	__u16 flags; /* FW_FLAG_KILL_TARGET */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct fw_op_verdict);
+} op_verdicts SEC(".maps");
+
 static __always_inline void fw_count(__u32 slot)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &slot);

@@ -75,12 +75,13 @@ parent:
 
 /* Writes the absolute name of `path` into e->path. A name longer than the record can hold keeps its
  * last bytes and is flagged (FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL), never silently cut. */
-static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_file_event *e, const struct path *path)
+static __always_inline void fw_resolve_at(struct fw_scratch *s, struct fw_file_event *e, struct vfsmount *mnt,
+					  struct dentry *dentry)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fw_walk_ctx c = {
-		.dentry = BPF_CORE_READ(path, dentry),
-		.vfsmnt = BPF_CORE_READ(path, mnt),
+		.dentry = dentry,
+		.vfsmnt = mnt,
 		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
 		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
 		.pos = FW_PATH_MAX - 1,
@@ -104,6 +105,11 @@ static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_file
 		e->flags |= FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL;
 		e->path_orig_len = 0;
 	}
+}
+
+static __always_inline void fw_resolve_path(struct fw_scratch *s, struct fw_file_event *e, const struct path *path)
+{
+	fw_resolve_at(s, e, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry));
 }
 
 /* True when the current task sees another tree than the collector: another mount namespace, or a
@@ -154,7 +160,7 @@ static __always_inline __s32 fw_sb_walk(struct fw_walk_buf *w, struct dentry *d,
 	return c.pos;
 }
 
-static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_file_event *e, const struct path *path)
+static __always_inline void fw_host_dentry(struct fw_scratch *s, struct fw_file_event *e, struct dentry *d)
 {
 	__u32 at = e->path_len + e->name_len, len;
 	struct fw_walk_buf *w;
@@ -167,7 +173,7 @@ static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_file_ev
 	w = fw_walk_buf();
 	if (!w)
 		return;
-	pos = fw_sb_walk(w, BPF_CORE_READ(path, dentry), &whole);
+	pos = fw_sb_walk(w, d, &whole);
 	len = FW_PATH_MAX - 1 - pos;
 	if (at >= 2 * FW_PATH_MAX || len >= FW_PATH_MAX)
 		return;
@@ -181,6 +187,11 @@ static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_file_ev
 		e->flags |= FW_FLAG_HOST_TAIL;
 }
 
+static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_file_event *e, const struct path *path)
+{
+	fw_host_dentry(s, e, BPF_CORE_READ(path, dentry));
+}
+
 /* The policy's judgements that need the opened file itself (FW_ARMED_FS; e->dev and e->ino filled):
  * - its inode: an entry for one file holds for every name of it (hard links, bind mounts of it);
  * - for a host task, the path within the file's filesystem: a bind mount, or a second mount of a
@@ -188,14 +199,15 @@ static __always_inline void fw_host_path(struct fw_scratch *s, struct fw_file_ev
  *   a bind mount is translated to where its files are, and reaching them there is judged too). One
  *   more walk per open while a policy with path entries is set.
  * A task in another tree is judged on its host walk (fw_host_path) in fw_enforce. */
-static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_file_event *e, struct file *f)
+/* The same for a dentry (an lsm path hook's: e->dev filled, and e->ino when it has an inode). */
+static __always_inline __u8 fw_dentry_policy(struct fw_scratch *s, struct fw_file_event *e, struct dentry *d)
 {
 	struct fw_walk_buf *w;
 	__u8 act, fs_act;
 	bool whole;
 	__s32 pos;
 
-	if (!f || !(policy_armed & FW_ARMED_FS))
+	if (!(policy_armed & FW_ARMED_FS))
 		return FW_ACTION_ALLOW;
 	act = fw_policy_inode_action(s, e);
 	if (e->flags & FW_FLAG_OTHER_TREE)
@@ -203,11 +215,16 @@ static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_file_
 	w = fw_walk_buf();
 	if (!w)
 		return act;
-	pos = fw_sb_walk(w, BPF_CORE_READ(f, f_path.dentry), &whole);
+	pos = fw_sb_walk(w, d, &whole);
 	if (!whole)
 		return act;
 	fs_act = fw_policy_fs_lookup(s, e->dev, &w->walk[pos & (FW_PATH_MAX - 1)], FW_PATH_MAX - 1 - pos);
 	return fs_act > act ? fs_act : act;
+}
+
+static __always_inline __u8 fw_file_policy(struct fw_scratch *s, struct fw_file_event *e, struct file *f)
+{
+	return f ? fw_dentry_policy(s, e, BPF_CORE_READ(f, f_path.dentry)) : FW_ACTION_ALLOW;
 }
 
 /* One input byte of base + '/' + name. A component is copied as it is read and dropped at its end

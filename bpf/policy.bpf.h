@@ -78,16 +78,25 @@ static __always_inline __u8 fw_stronger(__u8 a, __u8 *b)
 	return b && *b > a ? *b : a;
 }
 
-/* The strongest action of the two tries for this record's path. */
+/* The strongest action of the two tries for this record's path. A rename moves everything under its
+ * names: each is also looked up as a whole name, its NUL included, which matches the entries user
+ * space adds for every directory above a protected prefix ("/var/log\0" for "/var/log/audit/"; no
+ * path holds a NUL, so no other lookup ever matches them). Moving a protected file's directory, or
+ * one above it, is judged like moving the file. */
 static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_file_event *e)
 {
 	__u32 armed = policy_armed;
 	__u8 act = FW_ACTION_ALLOW;
 	__u32 n = e->path_len;
+	bool whole_name = e->op == FW_OP_RENAME;
 
 	if (armed & FW_ARMED_PATH) {
 		if (!fw_load_prefix_key(s, e))
 			return act;
+		if (whole_name && n < FW_PREFIX_MAX) {
+			s->key.data[n & (FW_PREFIX_MAX - 1)] = 0;
+			s->key.prefixlen += 8;
+		}
 		act = fw_stronger(act, bpf_map_lookup_elem(&policy_path, &s->key));
 	}
 	if (armed & FW_ARMED_SCOPED) {
@@ -101,6 +110,10 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_fil
 		s->key.prefixlen = (FW_SCOPE_LEN + n) * 8;
 		if (bpf_probe_read_kernel(s->key.data + FW_SCOPE_LEN, FW_PREFIX_MAX - FW_SCOPE_LEN, e->path) != 0)
 			return act;
+		if (whole_name && FW_SCOPE_LEN + n < FW_PREFIX_MAX) {
+			s->key.data[(FW_SCOPE_LEN + n) & (FW_PREFIX_MAX - 1)] = 0;
+			s->key.prefixlen += 8;
+		}
 		__builtin_memset(s->key.data, 0, FW_SCOPE_LEN);
 		s->key.data[0] = FW_SCOPE_COMM;
 		__builtin_memcpy(s->key.data + 1, e->comm, FW_SCOPE_LEN - 1);

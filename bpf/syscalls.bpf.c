@@ -29,6 +29,11 @@ const volatile __u32 failures_only = 0;
  * rmdir: its program is loaded for either, and this mask keeps only the selected one. */
 const volatile __u32 op_mask = ~0U;
 
+/* The operations (bits of enum fw_op) whose lsm path hooks are attached next to these programs (the
+ * lsm hook, lsm.bpf.c): those hooks judge and refuse them; the exit records their verdict
+ * (op_verdicts) and judges nothing itself. */
+const volatile __u32 lsm_ops = 0;
+
 #define FW_AT_FDCWD -100
 #define FW_O_CREAT_WRONLY_TRUNC 01101 /* what creat(2) means: O_CREAT | O_WRONLY | O_TRUNC */
 
@@ -484,8 +489,17 @@ static __always_inline int stash_op(struct fw_op_args *a)
 		n->len = a->name ? copy_user_name(n->name, a->name) : 0;
 		n->len2 = a->name2 ? copy_user_name(n->name2, a->name2) : 0;
 	}
+	if (lsm_ops & (1U << a->op)) {
+		struct fw_op_verdict none = {};
+
+		if (bpf_map_update_elem(&op_verdicts, &tid, &none, BPF_ANY) != 0) {
+			bpf_map_delete_elem(&op_names, &tid);
+			goto lost;
+		}
+	}
 	if (bpf_map_update_elem(&op_pending, &tid, a, BPF_ANY) != 0) {
 		bpf_map_delete_elem(&op_names, &tid);
+		bpf_map_delete_elem(&op_verdicts, &tid);
 		goto lost;
 	}
 	return 0;
@@ -584,7 +598,7 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 	struct fw_walk_buf *w;
 	struct fw_file_event *e;
 	struct file *f = NULL;
-	bool whole, aux_kept = false;
+	bool whole, aux_kept = false, judge = policy_armed;
 
 	if (!a)
 		goto out;
@@ -610,6 +624,18 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 		e->old_gid = a->old_gid;
 		e->flags |= FW_FLAG_HAS_OLD;
 	}
+	/* The lsm hook judged this operation before the kernel acted (refused it, or let it run); one
+	 * it never reached failed before any file was touched. Either way nothing is judged here. */
+	if (lsm_ops & (1U << a->op)) {
+		struct fw_op_verdict *v = bpf_map_lookup_elem(&op_verdicts, &tid);
+
+		judge = false;
+		if (v && v->judged && v->action != FW_ACTION_ALLOW) {
+			e->hook = FW_HOOK_LSM;
+			e->action = v->action;
+			e->flags |= v->flags;
+		}
+	}
 
 	/* The second name first: resolved (and judged) in e->path, then set aside. */
 	if (a->aux_kind == FW_AUX_RESOLVED) {
@@ -617,7 +643,7 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 
 		resolve_name(s, e, f2 ? 0 : take_name(s, e, n->name2, n->len2), a->dirfd2, f2);
 		whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
-		if (policy_armed)
+		if (judge)
 			fw_enforce(s, e, whole, false, FW_ACTION_ALLOW);
 		aux_kept = !whole || !fw_path_filtered(s, e, whole);
 		set_aux_aside(w, e);
@@ -631,7 +657,7 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 		f = empty_path_file(n->len, a->dirfd);
 	resolve_name(s, e, f || a->fd >= 0 ? 0 : take_name(s, e, n->name, n->len), a->dirfd, f);
 	whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
-	if (policy_armed) {
+	if (judge) {
 		if ((policy_armed & FW_ARMED_FS) && f) {
 			fw_fill_file(e, f); /* the device and inode the policy_fs keys start with */
 			fw_host_path(s, e, &f->f_path);
@@ -661,6 +687,8 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 out:
 	bpf_map_delete_elem(&op_pending, &tid);
 	bpf_map_delete_elem(&op_names, &tid);
+	if (lsm_ops)
+		bpf_map_delete_elem(&op_verdicts, &tid);
 	return 0;
 }
 

@@ -126,6 +126,26 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	return o;
 }
 
+// { op: [{ hook, present }] }: the lsm path hooks that judge each operation, and which this kernel has.
+Napi::Value OperationLsmHooks(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Object o = Napi::Object::New(env);
+	int op = 0;
+	for (const auto &entry : filewarden::OperationSyscalls()) {
+		auto hooks = filewarden::OperationLsmHooks(op++);
+		Napi::Array a = Napi::Array::New(env, hooks.size());
+		for (size_t i = 0; i < hooks.size(); i++) {
+			Napi::Object h = Napi::Object::New(env);
+			h.Set("hook", Napi::String::New(env, hooks[i].first));
+			h.Set("present", Napi::Boolean::New(env, hooks[i].second));
+			a.Set(i, h);
+		}
+		o.Set(entry.first, a);
+	}
+	return o;
+}
+
 // The boot-time clock (the events' timestamps) and the wall clock, read back to back, so user space
 // can place events on the wall clock with nanosecond precision.
 Napi::Value Clocks(const Napi::CallbackInfo &info)
@@ -146,6 +166,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("RingReader", filewarden::RingReader::Define(env));
 	exports.Set("layout", Napi::Function::New(env, Layout));
 	exports.Set("clocks", Napi::Function::New(env, Clocks));
+	exports.Set("operationLsmHooks", Napi::Function::New(env, OperationLsmHooks));
 	exports.Set("checkHook", Napi::Function::New(env, filewarden::CheckHook));
 	exports.Set("killProcess", Napi::Function::New(env, filewarden::KillProcess));
 	exports.Set("statMount", Napi::Function::New(env, filewarden::StatMount));

@@ -102,6 +102,8 @@ struct Want {
 	std::string prog;
 	std::vector<std::string> tracepoints; // all must exist, else the program is not loaded
 	std::vector<std::string> attach_to;   // syscall tracepoints to attach to; empty: the program's own section
+	const char *lsm_hook = nullptr;       // an lsm hook the kernel must have (CONFIG_SECURITY_PATH, file_truncate 6.2+)
+	uint32_t judges = 0;                  // lsm: the operations (bits of enum fw_op) this program judges
 };
 
 // The syscalls of each operation other than open, and the families (bits of enum fw_op) each one
@@ -131,6 +133,30 @@ const OpSyscall kOpSyscalls[] = {
 	{"mknod", Op(FW_OP_MKNOD)},         {"mknodat", Op(FW_OP_MKNOD)},
 	{"truncate", Op(FW_OP_TRUNCATE)},   {"ftruncate", Op(FW_OP_TRUNCATE)},
 };
+
+// The lsm path hooks that judge each operation (lsm.bpf.c). `judges`: with this hook the operation's
+// every syscall is judged before the kernel acts (file_truncate only adds ftruncate from 6.2 on, where
+// it no longer passes path_truncate).
+struct LsmOpHook {
+	const char *prog, *hook;
+	int op;
+	bool judges;
+};
+
+const LsmOpHook kLsmOpHooks[] = {
+	{"lsm_path_unlink", "path_unlink", FW_OP_UNLINK, true},    {"lsm_path_rmdir", "path_rmdir", FW_OP_RMDIR, true},
+	{"lsm_path_rename", "path_rename", FW_OP_RENAME, true},    {"lsm_path_link", "path_link", FW_OP_LINK, true},
+	{"lsm_path_symlink", "path_symlink", FW_OP_SYMLINK, true}, {"lsm_path_mkdir", "path_mkdir", FW_OP_MKDIR, true},
+	{"lsm_path_mknod", "path_mknod", FW_OP_MKNOD, true},       {"lsm_path_chmod", "path_chmod", FW_OP_CHMOD, true},
+	{"lsm_path_chown", "path_chown", FW_OP_CHOWN, true},       {"lsm_path_truncate", "path_truncate", FW_OP_TRUNCATE, true},
+	{"lsm_file_truncate", "file_truncate", FW_OP_TRUNCATE, false},
+};
+
+// True when the kernel has the lsm hook `name` (its BTF has bpf_lsm_<name>).
+bool LsmHookExists(const char *name)
+{
+	return libbpf_find_vmlinux_btf_id(name, BPF_LSM_MAC) > 0;
+}
 
 // The syscalls whose bytes count towards a write session (modify).
 const char *const kWriteSyscalls[] = {"write", "pwrite64", "writev", "pwritev", "pwritev2", "sendfile64", "copy_file_range", "splice"};
@@ -199,8 +225,15 @@ std::vector<Want> ProgramsOf(Hook hook, uint32_t ops)
 		return {{"krp_vfs_open", {}}, {"kp_vfs_open", {}}};
 	case Hook::Fexit:
 		return {{"fx_vfs_open", {}}};
-	case Hook::Lsm:
-		return {{"lsm_file_open", {}}};
+	case Hook::Lsm: {
+		// file_open, and the path hooks of the selected operations: each refuses what the policy
+		// denies before the kernel acts (the syscall programs next to it record the operations).
+		std::vector<Want> w = {{"lsm_file_open", {}}};
+		for (const LsmOpHook &p : kLsmOpHooks)
+			if (ops & Op(p.op))
+				w.push_back({p.prog, {}, {}, p.hook, p.judges ? Op(p.op) : 0});
+		return w;
+	}
 	}
 	return {};
 }
@@ -213,14 +246,14 @@ std::vector<Chosen> ChoosePrograms(bpf_object *obj, Hook hook, uint32_t ops)
 	bpf_program *prog;
 	bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
 	for (const auto &w : ProgramsOf(hook, ops)) {
-		bool present = true;
+		bool present = !w.lsm_hook || LsmHookExists(w.lsm_hook);
 		for (const auto &tp : w.tracepoints)
 			present = present && TracepointExists(tp);
 		prog = bpf_object__find_program_by_name(obj, w.prog.c_str());
 		if (!present || !prog)
 			continue;
 		bpf_program__set_autoload(prog, true);
-		chosen.push_back({prog, w.attach_to});
+		chosen.push_back({prog, w.attach_to, w.judges});
 	}
 	return chosen;
 }
@@ -387,6 +420,15 @@ std::vector<std::pair<std::string, std::vector<std::string>>> OperationSyscalls(
 	return out;
 }
 
+std::vector<std::pair<std::string, bool>> OperationLsmHooks(int op)
+{
+	std::vector<std::pair<std::string, bool>> out;
+	for (const LsmOpHook &h : kLsmOpHooks)
+		if (h.op == op)
+			out.emplace_back(h.hook, LsmHookExists(h.hook));
+	return out;
+}
+
 void Probe::SetArmed(uint32_t bit, bool on)
 {
 	for (uint32_t *armed : {armed_, failures_armed_}) {
@@ -403,18 +445,35 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 	const uint32_t bits[3] = {FW_ARMED_PATH, FW_ARMED_SCOPED, FW_ARMED_FS};
 	std::vector<std::vector<uint8_t>> next[3];
 	std::vector<uint8_t> actions[3];
-	for (const auto &e : policy.entries) {
+	auto add = [&](const PolicyEntry &e) {
 		int i = e.scope == 0 ? 0 : e.scope == FW_SCOPE_FS ? 2 : 1;
 		std::vector<uint8_t> key = PolicyKey(e);
-		// Two filesystem entries with one key (two host names of one place): the stronger action holds.
-		auto same = i == 2 ? std::find(next[i].begin(), next[i].end(), key) : next[i].end();
+		// Two entries with one key (two host names of one place, a directory above two protected
+		// prefixes): the stronger action holds.
+		auto same = std::find(next[i].begin(), next[i].end(), key);
 		if (same != next[i].end()) {
 			uint8_t &a = actions[i][same - next[i].begin()];
 			a = std::max(a, e.action);
-			continue;
+			return;
 		}
 		next[i].push_back(std::move(key));
 		actions[i].push_back(e.action);
+	};
+	for (const auto &e : policy.entries) {
+		add(e);
+		// A rename of any directory above a deny or kill prefix moves the protected files with it:
+		// each such directory gets a whole-name entry, its name and a NUL, which only a rename's
+		// lookup matches (policy.bpf.h, fw_policy_action). "/var/log/audit/" gives "/var\0",
+		// "/var/log\0" and "/var/log/audit\0".
+		if (e.action == FW_ACTION_ALLOW || e.scope == FW_SCOPE_FS)
+			continue;
+		for (size_t at = 1; at < e.path.size(); at++) {
+			if (e.path[at] != '/')
+				continue;
+			PolicyEntry up = e;
+			up.path = e.path.substr(0, at) + std::string(1, '\0');
+			add(up);
+		}
 	}
 	for (int i = 0; i < 3; i++) {
 		bpf_map *m = bpf_object__find_map_by_name(obj_, names[i]);
@@ -559,8 +618,10 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 			Tail(log, 12)};
 		return nullptr;
 	}
-	for (const Chosen &c : chosen)
+	for (const Chosen &c : chosen) {
 		p->loaded_.push_back(bpf_program__name(c.prog));
+		p->lsm_ops_ |= c.judges;
+	}
 	std::vector<Chosen> failures;
 	if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts, filter_flags, &failures, &log, err))
 		return nullptr;
@@ -623,7 +684,8 @@ bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::v
 	skel->rodata->op_mask = opts.ops;
 	// One ring buffer, one set of counters, filters and policy, and the marks the primary hook sets.
 	// The other operations are recorded here whole, and judged by the same policy.
-	for (const char *name : {"events", "counters", "open_marks", "filter_path", "filter_comm", "filter_uid", "filter_cgroup",
+	skel->rodata->lsm_ops = lsm_ops_;
+	for (const char *name : {"events", "counters", "open_marks", "op_verdicts", "filter_path", "filter_comm", "filter_uid", "filter_cgroup",
 				 "policy_path", "policy_scoped", "policy_fs", "kill_tgid"}) {
 		bpf_map *mine = bpf_object__find_map_by_name(skel->obj, name);
 		bpf_map *theirs = bpf_object__find_map_by_name(obj_, name);

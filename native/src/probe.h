@@ -69,12 +69,15 @@ struct ProbeOptions {
 struct Chosen {
 	bpf_program *prog;
 	std::vector<std::string> attach_to;
+	uint32_t judges = 0; // lsm: the operations (bits of enum fw_op) it refuses when the policy says so
 };
 
 using RecordSink = std::function<void(const void *data, size_t size)>;
 
 // Each operation (the --ops names) and the syscalls whose tracepoints record it, for doctor.
 std::vector<std::pair<std::string, std::vector<std::string>>> OperationSyscalls();
+// The lsm path hooks of one operation (enum fw_op), each with whether this kernel has it.
+std::vector<std::pair<std::string, bool>> OperationLsmHooks(int op);
 
 class Probe {
 public:
@@ -123,6 +126,7 @@ private:
 	int counters_fd_ = -1;
 	int ncpus_ = 0;
 	uint32_t *armed_ = nullptr; // policy_armed in the mmapped .bss
+	uint32_t lsm_ops_ = 0;               // the operations the lsm path hooks judge (bits of enum fw_op)
 	uint32_t *failures_armed_ = nullptr; // the syscall programs' own, next to another hook
 	std::function<int()> load_;
 	std::function<uint32_t *()> armed_of_;

@@ -26,8 +26,13 @@ t.test('doctor reports this kernel as its own files describe it', async (t) => {
   const missing = (sc: string) => !fs.existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${sc}`);
   for (const [op, scs] of [['unlink', ['unlink', 'unlinkat']], ['chmod', ['chmod', 'fchmod', 'fchmodat', 'fchmodat2']], ['setxattr', ['setxattr', 'lsetxattr', 'fsetxattr', 'setxattrat']], ['modify', ['write', 'pwrite64', 'writev', 'pwritev', 'pwritev2', 'sendfile64', 'copy_file_range', 'splice']]] as const) {
     const gone = scs.filter(missing);
-    t.ok(ops.includes(gone.length ? `${op} (not ${gone.join(', ')})` : `; ${op};`) || ops.endsWith(`; ${op}`) || ops.includes(`: ${op};`), `operations: ${op}${gone.length ? ` without ${gone.join(', ')}` : ''}`);
+    t.ok(ops.includes(gone.length ? `${op} (not ${gone.join(', ')})` : `; ${op};`) || ops.includes(`; ${op}.`) || ops.includes(`: ${op};`), `operations: ${op}${gone.length ? ` without ${gone.join(', ')}` : ''}`);
   }
+  // Which operations the lsm path hooks can refuse here: the kernel's own symbols say which hooks exist.
+  const syms = fs.readFileSync('/proc/kallsyms', 'utf8');
+  const refusable = ['unlink', 'rmdir', 'rename', 'chmod', 'chown', 'link', 'symlink', 'mkdir', 'mknod', 'truncate'].filter((op) => new RegExp(` bpf_lsm_path_${op}$`, 'm').test(syms));
+  t.match(ops, `the path hooks refuse ${refusable.join(', ')} with EPERM`, 'the enforcement part names the operations whose lsm path hook this kernel has');
+  t.match(ops, /setxattr, removexattr \(and every operation on the other hooks\) are judged at the syscall exit/, 'and the ones judged at the exit');
   t.equal(checks.get('operations')?.status, 'ok', 'every operation can be recorded here');
 
   t.equal(checks.get('btf')?.status, fs.existsSync('/sys/kernel/btf/vmlinux') ? 'ok' : 'fail');

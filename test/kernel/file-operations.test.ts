@@ -273,6 +273,48 @@ t.test('a deny on a protected log kills whoever deletes, renames or truncates it
   t.strictSame(results, [['truncate', 'SIGKILL', false], ['mv', 'SIGKILL', false], ['rm', 'SIGKILL', false]], 'each process was killed, and the file was changed anyway: the tracepoint cannot refuse');
 });
 
+t.test('moving the directory of a protected prefix, or any directory above it, is judged as moving the protected files; its neighbours and opens of it are not', async (t) => {
+  const dir = tempDir(t, 'fw-ops-move-');
+  const audit = path.join(dir, 'logs', 'audit');
+  const { events, capture } = startCapture(t, { ops: ['open', 'rename'], policy: { denyPaths: [`${audit}/`] } });
+  const run = (args: string[]) =>
+    new Promise<{ pid: number; signal: NodeJS.Signals | null }>((resolve) => {
+      const c = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
+      c.on('close', (_code, signal) => resolve({ pid: c.pid!, signal }));
+    });
+  const got: [string, NodeJS.Signals | null, string[]][] = [];
+  const cases: [string, string[]][] = [
+    ['ls the parent (an open of it)', ['ls', path.join(dir, 'logs')]],
+    ['mv a neighbour directory', ['mv', path.join(dir, 'logs', 'auditx'), path.join(dir, 'n2')]],
+    ['mv the protected directory', ['mv', audit, path.join(dir, 'a2')]],
+    ['mv a directory above it', ['mv', path.join(dir, 'logs'), path.join(dir, 'l2')]],
+    ['mv a relative name after cd', ['sh', '-c', `cd ${dir} && mv logs l3`]],
+  ];
+  for (const [label, args] of cases) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(audit, { recursive: true });
+    fs.mkdirSync(path.join(dir, 'logs', 'auditx'));
+    fs.writeFileSync(path.join(audit, 'audit.log'), 'evidence\n');
+    const r = await run(args);
+    const mine = () => events.filter((e) => (e.pid === r.pid || e.ppid === r.pid) && e.op === 'rename');
+    if (label.startsWith('mv')) for (let i = 0; i < 100 && mine().length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+    const opened = events.filter((e) => e.pid === r.pid && e.op === 'open' && e.action !== 'allow');
+    got.push([label, r.signal, [...mine(), ...opened].map((e) => `${e.op} ${e.second?.bytes.toString().slice(dir.length) ?? ''} ${e.action}`)]);
+  }
+  await capture.close();
+  t.strictSame(
+    got,
+    [
+      ['ls the parent (an open of it)', null, []],
+      ['mv a neighbour directory', null, ['rename /logs/auditx allow']],
+      ['mv the protected directory', 'SIGKILL', ['rename /logs/audit kill']],
+      ['mv a directory above it', 'SIGKILL', ['rename /logs kill']],
+      ['mv a relative name after cd', null, ['rename /logs kill']],
+    ],
+    'the renames that carry the protected prefix away are killed (after they ran: tracepoint), the others are not',
+  );
+});
+
 const WRITES = String.raw`
 import os, sys, subprocess
 d = sys.argv[1]

@@ -244,7 +244,16 @@ export function checkOperations(tracefs: string | undefined): CheckResult {
     if (missing.length === scs.length) none.push(op);
     parts.push(missing.length ? `${op} (not ${missing.join(', ')})` : op);
   }
-  const detail = `recorded from syscall tracepoints on every hook: ${parts.join('; ')}`;
+  // Under lsm, the path hooks refuse a denied operation before the kernel acts; the others are
+  // judged at the syscall exit (a kill after it ran), on every other hook too.
+  const lsm = native().operationLsmHooks();
+  const refused = Object.entries(lsm).filter(([, hooks]) => hooks.length && hooks[0]!.present).map(([op]) => op);
+  // An open is judged by file_open, a write session at its open.
+  const noHook = Object.entries(lsm).filter(([op, hooks]) => op !== 'open' && op !== 'modify' && !(hooks.length && hooks[0]!.present)).map(([op]) => op);
+  const detail =
+    `recorded from syscall tracepoints on every hook: ${parts.join('; ')}. ` +
+    `Enforcement: with --hooks lsm the path hooks refuse ${refused.length ? refused.join(', ') : 'nothing (this kernel has none: CONFIG_SECURITY_PATH)'} with EPERM before the kernel acts; ` +
+    `${noHook.length ? `${noHook.join(', ')} (and every operation on the other hooks)` : 'every operation on the other hooks'} are judged at the syscall exit: a kill after it ran`;
   return none.length
     ? { id: 'operations', status: 'warn', detail: `${detail}; cannot record ${none.join(', ')}`, fix: 'use a kernel with CONFIG_FTRACE_SYSCALLS=y' }
     : { id: 'operations', status: 'ok', detail };

@@ -166,6 +166,8 @@ interface NativeModule {
   layout(): RecordLayout;
   /** CLOCK_BOOTTIME (the events' clock) and CLOCK_REALTIME, read back to back. */
   clocks(): { bootNs: bigint; realNs: bigint };
+  /** The lsm path hooks that judge each operation (refuse it before the kernel acts), and which of them this kernel has. */
+  operationLsmHooks(): Record<OperationName, { hook: string; present: boolean }[]>;
   /** Loads (the verifier runs), optionally attaches, then unloads one hook's programs. */
   checkHook(opts: ProbeOptions & { attach?: boolean }): HookCheck;
   /**

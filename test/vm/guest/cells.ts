@@ -21,6 +21,7 @@ export const HOOK_TESTS = [
   'deny',
   'EPERM by deny, once',
   'deny x10000',
+  'operations: delete, rename, truncate denied',
   'path tricks stopped',
   'mount namespace: host path, kill',
 ];
