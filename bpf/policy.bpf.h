@@ -22,7 +22,7 @@ struct {
 	__uint(max_entries, FW_FILTER_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct fw_prefix_key);
-	__type(value, __u8); /* enum fw_action */
+	__type(value, struct fw_policy_value);
 } policy_path SEC(".maps");
 
 /* Key: FW_SCOPE_LEN bytes of qualifier (enum fw_scope_kind first), then the path prefix. */
@@ -31,7 +31,7 @@ struct {
 	__uint(max_entries, FW_FILTER_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct fw_prefix_key);
-	__type(value, __u8); /* enum fw_action */
+	__type(value, struct fw_policy_value);
 } policy_scoped SEC(".maps");
 
 /* Key: the device (u32, kernel encoding), then a path prefix within that filesystem (from its
@@ -44,7 +44,7 @@ struct {
 	__uint(max_entries, FW_FILTER_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct fw_prefix_key);
-	__type(value, __u8); /* enum fw_action */
+	__type(value, struct fw_policy_value);
 } policy_fs SEC(".maps");
 
 struct {
@@ -73,9 +73,15 @@ static __always_inline bool fw_kill_targeted(void)
 	return true;
 }
 
-static __always_inline __u8 fw_stronger(__u8 a, __u8 *b)
+/* The stronger of `a` and an entry's action for operation `op`. */
+static __always_inline __u8 fw_stronger(__u8 a, struct fw_policy_value *v, __u8 op)
 {
-	return b && *b > a ? *b : a;
+	__u8 b;
+
+	if (!v)
+		return a;
+	b = v->act[op & (FW_POLICY_OPS - 1)];
+	return b > a ? b : a;
 }
 
 /* The strongest action of the two tries for this record's path. A rename moves everything under its
@@ -94,10 +100,12 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_fil
 		if (!fw_load_prefix_key(s, e))
 			return act;
 		if (whole_name && n < FW_PREFIX_MAX) {
+			/* The bound check above lets clang drop the mask, and older verifiers need it. */
+			barrier_var(n);
 			s->key.data[n & (FW_PREFIX_MAX - 1)] = 0;
 			s->key.prefixlen += 8;
 		}
-		act = fw_stronger(act, bpf_map_lookup_elem(&policy_path, &s->key));
+		act = fw_stronger(act, bpf_map_lookup_elem(&policy_path, &s->key), e->op);
 	}
 	if (armed & FW_ARMED_SCOPED) {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -111,19 +119,20 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_fil
 		if (bpf_probe_read_kernel(s->key.data + FW_SCOPE_LEN, FW_PREFIX_MAX - FW_SCOPE_LEN, e->path) != 0)
 			return act;
 		if (whole_name && FW_SCOPE_LEN + n < FW_PREFIX_MAX) {
+			barrier_var(n);
 			s->key.data[(FW_SCOPE_LEN + n) & (FW_PREFIX_MAX - 1)] = 0;
 			s->key.prefixlen += 8;
 		}
 		__builtin_memset(s->key.data, 0, FW_SCOPE_LEN);
 		s->key.data[0] = FW_SCOPE_COMM;
 		__builtin_memcpy(s->key.data + 1, e->comm, FW_SCOPE_LEN - 1);
-		act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key));
+		act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key), e->op);
 		if (ino) {
 			__builtin_memset(s->key.data, 0, FW_SCOPE_LEN);
 			s->key.data[0] = FW_SCOPE_EXE;
 			__builtin_memcpy(s->key.data + 4, &dev, sizeof(dev));
 			__builtin_memcpy(s->key.data + 8, &ino, sizeof(ino));
-			act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key));
+			act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key), e->op);
 		}
 	}
 	return act;
@@ -131,7 +140,7 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_fil
 
 /* The policy_fs action for `n` bytes of a path within the filesystem of `dev`, read from `src`
  * (kernel memory with FW_PREFIX_MAX bytes readable). */
-static __always_inline __u8 fw_policy_fs_lookup(struct fw_scratch *s, __u32 dev, const void *src, __u32 n)
+static __always_inline __u8 fw_policy_fs_lookup(struct fw_scratch *s, __u8 op, __u32 dev, const void *src, __u32 n)
 {
 	if (n > FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN)
 		n = FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN;
@@ -139,7 +148,7 @@ static __always_inline __u8 fw_policy_fs_lookup(struct fw_scratch *s, __u32 dev,
 	__builtin_memcpy(s->key.data, &dev, FW_FS_KEY_DEV_LEN);
 	if (bpf_probe_read_kernel(s->key.data + FW_FS_KEY_DEV_LEN, FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN, src) != 0)
 		return FW_ACTION_ALLOW;
-	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key));
+	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key), op);
 }
 
 /* The policy_fs action for a record that carries the host walk (a task in another tree). */
@@ -150,7 +159,7 @@ static __always_inline __u8 fw_policy_fs_action(struct fw_scratch *s, struct fw_
 	if (!e->host_len || (e->flags & FW_FLAG_HOST_TAIL) || at >= 2 * FW_PATH_MAX)
 		return FW_ACTION_ALLOW;
 	barrier_var(at);
-	return fw_policy_fs_lookup(s, e->dev, e->path + (at & (2 * FW_PATH_MAX - 1)), e->host_len);
+	return fw_policy_fs_lookup(s, e->op, e->dev, e->path + (at & (2 * FW_PATH_MAX - 1)), e->host_len);
 }
 
 /* The policy_fs action for the opened file's inode (e->dev, e->ino): an entry for one file, keyed by
@@ -163,7 +172,7 @@ static __always_inline __u8 fw_policy_inode_action(struct fw_scratch *s, struct 
 	__builtin_memcpy(s->key.data, &e->dev, FW_FS_KEY_DEV_LEN);
 	s->key.data[FW_FS_KEY_DEV_LEN] = 0;
 	__builtin_memcpy(s->key.data + FW_FS_KEY_DEV_LEN + 1, &e->ino, sizeof(e->ino));
-	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key));
+	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key), e->op);
 }
 
 /* The policy's action for this record: a kill target first, then the path policy. Records the action

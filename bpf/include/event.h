@@ -214,6 +214,15 @@ struct fw_prefix_key {
 	__u8 data[FW_PREFIX_MAX];
 };
 
+/* A policy entry's value: the action for each operation (indexed by enum fw_op). User space folds the
+ * entries before writing them: an entry's operations it does not name take the action of the
+ * longest shorter prefix that names them, so the one longest match the trie returns decides every
+ * operation alone. */
+#define FW_POLICY_OPS 16
+struct fw_policy_value {
+	__u8 act[FW_POLICY_OPS]; /* enum fw_action */
+};
+
 /* Per-CPU counter slots. */
 enum fw_counter {
 	FW_CNT_SEEN = 0,     /* hook invocations that reached the filters */

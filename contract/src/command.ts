@@ -18,6 +18,8 @@ export interface WirePolicyEntry {
   action: 'allow' | 'deny' | 'kill';
   comm?: string;
   executable?: string;
+  /** The operations it acts on (a rule's `on:`); every one when absent. */
+  ops?: string[];
 }
 
 export interface CommandBody {

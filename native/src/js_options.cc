@@ -2,6 +2,7 @@
 // names the option, before anything is loaded into the kernel.
 #include "js_options.h"
 
+#include <algorithm>
 #include <string>
 
 namespace filewarden {
@@ -118,6 +119,25 @@ PolicyEntry ParsePolicyEntry(Napi::Env env, Napi::Value v, const std::string &wh
 		e.action = FW_ACTION_KILL;
 	else
 		throw Bad(env, what + ".action must be allow, deny or kill");
+	Napi::Value ops = o.Get("ops");
+	if (!ops.IsUndefined()) {
+		// The operations the entry acts on, by name (layout().operationSyscalls' keys); all without.
+		const auto known = OperationSyscalls();
+		std::string list;
+		for (const auto &k : known)
+			list += (list.empty() ? "" : ", ") + k.first;
+		if (!ops.IsArray() || ops.As<Napi::Array>().Length() == 0)
+			throw Bad(env, what + ".ops must be a non-empty array of operation names (" + list + ")");
+		Napi::Array a = ops.As<Napi::Array>();
+		e.ops = 0;
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			std::string name = a.Get(i).IsString() ? a.Get(i).As<Napi::String>().Utf8Value() : "";
+			auto at = std::find_if(known.begin(), known.end(), [&](const auto &k) { return k.first == name; });
+			if (at == known.end())
+				throw Bad(env, what + ".ops[" + std::to_string(i) + "] must be one of " + list);
+			e.ops |= 1u << (at - known.begin());
+		}
+	}
 	Napi::Value comm = o.Get("comm"), exe = o.Get("exe"), fs = o.Get("fs");
 	if (!comm.IsUndefined() + !exe.IsUndefined() + !fs.IsUndefined() > 1)
 		throw Bad(env, what + " may have one of comm, exe and fs");

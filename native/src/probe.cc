@@ -443,36 +443,77 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 {
 	const char *names[3] = {"policy_path", "policy_scoped", "policy_fs"};
 	const uint32_t bits[3] = {FW_ARMED_PATH, FW_ARMED_SCOPED, FW_ARMED_FS};
-	std::vector<std::vector<uint8_t>> next[3];
-	std::vector<uint8_t> actions[3];
+	// Per trie: each key, and per operation the action of its entries (-1: none names it).
+	struct Folded {
+		std::vector<uint8_t> key;
+		int act[FW_POLICY_OPS];
+	};
+	std::vector<Folded> next[3];
 	auto add = [&](const PolicyEntry &e) {
 		int i = e.scope == 0 ? 0 : e.scope == FW_SCOPE_FS ? 2 : 1;
 		std::vector<uint8_t> key = PolicyKey(e);
-		// Two entries with one key (two host names of one place, a directory above two protected
-		// prefixes): the stronger action holds.
-		auto same = std::find(next[i].begin(), next[i].end(), key);
-		if (same != next[i].end()) {
-			uint8_t &a = actions[i][same - next[i].begin()];
-			a = std::max(a, e.action);
-			return;
+		auto same = std::find_if(next[i].begin(), next[i].end(), [&](const Folded &f) { return f.key == key; });
+		if (same == next[i].end()) {
+			Folded f{std::move(key), {}};
+			std::fill(std::begin(f.act), std::end(f.act), -1);
+			next[i].push_back(std::move(f));
+			same = next[i].end() - 1;
 		}
-		next[i].push_back(std::move(key));
-		actions[i].push_back(e.action);
+		// Two entries with one key (two host names of one place, a directory above two protected
+		// prefixes, a rule and its operations): per operation the stronger action holds.
+		for (int op = 0; op < FW_OP__COUNT; op++)
+			if (e.ops & (1u << op))
+				same->act[op] = std::max(same->act[op], static_cast<int>(e.action));
 	};
 	for (const auto &e : policy.entries) {
 		add(e);
 		// A rename of any directory above a deny or kill prefix moves the protected files with it:
 		// each such directory gets a whole-name entry, its name and a NUL, which only a rename's
 		// lookup matches (policy.bpf.h, fw_policy_action). "/var/log/audit/" gives "/var\0",
-		// "/var/log\0" and "/var/log/audit\0".
-		if (e.action == FW_ACTION_ALLOW || e.scope == FW_SCOPE_FS)
+		// "/var/log\0" and "/var/log/audit\0", for renames, when the entry acts on any of the
+		// operations that change what is under it.
+		const uint32_t moves = (1u << FW_OP_RENAME) | (1u << FW_OP_UNLINK) | (1u << FW_OP_RMDIR) | (1u << FW_OP_TRUNCATE) |
+				       (1u << FW_OP_MODIFY) | (1u << FW_OP_CHMOD) | (1u << FW_OP_CHOWN) | (1u << FW_OP_LINK) |
+				       (1u << FW_OP_SETXATTR) | (1u << FW_OP_REMOVEXATTR) | (1u << FW_OP_OPEN);
+		if (e.action == FW_ACTION_ALLOW || e.scope == FW_SCOPE_FS || !(e.ops & moves))
 			continue;
 		for (size_t at = 1; at < e.path.size(); at++) {
 			if (e.path[at] != '/')
 				continue;
 			PolicyEntry up = e;
 			up.path = e.path.substr(0, at) + std::string(1, '\0');
+			up.ops = 1u << FW_OP_RENAME;
 			add(up);
+		}
+	}
+	// The trie returns the longest matching key alone: each key takes, for the operations none of its
+	// own entries names, the action of the longest shorter key (a prefix of it) that names them.
+	// Whatever no key names is allow.
+	std::vector<std::vector<uint8_t>> keys[3];
+	std::vector<fw_policy_value> values[3];
+	for (int i = 0; i < 3; i++) {
+		for (const Folded &f : next[i]) {
+			const auto *k = reinterpret_cast<const fw_prefix_key *>(f.key.data());
+			fw_policy_value v{};
+			for (int op = 0; op < FW_OP__COUNT; op++) {
+				int act = f.act[op]; // its own entries' action stands over any shorter key's
+				bool found = false;
+				uint32_t best = 0;
+				for (const Folded &g : next[i]) {
+					if (f.act[op] >= 0)
+						break;
+					const auto *gk = reinterpret_cast<const fw_prefix_key *>(g.key.data());
+					if (g.act[op] < 0 || gk->prefixlen >= k->prefixlen || (found && gk->prefixlen <= best) ||
+					    std::memcmp(gk->data, k->data, gk->prefixlen / 8) != 0)
+						continue;
+					found = true;
+					best = gk->prefixlen;
+					act = g.act[op];
+				}
+				v.act[op] = static_cast<uint8_t>(std::max(act, 0));
+			}
+			keys[i].push_back(f.key);
+			values[i].push_back(v);
 		}
 	}
 	for (int i = 0; i < 3; i++) {
@@ -480,19 +521,19 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 		if (!m)
 			return *what = std::string("the map ") + names[i], -ENOENT;
 		// New entries first, then the armed bit, then the stale entries go: no moment without policy.
-		for (size_t k = 0; k < next[i].size(); k++)
-			if (int err = bpf_map__update_elem(m, next[i][k].data(), next[i][k].size(), &actions[i][k], 1, BPF_ANY))
+		for (size_t k = 0; k < keys[i].size(); k++)
+			if (int err = bpf_map__update_elem(m, keys[i][k].data(), keys[i][k].size(), &values[i][k], sizeof(values[i][k]), BPF_ANY))
 				return *what = std::string("entry ") + std::to_string(k + 1) + " of " + names[i] +
 					       " (at most " + std::to_string(FW_FILTER_ENTRIES) + " entries)", err;
-		if (!next[i].empty())
+		if (!keys[i].empty())
 			SetArmed(bits[i], true);
-		std::set<std::vector<uint8_t>> keep(next[i].begin(), next[i].end());
+		std::set<std::vector<uint8_t>> keep(keys[i].begin(), keys[i].end());
 		for (const auto &old : policy_keys_[i])
 			if (!keep.count(old))
 				bpf_map__delete_elem(m, old.data(), old.size(), 0);
-		if (next[i].empty())
+		if (keys[i].empty())
 			SetArmed(bits[i], false);
-		policy_keys_[i] = std::move(next[i]);
+		policy_keys_[i] = std::move(keys[i]);
 	}
 	return 0;
 }

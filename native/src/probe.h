@@ -44,6 +44,7 @@ struct PolicyEntry {
 	uint32_t exe_dev = 0;    // FW_SCOPE_EXE: kernel dev_t (major << 20 | minor)
 	uint64_t exe_ino = 0;    // FW_SCOPE_EXE
 	uint32_t fs_dev = 0;     // FW_SCOPE_FS: kernel dev_t; `path` is within that filesystem, or NUL + inode
+	uint32_t ops = (1u << FW_OP__COUNT) - 1; // the operations it acts on (bits of enum fw_op)
 };
 
 // The whole policy. Within the any-process entries, and within the scoped ones, the longest matching

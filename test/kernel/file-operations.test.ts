@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
-import type { CapturedEvent } from '../../contract/src/event';
+import type { CapturedEvent, OperationName } from '../../contract/src/event';
 import { toEcsHere as toEcs, startCapture, tempDir } from '../utils/kernel';
 import { normalizeAbsolute } from '../../collector/src/resolve/path-resolver';
 
@@ -271,6 +271,61 @@ t.test('a deny on a protected log kills whoever deletes, renames or truncates it
   }
   await capture.close();
   t.strictSame(results, [['truncate', 'SIGKILL', false], ['mv', 'SIGKILL', false], ['rm', 'SIGKILL', false]], 'each process was killed, and the file was changed anyway: the tracepoint cannot refuse');
+});
+
+t.test('an entry acts on the operations it names: the log is appended to, and its deletion killed; a longer prefix naming other operations inherits the shorter one\'s for the rest', async (t) => {
+  const dir = tempDir(t, 'fw-ops-per-op-');
+  const log = path.join(dir, 'app.log');
+  const inner = path.join(dir, 'k');
+  fs.mkdirSync(inner);
+  const { events, capture } = startCapture(t, {
+    ops: ['open', 'unlink', 'rename', 'truncate'],
+    policy: {
+      entries: [
+        { path: `${dir}/`, action: 'deny', ops: ['unlink', 'rename', 'truncate'] },
+        { path: `${inner}/`, action: 'kill', ops: ['open'] },
+      ],
+    },
+  });
+  const run = (args: string[]) =>
+    new Promise<{ pid: number; signal: NodeJS.Signals | null }>((resolve) => {
+      const c = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
+      c.on('close', (_code, signal) => resolve({ pid: c.pid!, signal }));
+    });
+  fs.writeFileSync(log, 'one\n');
+  fs.writeFileSync(path.join(inner, 'f'), 'inner\n');
+  const got: [string, NodeJS.Signals | null, string[]][] = [];
+  for (const [label, args] of [
+    ['append to the log', ['sh', '-c', `echo two >> ${log}`]],
+    ['read the log', ['cat', log]],
+    ['rm the log', ['rm', '-f', log]],
+    ['rm under the longer prefix (inherits unlink: deny)', ['rm', '-f', path.join(inner, 'f')]],
+    ['read under the longer prefix (its own open: kill)', ['cat', path.join(dir, 'k', 'g')]],
+  ] as [string, string[]][]) {
+    if (label.startsWith('read under')) fs.writeFileSync(path.join(inner, 'g'), 'g\n');
+    const r = await run(args);
+    const mine = () => events.filter((e) => e.pid === r.pid && e.resolvedPath.toString().startsWith(dir));
+    for (let i = 0; i < 100 && mine().length === 0 && r.signal; i++) await new Promise((res) => setTimeout(res, 20));
+    got.push([label, r.signal, mine().filter((e) => e.action !== 'allow').map((e) => `${e.op} ${e.resolvedPath.toString().slice(dir.length)} ${e.action}${e.denyAsKill ? ' (deny)' : ''}`)]);
+  }
+  t.strictSame(
+    got,
+    [
+      ['append to the log', null, []],
+      ['read the log', null, []],
+      ['rm the log', 'SIGKILL', ['unlink /app.log kill (deny)']],
+      ['rm under the longer prefix (inherits unlink: deny)', 'SIGKILL', ['unlink /k/f kill (deny)']],
+      ['read under the longer prefix (its own open: kill)', 'SIGKILL', ['open /k/g kill']],
+    ],
+    'each operation gets the action of the longest prefix that names it',
+  );
+  t.throws(() => capture.setPolicy([{ path: `${dir}/`, action: 'deny', ops: ['delete' as OperationName] }]), /^entries\[0\]\.ops\[0\] must be one of open, unlink, .*, not "delete"$/, 'an unknown operation is refused with one line');
+  t.throws(() => capture.setPolicy([{ path: `${dir}/`, action: 'deny', ops: [] }]), /entries\[0\]\.ops must be a non-empty array/, 'so is an empty list');
+  fs.writeFileSync(log, 'again\n');
+  const rm = await run(['rm', '-f', log]);
+  t.equal(rm.signal, 'SIGKILL', 'and the policy in force stays');
+  await capture.close();
+  t.notOk(fs.existsSync(log), 'the rm ran (tracepoint: the kill comes after)');
 });
 
 t.test('moving the directory of a protected prefix, or any directory above it, is judged as moving the protected files; its neighbours and opens of it are not', async (t) => {

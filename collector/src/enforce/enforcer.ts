@@ -42,6 +42,8 @@ interface SavedState {
 /** A wire entry as the kernel takes it; an executable is named by device and inode. */
 export function resolveEntry(e: WirePolicyEntry): PolicyEntry {
   const out: PolicyEntry = { path: e.path, action: e.action };
+  // Names the kernel does not know are refused there (native: entries[i].ops), with the command.
+  if (e.ops !== undefined) out.ops = e.ops as PolicyEntry['ops'];
   if (e.comm !== undefined) out.comm = e.comm;
   if (e.executable !== undefined) {
     const st = fs.statSync(e.executable, { bigint: true });

@@ -84,6 +84,8 @@ export interface FilterOptions {
 export interface PolicyEntry {
   path: string | Buffer;
   action: 'allow' | 'deny' | 'kill';
+  /** The operations it acts on (a rule's `on:`). @defaultValue every operation */
+  ops?: OperationName[];
   comm?: string;
   /** `dev` in the kernel's encoding (major << 20 | minor). */
   exe?: { dev: number; ino: number | bigint };

@@ -200,8 +200,8 @@ function dirOf(root: Buffer): Buffer {
  */
 export function fsPolicyEntries(entries: readonly PolicyEntry[], mounts: readonly MountEntry[], maxPath: number): PolicyEntry[] {
   const out: PolicyEntry[] = [];
-  const add = (dev: number, p: Buffer, action: PolicyEntry['action']) => {
-    if (p.length <= maxPath) out.push({ path: p, action, fs: { dev } });
+  const add = (dev: number, p: Buffer, action: PolicyEntry['action'], ops: PolicyEntry['ops']) => {
+    if (p.length <= maxPath) out.push({ path: p, action, fs: { dev }, ...(ops ? { ops } : {}) });
   };
   // A mount whose root is not a path (nsfs: "net:[4026531840]") holds no file a path entry names.
   mounts = mounts.filter((m) => m.root[0] === SLASH);
@@ -214,10 +214,10 @@ export function fsPolicyEntries(entries: readonly PolicyEntry[], mounts: readonl
       const r = below(p, m.mountPoint);
       if (r !== undefined && (!holder || m.mountPoint.length >= holder.mountPoint.length)) [holder, rest] = [m, r];
     }
-    if (holder && rest !== undefined) add(holder.dev, rest.length === 0 ? dirOf(holder.root) : join(holder.root, rest), e.action);
+    if (holder && rest !== undefined) add(holder.dev, rest.length === 0 ? dirOf(holder.root) : join(holder.root, rest), e.action, e.ops);
     for (const m of mounts) {
       if (m === holder || m.mountPoint.length <= p.length || !m.mountPoint.subarray(0, p.length).equals(p)) continue;
-      add(m.dev, dirOf(m.root), e.action);
+      add(m.dev, dirOf(m.root), e.action, e.ops);
     }
   }
   return out;
@@ -240,7 +240,7 @@ export function inodePolicyEntries(entries: readonly PolicyEntry[], lstat: (p: B
     if (p.length === 0 || p[p.length - 1] === SLASH) continue;
     const st = lstat(p);
     if (!st || !st.isFile() || st.ino === 0n) continue;
-    out.push({ path: p, action: e.action, fs: { dev: kernelDev(st.dev), ino: st.ino } });
+    out.push({ path: p, action: e.action, fs: { dev: kernelDev(st.dev), ino: st.ino }, ...(e.ops ? { ops: e.ops } : {}) });
   }
   return out;
 }

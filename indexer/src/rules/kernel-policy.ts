@@ -20,9 +20,12 @@ export function kernelPolicy(rules: Rule[]): KernelPolicy {
       : r.match.executable
         ? r.match.executable.map((executable) => ({ executable }))
         : [{}];
+    // A rule's on: travels with its entries (and its exceptions'): the kernel keeps an action per
+    // operation (bpf/policy.bpf.h). Without on:, an entry acts on every operation.
+    const ops = r.match.on ? { ops: [...r.match.on] } : {};
     for (const s of scopes) {
-      for (const path of pathPrefixes(r.match)) entries.push({ path, action: r.action, ...s });
-      for (const e of r.except) for (const path of pathPrefixes(e)) entries.push({ path, action: 'allow', ...s });
+      for (const path of pathPrefixes(r.match)) entries.push({ path, action: r.action, ...s, ...ops });
+      for (const e of r.except) for (const path of pathPrefixes(e)) entries.push({ path, action: 'allow', ...s, ...ops });
     }
   }
   const version = crypto.createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 16);

@@ -326,9 +326,9 @@ class Builder {
     const prefixes = pathPrefixes(r.match);
     const expressible = prefixes.length > 0 && prefixes.every((p) => p.length > 0);
     if (r.scope === 'kernel') {
-      // The policy maps hold path prefixes and names, no operation: an entry acts on every operation on
-      // the path (bpf/policy.bpf.h), so an `on:` narrower than that would promise what it cannot keep.
-      if (!onEveryOperation(r.match.on)) this.fail([...match, 'on'], `${what}: scope: kernel acts on every operation on the path (the kernel policy cannot tell them apart); drop on: or use scope: on-alert`);
+      // The kernel keeps an action per operation, but a write session is judged at its open (the
+      // kernel cannot refuse a write it did not see coming): modify is an on-alert matter.
+      if (r.match.on?.includes('modify') && !onEveryOperation(r.match.on)) this.fail([...match, 'on'], `${what}: scope: kernel cannot act on modify (a write session is judged at its open): use on: [open] for the opens for writing, or scope: on-alert`);
       const extra = Object.keys(r.match).filter((k) => !['on', 'path', 'pathPrefix', 'process', 'executable'].includes(k));
       if (extra.length) this.fail(match, `${what}: scope kernel can match only ${KERNEL_KEYS.join(', ')}; remove ${extra.join(', ')} or use scope on-alert`);
       if (!expressible) this.fail(match, `${what}: scope kernel needs path_prefix, or paths that are literal or end in /** (the kernel matches byte prefixes)`);

@@ -90,12 +90,17 @@ t.test('access: or special: next to an on: that cannot have them is a lint error
   t.strictSame(problems(text), ['6: rule 1.match: access matches open only, and on does not list open', '10: rule 2.match: special matches chmod only, and on does not list chmod']);
 });
 
-t.test('scope: kernel refuses an on: narrower than every operation, with one line; every operation listed is the same as none', async (t) => {
-  const text = rulesOf({ match: '{path_prefix: /srv/secret/, on: [open, unlink]}', extra: ['action: deny', 'scope: kernel'] });
-  t.strictSame(problems(text), ['4: rule 1: scope: kernel acts on every operation on the path (the kernel policy cannot tell them apart); drop on: or use scope: on-alert']);
+t.test('scope: kernel carries its on: into the entries (and its exceptions\'), refuses modify with one line; no on: is every operation', async (t) => {
+  const narrow = parseRules(rulesOf({ match: '{path_prefix: /srv/secret/, on: [unlink, rename]}', except: '[{path_prefix: /srv/secret/tmp/}]', extra: ['action: deny', 'scope: kernel'] }), 'k.yaml');
+  t.strictSame(kernelPolicy(narrow).entries, [
+    { path: '/srv/secret/', action: 'deny', ops: ['unlink', 'rename'] },
+    { path: '/srv/secret/tmp/', action: 'allow', ops: ['unlink', 'rename'] },
+  ]);
+  const text = rulesOf({ match: '{path_prefix: /srv/secret/, on: [open, modify]}', extra: ['action: deny', 'scope: kernel'] });
+  t.strictSame(problems(text), ['4: rule 1: scope: kernel cannot act on modify (a write session is judged at its open): use on: [open] for the opens for writing, or scope: on-alert']);
   const every = parseRules(rulesOf({ match: `{path_prefix: /srv/secret/, on: [${OPERATION_NAMES.join(', ')}]}`, extra: ['action: deny', 'scope: kernel'] }), 'k.yaml');
   const none = parseRules(rulesOf({ match: '{path_prefix: /srv/secret/}', extra: ['action: deny', 'scope: kernel'] }), 'k.yaml');
-  t.strictSame(kernelPolicy(every).entries, kernelPolicy(none).entries);
+  t.strictSame(kernelPolicy(every).entries, [{ path: '/srv/secret/', action: 'deny', ops: [...OPERATION_NAMES] }]);
   t.strictSame(kernelPolicy(none).entries, [{ path: '/srv/secret/', action: 'deny' }]);
   t.strictSame(problems(rulesOf({ match: '{path_prefix: /srv/, special: setuid}', extra: ['action: kill', 'scope: kernel'] })), ['4: rule 1: scope kernel can match only path, path_prefix, process, executable; remove special or use scope on-alert']);
   t.doesNotThrow(() => parseRules(rulesOf({ match: '{path_prefix: /srv/, on: unlink}', extra: ['action: kill'] }), 'a.yaml'), 'on-alert scope takes any on:');

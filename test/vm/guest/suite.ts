@@ -118,7 +118,7 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
   const test = 'operations: delete, rename, truncate denied';
   const logs = path.join(dir, 'logs');
   fs.mkdirSync(logs);
-  for (const f of ['a', 'b', 'c', 'd', 'e', 'f']) fs.writeFileSync(path.join(logs, `${f}.log`), `keep ${f}`);
+  for (const f of ['a', 'b', 'c', 'd', 'e', 'f', 'w']) fs.writeFileSync(path.join(logs, `${f}.log`), `keep ${f}`);
   fs.symlinkSync(logs, path.join(dir, 'logs-link'));
   fs.mkdirSync(path.join(dir, 'logs-bound'));
   const bound = spawnSync('mount', ['--bind', logs, path.join(dir, 'logs-bound')], { encoding: 'utf8' });
@@ -140,13 +140,18 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
   const script = forms.map(([, cmd], i) => `(${cmd}) 2> ${dir}/operr.${i}; echo $? > ${dir}/opst.${i}`).join('; ');
   let r: Run;
   try {
-    r = await capture(hook, dir, script, undefined, [{ path: `${logs}/`, action: 'deny' }], ['open', 'unlink', 'rename', 'truncate']);
+    // The entry names the destructive operations only: the log's writer goes on appending.
+    r = await capture(hook, dir, `echo appended >> ${logs}/w.log; echo $? > ${dir}/append.st; ${script}`, undefined, [{ path: `${logs}/`, action: 'deny', ops: ['unlink', 'rename', 'truncate'] }], ['open', 'unlink', 'rename', 'truncate']);
   } finally {
     spawnSync('umount', [path.join(dir, 'logs-bound')]);
   }
   const lsm = hook === 'lsm';
   const wrong: string[] = [];
   const notes: string[] = [];
+  // Read before the last form moves the directory (where it is not refused).
+  const appended = fs.readFileSync(path.join(dir, 'append.st'), 'utf8').trim() === '0';
+  const stillWriting = r.all.filter((e) => e.op === 'open' && e.resolvedPath.toString() === `${logs}/w.log`);
+  if (!appended || stillWriting.length !== 1 || stillWriting[0]!.action !== 'allow') wrong.push(`append to a log: ${appended ? 'appended' : 'refused'}, events ${stillWriting.map(describe).join('; ')}`);
   forms.forEach(([label, , file, op, byName], i) => {
     const status = Number(fs.readFileSync(path.join(dir, `opst.${i}`), 'utf8'));
     const err = fs.readFileSync(path.join(dir, `operr.${i}`), 'utf8').trim();
@@ -169,8 +174,8 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
   const detail = wrong.length
     ? wrong.join(' | ')
     : lsm
-      ? `${forms.length} of ${forms.length} refused with EPERM, files intact, each recorded once with the lsm's deny (${forms.map(([l]) => l).join(', ')})`
-      : `${forms.filter((f) => f[4]).length} killed after the syscall ran (denyAsKill, files changed); ${notes.join('; ')}`;
+      ? `an append to a log allowed (the entry names unlink, rename, truncate); ${forms.length} of ${forms.length} refused with EPERM, files intact, each recorded once with the lsm's deny (${forms.map(([l]) => l).join(', ')})`
+      : `an append to a log allowed (the entry names unlink, rename, truncate); ${forms.filter((f) => f[4]).length} killed after the syscall ran (denyAsKill, files changed); ${notes.join('; ')}`;
   record({ hook, test, status: wrong.length ? 'fail' : 'pass', detail });
 }
 
