@@ -27,8 +27,11 @@ t.test('rules and signed commands, end to end', async (t) => {
   t.equal(fs.statSync(path.join(keys, 'command-signing.key')).mode & 0o777, 0o600, 'the private key is 0600');
   const protectedDir = path.join(env.workDir, 'protected');
   const lockedDir = path.join(env.workDir, 'locked');
+  const logsDir = path.join(env.workDir, 'logs');
   fs.mkdirSync(protectedDir);
   fs.mkdirSync(lockedDir);
+  fs.mkdirSync(logsDir);
+  fs.writeFileSync(path.join(logsDir, 'app.log'), 'first\n');
   fs.writeFileSync(path.join(protectedDir, 'secret'), 'top secret\n');
   const rulesFile = path.join(env.stateDir, 'rules.yaml');
   fs.writeFileSync(
@@ -50,6 +53,13 @@ t.test('rules and signed commands, end to end', async (t) => {
       `      path: ${lockedDir}/**`,
       '    action: deny',
       '    scope: kernel',
+      '  - id: logs-kept',
+      '    name: Logs are never deleted, renamed or truncated',
+      '    match:',
+      `      path_prefix: ${logsDir}/`,
+      '      on: [unlink, rename, truncate]',
+      '    action: deny',
+      '    scope: kernel',
       '',
     ].join('\n'),
   );
@@ -64,7 +74,7 @@ t.test('rules and signed commands, end to end', async (t) => {
 
   // The first batch from this boot makes the indexer push the kernel-scope rules.
   fs.writeFileSync(path.join(env.workDir, 'warmup'), 'x');
-  await until('the kernel policy', () => (/enforce: policy \w+: 1 of 1 entries in force/.test(collector.log()) ? true : undefined));
+  await until('the kernel policy', () => (/enforce: policy \w+: 2 of 2 entries in force/.test(collector.log()) ? true : undefined));
 
   await t.test('a kernel-scope deny rule kills the writer on this kernel (no lsm) and says the syscall ran', async (t) => {
     const child = spawn('/bin/sh', ['-c', `true > ${lockedDir}/file; echo survived >&2`], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -87,6 +97,25 @@ t.test('rules and signed commands, end to end', async (t) => {
     });
     t.equal(doc.filewarden.action, 'kill');
     t.match(doc.filewarden.enforcement, { by: 'policy', requested: 'deny', caveat: /syscall ran to completion/ });
+  });
+
+  await t.test("a kernel rule's on: travels to the host: the log is appended to, and whoever deletes it is killed", async (t) => {
+    const log = path.join(logsDir, 'app.log');
+    const run = async (cmd: string) => {
+      const child = spawn('/bin/sh', ['-c', cmd], { stdio: 'ignore' });
+      return new Promise<number>((r) => child.on('exit', (c, s) => r(c ?? 128 + os.constants.signals[s!])));
+    };
+    t.equal(await run(`echo second >> ${log}`), 0, 'the writer appends (an open is not among the rule\'s operations)');
+    t.equal(fs.readFileSync(log, 'utf8'), 'first\nsecond\n');
+    t.equal(await run(`exec rm -f ${log}`), 137, 'rm is killed (after the unlink ran: no lsm here)');
+    const doc = await until('the unlink event', async () => {
+      await env.es.indices.refresh({ index: `${env.indexPrefix}-*` });
+      const r = await env.es.search<Record<string, any>>({ index: `${env.indexPrefix}-*`, query: { bool: { filter: [{ term: { 'filewarden.operation': 'unlink' } }, { term: { 'file.path': log } }] } } });
+      return r.hits.hits[0]?._source;
+    });
+    t.strictSame([doc.event.action, doc.filewarden.action, doc.filewarden.enforcement.requested], ['deletion', 'kill', 'deny']);
+    const opens = await env.es.search<Record<string, any>>({ index: `${env.indexPrefix}-*`, query: { bool: { filter: [{ term: { 'filewarden.operation': 'open' } }, { term: { 'file.path': log } }, { term: { 'process.name': 'sh' } }] } } });
+    t.strictSame(opens.hits.hits.map((h) => h._source!.filewarden.action), ['allow'], 'the append\'s open: recorded, allowed');
   });
 
   await t.test('a process that reads a protected file is killed through the remote path', async (t) => {
