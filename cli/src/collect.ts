@@ -125,6 +125,8 @@ export async function collect(o: CollectOptions, err: (line: string) => void): P
   const c = capture.choice;
   err(`collect: hook ${c.hook}${c.requested === 'auto' ? ' (auto)' : ''}: ${capture.attached().join(', ')}`);
   for (const s of c.skipped) err(`collect: skipped ${s.hook}: ${s.reason}`);
+  const ops = capture.operationEnforcement();
+  if (ops) err(`collect: ${ops}`);
 
   const onSignal = (): void => void stop();
   process.once('SIGINT', onSignal);

@@ -182,6 +182,8 @@ export class CollectorAgent {
     const c = this.capture.choice;
     this.opts.log(`collect: hook ${c.hook}${c.requested === 'auto' ? ' (auto)' : ''}: ${this.capture.attached().join(', ')}`);
     for (const s of c.skipped) this.opts.log(`collect: skipped ${s.hook}: ${s.reason}`);
+    const ops = this.capture.operationEnforcement();
+    if (ops) this.opts.log(`collect: ${ops}`);
     this.opts.log(`collect: queue ${this.o.queue} at ${redactUrl(this.opts.redisUrl)}; spool ${this.spool.dir}; metrics ${this.metrics.url}`);
     this.checkpointTimer = setInterval(() => this.checkpoint(), this.o.checkpointMs);
     if (this.opts.commandPublicKey) {

@@ -83,6 +83,7 @@ export class Capture {
   private readonly protectedWatch = new ProtectedFilesWatch(() => this.refreshPolicy());
   private readonly onPolicyRefreshError?: (message: string) => void;
   private readonly fsPolicyPathMax: number;
+  private readonly ops: readonly OperationName[] | undefined;
   private readonly policyTimer: NodeJS.Timeout;
   private readonly pathFilter: PathFilter;
   private filteredUser = 0;
@@ -96,6 +97,7 @@ export class Capture {
   constructor(opts: CaptureOptions, onEvents: (events: CapturedEvent[]) => void) {
     const { RingReader, layout, clocks } = native();
     this.choice = selectHook(opts.hooks ?? 'auto', opts.filters, opts.policy);
+    this.ops = opts.ops;
     if (this.choice.hook !== 'tracepoint' && opts.ops && !opts.ops.includes('open')) {
       throw new Error(`--ops without open needs --hooks tracepoint: the ${this.choice.hook} hook records every open (docs/capture.md)`);
     }
@@ -237,6 +239,20 @@ export class Capture {
 
   attached(): string[] {
     return this.reader.attached();
+  }
+
+  /** How the policy acts on the selected operations other than open with this hook, one line
+   * (collect prints it next to the hook choice); undefined when only opens are selected. */
+  operationEnforcement(): string | undefined {
+    const ops = (this.ops ?? Object.keys(native().layout().operationSyscalls)).filter((op) => op !== 'open' && op !== 'modify');
+    if (ops.length === 0) return undefined;
+    const refused = new Set(this.attached().filter((a) => a.startsWith('lsm/path_')).map((a) => a.slice('lsm/path_'.length)));
+    const atExit = ops.filter((op) => !refused.has(op));
+    const parts = [
+      ...(refused.size ? [`${ops.filter((op) => refused.has(op)).join(', ')} refused with EPERM by the lsm path hooks, before the kernel acts`] : []),
+      ...(atExit.length ? [`${atExit.join(', ')} judged at the syscall exit (a deny is a kill after the syscall ran)`] : []),
+    ];
+    return `operations: ${parts.join('; ')}; modify is judged at its open`;
   }
 
   /** Stops capture; resolves after every buffered event was handed over. */

@@ -41,6 +41,8 @@ interface Run {
   /** The shell's exit code, or 128 + signal number as a shell would report it. */
   status: number;
   stderr: string;
+  /** What collect prints about enforcing the operations other than open with this hook. */
+  enforcement?: string;
 }
 
 async function capture(hook: Hook, dir: string, script: string, policy?: PolicyOptions, runtime?: PolicyEntry[], ops: OperationName[] = ['open']): Promise<Run> {
@@ -50,6 +52,7 @@ async function capture(hook: Hook, dir: string, script: string, policy?: PolicyO
   // (test/kernel/file-operations), the destructive ones here (operationsDenyCell).
   const cap = new Capture({ hooks: hook, batchDelayMs: 10, ops, filters: { includePaths: [`${dir}/`] }, policy }, (b) => events.push(...b));
   if (runtime) cap.setPolicy(runtime);
+  const enforcement = cap.operationEnforcement();
   let status = -1;
   let stderr = '';
   try {
@@ -62,7 +65,7 @@ async function capture(hook: Hook, dir: string, script: string, policy?: PolicyO
     await cap.close();
   }
   const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
-  return { events: events.filter((e) => e.pid === pid), all: events, pid, status, stderr };
+  return { events: events.filter((e) => e.pid === pid), all: events, pid, status, stderr, enforcement };
 }
 
 /** SIGKILL at the open: the shell dies (137) before its next command, and the event says kill. */
@@ -148,6 +151,8 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
   const lsm = hook === 'lsm';
   const wrong: string[] = [];
   const notes: string[] = [];
+  const says = lsm ? 'operations: unlink, rename, truncate refused with EPERM by the lsm path hooks, before the kernel acts; modify is judged at its open' : 'operations: unlink, rename, truncate judged at the syscall exit (a deny is a kill after the syscall ran); modify is judged at its open';
+  if (r.enforcement !== says) wrong.push(`collect would say ${JSON.stringify(r.enforcement)}, not ${JSON.stringify(says)}`);
   // Read before the last form moves the directory (where it is not refused).
   const appended = fs.readFileSync(path.join(dir, 'append.st'), 'utf8').trim() === '0';
   const stillWriting = r.all.filter((e) => e.op === 'open' && e.resolvedPath.toString() === `${logs}/w.log`);
