@@ -98,7 +98,9 @@ static __always_inline int lsm_op(__u8 op, struct vfsmount *mnt, struct dentry *
 
 	if (!policy_armed || fw_is_self() || fw_task_filtered())
 		return 0;
-	if (bpf_map_lookup_elem(&open_marks, &tid))
+	/* An open's O_CREAT (path_mknod) is file_open's to judge; its O_TRUNC is judged here as the
+	 * truncate it is (file_open cannot see it: the kernel drops O_TRUNC from the file's flags). */
+	if (op != FW_OP_TRUNCATE && bpf_map_lookup_elem(&open_marks, &tid))
 		return 0;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
@@ -112,6 +114,8 @@ static __always_inline int lsm_op(__u8 op, struct vfsmount *mnt, struct dentry *
 		flags |= e->flags & FW_FLAG_KILL_TARGET;
 		if (act2 > act)
 			act = act2;
+		else if (act != FW_ACTION_ALLOW)
+			judge_name(s, e, op, mnt, d); /* the record names the name that decided */
 	}
 	v = bpf_map_lookup_elem(&op_verdicts, &tid);
 	if (v) {
@@ -119,6 +123,12 @@ static __always_inline int lsm_op(__u8 op, struct vfsmount *mnt, struct dentry *
 		if (act > v->action)
 			v->action = act;
 		v->flags |= flags;
+	} else if (act != FW_ACTION_ALLOW) {
+		/* No syscall exit will record this one (an open's truncation, io_uring, a socket bind):
+		 * the refusal is recorded here, with the name that decided and no syscall result. */
+		fw_count(FW_CNT_SEEN);
+		e->flags |= FW_FLAG_RET_UNKNOWN;
+		fw_submit(e);
 	}
 	return act == FW_ACTION_ALLOW ? 0 : -FW_EPERM;
 }

@@ -218,7 +218,7 @@ static __always_inline __u8 fw_dentry_policy(struct fw_scratch *s, struct fw_fil
 	pos = fw_sb_walk(w, d, &whole);
 	if (!whole)
 		return act;
-	fs_act = fw_policy_fs_lookup(s, e->op, e->dev, &w->walk[pos & (FW_PATH_MAX - 1)], FW_PATH_MAX - 1 - pos);
+	fs_act = fw_policy_fs_lookup(s, e, e->dev, &w->walk[pos & (FW_PATH_MAX - 1)], FW_PATH_MAX - 1 - pos);
 	return fs_act > act ? fs_act : act;
 }
 

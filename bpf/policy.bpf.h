@@ -73,14 +73,20 @@ static __always_inline bool fw_kill_targeted(void)
 	return true;
 }
 
-/* The stronger of `a` and an entry's action for operation `op`. */
-static __always_inline __u8 fw_stronger(__u8 a, struct fw_policy_value *v, __u8 op)
+#define FW_O_TRUNC 01000
+
+/* The stronger of `a` and an entry's action for the record's operation. An open with O_TRUNC
+ * truncates the file: it is judged as a truncate too (the tracepoint has the flags; the kernel drops
+ * O_TRUNC from the file's flags, so under lsm the truncate hooks judge it, lsm.bpf.c). */
+static __always_inline __u8 fw_stronger(__u8 a, struct fw_policy_value *v, struct fw_file_event *e)
 {
 	__u8 b;
 
 	if (!v)
 		return a;
-	b = v->act[op & (FW_POLICY_OPS - 1)];
+	b = v->act[e->op & (FW_POLICY_OPS - 1)];
+	if (e->op == FW_OP_OPEN && (e->open_flags & FW_O_TRUNC) && v->act[FW_OP_TRUNCATE] > b)
+		b = v->act[FW_OP_TRUNCATE];
 	return b > a ? b : a;
 }
 
@@ -105,7 +111,7 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_fil
 			s->key.data[n & (FW_PREFIX_MAX - 1)] = 0;
 			s->key.prefixlen += 8;
 		}
-		act = fw_stronger(act, bpf_map_lookup_elem(&policy_path, &s->key), e->op);
+		act = fw_stronger(act, bpf_map_lookup_elem(&policy_path, &s->key), e);
 	}
 	if (armed & FW_ARMED_SCOPED) {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -126,13 +132,13 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_fil
 		__builtin_memset(s->key.data, 0, FW_SCOPE_LEN);
 		s->key.data[0] = FW_SCOPE_COMM;
 		__builtin_memcpy(s->key.data + 1, e->comm, FW_SCOPE_LEN - 1);
-		act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key), e->op);
+		act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key), e);
 		if (ino) {
 			__builtin_memset(s->key.data, 0, FW_SCOPE_LEN);
 			s->key.data[0] = FW_SCOPE_EXE;
 			__builtin_memcpy(s->key.data + 4, &dev, sizeof(dev));
 			__builtin_memcpy(s->key.data + 8, &ino, sizeof(ino));
-			act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key), e->op);
+			act = fw_stronger(act, bpf_map_lookup_elem(&policy_scoped, &s->key), e);
 		}
 	}
 	return act;
@@ -140,7 +146,8 @@ static __always_inline __u8 fw_policy_action(struct fw_scratch *s, struct fw_fil
 
 /* The policy_fs action for `n` bytes of a path within the filesystem of `dev`, read from `src`
  * (kernel memory with FW_PREFIX_MAX bytes readable). */
-static __always_inline __u8 fw_policy_fs_lookup(struct fw_scratch *s, __u8 op, __u32 dev, const void *src, __u32 n)
+static __always_inline __u8 fw_policy_fs_lookup(struct fw_scratch *s, struct fw_file_event *e, __u32 dev, const void *src,
+						 __u32 n)
 {
 	if (n > FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN)
 		n = FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN;
@@ -148,7 +155,13 @@ static __always_inline __u8 fw_policy_fs_lookup(struct fw_scratch *s, __u8 op, _
 	__builtin_memcpy(s->key.data, &dev, FW_FS_KEY_DEV_LEN);
 	if (bpf_probe_read_kernel(s->key.data + FW_FS_KEY_DEV_LEN, FW_PREFIX_MAX - FW_FS_KEY_DEV_LEN, src) != 0)
 		return FW_ACTION_ALLOW;
-	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key), op);
+	/* A rename's name as a whole name too (the directories above a protected prefix). */
+	if (e->op == FW_OP_RENAME && FW_FS_KEY_DEV_LEN + n < FW_PREFIX_MAX) {
+		barrier_var(n);
+		s->key.data[(FW_FS_KEY_DEV_LEN + n) & (FW_PREFIX_MAX - 1)] = 0;
+		s->key.prefixlen += 8;
+	}
+	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key), e);
 }
 
 /* The policy_fs action for a record that carries the host walk (a task in another tree). */
@@ -159,7 +172,7 @@ static __always_inline __u8 fw_policy_fs_action(struct fw_scratch *s, struct fw_
 	if (!e->host_len || (e->flags & FW_FLAG_HOST_TAIL) || at >= 2 * FW_PATH_MAX)
 		return FW_ACTION_ALLOW;
 	barrier_var(at);
-	return fw_policy_fs_lookup(s, e->op, e->dev, e->path + (at & (2 * FW_PATH_MAX - 1)), e->host_len);
+	return fw_policy_fs_lookup(s, e, e->dev, e->path + (at & (2 * FW_PATH_MAX - 1)), e->host_len);
 }
 
 /* The policy_fs action for the opened file's inode (e->dev, e->ino): an entry for one file, keyed by
@@ -172,7 +185,7 @@ static __always_inline __u8 fw_policy_inode_action(struct fw_scratch *s, struct 
 	__builtin_memcpy(s->key.data, &e->dev, FW_FS_KEY_DEV_LEN);
 	s->key.data[FW_FS_KEY_DEV_LEN] = 0;
 	__builtin_memcpy(s->key.data + FW_FS_KEY_DEV_LEN + 1, &e->ino, sizeof(e->ino));
-	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key), e->op);
+	return fw_stronger(FW_ACTION_ALLOW, bpf_map_lookup_elem(&policy_fs, &s->key), e);
 }
 
 /* The policy's action for this record: a kill target first, then the path policy. Records the action

@@ -122,6 +122,7 @@ static __always_inline int stash(__u8 syscall, __s32 dirfd, const char *filename
 		struct fw_file_event *e = (struct fw_file_event *)s->buf;
 
 		fw_fill_task(e, FW_HOOK_TRACEPOINT);
+		e->open_flags = flags; /* O_TRUNC: judged as a truncate too */
 		if (policy_armed & (FW_ARMED_PATH | FW_ARMED_SCOPED))
 			read_name(e, filename);
 		a.action = fw_enforce(s, e, false, false, FW_ACTION_ALLOW);

@@ -5,6 +5,7 @@
 #include "probe.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <algorithm>
 #include <cerrno>
@@ -152,10 +153,16 @@ const LsmOpHook kLsmOpHooks[] = {
 	{"lsm_file_truncate", "file_truncate", FW_OP_TRUNCATE, false},
 };
 
-// True when the kernel has the lsm hook `name` (its BTF has bpf_lsm_<name>).
+// True when the kernel has the lsm hook `name` (its BTF has bpf_lsm_<name>). The kernel's BTF is
+// parsed once per process.
 bool LsmHookExists(const char *name)
 {
-	return libbpf_find_vmlinux_btf_id(name, BPF_LSM_MAC) > 0;
+	static std::once_flag once;
+	static struct btf *vmlinux = nullptr;
+	std::call_once(once, [] { vmlinux = btf__load_vmlinux_btf(); });
+	if (!vmlinux || libbpf_get_error(vmlinux))
+		return false;
+	return btf__find_by_name_kind(vmlinux, (std::string("bpf_lsm_") + name).c_str(), BTF_KIND_FUNC) > 0;
 }
 
 // The syscalls whose bytes count towards a write session (modify).
@@ -229,8 +236,10 @@ std::vector<Want> ProgramsOf(Hook hook, uint32_t ops)
 		// file_open, and the path hooks of the selected operations: each refuses what the policy
 		// denies before the kernel acts (the syscall programs next to it record the operations).
 		std::vector<Want> w = {{"lsm_file_open", {}}};
+		// file_truncate only next to path_truncate: without it, truncate(2) is judged at the exit,
+		// and ftruncate must be too (refused here and killed there otherwise).
 		for (const LsmOpHook &p : kLsmOpHooks)
-			if (ops & Op(p.op))
+			if ((ops & Op(p.op)) && (p.judges || LsmHookExists("path_truncate")))
 				w.push_back({p.prog, {}, {}, p.hook, p.judges ? Op(p.op) : 0});
 		return w;
 	}
@@ -447,14 +456,15 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 	struct Folded {
 		std::vector<uint8_t> key;
 		int act[FW_POLICY_OPS];
+		bool whole_name; // generated for a directory above a protected prefix (never a user's key)
 	};
 	std::vector<Folded> next[3];
-	auto add = [&](const PolicyEntry &e) {
+	auto add = [&](const PolicyEntry &e, bool whole_name) {
 		int i = e.scope == 0 ? 0 : e.scope == FW_SCOPE_FS ? 2 : 1;
 		std::vector<uint8_t> key = PolicyKey(e);
 		auto same = std::find_if(next[i].begin(), next[i].end(), [&](const Folded &f) { return f.key == key; });
 		if (same == next[i].end()) {
-			Folded f{std::move(key), {}};
+			Folded f{std::move(key), {}, whole_name};
 			std::fill(std::begin(f.act), std::end(f.act), -1);
 			next[i].push_back(std::move(f));
 			same = next[i].end() - 1;
@@ -465,17 +475,24 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 			if (e.ops & (1u << op))
 				same->act[op] = std::max(same->act[op], static_cast<int>(e.action));
 	};
-	for (const auto &e : policy.entries) {
-		add(e);
-		// A rename of any directory above a deny or kill prefix moves the protected files with it:
-		// each such directory gets a whole-name entry, its name and a NUL, which only a rename's
-		// lookup matches (policy.bpf.h, fw_policy_action). "/var/log/audit/" gives "/var\0",
-		// "/var/log\0" and "/var/log/audit\0", for renames, when the entry acts on any of the
-		// operations that change what is under it.
-		const uint32_t moves = (1u << FW_OP_RENAME) | (1u << FW_OP_UNLINK) | (1u << FW_OP_RMDIR) | (1u << FW_OP_TRUNCATE) |
-				       (1u << FW_OP_MODIFY) | (1u << FW_OP_CHMOD) | (1u << FW_OP_CHOWN) | (1u << FW_OP_LINK) |
-				       (1u << FW_OP_SETXATTR) | (1u << FW_OP_REMOVEXATTR) | (1u << FW_OP_OPEN);
-		if (e.action == FW_ACTION_ALLOW || e.scope == FW_SCOPE_FS || !(e.ops & moves))
+	// An entry on anything but creating names (mkdir, mknod, symlink) protects files that exist: it
+	// also acts on renaming them (away, or another file over them) and on hard-linking them, else a
+	// link or a move to an unprotected name would carry them out of its reach.
+	const uint32_t creations = (1u << FW_OP_MKDIR) | (1u << FW_OP_MKNOD) | (1u << FW_OP_SYMLINK);
+	const uint32_t carry = (1u << FW_OP_RENAME) | (1u << FW_OP_LINK);
+	for (const auto &given : policy.entries) {
+		PolicyEntry e = given;
+		bool existing = e.action != FW_ACTION_ALLOW && (e.ops & ~creations) != 0;
+		if (existing)
+			e.ops |= carry;
+		add(e, false);
+		// A rename of any directory above such a prefix moves the protected files with it: each such
+		// directory gets a whole-name key, its name and a NUL, which only a rename's lookup matches
+		// (policy.bpf.h, fw_policy_action and fw_policy_fs_lookup). "/var/log/audit/" gives
+		// "/var\0", "/var/log\0" and "/var/log/audit\0". For a filesystem entry too (its path
+		// within the filesystem), so a rename in another mount namespace or through a bind mount is
+		// judged alike; not for a file's inode entry (a NUL and the inode: no path).
+		if (!existing || e.path.empty() || e.path[0] != '/')
 			continue;
 		for (size_t at = 1; at < e.path.size(); at++) {
 			if (e.path[at] != '/')
@@ -483,7 +500,7 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 			PolicyEntry up = e;
 			up.path = e.path.substr(0, at) + std::string(1, '\0');
 			up.ops = 1u << FW_OP_RENAME;
-			add(up);
+			add(up, true);
 		}
 	}
 	// The trie returns the longest matching key alone: each key takes, for the operations none of its
@@ -496,11 +513,13 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 			const auto *k = reinterpret_cast<const fw_prefix_key *>(f.key.data());
 			fw_policy_value v{};
 			for (int op = 0; op < FW_OP__COUNT; op++) {
-				int act = f.act[op]; // its own entries' action stands over any shorter key's
+				// A user key's own action stands over any shorter key's; a whole-name key's adds to
+				// it (the stronger holds: "kill /var/" stays a kill for renaming /var/log).
+				int act = f.act[op];
 				bool found = false;
 				uint32_t best = 0;
 				for (const Folded &g : next[i]) {
-					if (f.act[op] >= 0)
+					if (f.act[op] >= 0 && !f.whole_name)
 						break;
 					const auto *gk = reinterpret_cast<const fw_prefix_key *>(g.key.data());
 					if (g.act[op] < 0 || gk->prefixlen >= k->prefixlen || (found && gk->prefixlen <= best) ||
@@ -508,7 +527,7 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 						continue;
 					found = true;
 					best = gk->prefixlen;
-					act = g.act[op];
+					act = f.whole_name ? std::max(f.act[op], g.act[op]) : g.act[op];
 				}
 				v.act[op] = static_cast<uint8_t>(std::max(act, 0));
 			}
@@ -516,6 +535,11 @@ int Probe::SetPolicy(const PolicySpec &policy, std::string *what)
 			values[i].push_back(v);
 		}
 	}
+	// All or nothing: a policy whose keys do not fit is refused before any of it is written.
+	for (int i = 0; i < 3; i++)
+		if (keys[i].size() > FW_FILTER_ENTRIES)
+			return *what = std::to_string(keys[i].size()) + " keys of " + names[i] + " (the entries, and a whole-name key for each " +
+				       "directory above a protected prefix: at most " + std::to_string(FW_FILTER_ENTRIES) + ")", -E2BIG;
 	for (int i = 0; i < 3; i++) {
 		bpf_map *m = bpf_object__find_map_by_name(obj_, names[i]);
 		if (!m)

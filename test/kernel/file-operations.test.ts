@@ -279,7 +279,7 @@ t.test('an entry acts on the operations it names: the log is appended to, and it
   const inner = path.join(dir, 'k');
   fs.mkdirSync(inner);
   const { events, capture } = startCapture(t, {
-    ops: ['open', 'unlink', 'rename', 'truncate'],
+    ops: ['open', 'unlink', 'rename', 'truncate', 'link'],
     policy: {
       entries: [
         { path: `${dir}/`, action: 'deny', ops: ['unlink', 'rename', 'truncate'] },
@@ -292,27 +292,34 @@ t.test('an entry acts on the operations it names: the log is appended to, and it
       const c = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
       c.on('close', (_code, signal) => resolve({ pid: c.pid!, signal }));
     });
+  const linked = path.join(os.tmpdir(), `fw-ops-link-${process.pid}`);
+  t.teardown(() => fs.rmSync(linked, { force: true }));
   fs.writeFileSync(log, 'one\n');
   fs.writeFileSync(path.join(inner, 'f'), 'inner\n');
   const got: [string, NodeJS.Signals | null, string[]][] = [];
   for (const [label, args] of [
     ['append to the log', ['sh', '-c', `echo two >> ${log}`]],
     ['read the log', ['cat', log]],
+    ['truncate the log by an O_TRUNC open (a truncate too)', ['sh', '-c', `exec sh -c ': > ${log}'`]],
+    ['hard-link the log away (link is carried with it)', ['ln', log, linked]],
     ['rm the log', ['rm', '-f', log]],
     ['rm under the longer prefix (inherits unlink: deny)', ['rm', '-f', path.join(inner, 'f')]],
     ['read under the longer prefix (its own open: kill)', ['cat', path.join(dir, 'k', 'g')]],
   ] as [string, string[]][]) {
     if (label.startsWith('read under')) fs.writeFileSync(path.join(inner, 'g'), 'g\n');
     const r = await run(args);
-    const mine = () => events.filter((e) => e.pid === r.pid && e.resolvedPath.toString().startsWith(dir));
+    const under = (e: CapturedEvent) => [e.resolvedPath.toString(), e.second?.bytes.toString() ?? ''].find((p) => p.startsWith(dir));
+    const mine = () => events.filter((e) => e.pid === r.pid && under(e));
     for (let i = 0; i < 100 && mine().length === 0 && r.signal; i++) await new Promise((res) => setTimeout(res, 20));
-    got.push([label, r.signal, mine().filter((e) => e.action !== 'allow').map((e) => `${e.op} ${e.resolvedPath.toString().slice(dir.length)} ${e.action}${e.denyAsKill ? ' (deny)' : ''}`)]);
+    got.push([label, r.signal, mine().filter((e) => e.action !== 'allow').map((e) => `${e.op} ${under(e)!.slice(dir.length)} ${e.action}${e.denyAsKill ? ' (deny)' : ''}`)]);
   }
   t.strictSame(
     got,
     [
       ['append to the log', null, []],
       ['read the log', null, []],
+      ['truncate the log by an O_TRUNC open (a truncate too)', 'SIGKILL', ['open /app.log kill (deny)']],
+      ['hard-link the log away (link is carried with it)', 'SIGKILL', ['link /app.log kill (deny)']],
       ['rm the log', 'SIGKILL', ['unlink /app.log kill (deny)']],
       ['rm under the longer prefix (inherits unlink: deny)', 'SIGKILL', ['unlink /k/f kill (deny)']],
       ['read under the longer prefix (its own open: kill)', 'SIGKILL', ['open /k/g kill']],

@@ -48,7 +48,7 @@ export const BUILTIN_RULES = (): string => path.join(packageRoot(), 'rules', 'bu
 /** What the kernel policy can express: a path prefix, scoped to one comm or one executable at most. */
 const KERNEL_KEYS = ['path', 'path_prefix', 'process', 'executable'];
 
-/** `on:` as the kernel policy can take it: every operation, which is what it acts on anyway. */
+/** `on:` that names every operation (or none): the same as no `on:` in the kernel policy. */
 const onEveryOperation = (on: Operation[] | undefined): boolean => on === undefined || OPERATION_NAMES.every((o) => on.includes(o));
 
 /** The literal byte prefix a path glob stands for in the kernel, or undefined when it has none. */
@@ -337,7 +337,7 @@ class Builder {
         if (v && v.some((x) => globWildcards(x) > 0)) this.fail(match, `${what}: scope kernel needs literal ${k} names, not globs`);
       }
       if (r.match.process?.some((p) => Buffer.byteLength(p) > 15)) this.fail(match, `${what}: a process name (comm) has at most 15 bytes in the kernel`);
-      if (r.threshold) this.fail([...here, 'threshold'], `${what}: scope kernel acts on every operation; a threshold needs scope on-alert`);
+      if (r.threshold) this.fail([...here, 'threshold'], `${what}: scope kernel acts on each matching operation; a threshold needs scope on-alert`);
       for (const [k, e] of r.except.entries()) {
         const bad = Object.keys(e).filter((x) => !['path', 'pathPrefix'].includes(x));
         const ok = pathPrefixes(e).every((p) => p.length > 0);
