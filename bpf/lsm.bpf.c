@@ -98,8 +98,10 @@ static __always_inline int lsm_op(__u8 op, struct vfsmount *mnt, struct dentry *
 
 	if (!policy_armed || fw_is_self() || fw_task_filtered())
 		return 0;
-	/* An open's O_CREAT (path_mknod) is file_open's to judge; its O_TRUNC is judged here as the
-	 * truncate it is (file_open cannot see it: the kernel drops O_TRUNC from the file's flags). */
+	/* An open's O_CREAT (path_mknod) is file_open's to judge. Its O_TRUNC is too (file_open sees the
+	 * flag and judges the open as a truncate as well), and is judged here again as the truncate it
+	 * is: the same entries, so this refuses only what file_open let through if the policy changed
+	 * in between, and records that refusal itself. */
 	if (op != FW_OP_TRUNCATE && bpf_map_lookup_elem(&open_marks, &tid))
 		return 0;
 	s = bpf_map_lookup_elem(&scratch, &zero);

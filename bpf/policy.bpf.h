@@ -76,8 +76,8 @@ static __always_inline bool fw_kill_targeted(void)
 #define FW_O_TRUNC 01000
 
 /* The stronger of `a` and an entry's action for the record's operation. An open with O_TRUNC
- * truncates the file: it is judged as a truncate too (the tracepoint has the flags; the kernel drops
- * O_TRUNC from the file's flags, so under lsm the truncate hooks judge it, lsm.bpf.c). */
+ * truncates the file: it is judged as a truncate too (the tracepoint has the syscall's flags, and
+ * file_open runs before the kernel drops O_TRUNC from the file's; vfs_open's exit comes after). */
 static __always_inline __u8 fw_stronger(__u8 a, struct fw_policy_value *v, struct fw_file_event *e)
 {
 	__u8 b;
