@@ -53,10 +53,10 @@ int BPF_PROG(lsm_file_open, struct file *file)
 
 /* ---- Operations other than open. The lsm path hooks run after the kernel's own checks and before it
  * acts: they refuse with EPERM what the policy denies or kills, so a protected file stays as it was.
- * They record nothing themselves: the syscall programs loaded next to this hook record each operation
- * at its exit, with both names, and take this hook's verdict (op_verdicts) instead of judging, and
- * killing, a second time. An open in flight (open_marks) is file_open's to judge: its O_CREAT passes
- * path_mknod, and its O_TRUNC path_truncate or file_truncate, before or after file_open. */
+ * The syscall programs loaded next to this hook record each operation at its exit, with both names,
+ * and take this hook's verdict (op_verdicts) instead of judging, and killing, a second time; a
+ * refusal no syscall exit will see (io_uring, a socket bind) is recorded here. An open in flight
+ * (open_marks) is file_open's to judge (see lsm_op). */
 
 /* Judges one name, (mnt, d), into the record: the name the task sees (the dentry walk), and with a
  * filesystem policy armed the inode and the place on its filesystem (fw_dentry_policy), so neither a
