@@ -135,17 +135,31 @@ static __always_inline int lsm_op(__u8 op, struct vfsmount *mnt, struct dentry *
 	return act == FW_ACTION_ALLOW ? 0 : -FW_EPERM;
 }
 
-SEC("lsm/path_unlink")
-int BPF_PROG(lsm_path_unlink, const struct path *dir, struct dentry *dentry)
-{
-	return lsm_op(FW_OP_UNLINK, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
-}
+/* A hook on a name in a directory (the new name, for the creating ones). */
+#define FW_LSM_DIR_HOOK(name, op)                                                                       \
+	SEC("lsm/" #name)                                                                              \
+	int BPF_PROG(lsm_##name, const struct path *dir, struct dentry *dentry)                         \
+	{                                                                                              \
+		return lsm_op(op, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);                          \
+	}
 
-SEC("lsm/path_rmdir")
-int BPF_PROG(lsm_path_rmdir, const struct path *dir, struct dentry *dentry)
-{
-	return lsm_op(FW_OP_RMDIR, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
-}
+/* A hook on the file a path names. */
+#define FW_LSM_PATH_HOOK(name, op)                                                                      \
+	SEC("lsm/" #name)                                                                              \
+	int BPF_PROG(lsm_##name, const struct path *path)                                               \
+	{                                                                                              \
+		return lsm_op(op, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, NULL);    \
+	}
+
+FW_LSM_DIR_HOOK(path_unlink, FW_OP_UNLINK)
+FW_LSM_DIR_HOOK(path_rmdir, FW_OP_RMDIR)
+FW_LSM_DIR_HOOK(path_symlink, FW_OP_SYMLINK)
+FW_LSM_DIR_HOOK(path_mkdir, FW_OP_MKDIR)
+FW_LSM_DIR_HOOK(path_mknod, FW_OP_MKNOD)
+FW_LSM_PATH_HOOK(path_chmod, FW_OP_CHMOD)
+FW_LSM_PATH_HOOK(path_chown, FW_OP_CHOWN)
+/* truncate(2); before 6.2 ftruncate(2) too. */
+FW_LSM_PATH_HOOK(path_truncate, FW_OP_TRUNCATE)
 
 /* Both names are on one mount (a rename across mounts fails with EXDEV before this hook). */
 SEC("lsm/path_rename")
@@ -162,43 +176,6 @@ int BPF_PROG(lsm_path_link, struct dentry *old_dentry, const struct path *new_di
 	struct vfsmount *mnt = BPF_CORE_READ(new_dir, mnt);
 
 	return lsm_op(FW_OP_LINK, mnt, new_dentry, mnt, old_dentry);
-}
-
-SEC("lsm/path_symlink")
-int BPF_PROG(lsm_path_symlink, const struct path *dir, struct dentry *dentry)
-{
-	return lsm_op(FW_OP_SYMLINK, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
-}
-
-SEC("lsm/path_mkdir")
-int BPF_PROG(lsm_path_mkdir, const struct path *dir, struct dentry *dentry)
-{
-	return lsm_op(FW_OP_MKDIR, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
-}
-
-SEC("lsm/path_mknod")
-int BPF_PROG(lsm_path_mknod, const struct path *dir, struct dentry *dentry)
-{
-	return lsm_op(FW_OP_MKNOD, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);
-}
-
-SEC("lsm/path_chmod")
-int BPF_PROG(lsm_path_chmod, const struct path *path)
-{
-	return lsm_op(FW_OP_CHMOD, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, NULL);
-}
-
-SEC("lsm/path_chown")
-int BPF_PROG(lsm_path_chown, const struct path *path)
-{
-	return lsm_op(FW_OP_CHOWN, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, NULL);
-}
-
-/* truncate(2); before 6.2 ftruncate(2) too. */
-SEC("lsm/path_truncate")
-int BPF_PROG(lsm_path_truncate, const struct path *path)
-{
-	return lsm_op(FW_OP_TRUNCATE, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, NULL);
 }
 
 /* ftruncate(2) from 6.2 (the loader attaches it where the kernel has the hook). */
