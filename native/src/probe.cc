@@ -289,16 +289,6 @@ int AttachChosen(const Chosen &c, std::vector<bpf_link *> *links, std::vector<st
 	return 0;
 }
 
-// The tree the collector sees: its mount namespace and its root directory. A traced task elsewhere
-// gets the superblock-relative walk of its files, which user space maps onto this tree's mount table.
-// Left 0 (no walk) when either cannot be read.
-struct HostTree {
-	uint32_t mntns = 0;
-	uint32_t root_dev = 0; // kernel encoding: major << 20 | minor
-	uint64_t root_ino = 0;
-	uint32_t root_mnt_id = 0; // 0: unknown (statx without STATX_MNT_ID, before 5.8)
-};
-
 HostTree ReadHostTree()
 {
 	HostTree t;
@@ -389,6 +379,17 @@ std::vector<uint8_t> PolicyKey(const PolicyEntry &e)
 	key.prefixlen = static_cast<uint32_t>((at + n) * 8);
 	const uint8_t *b = reinterpret_cast<const uint8_t *>(&key);
 	return std::vector<uint8_t>(b, b + sizeof(key));
+}
+
+// The settings every object shares: the collector's tgid, its tree, the filters in force.
+template <typename Skel> void SetShared(Skel *skel, const ProbeOptions &opts, uint32_t filter_flags, const HostTree &host)
+{
+	skel->rodata->self_tgid = opts.self_tgid;
+	skel->rodata->host_mntns = host.mntns;
+	skel->rodata->host_root_dev = host.root_dev;
+	skel->rodata->host_root_ino = host.root_ino;
+	skel->rodata->host_root_mnt_id = host.root_mnt_id;
+	skel->rodata->filter_flags = filter_flags;
 }
 
 // Only the syscall programs record operations other than open.
@@ -641,12 +642,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 	auto adopt = [&](auto *skel, auto destroy) {
 		if (!skel)
 			return false;
-		skel->rodata->self_tgid = opts.self_tgid;
-		skel->rodata->host_mntns = host.mntns;
-		skel->rodata->host_root_dev = host.root_dev;
-		skel->rodata->host_root_ino = host.root_ino;
-		skel->rodata->host_root_mnt_id = host.root_mnt_id;
-		skel->rodata->filter_flags = filter_flags;
+		SetShared(skel, opts, filter_flags, host);
 		skel->rodata->mark_opens = opts.hook != Hook::Tracepoint;
 		SetOpMask(skel, opts.ops);
 		p->obj_ = skel->obj;
@@ -688,7 +684,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		p->lsm_ops_ |= c.judges;
 	}
 	std::vector<Chosen> failures;
-	if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts, filter_flags, &failures, &log, err))
+	if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts, filter_flags, host, &failures, &log, err))
 		return nullptr;
 	if (int e = FillFilters(p->obj_, opts.filters, &log)) {
 		*err = {"FW_ERR_FILTER", -e, hook, "cannot set the filter for " + log};
@@ -726,7 +722,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 	return p;
 }
 
-bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::vector<Chosen> *chosen, std::string *log,
+bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, const HostTree &host, std::vector<Chosen> *chosen, std::string *log,
 			 ProbeError *err)
 {
 	const std::string hook = HookName(hook_);
@@ -737,15 +733,9 @@ bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::v
 		return false;
 	}
 	destroy_failures_ = [skel] { syscalls_bpf::destroy(skel); };
-	skel->rodata->self_tgid = opts.self_tgid;
-	skel->rodata->filter_flags = filter_flags;
-	skel->rodata->failures_only = 1;
 	// The same tree as the primary hook's: a task in a container or chroot gets its host walk here too.
-	const HostTree host = ReadHostTree();
-	skel->rodata->host_mntns = host.mntns;
-	skel->rodata->host_root_dev = host.root_dev;
-	skel->rodata->host_root_ino = host.root_ino;
-	skel->rodata->host_root_mnt_id = host.root_mnt_id;
+	SetShared(skel, opts, filter_flags, host);
+	skel->rodata->failures_only = 1;
 	skel->rodata->op_mask = opts.ops;
 	// One ring buffer, one set of counters, filters and policy, and the marks the primary hook sets.
 	// The other operations are recorded here whole, and judged by the same policy.

@@ -66,6 +66,16 @@ struct ProbeOptions {
 	PolicySpec policy;
 };
 
+// The tree the collector sees: its mount namespace and its root directory. A traced task elsewhere
+// gets the superblock-relative walk of its files, which user space maps onto this tree's mount table.
+// Left 0 (no walk) when either cannot be read.
+struct HostTree {
+	uint32_t mntns = 0;
+	uint32_t root_dev = 0; // kernel encoding: major << 20 | minor
+	uint64_t root_ino = 0;
+	uint32_t root_mnt_id = 0; // 0: unknown (statx without STATX_MNT_ID, before 5.8)
+};
+
 // A program to load and where to attach it (empty: its own section; else each syscall tracepoint).
 struct Chosen {
 	bpf_program *prog;
@@ -137,7 +147,7 @@ private:
 	// Loads the syscall programs with failures_only set, sharing this object's ring buffer, counters,
 	// filters, policy and open marks: they record the failed opens the primary hook never sees, and
 	// every other operation. `chosen` gets the programs to attach after the primary hook's.
-	bool LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::vector<Chosen> *chosen, std::string *log,
+	bool LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, const HostTree &host, std::vector<Chosen> *chosen, std::string *log,
 			  ProbeError *err);
 };
 
