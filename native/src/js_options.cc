@@ -134,7 +134,8 @@ PolicyEntry ParsePolicyEntry(Napi::Env env, Napi::Value v, const std::string &wh
 			std::string name = a.Get(i).IsString() ? a.Get(i).As<Napi::String>().Utf8Value() : "";
 			auto at = std::find_if(known.begin(), known.end(), [&](const auto &k) { return k.first == name; });
 			if (at == known.end())
-				throw Bad(env, what + ".ops[" + std::to_string(i) + "] must be one of " + list);
+				throw Bad(env, what + ".ops[" + std::to_string(i) + "] must be one of " + list + ", not " +
+						       (a.Get(i).IsString() ? "\"" + name + "\"" : std::string("something not a string")));
 			e.ops |= 1u << (at - known.begin());
 		}
 	}

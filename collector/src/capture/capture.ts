@@ -187,18 +187,19 @@ export class Capture {
   /** Replaces the in-kernel policy (see RingReader.setPolicy), with its translation onto the host's
    * filesystems (fsPolicyEntries) for processes in another mount namespace or under chroot. */
   setPolicy(entries: PolicyEntry[]): void {
-    // Refused whole before anything changes: the policy in force stays.
-    const known = Object.keys(native().layout().operationSyscalls);
-    entries.forEach((e, i) => {
-      if (e.ops === undefined) return;
-      if (!Array.isArray(e.ops) || e.ops.length === 0) throw new Error(`entries[${i}].ops must be a non-empty array of operation names (${known.join(', ')})`);
-      e.ops.forEach((op, j) => {
-        if (!known.includes(op)) throw new Error(`entries[${i}].ops[${j}] must be one of ${known.join(', ')}, not ${JSON.stringify(op)}`);
-      });
-    });
+    const before = this.policyEntries;
     this.policyEntries = entries;
     this.policyGeneration = -1;
-    this.reader.setPolicy([...entries, ...this.fsEntries()]);
+    try {
+      this.reader.setPolicy([...entries, ...this.fsEntries()]);
+    } catch (err) {
+      // Refused whole by the addon (a bad entry, too many keys): the policy in force stays, and so
+      // does what the refresh re-translates (the next refresh redoes the watch and the inodes).
+      this.policyEntries = before;
+      this.policyGeneration = -1;
+      this.policyInodes = '';
+      throw err;
+    }
   }
 
   /** The filesystem entries for the current policy and mount table, and the protected files' inodes. */
