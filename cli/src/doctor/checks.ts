@@ -229,9 +229,10 @@ export async function fixMounts(run: (cmd: string, args: string[]) => Promise<{ 
 }
 
 /**
- * Where each operation comes from here: the syscall tracepoints, on every hook (the lsm path hooks
- * are not loaded yet), and which of its syscalls this kernel lacks. An operation none of whose
- * syscalls exists here cannot be recorded.
+ * Where each operation comes from here: the syscall tracepoints, on every hook, and which of its
+ * syscalls this kernel lacks (an operation none of whose syscalls exists here cannot be recorded);
+ * then which operations the lsm path hooks this kernel has can refuse, and which are judged at the
+ * syscall exit.
  */
 export function checkOperations(tracefs: string | undefined): CheckResult {
   if (!tracefs) return { id: 'operations', status: 'fail', detail: 'unknown: tracefs is not mounted', fix: 'mount tracefs (filewarden doctor --fix)' };
@@ -246,10 +247,11 @@ export function checkOperations(tracefs: string | undefined): CheckResult {
   }
   // Under lsm, the path hooks refuse a denied operation before the kernel acts; the others are
   // judged at the syscall exit (a kill after it ran), on every other hook too.
-  const lsm = native().operationLsmHooks();
-  const refused = Object.entries(lsm).filter(([, hooks]) => hooks.length && hooks[0]!.present).map(([op]) => op);
-  // An open is judged by file_open, a write session at its open.
-  const noHook = Object.entries(lsm).filter(([op, hooks]) => op !== 'open' && op !== 'modify' && !(hooks.length && hooks[0]!.present)).map(([op]) => op);
+  // An operation's first hook is the one that judges all its syscalls (file_truncate only adds to
+  // path_truncate). An open is judged by file_open, a write session at its open.
+  const lsm = Object.entries(native().operationLsmHooks()).filter(([op]) => op !== 'open' && op !== 'modify');
+  const refused = lsm.filter(([, hooks]) => hooks[0]?.present).map(([op]) => op);
+  const noHook = lsm.filter(([, hooks]) => !hooks[0]?.present).map(([op]) => op);
   const detail =
     `recorded from syscall tracepoints on every hook: ${parts.join('; ')}. ` +
     `Enforcement: with --hooks lsm the path hooks refuse ${refused.length ? refused.join(', ') : 'nothing (this kernel has none: CONFIG_SECURITY_PATH)'} with EPERM before the kernel acts; ` +
