@@ -12,6 +12,7 @@
 #include "filters.bpf.h"
 #include "policy.bpf.h"
 #include "path.bpf.h"
+#include "ops.bpf.h"
 
 #define FW_EPERM 1
 
@@ -52,87 +53,13 @@ int BPF_PROG(lsm_file_open, struct file *file)
 }
 
 /* ---- Operations other than open. The lsm path hooks run after the kernel's own checks and before it
- * acts: they refuse with EPERM what the policy denies or kills, so a protected file stays as it was.
- * The syscall programs loaded next to this hook record each operation at its exit, with both names,
- * and take this hook's verdict (op_verdicts) instead of judging, and killing, a second time; a
- * refusal no syscall exit will see (io_uring, a socket bind) is recorded here. An open in flight
- * (open_marks) is file_open's to judge (see lsm_op). */
+ * acts: they refuse with EPERM what the policy denies or kills, so a protected file stays as it was
+ * (ops.bpf.h: what is judged, and how the syscall exit records it). */
 
-/* Judges one name, (mnt, d), into the record: the name the task sees (the dentry walk), and with a
- * filesystem policy armed the inode and the place on its filesystem (fw_dentry_policy), so neither a
- * bind mount nor another mount namespace is a way around. Returns the action; sends SIGKILL for a kill. */
-static __always_inline __u8 judge_name(struct fw_scratch *s, struct fw_file_event *e, __u8 op, struct vfsmount *mnt,
-				       struct dentry *d)
-{
-	__u8 file_act = FW_ACTION_ALLOW;
-
-	fw_fill_task(e, FW_HOOK_LSM);
-	e->op = op; /* a rename's names are judged as whole names too (fw_policy_action) */
-	fw_resolve_at(s, e, mnt, d);
-	if (policy_armed & FW_ARMED_FS) {
-		struct inode *inode = BPF_CORE_READ(d, d_inode);
-
-		e->dev = BPF_CORE_READ(d, d_sb, s_dev);
-		if (inode) { /* a name being created has none yet */
-			e->ino = BPF_CORE_READ(inode, i_ino);
-			e->flags |= FW_FLAG_HAS_FILE;
-		}
-		fw_host_dentry(s, e, d);
-		file_act = fw_dentry_policy(s, e, d);
-	}
-	return fw_enforce(s, e, true, true, file_act);
-}
-
-/* The verdict on an operation on (mnt, d) and, for a rename or link, (mnt2, d2): the stronger action
- * of the two names; -EPERM unless it is allow. */
 static __always_inline int lsm_op(__u8 op, struct vfsmount *mnt, struct dentry *d, struct vfsmount *mnt2,
 				  struct dentry *d2)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u32 zero = 0;
-	struct fw_op_verdict *v;
-	struct fw_scratch *s;
-	struct fw_file_event *e;
-	__u16 flags;
-	__u8 act;
-
-	if (!policy_armed || fw_is_self() || fw_task_filtered())
-		return 0;
-	/* An open's O_CREAT (path_mknod) is file_open's to judge. Its O_TRUNC is too (file_open sees the
-	 * flag and judges the open as a truncate as well), and is judged here again as the truncate it
-	 * is: the same entries, so this refuses only what file_open let through if the policy changed
-	 * in between, and records that refusal itself. */
-	if (op != FW_OP_TRUNCATE && bpf_map_lookup_elem(&open_marks, &tid))
-		return 0;
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return 0;
-	e = (struct fw_file_event *)s->buf;
-	act = judge_name(s, e, op, mnt, d);
-	flags = e->flags & FW_FLAG_KILL_TARGET;
-	if (d2) {
-		__u8 act2 = judge_name(s, e, op, mnt2, d2);
-
-		flags |= e->flags & FW_FLAG_KILL_TARGET;
-		if (act2 > act)
-			act = act2;
-		else if (act != FW_ACTION_ALLOW)
-			judge_name(s, e, op, mnt, d); /* the record names the name that decided */
-	}
-	v = bpf_map_lookup_elem(&op_verdicts, &tid);
-	if (v) {
-		v->judged = 1;
-		if (act > v->action)
-			v->action = act;
-		v->flags |= flags;
-	} else if (act != FW_ACTION_ALLOW) {
-		/* No syscall exit will record this one (an open's truncation, io_uring, a socket bind):
-		 * the refusal is recorded here, with the name that decided and no syscall result. */
-		fw_count(FW_CNT_SEEN);
-		e->flags |= FW_FLAG_RET_UNKNOWN;
-		fw_submit(e);
-	}
-	return act == FW_ACTION_ALLOW ? 0 : -FW_EPERM;
+	return fw_judge_op(FW_HOOK_LSM, op, mnt, d, mnt2, d2) == FW_ACTION_ALLOW ? 0 : -FW_EPERM;
 }
 
 /* A hook on a name in a directory (the new name, for the creating ones). */

@@ -104,15 +104,18 @@ struct {
 	__type(value, __u32); /* 1: the primary hook handled (recorded or filtered) this open */
 } open_marks SEC(".maps");
 
-/* One entry per operation syscall in flight whose family the lsm path hooks judge (syscalls.bpf.c's
- * lsm_ops): created at sys_enter with judged 0, filled by the lsm hook (lsm.bpf.c) when it judges the
- * operation, read and deleted at sys_exit, which records the lsm's verdict instead of judging (and
- * killing) again. Created only at sys_enter, like open_marks, so a hook run outside such a syscall
- * (an O_CREAT open's mknod check, a socket bind) never leaves one behind. Shared by both objects. */
+/* One entry per operation syscall in flight whose family a kernel hook judges (syscalls.bpf.c's
+ * judged_ops): created at sys_enter with judged 0, filled by the hook on the kernel's path check (the
+ * lsm path hooks, or the kprobe or fentry programs on security_path_*: ops.bpf.h) when it judges the
+ * operation, read and deleted at sys_exit, which records that verdict instead of judging (and killing)
+ * again. Created only at sys_enter, like open_marks, so a hook run outside such a syscall (an O_CREAT
+ * open's mknod check, a socket bind) never leaves one behind. Shared by both objects. */
 struct fw_op_verdict {
-	__u8 judged; /* the lsm hook ran its policy on this operation */
-	__u8 action; /* enum fw_action: what it did (deny, kill: refused with EPERM) */
-	__u16 flags; /* FW_FLAG_KILL_TARGET */
+	__u8 judged; /* the hook ran its policy on this operation */
+	__u8 action; /* enum fw_action: what it did (lsm: refused with EPERM; the others: killed) */
+	__u8 hook;   /* enum fw_hook: the hook that judged */
+	__u8 _pad;
+	__u16 flags; /* FW_FLAG_KILL_TARGET, FW_FLAG_DENY_AS_KILL */
 };
 
 struct {

@@ -29,10 +29,10 @@ const volatile __u32 failures_only = 0;
  * rmdir: its program is loaded for either, and this mask keeps only the selected one. */
 const volatile __u32 op_mask = ~0U;
 
-/* The operations (bits of enum fw_op) whose lsm path hooks are attached next to these programs (the
- * lsm hook, lsm.bpf.c): those hooks judge and refuse them; the exit records their verdict
- * (op_verdicts) and judges nothing itself. */
-const volatile __u32 lsm_ops = 0;
+/* The operations (bits of enum fw_op) that a hook on the kernel's own path check judges, next to these
+ * programs (the lsm path hooks; the kprobe or fentry programs on security_path_*: ops.bpf.h): the
+ * exit records that hook's verdict (op_verdicts) and judges nothing itself. */
+const volatile __u32 judged_ops = 0;
 
 #define FW_AT_FDCWD -100
 #define FW_O_CREAT_WRONLY_TRUNC 01101 /* what creat(2) means: O_CREAT | O_WRONLY | O_TRUNC */
@@ -490,7 +490,7 @@ static __always_inline int stash_op(struct fw_op_args *a)
 		n->len = a->name ? copy_user_name(n->name, a->name) : 0;
 		n->len2 = a->name2 ? copy_user_name(n->name2, a->name2) : 0;
 	}
-	if (lsm_ops & (1U << a->op)) {
+	if (judged_ops & (1U << a->op)) {
 		struct fw_op_verdict none = {};
 
 		if (bpf_map_update_elem(&op_verdicts, &tid, &none, BPF_ANY) != 0) {
@@ -625,14 +625,15 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 		e->old_gid = a->old_gid;
 		e->flags |= FW_FLAG_HAS_OLD;
 	}
-	/* The lsm hook judged this operation before the kernel acted (refused it, or let it run); one
-	 * it never reached failed before any file was touched. Either way nothing is judged here. */
-	if (lsm_ops & (1U << a->op)) {
+	/* A hook on the kernel's path check judged this operation before the kernel acted (lsm: refused
+	 * it or let it run; the others: killed or not); one it never reached failed before any file was
+	 * touched. Either way nothing is judged here. */
+	if (judged_ops & (1U << a->op)) {
 		struct fw_op_verdict *v = bpf_map_lookup_elem(&op_verdicts, &tid);
 
 		judge = false;
 		if (v && v->judged && v->action != FW_ACTION_ALLOW) {
-			e->hook = FW_HOOK_LSM;
+			e->hook = v->hook;
 			e->action = v->action;
 			e->flags |= v->flags;
 		}
@@ -688,7 +689,7 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 out:
 	bpf_map_delete_elem(&op_pending, &tid);
 	bpf_map_delete_elem(&op_names, &tid);
-	if (lsm_ops)
+	if (judged_ops)
 		bpf_map_delete_elem(&op_verdicts, &tid);
 	return 0;
 }

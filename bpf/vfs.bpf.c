@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* vfs_open, the function every path-based open goes through: a kprobe + kretprobe pair (the classic
  * path, for kernels without BTF trampolines) and an fexit program. The name is the opened file's
- * full path, resolved by a dentry walk (bpf_d_path is not allowed here). */
+ * full path, resolved by a dentry walk (bpf_d_path is not allowed here). The other operations are
+ * judged where the lsm path hooks would run, on the kernel's security_path_* calls (a kprobe, or an
+ * fentry program, per operation: ops.bpf.h), which cannot refuse: a deny is a kill. */
 #define __KERNEL_BPF__ 1
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -12,6 +14,7 @@
 #include "filters.bpf.h"
 #include "policy.bpf.h"
 #include "path.bpf.h"
+#include "ops.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -110,5 +113,107 @@ int BPF_PROG(fx_vfs_open, const struct path *path, struct file *file, int ret)
 	if (skip())
 		return 0;
 	emit(path, file, ret, FW_HOOK_FEXIT);
+	return 0;
+}
+
+/* ---- Operations other than open, judged on the dentry the kernel reached, just before it acts (the
+ * process is killed; the operation still runs). Each program exists as a kprobe and as an fentry
+ * program; the loader takes the pair of the chosen hook, for the operations selected (CONFIG_SECURITY_PATH
+ * provides these calls). */
+
+/* A call on a name in a directory (the new name, for the creating ones). */
+#define FW_SEC_DIR_HOOK(name, op)                                                                       \
+	SEC("kprobe/security_" #name)                                                                  \
+	int BPF_KPROBE(kp_##name, const struct path *dir, struct dentry *dentry)                        \
+	{                                                                                              \
+		fw_judge_op(FW_HOOK_KPROBE, op, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);            \
+		return 0;                                                                              \
+	}                                                                                              \
+	SEC("fentry/security_" #name)                                                                  \
+	int BPF_PROG(fe_##name, const struct path *dir, struct dentry *dentry)                          \
+	{                                                                                              \
+		fw_judge_op(FW_HOOK_FEXIT, op, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);             \
+		return 0;                                                                              \
+	}
+
+/* A call on the file a path names. */
+#define FW_SEC_PATH_HOOK(name, op)                                                                      \
+	SEC("kprobe/security_" #name)                                                                  \
+	int BPF_KPROBE(kp_##name, const struct path *path)                                              \
+	{                                                                                              \
+		fw_judge_op(FW_HOOK_KPROBE, op, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, \
+			    NULL);                                                                     \
+		return 0;                                                                              \
+	}                                                                                              \
+	SEC("fentry/security_" #name)                                                                  \
+	int BPF_PROG(fe_##name, const struct path *path)                                                \
+	{                                                                                              \
+		fw_judge_op(FW_HOOK_FEXIT, op, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL,  \
+			    NULL);                                                                     \
+		return 0;                                                                              \
+	}
+
+FW_SEC_DIR_HOOK(path_unlink, FW_OP_UNLINK)
+FW_SEC_DIR_HOOK(path_rmdir, FW_OP_RMDIR)
+FW_SEC_DIR_HOOK(path_symlink, FW_OP_SYMLINK)
+FW_SEC_DIR_HOOK(path_mkdir, FW_OP_MKDIR)
+FW_SEC_DIR_HOOK(path_mknod, FW_OP_MKNOD)
+FW_SEC_PATH_HOOK(path_chmod, FW_OP_CHMOD)
+FW_SEC_PATH_HOOK(path_chown, FW_OP_CHOWN)
+/* truncate(2), an O_TRUNC open; before 6.2 ftruncate(2) too. */
+FW_SEC_PATH_HOOK(path_truncate, FW_OP_TRUNCATE)
+
+/* Both names are on one mount (a rename across mounts fails with EXDEV before this call). */
+SEC("kprobe/security_path_rename")
+int BPF_KPROBE(kp_path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir,
+	       struct dentry *new_dentry)
+{
+	fw_judge_op(FW_HOOK_KPROBE, FW_OP_RENAME, BPF_CORE_READ(old_dir, mnt), old_dentry, BPF_CORE_READ(new_dir, mnt),
+		    new_dentry);
+	return 0;
+}
+
+SEC("fentry/security_path_rename")
+int BPF_PROG(fe_path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir,
+	     struct dentry *new_dentry)
+{
+	fw_judge_op(FW_HOOK_FEXIT, FW_OP_RENAME, BPF_CORE_READ(old_dir, mnt), old_dentry, BPF_CORE_READ(new_dir, mnt),
+		    new_dentry);
+	return 0;
+}
+
+/* The new name, and the file it links to, on the same mount (EXDEV otherwise). */
+SEC("kprobe/security_path_link")
+int BPF_KPROBE(kp_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry)
+{
+	struct vfsmount *mnt = BPF_CORE_READ(new_dir, mnt);
+
+	fw_judge_op(FW_HOOK_KPROBE, FW_OP_LINK, mnt, new_dentry, mnt, old_dentry);
+	return 0;
+}
+
+SEC("fentry/security_path_link")
+int BPF_PROG(fe_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry)
+{
+	struct vfsmount *mnt = BPF_CORE_READ(new_dir, mnt);
+
+	fw_judge_op(FW_HOOK_FEXIT, FW_OP_LINK, mnt, new_dentry, mnt, old_dentry);
+	return 0;
+}
+
+/* ftruncate(2), and an O_TRUNC open, from 6.2 (the loader attaches it where the kernel has the call). */
+SEC("kprobe/security_file_truncate")
+int BPF_KPROBE(kp_file_truncate, struct file *file)
+{
+	fw_judge_op(FW_HOOK_KPROBE, FW_OP_TRUNCATE, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry), NULL,
+		    NULL);
+	return 0;
+}
+
+SEC("fentry/security_file_truncate")
+int BPF_PROG(fe_file_truncate, struct file *file)
+{
+	fw_judge_op(FW_HOOK_FEXIT, FW_OP_TRUNCATE, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry), NULL,
+		    NULL);
 	return 0;
 }

@@ -126,20 +126,22 @@ Napi::Value Layout(const Napi::CallbackInfo &info)
 	return o;
 }
 
-// { op: [{ hook, present }] }: the lsm path hooks that judge each operation, and which this kernel has.
-Napi::Value OperationLsmHooks(const Napi::CallbackInfo &info)
+// { op: [{ check, lsm, call }] }: the kernel path checks that judge each operation before the kernel
+// acts, and whether this kernel has each as an lsm hook and as a call kprobe and fentry can attach to.
+Napi::Value OperationChecks(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Napi::Object o = Napi::Object::New(env);
 	int op = 0;
 	for (const auto &entry : filewarden::OperationSyscalls()) {
-		auto hooks = filewarden::OperationLsmHooks(op++);
-		Napi::Array a = Napi::Array::New(env, hooks.size());
-		for (size_t i = 0; i < hooks.size(); i++) {
-			Napi::Object h = Napi::Object::New(env);
-			h.Set("hook", Napi::String::New(env, hooks[i].first));
-			h.Set("present", Napi::Boolean::New(env, hooks[i].second));
-			a.Set(i, h);
+		auto checks = filewarden::OperationChecks(op++);
+		Napi::Array a = Napi::Array::New(env, checks.size());
+		for (size_t i = 0; i < checks.size(); i++) {
+			Napi::Object c = Napi::Object::New(env);
+			c.Set("check", Napi::String::New(env, checks[i].name));
+			c.Set("lsm", Napi::Boolean::New(env, checks[i].lsm));
+			c.Set("call", Napi::Boolean::New(env, checks[i].call));
+			a.Set(i, c);
 		}
 		o.Set(entry.first, a);
 	}
@@ -166,7 +168,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("RingReader", filewarden::RingReader::Define(env));
 	exports.Set("layout", Napi::Function::New(env, Layout));
 	exports.Set("clocks", Napi::Function::New(env, Clocks));
-	exports.Set("operationLsmHooks", Napi::Function::New(env, OperationLsmHooks));
+	exports.Set("operationChecks", Napi::Function::New(env, OperationChecks));
 	exports.Set("checkHook", Napi::Function::New(env, filewarden::CheckHook));
 	exports.Set("killProcess", Napi::Function::New(env, filewarden::KillProcess));
 	exports.Set("statMount", Napi::Function::New(env, filewarden::StatMount));

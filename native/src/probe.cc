@@ -103,8 +103,8 @@ struct Want {
 	std::string prog;
 	std::vector<std::string> tracepoints; // all must exist, else the program is not loaded
 	std::vector<std::string> attach_to;   // syscall tracepoints to attach to; empty: the program's own section
-	const char *lsm_hook = nullptr;       // an lsm hook the kernel must have (CONFIG_SECURITY_PATH, file_truncate 6.2+)
-	uint32_t judges = 0;                  // lsm: the operations (bits of enum fw_op) this program judges
+	std::string kfunc;                    // a kernel function the program needs (CONFIG_SECURITY_PATH, file_truncate 6.2+)
+	uint32_t judges = 0;                  // the operations (bits of enum fw_op) this program judges before the kernel acts
 };
 
 // The syscalls of each operation other than open, and the families (bits of enum fw_op) each one
@@ -135,34 +135,57 @@ const OpSyscall kOpSyscalls[] = {
 	{"truncate", Op(FW_OP_TRUNCATE)},   {"ftruncate", Op(FW_OP_TRUNCATE)},
 };
 
-// The lsm path hooks that judge each operation (lsm.bpf.c). `judges`: with this hook the operation's
-// every syscall is judged before the kernel acts (file_truncate only adds ftruncate from 6.2 on, where
-// it no longer passes path_truncate).
-struct LsmOpHook {
-	const char *prog, *hook;
+// The kernel's own path checks, on which each operation other than open is judged before the kernel
+// acts: the lsm path hooks (lsm.bpf.c, lsm_<check> on bpf_lsm_<check>), which refuse; under kprobe and
+// fexit, a kprobe or an fentry program on security_<check> (vfs.bpf.c, kp_<check> and fe_<check>), which
+// kill. `judges`: with this check the operation's every syscall is judged (file_truncate only adds
+// ftruncate and the O_TRUNC open from 6.2 on, where they no longer pass path_truncate).
+struct OpCheck {
+	const char *name;
 	int op;
 	bool judges;
 };
 
-const LsmOpHook kLsmOpHooks[] = {
-	{"lsm_path_unlink", "path_unlink", FW_OP_UNLINK, true},    {"lsm_path_rmdir", "path_rmdir", FW_OP_RMDIR, true},
-	{"lsm_path_rename", "path_rename", FW_OP_RENAME, true},    {"lsm_path_link", "path_link", FW_OP_LINK, true},
-	{"lsm_path_symlink", "path_symlink", FW_OP_SYMLINK, true}, {"lsm_path_mkdir", "path_mkdir", FW_OP_MKDIR, true},
-	{"lsm_path_mknod", "path_mknod", FW_OP_MKNOD, true},       {"lsm_path_chmod", "path_chmod", FW_OP_CHMOD, true},
-	{"lsm_path_chown", "path_chown", FW_OP_CHOWN, true},       {"lsm_path_truncate", "path_truncate", FW_OP_TRUNCATE, true},
-	{"lsm_file_truncate", "file_truncate", FW_OP_TRUNCATE, false},
+const OpCheck kOpChecks[] = {
+	{"path_unlink", FW_OP_UNLINK, true},   {"path_rmdir", FW_OP_RMDIR, true},     {"path_rename", FW_OP_RENAME, true},
+	{"path_link", FW_OP_LINK, true},       {"path_symlink", FW_OP_SYMLINK, true}, {"path_mkdir", FW_OP_MKDIR, true},
+	{"path_mknod", FW_OP_MKNOD, true},     {"path_chmod", FW_OP_CHMOD, true},     {"path_chown", FW_OP_CHOWN, true},
+	{"path_truncate", FW_OP_TRUNCATE, true}, {"file_truncate", FW_OP_TRUNCATE, false},
 };
 
-// True when the kernel has the lsm hook `name` (its BTF has bpf_lsm_<name>). The kernel's BTF is
-// parsed once per process.
-bool LsmHookExists(const char *name)
+// The kernel function a hook's program on a check attaches to, and the program's name prefix.
+std::string CheckFunction(Hook hook, const char *check)
+{
+	return std::string(hook == Hook::Lsm ? "bpf_lsm_" : "security_") + check;
+}
+
+const char *CheckPrefix(Hook hook)
+{
+	return hook == Hook::Lsm ? "lsm_" : hook == Hook::Kprobe ? "kp_" : "fe_";
+}
+
+// True when the kernel's BTF has the function `name`. The kernel's BTF is parsed once per process.
+bool KernelFuncExists(const std::string &name)
 {
 	static std::once_flag once;
 	static struct btf *vmlinux = nullptr;
 	std::call_once(once, [] { vmlinux = btf__load_vmlinux_btf(); });
 	if (!vmlinux || libbpf_get_error(vmlinux))
 		return false;
-	return btf__find_by_name_kind(vmlinux, (std::string("bpf_lsm_") + name).c_str(), BTF_KIND_FUNC) > 0;
+	return btf__find_by_name_kind(vmlinux, name.c_str(), BTF_KIND_FUNC) > 0;
+}
+
+// The programs of `hook` on the checks of the selected operations. file_truncate only next to
+// path_truncate: without it, truncate(2) is judged at the exit, and ftruncate must be too (judged
+// here and again there otherwise).
+std::vector<Want> CheckPrograms(Hook hook, uint32_t ops)
+{
+	std::vector<Want> w;
+	bool path_truncate = KernelFuncExists(CheckFunction(hook, "path_truncate"));
+	for (const OpCheck &c : kOpChecks)
+		if ((ops & Op(c.op)) && (c.judges || path_truncate))
+			w.push_back({CheckPrefix(hook) + std::string(c.name), {}, {}, CheckFunction(hook, c.name), c.judges ? Op(c.op) : 0});
+	return w;
 }
 
 // The syscalls whose bytes count towards a write session (modify).
@@ -229,18 +252,17 @@ std::vector<Want> ProgramsOf(Hook hook, uint32_t ops)
 	case Hook::Tracepoint:
 		return SyscallPrograms(ops);
 	case Hook::Kprobe:
-		return {{"krp_vfs_open", {}}, {"kp_vfs_open", {}}};
 	case Hook::Fexit:
-		return {{"fx_vfs_open", {}}};
 	case Hook::Lsm: {
-		// file_open, and the path hooks of the selected operations: each refuses what the policy
-		// denies before the kernel acts (the syscall programs next to it record the operations).
-		std::vector<Want> w = {{"lsm_file_open", {}}};
-		// file_truncate only next to path_truncate: without it, truncate(2) is judged at the exit,
-		// and ftruncate must be too (refused here and killed there otherwise).
-		for (const LsmOpHook &p : kLsmOpHooks)
-			if ((ops & Op(p.op)) && (p.judges || LsmHookExists("path_truncate")))
-				w.push_back({p.prog, {}, {}, p.hook, p.judges ? Op(p.op) : 0});
+		// The open program(s), then the checks of the selected operations: each judges what the
+		// policy acts on before the kernel acts (the syscall programs next to it record them).
+		std::vector<Want> w;
+		if (hook == Hook::Kprobe)
+			w = {{"krp_vfs_open", {}}, {"kp_vfs_open", {}}};
+		else
+			w = {{hook == Hook::Fexit ? "fx_vfs_open" : "lsm_file_open", {}}};
+		std::vector<Want> checks = CheckPrograms(hook, ops);
+		w.insert(w.end(), checks.begin(), checks.end());
 		return w;
 	}
 	}
@@ -255,7 +277,7 @@ std::vector<Chosen> ChoosePrograms(bpf_object *obj, Hook hook, uint32_t ops)
 	bpf_program *prog;
 	bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
 	for (const auto &w : ProgramsOf(hook, ops)) {
-		bool present = !w.lsm_hook || LsmHookExists(w.lsm_hook);
+		bool present = w.kfunc.empty() || KernelFuncExists(w.kfunc);
 		for (const auto &tp : w.tracepoints)
 			present = present && TracepointExists(tp);
 		prog = bpf_object__find_program_by_name(obj, w.prog.c_str());
@@ -430,12 +452,13 @@ std::vector<std::pair<std::string, std::vector<std::string>>> OperationSyscalls(
 	return out;
 }
 
-std::vector<std::pair<std::string, bool>> OperationLsmHooks(int op)
+std::vector<OperationCheck> OperationChecks(int op)
 {
-	std::vector<std::pair<std::string, bool>> out;
-	for (const LsmOpHook &h : kLsmOpHooks)
-		if (h.op == op)
-			out.emplace_back(h.hook, LsmHookExists(h.hook));
+	std::vector<OperationCheck> out;
+	for (const OpCheck &c : kOpChecks)
+		if (c.op == op)
+			out.push_back({c.name, KernelFuncExists(CheckFunction(Hook::Lsm, c.name)),
+				       KernelFuncExists(CheckFunction(Hook::Kprobe, c.name))});
 	return out;
 }
 
@@ -681,7 +704,7 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 	}
 	for (const Chosen &c : chosen) {
 		p->loaded_.push_back(bpf_program__name(c.prog));
-		p->lsm_ops_ |= c.judges;
+		p->judged_ops_ |= c.judges;
 	}
 	std::vector<Chosen> failures;
 	if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts, filter_flags, host, &failures, &log, err))
@@ -739,7 +762,7 @@ bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, const 
 	skel->rodata->op_mask = opts.ops;
 	// One ring buffer, one set of counters, filters and policy, and the marks the primary hook sets.
 	// The other operations are recorded here whole, and judged by the same policy.
-	skel->rodata->lsm_ops = lsm_ops_;
+	skel->rodata->judged_ops = judged_ops_;
 	for (const char *name : {"events", "counters", "open_marks", "op_verdicts", "filter_path", "filter_comm", "filter_uid", "filter_cgroup",
 				 "policy_path", "policy_scoped", "policy_fs", "kill_tgid"}) {
 		bpf_map *mine = bpf_object__find_map_by_name(skel->obj, name);

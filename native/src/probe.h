@@ -80,15 +80,22 @@ struct HostTree {
 struct Chosen {
 	bpf_program *prog;
 	std::vector<std::string> attach_to;
-	uint32_t judges = 0; // lsm: the operations (bits of enum fw_op) it refuses when the policy says so
+	uint32_t judges = 0; // the operations (bits of enum fw_op) it judges before the kernel acts
 };
 
 using RecordSink = std::function<void(const void *data, size_t size)>;
 
 // Each operation (the --ops names) and the syscalls whose tracepoints record it, for doctor.
 std::vector<std::pair<std::string, std::vector<std::string>>> OperationSyscalls();
-// The lsm path hooks of one operation (enum fw_op), each with whether this kernel has it.
-std::vector<std::pair<std::string, bool>> OperationLsmHooks(int op);
+// A kernel path check that judges an operation before the kernel acts, and whether this kernel has
+// its lsm hook (bpf_lsm_<name>) and its call (security_<name>, for kprobe and fentry).
+struct OperationCheck {
+	std::string name;
+	bool lsm;
+	bool call;
+};
+// The checks of one operation (enum fw_op); the first judges all its syscalls.
+std::vector<OperationCheck> OperationChecks(int op);
 
 class Probe {
 public:
@@ -137,7 +144,7 @@ private:
 	int counters_fd_ = -1;
 	int ncpus_ = 0;
 	uint32_t *armed_ = nullptr; // policy_armed in the mmapped .bss
-	uint32_t lsm_ops_ = 0;               // the operations the lsm path hooks judge (bits of enum fw_op)
+	uint32_t judged_ops_ = 0;            // the operations a check program judges (bits of enum fw_op)
 	uint32_t *failures_armed_ = nullptr; // the syscall programs' own, next to another hook
 	std::function<int()> load_;
 	std::function<uint32_t *()> armed_of_;

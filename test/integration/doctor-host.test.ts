@@ -28,11 +28,13 @@ t.test('doctor reports this kernel as its own files describe it', async (t) => {
     const gone = scs.filter(missing);
     t.ok(ops.includes(gone.length ? `${op} (not ${gone.join(', ')})` : `; ${op};`) || ops.includes(`; ${op}.`) || ops.includes(`: ${op};`), `operations: ${op}${gone.length ? ` without ${gone.join(', ')}` : ''}`);
   }
-  // Which operations the lsm path hooks can refuse here: the kernel's own symbols say which hooks exist.
+  // Which operations the lsm path hooks can refuse here, and which the security_path_* calls can judge
+  // under kprobe and fexit: the kernel's own symbols say which exist.
   const syms = fs.readFileSync('/proc/kallsyms', 'utf8');
-  const refusable = ['unlink', 'rmdir', 'rename', 'chmod', 'chown', 'link', 'symlink', 'mkdir', 'mknod', 'truncate'].filter((op) => new RegExp(` bpf_lsm_path_${op}$`, 'm').test(syms));
-  t.match(ops, `the path hooks refuse ${refusable.join(', ')} with EPERM`, 'the enforcement part names the operations whose lsm path hook this kernel has');
-  t.match(ops, /setxattr, removexattr \(and every operation on the other hooks\) are judged at the syscall exit/, 'and the ones judged at the exit');
+  const has = (prefix: string) => ['unlink', 'rmdir', 'rename', 'chmod', 'chown', 'link', 'symlink', 'mkdir', 'mknod', 'truncate'].filter((op) => new RegExp(` ${prefix}${op}$`, 'm').test(syms));
+  t.match(ops, `the path hooks refuse ${has('bpf_lsm_path_').join(', ')} with EPERM`, 'the enforcement part names the operations whose lsm path hook this kernel has');
+  t.match(ops, `the programs on the kernel's security_path_* calls judge ${has('security_path_').join(', ')} by the name the kernel reached`, 'and those whose security_path_* call it has');
+  t.match(ops, /setxattr, removexattr \(and every operation on tracepoint\) are judged at the syscall exit/, 'and the ones judged at the exit');
   t.equal(checks.get('operations')?.status, 'ok', 'every operation can be recorded here');
 
   t.equal(checks.get('btf')?.status, fs.existsSync('/sys/kernel/btf/vmlinux') ? 'ok' : 'fail');

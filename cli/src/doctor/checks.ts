@@ -245,17 +245,21 @@ export function checkOperations(tracefs: string | undefined): CheckResult {
     if (missing.length === scs.length) none.push(op);
     parts.push(missing.length ? `${op} (not ${missing.join(', ')})` : op);
   }
-  // Under lsm, the path hooks refuse a denied operation before the kernel acts; the others are
-  // judged at the syscall exit (a kill after it ran), on every other hook too.
-  // An operation's first hook is the one that judges all its syscalls (file_truncate only adds to
-  // path_truncate). An open is judged by file_open, a write session at its open.
-  const lsm = Object.entries(native().operationLsmHooks()).filter(([op]) => op !== 'open' && op !== 'modify');
-  const refused = lsm.filter(([, hooks]) => hooks[0]?.present).map(([op]) => op);
-  const noHook = lsm.filter(([, hooks]) => !hooks[0]?.present).map(([op]) => op);
+  // Each operation is judged on the kernel's own path check where there is one: under lsm its path
+  // hook refuses before the kernel acts; under kprobe and fexit a program on its security_path_*
+  // call kills just before the kernel acts. The rest, and every operation on tracepoint, are judged
+  // at the syscall exit (a kill after it ran). An operation's first check judges all its syscalls
+  // (file_truncate only adds to path_truncate). An open is judged by its own hook, a write session
+  // at its open.
+  const checks = Object.entries(native().operationChecks()).filter(([op]) => op !== 'open' && op !== 'modify');
+  const refused = checks.filter(([, c]) => c[0]?.lsm).map(([op]) => op);
+  const called = checks.filter(([, c]) => c[0]?.call).map(([op]) => op);
+  const atExit = checks.filter(([, c]) => !c[0]?.lsm || !c[0]?.call).map(([op]) => op);
   const detail =
     `recorded from syscall tracepoints on every hook: ${parts.join('; ')}. ` +
     `Enforcement: with --hooks lsm the path hooks refuse ${refused.length ? refused.join(', ') : 'nothing (this kernel has none: CONFIG_SECURITY_PATH)'} with EPERM before the kernel acts; ` +
-    `${noHook.length ? `${noHook.join(', ')} (and every operation on the other hooks)` : 'every operation on the other hooks'} are judged at the syscall exit: a kill after it ran`;
+    `with kprobe or fexit the programs on the kernel's security_path_* calls judge ${called.length ? called.join(', ') : 'nothing (this kernel has none: CONFIG_SECURITY_PATH)'} by the name the kernel reached, a deny is a kill as the kernel acts; ` +
+    `${atExit.length ? `${atExit.join(', ')} (and every operation on tracepoint)` : 'every operation on tracepoint'} are judged at the syscall exit: a kill after it ran`;
   return none.length
     ? { id: 'operations', status: 'warn', detail: `${detail}; cannot record ${none.join(', ')}`, fix: 'use a kernel with CONFIG_FTRACE_SYSCALLS=y' }
     : { id: 'operations', status: 'ok', detail };

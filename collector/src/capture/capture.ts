@@ -247,10 +247,14 @@ export class Capture {
   operationEnforcement(): string | undefined {
     const ops = (this.ops ?? Object.keys(native().layout().operationSyscalls)).filter((op) => op !== 'open' && op !== 'modify');
     if (ops.length === 0) return undefined;
-    const refused = new Set(this.attached().filter((a) => a.startsWith('lsm/path_')).map((a) => a.slice('lsm/path_'.length)));
-    const atExit = ops.filter((op) => !refused.has(op));
+    // The programs on an operation's own path check: lsm/path_<op>, or kprobe/ and fentry/security_path_<op>.
+    const checked = (prefix: string) => new Set(this.attached().filter((a) => a.startsWith(prefix)).map((a) => a.slice(prefix.length)));
+    const refused = checked('lsm/path_');
+    const called = new Set([...checked('kprobe/security_path_'), ...checked('fentry/security_path_')]);
+    const atExit = ops.filter((op) => !refused.has(op) && !called.has(op));
     const parts = [
       ...(refused.size ? [`${ops.filter((op) => refused.has(op)).join(', ')} refused with EPERM by the lsm path hooks, before the kernel acts`] : []),
+      ...(called.size ? [`${ops.filter((op) => called.has(op)).join(', ')} judged on the kernel's security_path_* calls, by the name it reached (a deny is a kill as the kernel acts)`] : []),
       ...(atExit.length ? [`${atExit.join(', ')} judged at the syscall exit (a deny is a kill after the syscall ran)`] : []),
     ];
     return `operations: ${parts.join('; ')}; modify is judged at its open`;

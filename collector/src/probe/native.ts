@@ -168,8 +168,12 @@ interface NativeModule {
   layout(): RecordLayout;
   /** CLOCK_BOOTTIME (the events' clock) and CLOCK_REALTIME, read back to back. */
   clocks(): { bootNs: bigint; realNs: bigint };
-  /** The lsm path hooks that judge each operation (refuse it before the kernel acts), and which of them this kernel has. */
-  operationLsmHooks(): Record<OperationName, { hook: string; present: boolean }[]>;
+  /**
+   * The kernel's path checks that judge each operation before the kernel acts (the first judges all
+   * its syscalls), and whether this kernel has each as an lsm hook (which refuses) and as a
+   * `security_*` call the kprobe and fexit hooks attach to (which kill).
+   */
+  operationChecks(): Record<OperationName, { check: string; lsm: boolean; call: boolean }[]>;
   /** Loads (the verifier runs), optionally attaches, then unloads one hook's programs. */
   checkHook(opts: ProbeOptions & { attach?: boolean }): HookCheck;
   /**

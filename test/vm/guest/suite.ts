@@ -129,7 +129,7 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
     record({ hook, test, status: 'fail', detail: `mount --bind: ${bound.stderr.trim()}` });
     return;
   }
-  // [label, command, the file it acts on, operation, reachable by name (judged on every hook)]
+  // [label, command, the file it acts on, operation, reachable by name (judged on tracepoint too)]
   const forms: [string, string, string, OperationName, boolean][] = [
     ['rm', `rm -f ${logs}/a.log`, 'a.log', 'unlink', true],
     ['mv away', `mv ${logs}/b.log ${dir}/moved.log`, 'b.log', 'rename', true],
@@ -149,26 +149,34 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
     spawnSync('umount', [path.join(dir, 'logs-bound')]);
   }
   const lsm = hook === 'lsm';
+  // kprobe and fexit judge on the kernel's security_path_* calls, as lsm does on its path hooks: the
+  // name the kernel reached, whatever the spelling. Only the tracepoint hook joins names lexically.
+  const kernelName = hook !== 'tracepoint';
   const wrong: string[] = [];
   const notes: string[] = [];
-  const says = lsm ? 'operations: unlink, rename, truncate refused with EPERM by the lsm path hooks, before the kernel acts; modify is judged at its open' : 'operations: unlink, rename, truncate judged at the syscall exit (a deny is a kill after the syscall ran); modify is judged at its open';
+  const says = {
+    lsm: 'operations: unlink, rename, truncate refused with EPERM by the lsm path hooks, before the kernel acts; modify is judged at its open',
+    kprobe: "operations: unlink, rename, truncate judged on the kernel's security_path_* calls, by the name it reached (a deny is a kill as the kernel acts); modify is judged at its open",
+    fexit: "operations: unlink, rename, truncate judged on the kernel's security_path_* calls, by the name it reached (a deny is a kill as the kernel acts); modify is judged at its open",
+    tracepoint: 'operations: unlink, rename, truncate judged at the syscall exit (a deny is a kill after the syscall ran); modify is judged at its open',
+  }[hook];
   if (r.enforcement !== says) wrong.push(`collect would say ${JSON.stringify(r.enforcement)}, not ${JSON.stringify(says)}`);
   // Read before the last form moves the directory (where it is not refused).
   const appended = fs.readFileSync(path.join(dir, 'append.st'), 'utf8').trim() === '0';
   const stillWriting = r.all.filter((e) => e.op === 'open' && e.resolvedPath.toString() === `${logs}/w.log`);
   if (!appended || stillWriting.length !== 1 || stillWriting[0]!.action !== 'allow') wrong.push(`append to a log: ${appended ? 'appended' : 'refused'}, events ${stillWriting.map(describe).join('; ')}`);
   // An O_TRUNC open truncates: judged as a truncate too (lsm: file_open sees O_TRUNC, the open is
-  // refused and recorded once; the tracepoint: from the syscall's flags, a kill).
+  // refused and recorded once; the tracepoint: from the syscall's flags, a kill; kprobe and fexit:
+  // the open is allowed, and its truncation, on the kernel's truncate check, is a kill recorded there).
   {
     const g = path.join(logs, 'g.log');
     const st = Number(fs.readFileSync(path.join(dir, 'otrunc.st'), 'utf8'));
     // Where the directory was not refused its move, it is at logs-moved by now.
     const intact = fs.readFileSync(fs.existsSync(g) ? g : path.join(dir, 'logs-moved', 'g.log'), 'utf8') === 'keep g';
     const evs = r.all.filter((e) => e.resolvedPath.toString() === g).map((e) => `${e.op} ${e.action} ${e.hook}${e.denyAsKill ? ' denyAsKill' : ''}`).sort();
-    const want = lsm ? ['open deny lsm'] : [`open kill ${hook} denyAsKill`];
-    const ok = lsm ? st !== 0 && st !== 137 && intact && /Operation not permitted/.test(fs.readFileSync(path.join(dir, 'otrunc.err'), 'utf8')) : hook !== 'tracepoint' || (st === 137 && !intact);
-    if (!ok || (hook === 'lsm' || hook === 'tracepoint' ? JSON.stringify(evs) !== JSON.stringify(want) : false)) wrong.push(`O_TRUNC open: exit ${st}, file ${intact ? 'intact' : 'truncated'}, events ${JSON.stringify(evs)}, want ${JSON.stringify(want)}`);
-    if (!lsm && hook !== 'tracepoint') notes.push(`O_TRUNC open: exit ${st}, ${intact ? 'intact' : 'truncated'} (${hook} sees no O_TRUNC: judged as an open)`);
+    const want = lsm ? ['open deny lsm'] : hook === 'tracepoint' ? [`open kill ${hook} denyAsKill`] : [`open allow ${hook}`, `truncate kill ${hook} denyAsKill`];
+    const ok = lsm ? st !== 0 && st !== 137 && intact && /Operation not permitted/.test(fs.readFileSync(path.join(dir, 'otrunc.err'), 'utf8')) : st === 137 && !intact;
+    if (!ok || JSON.stringify(evs) !== JSON.stringify(want)) wrong.push(`O_TRUNC open: exit ${st}, file ${intact ? 'intact' : 'truncated'}, events ${JSON.stringify(evs)}, want ${JSON.stringify(want)}`);
   }
   forms.forEach(([label, , file, op, byName], i) => {
     const status = Number(fs.readFileSync(path.join(dir, `opst.${i}`), 'utf8'));
@@ -180,20 +188,20 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
     if (lsm) {
       const ok = status !== 0 && status !== 137 && /Operation not permitted|PermissionError/.test(err) && intact && evs.length === 1 && evs[0]!.action === 'deny' && evs[0]!.hook === 'lsm' && evs[0]!.ret === -1 && !evs[0]!.denyAsKill;
       if (!ok) wrong.push(`${say}; stderr ${JSON.stringify(err.split('\n').pop())}`);
-    } else if (byName) {
-      const ok = status === 137 && !intact && evs.length === 1 && evs[0]!.action === 'kill' && evs[0]!.denyAsKill && evs[0]!.ret === 0;
+    } else if (byName || kernelName) {
+      const ok = status === 137 && !intact && evs.length === 1 && evs[0]!.action === 'kill' && evs[0]!.hook === hook && evs[0]!.denyAsKill && evs[0]!.ret === 0;
       if (!ok) wrong.push(say);
     } else {
       // Recorded once, under the name as reached lexically, and not stopped: the documented limit.
       if (evs.length !== 1 || status !== 0) wrong.push(say);
-      else notes.push(`${label}: not stopped (no lsm: the name is judged lexically)`);
+      else notes.push(`${label}: not stopped (tracepoint: the name is judged lexically)`);
     }
   });
   const detail = wrong.length
     ? wrong.join(' | ')
     : lsm
       ? `an append to a log allowed (the entry names unlink, rename, truncate); ${forms.length} of ${forms.length} refused with EPERM, files intact, each recorded once with the lsm's deny (${forms.map(([l]) => l).join(', ')})`
-      : `an append to a log allowed (the entry names unlink, rename, truncate); ${forms.filter((f) => f[4]).length} killed after the syscall ran (denyAsKill, files changed); ${notes.join('; ')}`;
+      : `an append to a log allowed (the entry names unlink, rename, truncate); ${forms.filter((f) => f[4] || kernelName).length} of ${forms.length} killed${kernelName ? ` by the ${hook} programs on security_path_*` : ''}, the syscall ran (denyAsKill, files changed); the O_TRUNC open killed${notes.length ? `; ${notes.join('; ')}` : ''}`;
   record({ hook, test, status: wrong.length ? 'fail' : 'pass', detail });
 }
 
