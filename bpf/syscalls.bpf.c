@@ -994,10 +994,14 @@ struct {
 	__type(value, struct fw_mod_session);
 } mod_sessions SEC(".maps");
 
-/* One entry per write syscall in flight on a tracked file. */
+/* Per thread that wrote to a tracked file: the file of its write syscall in flight (0: none). Kept
+ * for the thread's life and rewritten in place (deleted at its exit, tp_process_exit): a hash update
+ * and delete per write cost more than the rest of the tracker. Allocated once per thread, so room
+ * for many threads costs nothing until they write. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);   /* tid */
 	__type(value, __u64); /* struct file * */
 } write_pending SEC(".maps");
@@ -1128,11 +1132,22 @@ static __always_inline int write_enter(long fd)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct file *f = fd_file(fd);
-	__u64 key = (__u64)f;
+	__u64 key = (__u64)f, *p;
 
 	if (!f || !mod_session(f))
 		return 0;
-	bpf_map_update_elem(&write_pending, &tid, &key, BPF_ANY);
+	p = bpf_map_lookup_elem(&write_pending, &tid);
+	if (p) {
+		*p = key;
+		return 0;
+	}
+	/* No room: the session would miss this write's bytes. A short count is a wrong record, so the
+	 * session is dropped instead, and counted lost. */
+	if (bpf_map_update_elem(&write_pending, &tid, &key, BPF_NOEXIST) != 0 && bpf_map_delete_elem(&mod_sessions, &key) == 0) {
+		mod_open_add(-1);
+		fw_count(FW_CNT_SEEN);
+		fw_count(FW_CNT_ARGS_LOST);
+	}
 	return 0;
 }
 
@@ -1145,10 +1160,10 @@ int tp_exit_write_op(struct trace_event_raw_sys_exit *ctx)
 	struct fw_mod_session *m;
 	__u64 k;
 
-	if (!key)
+	if (!key || !*key)
 		return 0;
 	k = *key;
-	bpf_map_delete_elem(&write_pending, &tid);
+	*key = 0;
 	if (ctx->ret <= 0 || !(m = bpf_map_lookup_elem(&mod_sessions, &k)))
 		return 0;
 	__sync_fetch_and_add(&m->bytes, ctx->ret);
@@ -1240,6 +1255,9 @@ static __always_inline void end_fds(__u32 first, __u32 last, bool cloexec_only, 
 SEC("tracepoint/sched/sched_process_exit")
 int tp_process_exit(void *ctx)
 {
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&write_pending, &tid); /* runs for every exiting thread */
 	end_fds(0, FW_EXIT_FDS_MAX, false, FW_SYS_EXIT, true);
 	return 0;
 }
