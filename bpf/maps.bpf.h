@@ -125,6 +125,25 @@ struct {
 	__type(value, struct fw_op_verdict);
 } op_verdicts SEC(".maps");
 
+/* The names that hook resolved from the dentries the kernel reached, kept for the syscall exit to
+ * record instead of its own lexical join: per thread and slot (key tid << 1 | slot; slot 0 is the
+ * record's name, 1 its second name: a rename's old name, a link's existing file). Written only while
+ * an op_verdicts entry exists, deleted at the exit. Allocated per operation. Shared by both objects. */
+struct fw_op_resolved {
+	__u32 len;   /* bytes of path */
+	__u16 flags; /* FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL: the walk kept only the name's end */
+	__u16 _pad;
+	char path[FW_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct fw_op_resolved);
+} op_resolved SEC(".maps");
+
 static __always_inline void fw_count(__u32 slot)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &slot);

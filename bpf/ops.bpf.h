@@ -11,18 +11,41 @@
 #ifndef FW_OPS_BPF_H
 #define FW_OPS_BPF_H
 
+/* Keeps the name just resolved into e->path for the syscall exit (op_resolved, `key`). Where it cannot
+ * (no room), the exit joins the name itself, flagged lexical as on tracepoint. */
+static __always_inline void fw_keep_name(struct fw_file_event *e, __u64 key)
+{
+	struct fw_walk_buf *w = fw_walk_buf(); /* any buffer as large as the value, to create it from */
+	struct fw_op_resolved *r;
+	__u32 n = e->path_len;
+
+	if (!w || e->path_kind != FW_PATH_RESOLVED || n >= FW_PATH_MAX)
+		return;
+	if (bpf_map_update_elem(&op_resolved, &key, w, BPF_ANY) != 0 || !(r = bpf_map_lookup_elem(&op_resolved, &key)))
+		return;
+	r->len = n;
+	r->flags = e->flags & (FW_FLAG_PATH_TRUNCATED | FW_FLAG_PATH_TAIL);
+	barrier_var(n);
+	bpf_probe_read_kernel(r->path, n & (FW_PATH_MAX - 1), e->path);
+}
+
 /* Judges one name, (mnt, d), into the record: the name the task sees (the dentry walk), and with a
  * filesystem policy armed the inode and the place on its filesystem (fw_dentry_policy), so neither a
- * bind mount nor another mount namespace is a way around. Returns the action; sends SIGKILL for a
- * kill, and for a deny where the hook cannot refuse. */
+ * bind mount nor another mount namespace is a way around. With `keep` the name is kept for the
+ * syscall exit to record (op_resolved, `key`). Returns the action; sends SIGKILL for a kill, and for
+ * a deny where the hook cannot refuse. */
 static __always_inline __u8 fw_judge_name(struct fw_scratch *s, struct fw_file_event *e, __u8 hook, __u8 op,
-					  struct vfsmount *mnt, struct dentry *d)
+					  struct vfsmount *mnt, struct dentry *d, bool keep, __u64 key)
 {
 	__u8 file_act = FW_ACTION_ALLOW;
 
 	fw_fill_task(e, hook);
 	e->op = op; /* a rename's names are judged as whole names too (fw_policy_action) */
 	fw_resolve_at(s, e, mnt, d);
+	if (keep)
+		fw_keep_name(e, key);
+	if (!policy_armed)
+		return FW_ACTION_ALLOW;
 	if (policy_armed & FW_ARMED_FS) {
 		struct inode *inode = BPF_CORE_READ(d, d_inode);
 
@@ -39,7 +62,9 @@ static __always_inline __u8 fw_judge_name(struct fw_scratch *s, struct fw_file_e
 
 /* The verdict of `hook` on an operation on (mnt, d) and, for a rename or link, (mnt2, d2): the
  * stronger action of the two names. Only the lsm hook can refuse (its caller returns EPERM unless
- * this is allow); on the others a deny is a kill, and the operation still runs. */
+ * this is allow); on the others a deny is a kill, and the operation still runs. For an operation
+ * syscall in flight (an op_verdicts entry) the names are resolved and kept for its exit to record
+ * even when no policy is armed. */
 static __always_inline __u8 fw_judge_op(__u8 hook, __u8 op, struct vfsmount *mnt, struct dentry *d, struct vfsmount *mnt2,
 					struct dentry *d2)
 {
@@ -51,29 +76,32 @@ static __always_inline __u8 fw_judge_op(__u8 hook, __u8 op, struct vfsmount *mnt
 	__u16 flags;
 	__u8 act;
 
-	if (!policy_armed || fw_is_self() || fw_task_filtered())
+	if (fw_is_self() || fw_task_filtered())
 		return FW_ACTION_ALLOW;
 	/* An open's O_CREAT (path_mknod) is the open hook's to judge. Its O_TRUNC is judged here as the
 	 * truncate it is (under lsm, file_open also sees the flag: the same entries, so this refuses
 	 * only what file_open let through if the policy changed in between, and records that itself). */
 	if (op != FW_OP_TRUNCATE && bpf_map_lookup_elem(&open_marks, &tid))
 		return FW_ACTION_ALLOW;
+	v = bpf_map_lookup_elem(&op_verdicts, &tid);
+	if (!policy_armed && !v)
+		return FW_ACTION_ALLOW;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return FW_ACTION_ALLOW;
 	e = (struct fw_file_event *)s->buf;
-	act = fw_judge_name(s, e, hook, op, mnt, d);
+	/* The slots the exit reads: a rename's first name here is its old one, the record's second. */
+	act = fw_judge_name(s, e, hook, op, mnt, d, v, ((__u64)tid << 1) | (op == FW_OP_RENAME));
 	flags = e->flags & (FW_FLAG_KILL_TARGET | FW_FLAG_DENY_AS_KILL);
 	if (d2) {
-		__u8 act2 = fw_judge_name(s, e, hook, op, mnt2, d2);
+		__u8 act2 = fw_judge_name(s, e, hook, op, mnt2, d2, v, ((__u64)tid << 1) | (op != FW_OP_RENAME));
 
 		flags |= e->flags & (FW_FLAG_KILL_TARGET | FW_FLAG_DENY_AS_KILL);
 		if (act2 > act)
 			act = act2;
 		else if (act != FW_ACTION_ALLOW)
-			fw_judge_name(s, e, hook, op, mnt, d); /* the record names the name that decided */
+			fw_judge_name(s, e, hook, op, mnt, d, false, 0); /* the record names the name that decided */
 	}
-	v = bpf_map_lookup_elem(&op_verdicts, &tid);
 	if (v) {
 		v->judged = 1;
 		v->hook = hook;

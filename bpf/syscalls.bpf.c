@@ -492,7 +492,11 @@ static __always_inline int stash_op(struct fw_op_args *a)
 	}
 	if (judged_ops & (1U << a->op)) {
 		struct fw_op_verdict none = {};
+		__u64 k0 = (__u64)tid << 1, k1 = k0 | 1;
 
+		/* Names only this syscall's check may fill: none left by one whose exit never ran. */
+		bpf_map_delete_elem(&op_resolved, &k0);
+		bpf_map_delete_elem(&op_resolved, &k1);
 		if (bpf_map_update_elem(&op_verdicts, &tid, &none, BPF_ANY) != 0) {
 			bpf_map_delete_elem(&op_names, &tid);
 			goto lost;
@@ -587,6 +591,35 @@ static __always_inline void append_aux(struct fw_walk_buf *s, struct fw_file_eve
 	bpf_probe_read_kernel(e->path + (at2 & (4 * FW_PATH_MAX - 1)), m & (FW_PATH_MAX - 1), s->aux_name);
 }
 
+/* The name the operation's path check resolved for `slot` (ops.bpf.h: the dentry the kernel reached)
+ * into e->path, and the name as passed (`copy`, `len` bytes) after it. False when there is none (the
+ * check did not run: the operation failed before it, or no hook judges it): the caller joins the name
+ * itself. */
+static __always_inline bool take_resolved(struct fw_file_event *e, __u32 tid, __u32 slot, const char *copy, __s32 len)
+{
+	__u64 key = ((__u64)tid << 1) | slot;
+	struct fw_op_resolved *r;
+	__u32 n;
+
+	if (!(judged_ops & (1U << e->op)) || !(r = bpf_map_lookup_elem(&op_resolved, &key)))
+		return false;
+	n = r->len;
+	if (n >= FW_PATH_MAX)
+		return false;
+	barrier_var(n);
+	bpf_probe_read_kernel(e->path, n & (FW_PATH_MAX - 1), r->path);
+	e->path_len = n;
+	e->path_orig_len = (r->flags & FW_FLAG_PATH_TAIL) ? 0 : n;
+	e->path_kind = FW_PATH_RESOLVED;
+	e->flags |= r->flags;
+	if (len > 0 && len < FW_PATH_MAX) {
+		barrier_var(len);
+		bpf_probe_read_kernel(e->path + (n & (FW_PATH_MAX - 1)), len & (FW_PATH_MAX - 1), copy);
+		e->name_len = len & (FW_PATH_MAX - 1);
+	}
+	return true;
+}
+
 /* One program for every operation's exit (attached to each sys_exit tracepoint by the loader). */
 SEC("tracepoint/syscalls/sys_exit_unlinkat")
 int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
@@ -626,16 +659,22 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 		e->flags |= FW_FLAG_HAS_OLD;
 	}
 	/* A hook on the kernel's path check judged this operation before the kernel acted (lsm: refused
-	 * it or let it run; the others: killed or not); one it never reached failed before any file was
-	 * touched. Either way nothing is judged here. */
+	 * it or let it run; the others: killed or not): nothing is judged here. One it never reached
+	 * failed before any file was touched, unless it succeeded: then the check was skipped (a kprobe
+	 * or fentry program does not run while another BPF program holds its CPU), and the operation is
+	 * judged here, as on tracepoint, rather than not at all. */
 	if (judged_ops & (1U << a->op)) {
 		struct fw_op_verdict *v = bpf_map_lookup_elem(&op_verdicts, &tid);
 
-		judge = false;
-		if (v && v->judged && v->action != FW_ACTION_ALLOW) {
-			e->hook = v->hook;
-			e->action = v->action;
-			e->flags |= v->flags;
+		if (v && v->judged) {
+			judge = false;
+			if (v->action != FW_ACTION_ALLOW) {
+				e->hook = v->hook;
+				e->action = v->action;
+				e->flags |= v->flags;
+			}
+		} else if (ctx->ret < 0) {
+			judge = false;
 		}
 	}
 
@@ -643,7 +682,8 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 	if (a->aux_kind == FW_AUX_RESOLVED) {
 		struct file *f2 = a->empty_path2 ? empty_path_file(n->len2, a->dirfd2) : NULL;
 
-		resolve_name(s, e, f2 ? 0 : take_name(s, e, n->name2, n->len2), a->dirfd2, f2);
+		if (f2 || !take_resolved(e, tid, 1, n->name2, n->len2))
+			resolve_name(s, e, f2 ? 0 : take_name(s, e, n->name2, n->len2), a->dirfd2, f2);
 		whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
 		if (judge)
 			fw_enforce(s, e, whole, false, FW_ACTION_ALLOW);
@@ -657,7 +697,8 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 		f = fd_file(a->fd);
 	else if (a->empty_path)
 		f = empty_path_file(n->len, a->dirfd);
-	resolve_name(s, e, f || a->fd >= 0 ? 0 : take_name(s, e, n->name, n->len), a->dirfd, f);
+	if (f || a->fd >= 0 || !take_resolved(e, tid, 0, n->name, n->len))
+		resolve_name(s, e, f || a->fd >= 0 ? 0 : take_name(s, e, n->name, n->len), a->dirfd, f);
 	whole = e->path_kind == FW_PATH_RESOLVED && !(e->flags & FW_FLAG_PATH_TAIL);
 	if (judge) {
 		if ((policy_armed & FW_ARMED_FS) && f) {
@@ -689,8 +730,13 @@ int tp_exit_op(struct trace_event_raw_sys_exit *ctx)
 out:
 	bpf_map_delete_elem(&op_pending, &tid);
 	bpf_map_delete_elem(&op_names, &tid);
-	if (judged_ops)
+	if (judged_ops) {
+		__u64 k0 = (__u64)tid << 1, k1 = k0 | 1;
+
 		bpf_map_delete_elem(&op_verdicts, &tid);
+		bpf_map_delete_elem(&op_resolved, &k0);
+		bpf_map_delete_elem(&op_resolved, &k1);
+	}
 	return 0;
 }
 

@@ -763,7 +763,7 @@ bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, const 
 	// One ring buffer, one set of counters, filters and policy, and the marks the primary hook sets.
 	// The other operations are recorded here whole, and judged by the same policy.
 	skel->rodata->judged_ops = judged_ops_;
-	for (const char *name : {"events", "counters", "open_marks", "op_verdicts", "filter_path", "filter_comm", "filter_uid", "filter_cgroup",
+	for (const char *name : {"events", "counters", "open_marks", "op_verdicts", "op_resolved", "filter_path", "filter_comm", "filter_uid", "filter_cgroup",
 				 "policy_path", "policy_scoped", "policy_fs", "kill_tgid"}) {
 		bpf_map *mine = bpf_object__find_map_by_name(skel->obj, name);
 		bpf_map *theirs = bpf_object__find_map_by_name(obj_, name);

@@ -254,10 +254,11 @@ export function checkOperations(tracefs: string | undefined): CheckResult {
   const checks = Object.entries(native().operationChecks()).filter(([op]) => op !== 'open' && op !== 'modify');
   const refused = checks.filter(([, c]) => c[0]?.lsm).map(([op]) => op);
   const called = checks.filter(([, c]) => c[0]?.call).map(([op]) => op);
-  const atExit = checks.filter(([, c]) => !c[0]?.lsm || !c[0]?.call).map(([op]) => op);
+  // Where an lsm path hook exists, so does its security_path_* call: the call decides.
+  const atExit = checks.filter(([, c]) => !c[0]?.call).map(([op]) => op);
   const detail =
     `recorded from syscall tracepoints on every hook: ${parts.join('; ')}. ` +
-    `Enforcement: with --hooks lsm the path hooks refuse ${refused.length ? refused.join(', ') : 'nothing (this kernel has none: CONFIG_SECURITY_PATH)'} with EPERM before the kernel acts; ` +
+    `Enforcement: with --hooks lsm the path hooks refuse ${refused.length ? refused.join(', ') : 'nothing (this kernel has none: CONFIG_BPF_LSM and CONFIG_SECURITY_PATH)'} with EPERM before the kernel acts; ` +
     `with kprobe or fexit the programs on the kernel's security_path_* calls judge ${called.length ? called.join(', ') : 'nothing (this kernel has none: CONFIG_SECURITY_PATH)'} by the name the kernel reached, a deny is a kill as the kernel acts; ` +
     `${atExit.length ? `${atExit.join(', ')} (and every operation on tracepoint)` : 'every operation on tracepoint'} are judged at the syscall exit: a kill after it ran`;
   return none.length

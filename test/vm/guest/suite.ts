@@ -115,7 +115,10 @@ async function denyCell(hook: Hook, dir: string): Promise<void> {
  * dentry the kernel reached), every file intact, each operation recorded once (by the syscall exit)
  * with the lsm's deny. Any other hook: each process killed after its syscall ran (the caveat), the
  * event flagged denyAsKill; the names a tracepoint judges lexically (a symlinked directory, a bind
- * mount) are not stopped there, and the cell says so.
+ * mount) are not stopped there, and the cell says so. Each record names the file as the kernel
+ * reached it on lsm, kprobe and fexit (their path check's dentry walk: the symlinked directory's
+ * real place), and as spelled, joined lexically, on tracepoint; so does an allowed chmod through a
+ * symlink (the link's target, or the link as spelled).
  */
 async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
   const test = 'operations: delete, rename, truncate denied';
@@ -129,22 +132,23 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
     record({ hook, test, status: 'fail', detail: `mount --bind: ${bound.stderr.trim()}` });
     return;
   }
-  // [label, command, the file it acts on, operation, reachable by name (judged on tracepoint too)]
-  const forms: [string, string, string, OperationName, boolean][] = [
-    ['rm', `rm -f ${logs}/a.log`, 'a.log', 'unlink', true],
-    ['mv away', `mv ${logs}/b.log ${dir}/moved.log`, 'b.log', 'rename', true],
-    ['truncate(2)', `python3 -c "import os; os.truncate('${logs}/c.log', 0)"`, 'c.log', 'truncate', true],
-    ['rm relative after cd', `cd ${logs} && rm -f d.log`, 'd.log', 'unlink', true],
-    ['rm through a symlinked directory', `rm -f ${dir}/logs-link/e.log`, 'e.log', 'unlink', false],
-    ['rm through a bind mount', `rm -f ${dir}/logs-bound/f.log`, 'f.log', 'unlink', false],
+  // [label, command, the file it acts on, operation, reachable by name (judged on tracepoint too),
+  //  the record's name on lsm/kprobe/fexit and on tracepoint]
+  const forms: [string, string, string, OperationName, boolean, string, string][] = [
+    ['rm', `rm -f ${logs}/a.log`, 'a.log', 'unlink', true, `${logs}/a.log`, `${logs}/a.log`],
+    ['mv away', `mv ${logs}/b.log ${dir}/moved.log`, 'b.log', 'rename', true, `${dir}/moved.log`, `${dir}/moved.log`],
+    ['truncate(2)', `python3 -c "import os; os.truncate('${logs}/c.log', 0)"`, 'c.log', 'truncate', true, `${logs}/c.log`, `${logs}/c.log`],
+    ['rm relative after cd', `cd ${logs} && rm -f d.log`, 'd.log', 'unlink', true, `${logs}/d.log`, `${logs}/d.log`],
+    ['rm through a symlinked directory', `rm -f ${dir}/logs-link/e.log`, 'e.log', 'unlink', false, `${logs}/e.log`, `${dir}/logs-link/e.log`],
+    ['rm through a bind mount', `rm -f ${dir}/logs-bound/f.log`, 'f.log', 'unlink', false, `${dir}/logs-bound/f.log`, `${dir}/logs-bound/f.log`],
     // Last: where it is not refused, the directory is gone for good. The bind mount is gone by then.
-    ['mv the whole directory away', `umount ${dir}/logs-bound; mv ${logs} ${dir}/logs-moved`, '', 'rename', true],
+    ['mv the whole directory away', `umount ${dir}/logs-bound; mv ${logs} ${dir}/logs-moved`, '', 'rename', true, `${dir}/logs-moved`, `${dir}/logs-moved`],
   ];
   const script = forms.map(([, cmd], i) => `(${cmd}) 2> ${dir}/operr.${i}; echo $? > ${dir}/opst.${i}`).join('; ');
   let r: Run;
   try {
     // The entry names the destructive operations only: the log's writer goes on appending.
-    r = await capture(hook, dir, `echo appended >> ${logs}/w.log; echo $? > ${dir}/append.st; ( : > ${logs}/g.log ) 2> ${dir}/otrunc.err; echo $? > ${dir}/otrunc.st; ${script}`, undefined, [{ path: `${logs}/`, action: 'deny', ops: ['unlink', 'rename', 'truncate'] }], ['open', 'unlink', 'rename', 'truncate']);
+    r = await capture(hook, dir, `echo appended >> ${logs}/w.log; echo $? > ${dir}/append.st; ln -s ${logs}/w.log ${dir}/w-link; chmod 640 ${dir}/w-link; ( : > ${logs}/g.log ) 2> ${dir}/otrunc.err; echo $? > ${dir}/otrunc.st; ${script}`, undefined, [{ path: `${logs}/`, action: 'deny', ops: ['unlink', 'rename', 'truncate'] }], ['open', 'unlink', 'rename', 'chmod', 'truncate']);
   } finally {
     spawnSync('umount', [path.join(dir, 'logs-bound')]);
   }
@@ -155,10 +159,10 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
   const wrong: string[] = [];
   const notes: string[] = [];
   const says = {
-    lsm: 'operations: unlink, rename, truncate refused with EPERM by the lsm path hooks, before the kernel acts; modify is judged at its open',
-    kprobe: "operations: unlink, rename, truncate judged on the kernel's security_path_* calls, by the name it reached (a deny is a kill as the kernel acts); modify is judged at its open",
-    fexit: "operations: unlink, rename, truncate judged on the kernel's security_path_* calls, by the name it reached (a deny is a kill as the kernel acts); modify is judged at its open",
-    tracepoint: 'operations: unlink, rename, truncate judged at the syscall exit (a deny is a kill after the syscall ran); modify is judged at its open',
+    lsm: 'operations: unlink, rename, chmod, truncate refused with EPERM by the lsm path hooks, before the kernel acts; modify is judged at its open',
+    kprobe: "operations: unlink, rename, chmod, truncate judged on the kernel's security_path_* calls, by the name it reached (a deny is a kill as the kernel acts); modify is judged at its open",
+    fexit: "operations: unlink, rename, chmod, truncate judged on the kernel's security_path_* calls, by the name it reached (a deny is a kill as the kernel acts); modify is judged at its open",
+    tracepoint: 'operations: unlink, rename, chmod, truncate judged at the syscall exit (a deny is a kill after the syscall ran); modify is judged at its open',
   }[hook];
   if (r.enforcement !== says) wrong.push(`collect would say ${JSON.stringify(r.enforcement)}, not ${JSON.stringify(says)}`);
   // Read before the last form moves the directory (where it is not refused).
@@ -178,13 +182,22 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
     const ok = lsm ? st !== 0 && st !== 137 && intact && /Operation not permitted/.test(fs.readFileSync(path.join(dir, 'otrunc.err'), 'utf8')) : st === 137 && !intact;
     if (!ok || JSON.stringify(evs) !== JSON.stringify(want)) wrong.push(`O_TRUNC open: exit ${st}, file ${intact ? 'intact' : 'truncated'}, events ${JSON.stringify(evs)}, want ${JSON.stringify(want)}`);
   }
-  forms.forEach(([label, , file, op, byName], i) => {
+  // chmod through a symlink acts on its target: the kernel's name for it, or the link as spelled.
+  {
+    const chmods = r.all.filter((e) => e.op === 'chmod');
+    const want = kernelName ? `${logs}/w.log` : `${dir}/w-link`;
+    if (chmods.length !== 1 || chmods[0]!.resolvedPath.toString() !== want || chmods[0]!.action !== 'allow' || (kernelName && chmods[0]!.pathLexical)) wrong.push(`chmod through a symlink: ${chmods.map(describe).join('; ')}, want ${want}${kernelName ? ' (not lexical)' : ''}`);
+  }
+  forms.forEach(([label, , file, op, byName, kernelPath, spelledPath], i) => {
     const status = Number(fs.readFileSync(path.join(dir, `opst.${i}`), 'utf8'));
     const err = fs.readFileSync(path.join(dir, `operr.${i}`), 'utf8').trim();
     const p = file ? path.join(logs, file) : logs;
     const intact = file ? fs.existsSync(p) && fs.readFileSync(p, 'utf8') === `keep ${file[0]}` : fs.existsSync(logs);
     const evs = r.all.filter((e) => e.op === op && (file ? e.resolvedPath.toString().endsWith(`/${file}`) || e.second?.bytes.toString().endsWith(`/${file}`) : e.second?.bytes.toString() === logs));
     const say = `${label}: exit ${status}, file ${intact ? 'intact' : 'changed'}, ${evs.length} event(s) ${evs.map(describe).join('; ')}`;
+    // The record's name: the kernel's (never lexical) where a path check judged it, else as spelled.
+    const name = kernelName ? kernelPath : spelledPath;
+    if (evs.length === 1 && (evs[0]!.resolvedPath.toString() !== name || (kernelName && evs[0]!.pathLexical))) wrong.push(`${label}: recorded as ${describe(evs[0]!)}, want ${name}${kernelName ? ' (not lexical)' : ''}`);
     if (lsm) {
       const ok = status !== 0 && status !== 137 && /Operation not permitted|PermissionError/.test(err) && intact && evs.length === 1 && evs[0]!.action === 'deny' && evs[0]!.hook === 'lsm' && evs[0]!.ret === -1 && !evs[0]!.denyAsKill;
       if (!ok) wrong.push(`${say}; stderr ${JSON.stringify(err.split('\n').pop())}`);
@@ -202,7 +215,8 @@ async function operationsDenyCell(hook: Hook, dir: string): Promise<void> {
     : lsm
       ? `an append to a log allowed (the entry names unlink, rename, truncate); ${forms.length} of ${forms.length} refused with EPERM, files intact, each recorded once with the lsm's deny (${forms.map(([l]) => l).join(', ')})`
       : `an append to a log allowed (the entry names unlink, rename, truncate); ${forms.filter((f) => f[4] || kernelName).length} of ${forms.length} killed${kernelName ? ` by the ${hook} programs on security_path_*` : ''}, the syscall ran (denyAsKill, files changed); the O_TRUNC open killed${notes.length ? `; ${notes.join('; ')}` : ''}`;
-  record({ hook, test, status: wrong.length ? 'fail' : 'pass', detail });
+  const names = kernelName ? "; each named where the kernel reached it, not lexical (the symlinked directory's real place; a chmod through a symlink, its target)" : '; each named as spelled (a chmod through a symlink, the link)';
+  record({ hook, test, status: wrong.length ? 'fail' : 'pass', detail: wrong.length ? detail : detail + names });
 }
 
 /** The deny benchmark: 10,000 opens of a denied file (read and O_TRUNC alternately), none may succeed. */
