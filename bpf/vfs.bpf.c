@@ -121,37 +121,35 @@ int BPF_PROG(fx_vfs_open, const struct path *path, struct file *file, int ret)
  * program; the loader takes the pair of the chosen hook, for the operations selected (CONFIG_SECURITY_PATH
  * provides these calls). */
 
-/* A call on a name in a directory (the new name, for the creating ones). */
-#define FW_SEC_DIR_HOOK(name, op)                                                                       \
+#define FW_UNPAREN(...) __VA_ARGS__
+
+/* One check as a kprobe and as an fentry program: `args` the call's leading parameters, in
+ * parentheses; `judge` the parenthesised fw_judge_op call, which names the program's `hook`. */
+#define FW_SEC_HOOK(name, args, judge)                                                                 \
 	SEC("kprobe/security_" #name)                                                                  \
-	int BPF_KPROBE(kp_##name, const struct path *dir, struct dentry *dentry)                        \
+	int BPF_KPROBE(kp_##name, FW_UNPAREN args)                                                     \
 	{                                                                                              \
-		fw_judge_op(FW_HOOK_KPROBE, op, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);            \
+		const __u8 hook = FW_HOOK_KPROBE;                                                      \
+		judge;                                                                                 \
 		return 0;                                                                              \
 	}                                                                                              \
 	SEC("fentry/security_" #name)                                                                  \
-	int BPF_PROG(fe_##name, const struct path *dir, struct dentry *dentry)                          \
+	int BPF_PROG(fe_##name, FW_UNPAREN args)                                                       \
 	{                                                                                              \
-		fw_judge_op(FW_HOOK_FEXIT, op, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL);             \
+		const __u8 hook = FW_HOOK_FEXIT;                                                       \
+		judge;                                                                                 \
 		return 0;                                                                              \
 	}
 
+/* A call on a name in a directory (the new name, for the creating ones). */
+#define FW_SEC_DIR_HOOK(name, op)                                                                       \
+	FW_SEC_HOOK(name, (const struct path *dir, struct dentry *dentry),                              \
+		    (fw_judge_op(hook, op, BPF_CORE_READ(dir, mnt), dentry, NULL, NULL)))
+
 /* A call on the file a path names. */
 #define FW_SEC_PATH_HOOK(name, op)                                                                      \
-	SEC("kprobe/security_" #name)                                                                  \
-	int BPF_KPROBE(kp_##name, const struct path *path)                                              \
-	{                                                                                              \
-		fw_judge_op(FW_HOOK_KPROBE, op, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, \
-			    NULL);                                                                     \
-		return 0;                                                                              \
-	}                                                                                              \
-	SEC("fentry/security_" #name)                                                                  \
-	int BPF_PROG(fe_##name, const struct path *path)                                                \
-	{                                                                                              \
-		fw_judge_op(FW_HOOK_FEXIT, op, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL,  \
-			    NULL);                                                                     \
-		return 0;                                                                              \
-	}
+	FW_SEC_HOOK(name, (const struct path *path),                                                    \
+		    (fw_judge_op(hook, op, BPF_CORE_READ(path, mnt), BPF_CORE_READ(path, dentry), NULL, NULL)))
 
 FW_SEC_DIR_HOOK(path_unlink, FW_OP_UNLINK)
 FW_SEC_DIR_HOOK(path_rmdir, FW_OP_RMDIR)
@@ -164,56 +162,14 @@ FW_SEC_PATH_HOOK(path_chown, FW_OP_CHOWN)
 FW_SEC_PATH_HOOK(path_truncate, FW_OP_TRUNCATE)
 
 /* Both names are on one mount (a rename across mounts fails with EXDEV before this call). */
-SEC("kprobe/security_path_rename")
-int BPF_KPROBE(kp_path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir,
-	       struct dentry *new_dentry)
-{
-	fw_judge_op(FW_HOOK_KPROBE, FW_OP_RENAME, BPF_CORE_READ(old_dir, mnt), old_dentry, BPF_CORE_READ(new_dir, mnt),
-		    new_dentry);
-	return 0;
-}
-
-SEC("fentry/security_path_rename")
-int BPF_PROG(fe_path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir,
-	     struct dentry *new_dentry)
-{
-	fw_judge_op(FW_HOOK_FEXIT, FW_OP_RENAME, BPF_CORE_READ(old_dir, mnt), old_dentry, BPF_CORE_READ(new_dir, mnt),
-		    new_dentry);
-	return 0;
-}
+FW_SEC_HOOK(path_rename,
+	    (const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry),
+	    (fw_judge_op(hook, FW_OP_RENAME, BPF_CORE_READ(old_dir, mnt), old_dentry, BPF_CORE_READ(new_dir, mnt), new_dentry)))
 
 /* The new name, and the file it links to, on the same mount (EXDEV otherwise). */
-SEC("kprobe/security_path_link")
-int BPF_KPROBE(kp_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry)
-{
-	struct vfsmount *mnt = BPF_CORE_READ(new_dir, mnt);
-
-	fw_judge_op(FW_HOOK_KPROBE, FW_OP_LINK, mnt, new_dentry, mnt, old_dentry);
-	return 0;
-}
-
-SEC("fentry/security_path_link")
-int BPF_PROG(fe_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry)
-{
-	struct vfsmount *mnt = BPF_CORE_READ(new_dir, mnt);
-
-	fw_judge_op(FW_HOOK_FEXIT, FW_OP_LINK, mnt, new_dentry, mnt, old_dentry);
-	return 0;
-}
+FW_SEC_HOOK(path_link, (struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry),
+	    (fw_judge_op(hook, FW_OP_LINK, BPF_CORE_READ(new_dir, mnt), new_dentry, BPF_CORE_READ(new_dir, mnt), old_dentry)))
 
 /* ftruncate(2), and an O_TRUNC open, from 6.2 (the loader attaches it where the kernel has the call). */
-SEC("kprobe/security_file_truncate")
-int BPF_KPROBE(kp_file_truncate, struct file *file)
-{
-	fw_judge_op(FW_HOOK_KPROBE, FW_OP_TRUNCATE, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry), NULL,
-		    NULL);
-	return 0;
-}
-
-SEC("fentry/security_file_truncate")
-int BPF_PROG(fe_file_truncate, struct file *file)
-{
-	fw_judge_op(FW_HOOK_FEXIT, FW_OP_TRUNCATE, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry), NULL,
-		    NULL);
-	return 0;
-}
+FW_SEC_HOOK(file_truncate, (struct file *file),
+	    (fw_judge_op(hook, FW_OP_TRUNCATE, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry), NULL, NULL)))
