@@ -74,8 +74,14 @@ static __always_inline struct fw_walk_buf *fw_walk_buf(void)
 	return bpf_map_lookup_elem(&walk_bufs, &zero);
 }
 
-/* The collector's own tgid: its file opens are never traced (they would feed back). */
-const volatile __u32 self_tgid = 0;
+/* The collector's own process: its file activity is never traced (it would feed back). In .bss, not
+ * rodata: a collector that takes over a pinned capture (probe.cc, Adopt) writes its own here. Its start
+ * time (USER_HZ ticks since boot, as /proc/<pid>/stat shows it) keeps a process that reuses the pid of a
+ * collector that died traced while no collector runs. */
+__u32 self_tgid = 0;
+__u64 self_start = 0;
+
+#define FW_NSEC_PER_TICK (1000000000ULL / FW_USER_HZ)
 
 /* Set when the syscall exit programs record failed opens next to this object's hook (lsm, fexit,
  * kprobe; syscalls.bpf.c's failures_only): the hook then marks every open it handles, so that the
@@ -84,14 +90,16 @@ const volatile __u32 mark_opens = 0;
 
 /* The collector's mount namespace (inode of /proc/self/ns/mnt) and its root directory (kernel dev_t
  * and inode of "/"): a task elsewhere, or with another root, gets the superblock-relative walk of its
- * files (path.bpf.h, fw_host_path). host_mntns 0: unknown, no walk. */
-const volatile __u32 host_mntns = 0;
-const volatile __u32 host_root_dev = 0;
-const volatile __u64 host_root_ino = 0;
+ * files (path.bpf.h, fw_host_path). host_mntns 0: unknown, no walk. In .bss, like self_tgid: a
+ * collector that takes over a pinned capture writes its own tree (a restarted service gets a new
+ * mount namespace, and a dead one's inode number can go to a container's). */
+__u32 host_mntns = 0;
+__u32 host_root_dev = 0;
+__u64 host_root_ino = 0;
 /* The mount id of the collector's root (statx STATX_MNT_ID, 5.8+): a chroot into a bind mount of the
  * host's root directory has the same dev and inode, but not the same mount (nor its submounts).
  * 0: unknown, dev and inode alone decide. */
-const volatile __u32 host_root_mnt_id = 0;
+__u32 host_root_mnt_id = 0;
 
 /* One entry per open syscall in flight (failures_only mode): created at sys_enter with 0, set to 1
  * by the primary hook when it handles the open, read and deleted at sys_exit. Created only at
@@ -217,7 +225,12 @@ static __always_inline void fw_mark_open(void)
 /* True for the collector's own threads, whose opens are never traced (they would feed back). */
 static __always_inline bool fw_is_self(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
+	struct task_struct *task;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != self_tgid)
+		return false;
+	task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, group_leader, start_boottime) / FW_NSEC_PER_TICK == self_start;
 }
 
 /* Writes the record (fixed part + path + name as passed + host walk + second name and its name as

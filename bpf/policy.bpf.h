@@ -12,7 +12,6 @@
 #define FILEWARDEN_POLICY_BPF_H
 
 #define FW_SIGKILL 9
-#define FW_NSEC_PER_TICK (1000000000ULL / FW_USER_HZ)
 
 /* enum fw_policy_armed bits; written by user space through the mmapped .bss after load. */
 __u32 policy_armed = 0;

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "filewarden_native",
-      "sources": ["src/addon.cc", "src/hook_check.cc", "src/js_options.cc", "src/probe.cc", "src/process_kill.cc", "src/ring_reader.cc", "src/stat_mount.cc"],
+      "sources": ["src/addon.cc", "src/hook_check.cc", "src/js_options.cc", "src/pins.cc", "src/probe.cc", "src/process_kill.cc", "src/ring.cc", "src/ring_reader.cc", "src/stat_mount.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "../build/static/include",

@@ -216,7 +216,7 @@ function checkUrls(cmd: Command): void {
 }
 
 /** The queue mode's options, which collect --stdout does not use. */
-const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain', 'logFormat'];
+const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain', 'pin', 'logFormat'];
 
 /** The long-running services' log format (collect and index). */
 const logFormatOption = (): Option =>
@@ -280,7 +280,7 @@ export function buildProgram(): Command {
     .command('doctor')
     .description('check the kernel features, privileges and services filewarden needs; exit 1 when a required one is missing')
     .option('--json', 'print machine-readable JSON')
-    .option('--fix', 'mount tracefs and securityfs where missing (root) before checking')
+    .option('--fix', 'mount tracefs, securityfs and bpffs where missing (root) before checking')
     .action(async (o: { json?: boolean; fix?: boolean }) => {
       process.exitCode = await doctor(program.opts<{ stateDir: string }>().stateDir, o);
     });
@@ -323,6 +323,7 @@ export function buildProgram(): Command {
     .option('--metrics-host <addr>', 'address /metrics listens on', COLLECTOR_DEFAULTS.metricsHost)
     .option('--command-pubkey <file>', "the indexer's Ed25519 public key: take signed kill/deny/policy commands (docs/enforcement.md)")
     .option('--no-chain', 'do not sign batches into the hash chain (saves CPU; verify reports the host as unchained; docs/compliance.md)')
+    .option('--no-pin', 'do not pin the capture in bpffs: it then ends with the collector, and what the kernel holds at a crash is lost uncounted (docs/pipeline.md)')
     .addOption(logFormatOption())
     .addHelpText(
       'after',
@@ -522,7 +523,7 @@ export function buildProgram(): Command {
   program
     .command('up')
     .description('run filewarden on this host: the embedded stack (unless FILEWARDEN_REDIS_URL and FILEWARDEN_ELASTICSEARCH_URL are set), the collector and the indexer, with a live status line')
-    .option('--fix', 'let doctor mount tracefs and securityfs where missing')
+    .option('--fix', 'let doctor mount tracefs, securityfs and bpffs where missing')
     .option('--hooks <hook>', 'kernel hook for the collector (see collect --help)', 'auto')
     .option('--duration <seconds>', 'stop after this many seconds', parseDuration)
     .option('--rules <file>', 'rule file evaluated on top of the built-in pack (repeatable; docs/rules.md)', repeat((v: string) => v), [])

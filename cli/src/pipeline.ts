@@ -38,6 +38,8 @@ export interface ShipOptions {
   commandPubkey?: string;
   /** false with --no-chain. */
   chain?: boolean;
+  /** false with --no-pin. */
+  pin?: boolean;
   /** --log-format: plain lines or pino JSON lines. @defaultValue 'text' */
   logFormat?: LogFormat;
 }
@@ -191,6 +193,7 @@ export async function runCollector(stateDir: string, o: CollectOptions & ShipOpt
     metricsHost: o.metricsHost,
     ...(o.commandPubkey ? { commandPublicKey: loadPublicKey(o.commandPubkey) } : {}),
     chain: o.chain ?? true,
+    pin: o.pin ?? true,
     log,
   });
   return serve('collect', agent, o.duration, (why) => log(`collect: stopping (${why}): flushing`), log);

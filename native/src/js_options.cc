@@ -245,6 +245,21 @@ ProbeOptions ParseProbeOptions(const Napi::Object &o)
 			throw Bad(env, "policy must be an object");
 		ParsePolicy(pol.As<Napi::Object>(), &opts.policy);
 	}
+	Napi::Value pin = o.Get("pinDir");
+	if (!pin.IsUndefined()) {
+		if (!pin.IsString() || pin.As<Napi::String>().Utf8Value().empty())
+			throw Bad(env, "pinDir must be a non-empty string");
+		opts.pin_dir = pin.As<Napi::String>().Utf8Value();
+	}
+	Napi::Value adopt = o.Get("adopt");
+	if (!adopt.IsUndefined()) {
+		if (!adopt.IsArray() || opts.pin_dir.empty())
+			throw Bad(env, "adopt must be the pinned capture's attach points, with pinDir");
+		Napi::Array a = adopt.As<Napi::Array>();
+		opts.adopt = true;
+		for (uint32_t i = 0; i < a.Length(); i++)
+			opts.attached.push_back(a.Get(i).ToString().Utf8Value());
+	}
 	return opts;
 }
 

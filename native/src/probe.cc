@@ -15,10 +15,12 @@
 #include <mutex>
 #include <string>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "pins.h"
 #include "lsm.skel.h"
 #include "syscalls.skel.h"
 #include "vfs.skel.h"
@@ -403,15 +405,27 @@ std::vector<uint8_t> PolicyKey(const PolicyEntry &e)
 	return std::vector<uint8_t>(b, b + sizeof(key));
 }
 
-// The settings every object shares: the collector's tgid, its tree, the filters in force.
-template <typename Skel> void SetShared(Skel *skel, const ProbeOptions &opts, uint32_t filter_flags, const HostTree &host)
+// The load-time settings every object shares: the filters in force.
+template <typename Skel> void SetShared(Skel *skel, uint32_t filter_flags)
 {
-	skel->rodata->self_tgid = opts.self_tgid;
-	skel->rodata->host_mntns = host.mntns;
-	skel->rodata->host_root_dev = host.root_dev;
-	skel->rodata->host_root_ino = host.root_ino;
-	skel->rodata->host_root_mnt_id = host.root_mnt_id;
 	skel->rodata->filter_flags = filter_flags;
+}
+
+// Who reads the capture, written into an object's .bss after load or at a takeover: its pid and
+// start time (never traced) and its tree (paths of tasks elsewhere). The tree's namespace goes last:
+// while it is 0 no task gets a host walk, so none gets one judged against half of a tree.
+template <typename Skel> std::function<void(uint32_t, uint64_t, const HostTree &)> SetReader(Skel *skel)
+{
+	return [skel](uint32_t tgid, uint64_t start, const HostTree &host) {
+		auto *b = skel->bss;
+		__atomic_store_n(&b->host_mntns, 0u, __ATOMIC_RELEASE);
+		b->host_root_dev = host.root_dev;
+		b->host_root_ino = host.root_ino;
+		b->host_root_mnt_id = host.root_mnt_id;
+		__atomic_store_n(&b->host_mntns, host.mntns, __ATOMIC_RELEASE);
+		b->self_start = start;
+		__atomic_store_n(&b->self_tgid, tgid, __ATOMIC_RELEASE);
+	};
 }
 
 // Only the syscall programs record operations other than open.
@@ -665,10 +679,12 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 	auto adopt = [&](auto *skel, auto destroy) {
 		if (!skel)
 			return false;
-		SetShared(skel, opts, filter_flags, host);
+		SetShared(skel, filter_flags);
 		skel->rodata->mark_opens = opts.hook != Hook::Tracepoint;
 		SetOpMask(skel, opts.ops);
 		p->obj_ = skel->obj;
+		p->set_reader_.push_back(SetReader(skel));
+		p->bss_at_ = skel->bss;
 		// The skeleton's load maps .bss onto the kernel's map (libbpf 1.1 does that in the skeleton
 		// load, not in bpf_object__load), so the policy switch is written straight into the kernel.
 		p->load_ = [skel] { return bpf_object__load_skeleton(skel->skeleton); };
@@ -692,38 +708,55 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		return nullptr;
 	}
 
-	std::vector<Chosen> chosen = ChoosePrograms(p->obj_, opts.hook, opts.ops);
-	if (chosen.empty()) {
-		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "none of the " + hook + " hook's attach points exist on this kernel"};
-		return nullptr;
-	}
-	if (int e = p->load_()) {
-		*err = {"FW_ERR_BPF_LOAD", -e, hook, "loading the " + hook + " programs failed: " + WhyFailed(opts.hook, -e, false),
-			Tail(log, 12)};
-		return nullptr;
-	}
-	for (const Chosen &c : chosen) {
-		p->loaded_.push_back(bpf_program__name(c.prog));
-		p->judged_ops_ |= c.judges;
-	}
-	std::vector<Chosen> failures;
-	if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts, filter_flags, host, &failures, &log, err))
-		return nullptr;
-	if (int e = FillFilters(p->obj_, opts.filters, &log)) {
-		*err = {"FW_ERR_FILTER", -e, hook, "cannot set the filter for " + log};
-		return nullptr;
+	std::vector<Chosen> chosen, failures;
+	if (opts.adopt) {
+		if (!p->Adopt(opts, err))
+			return nullptr;
+	} else {
+		chosen = ChoosePrograms(p->obj_, opts.hook, opts.ops);
+		if (chosen.empty()) {
+			*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "none of the " + hook + " hook's attach points exist on this kernel"};
+			return nullptr;
+		}
+		if (int e = p->load_()) {
+			*err = {"FW_ERR_BPF_LOAD", -e, hook, "loading the " + hook + " programs failed: " + WhyFailed(opts.hook, -e, false),
+				Tail(log, 12)};
+			return nullptr;
+		}
+		for (const Chosen &c : chosen) {
+			p->loaded_.push_back(bpf_program__name(c.prog));
+			p->judged_ops_ |= c.judges;
+		}
+		if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts, filter_flags, &failures, &log, err))
+			return nullptr;
+		if (int e = FillFilters(p->obj_, opts.filters, &log)) {
+			*err = {"FW_ERR_FILTER", -e, hook, "cannot set the filter for " + log};
+			return nullptr;
+		}
 	}
 	p->armed_ = p->armed_of_();
+	if (opts.adopt)
+		p->SetArmed(FW_ARMED_TARGETS, false);
+	const uint64_t self_start = StartTicks(opts.self_tgid);
+	for (const auto &set : p->set_reader_)
+		set(opts.self_tgid, self_start, host);
 
 	if (int e = p->SetPolicy(opts.policy, &log)) {
 		*err = {"FW_ERR_POLICY", -e, hook, "cannot set " + log};
 		return nullptr;
 	}
 	p->counters_fd_ = bpf_map__fd(bpf_object__find_map_by_name(p->obj_, "counters"));
-	p->rb_ = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(p->obj_, "events")), &Probe::OnRecord, p.get(), nullptr);
-	if (!p->rb_) {
-		*err = {"FW_ERR_RINGBUF", errno, hook, std::string("cannot open the ring buffer: ") + std::strerror(errno)};
+	bpf_map *events = bpf_object__find_map_by_name(p->obj_, "events");
+	if (int e = p->ring_.Map(bpf_map__fd(events), bpf_map__max_entries(events))) {
+		*err = {"FW_ERR_RINGBUF", -e, hook, std::string("cannot map the ring buffer: ") + std::strerror(-e)};
 		return nullptr;
+	}
+	if (opts.adopt) {
+		// Its programs run on from their pinned links; Detach removes those pins.
+		p->attached_ = opts.attached;
+		p->link_pins_ = LinkPins(opts.pin_dir);
+		p->pin_dir_ = opts.pin_dir;
+		return p;
 	}
 	if (!opts.attach)
 		return p;
@@ -742,10 +775,74 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 			return nullptr;
 		}
 	}
+	if (!opts.pin_dir.empty() && !p->Pin(opts.pin_dir, err))
+		return nullptr;
 	return p;
 }
 
-bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, const HostTree &host, std::vector<Chosen> *chosen, std::string *log,
+bool Probe::Pin(const std::string &dir, ProbeError *err)
+{
+	std::string what;
+	int e = PinMaps(obj_, dir + "/main", &what);
+	if (!e && failures_obj_)
+		e = PinMaps(failures_obj_, dir + "/aux", &what);
+	if (!e)
+		e = PinLinks(links_, dir, &what);
+	if (e) {
+		RemovePins(dir);
+		*err = {"FW_ERR_PIN", -e, HookName(hook_), "cannot pin the capture at " + what + ": " + std::strerror(-e)};
+		return false;
+	}
+	pin_dir_ = dir;
+	return true;
+}
+
+bool Probe::Adopt(const ProbeOptions &opts, ProbeError *err)
+{
+	const std::string hook = HookName(hook_);
+	std::string what;
+	auto fail = [&](int e, const std::string &doing) {
+		*err = {"FW_ERR_PIN", -e, hook, "cannot take over the pinned capture: " + doing + " " + what + ": " + std::strerror(-e)};
+		return false;
+	};
+	if (int e = ReuseMaps(obj_, opts.pin_dir + "/main", &what))
+		return fail(e, "reusing");
+	if (int e = MapBss(obj_, bss_at_))
+		return fail(e, "mapping the .bss of");
+	if (hook_ != Hook::Tracepoint) {
+		syscalls_bpf *skel = syscalls_bpf::open();
+		if (!skel)
+			return fail(-errno, "opening the syscall programs for");
+		destroy_failures_ = [skel] { syscalls_bpf::destroy(skel); };
+		failures_obj_ = skel->obj;
+		if (int e = ReuseMaps(skel->obj, opts.pin_dir + "/aux", &what))
+			return fail(e, "reusing");
+		if (int e = MapBss(skel->obj, skel->bss))
+			return fail(e, "mapping the .bss of");
+		failures_armed_ = &skel->bss->policy_armed;
+		set_reader_.push_back(SetReader(skel));
+	}
+	// What is installed, so SetPolicy and RemoveKillTarget remove what they replace.
+	const char *names[3] = {"policy_path", "policy_scoped", "policy_fs"};
+	for (int i = 0; i < 3; i++) {
+		bpf_map *m = bpf_object__find_map_by_name(obj_, names[i]);
+		std::vector<uint8_t> key(bpf_map__key_size(m)), next(key.size());
+		for (const void *prev = nullptr; bpf_map__get_next_key(m, prev, next.data(), next.size()) == 0; prev = key.data()) {
+			key = next;
+			policy_keys_[i].push_back(key);
+		}
+	}
+	// Kill targets are the last collector's commands in flight, which its enforcer timed: a takeover
+	// starts without them, as any start does (policy_armed drops the bit once .bss is mapped).
+	bpf_map *kills = bpf_object__find_map_by_name(obj_, "kill_tgid");
+	uint32_t tgid = 0;
+	while (bpf_map__get_next_key(kills, nullptr, &tgid, sizeof(tgid)) == 0)
+		if (bpf_map__delete_elem(kills, &tgid, sizeof(tgid), 0) != 0)
+			break;
+	return true;
+}
+
+bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::vector<Chosen> *chosen, std::string *log,
 			 ProbeError *err)
 {
 	const std::string hook = HookName(hook_);
@@ -756,8 +853,8 @@ bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, const 
 		return false;
 	}
 	destroy_failures_ = [skel] { syscalls_bpf::destroy(skel); };
-	// The same tree as the primary hook's: a task in a container or chroot gets its host walk here too.
-	SetShared(skel, opts, filter_flags, host);
+	// The same filters as the primary hook's; its reader (and tree) is written with the primary's (SetReader).
+	SetShared(skel, filter_flags);
 	skel->rodata->failures_only = 1;
 	skel->rodata->op_mask = opts.ops;
 	// One ring buffer, one set of counters, filters and policy, and the marks the primary hook sets.
@@ -785,45 +882,58 @@ bool Probe::LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, const 
 		return false;
 	}
 	failures_armed_ = &skel->bss->policy_armed;
+	failures_obj_ = skel->obj;
+	set_reader_.push_back(SetReader(skel));
 	for (const Chosen &c : *chosen)
 		loaded_.push_back(bpf_program__name(c.prog));
 	return true;
 }
 
+// Closing the fds of pinned links and maps leaves them to their pins: the capture goes on.
 Probe::~Probe()
 {
-	if (rb_)
-		ring_buffer__free(rb_);
-	Detach();
+	for (auto it = links_.rbegin(); it != links_.rend(); ++it)
+		bpf_link__destroy(*it);
+	links_.clear();
 	if (destroy_failures_)
 		destroy_failures_();
 	if (destroy_)
 		destroy_();
 }
 
-int Probe::OnRecord(void *ctx, void *data, size_t size)
+void Probe::Poll(int timeout_ms)
 {
-	static_cast<Probe *>(ctx)->sink_(data, size);
-	return 0;
-}
-
-int Probe::Poll(int timeout_ms)
-{
-	int n = ring_buffer__poll(rb_, timeout_ms);
-	return n == -EINTR ? 0 : n;
+	// The kernel's poll says "readable" while any record is unreleased, and records wait for JS to
+	// take them: polling would spin. The programs never wake the reader anyway (BPF_RB_NO_WAKEUP).
+	if (!ring_.Pending())
+		::poll(nullptr, 0, timeout_ms);
 }
 
 int Probe::Drain()
 {
-	return ring_buffer__consume(rb_);
+	return ring_.Read(sink_);
 }
 
 void Probe::Detach()
 {
 	// Reverse attach order: entries go first, so a call already past its entry still gets its exit.
-	for (auto it = links_.rbegin(); it != links_.rend(); ++it)
+	for (auto it = links_.rbegin(); it != links_.rend(); ++it) {
+		if (!pin_dir_.empty())
+			bpf_link__unpin(*it);
 		bpf_link__destroy(*it);
+	}
 	links_.clear();
+	for (auto it = link_pins_.rbegin(); it != link_pins_.rend(); ++it)
+		unlink(it->c_str());
+	link_pins_.clear();
+}
+
+void Probe::Unpin()
+{
+	if (pin_dir_.empty())
+		return;
+	RemovePins(pin_dir_);
+	pin_dir_.clear();
 }
 
 std::array<uint64_t, FW_CNT__MAX> Probe::Counters() const

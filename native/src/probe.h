@@ -12,11 +12,11 @@
 
 #include "errors.h"
 #include "event.h"
+#include "ring.h"
 
 struct bpf_object;
 struct bpf_link;
 struct bpf_program;
-struct ring_buffer;
 
 namespace filewarden {
 
@@ -64,6 +64,15 @@ struct ProbeOptions {
 	uint32_t ops = (1u << FW_OP__COUNT) - 1;
 	FilterSpec filters;
 	PolicySpec policy;
+	// A bpffs directory to pin the capture in (pins.h), so it goes on while no collector runs; empty:
+	// nothing is pinned, and the capture ends with the Probe.
+	std::string pin_dir;
+	// Take over the capture pinned in pin_dir instead of loading one: nothing is loaded or attached,
+	// the ring buffer is read on from where the last reader released it, the counters carry on.
+	// The options that decided the programs (hook, ops, filters, ring size) must be the pinned
+	// capture's; the caller checks that. `attached` names its attach points (Attached()).
+	bool adopt = false;
+	std::vector<std::string> attached;
 };
 
 // The tree the collector sees: its mount namespace and its root directory. A traced task elsewhere
@@ -106,12 +115,19 @@ public:
 	Probe(const Probe &) = delete;
 	Probe &operator=(const Probe &) = delete;
 
-	// Waits up to timeout_ms and hands every available record to the sink. Returns records or -errno.
-	int Poll(int timeout_ms);
-	// Hands every record already in the buffer to the sink without waiting.
+	// Waits up to timeout_ms for records (the kernel never wakes the reader: it sleeps when none wait).
+	void Poll(int timeout_ms);
+	// Hands every record already in the buffer to the sink without waiting. Their space stays taken
+	// until Release(ReadPos()): a reader that dies before leaves them to the next one.
 	int Drain();
-	// Stops new events (the programs are detached); records already in the buffer stay readable.
+	uint64_t ReadPos() const { return ring_.ReadPos(); }
+	// Frees the buffer up to `pos` for the kernel (the records before it are safe in user space).
+	void Release(uint64_t pos) { ring_.Release(pos); }
+	// Stops new events (the programs are detached, their pins removed); records already in the
+	// buffer stay readable.
 	void Detach();
+	// After Detach and the last Drain: removes the pins (the pinned capture is over).
+	void Unpin();
 	// Kernel counters summed over CPUs, indexed by enum fw_counter.
 	std::array<uint64_t, FW_CNT__MAX> Counters() const;
 	// What is attached, e.g. "tracepoint/syscalls/sys_exit_openat" or "kretprobe/vfs_open".
@@ -130,14 +146,21 @@ public:
 
 private:
 	Probe() = default;
-	static int OnRecord(void *ctx, void *data, size_t size);
+	// Takes over the maps pinned under pin_dir (main/ and, next to another hook, aux/) and maps each
+	// object's .bss; reads back the installed policy keys and kill targets.
+	bool Adopt(const ProbeOptions &opts, ProbeError *err);
+	bool Pin(const std::string &dir, ProbeError *err);
 
 	Hook hook_ = Hook::Tracepoint;
 	bpf_object *obj_ = nullptr;
 	std::function<void()> destroy_; // destroys the skeleton that owns obj_
 	std::function<void()> destroy_failures_; // the syscall programs' skeleton (failed opens), if any
 	std::vector<bpf_link *> links_;
-	ring_buffer *rb_ = nullptr;
+	Ring ring_;
+	std::string pin_dir_;             // where the capture is pinned; empty: not pinned
+	std::vector<std::string> link_pins_; // an adopted capture's link pins (it holds no bpf_link)
+	// Writes the reader's pid, start time and tree into each object's .bss (SetReader).
+	std::vector<std::function<void(uint32_t, uint64_t, const HostTree &)>> set_reader_;
 	RecordSink sink_;
 	std::vector<std::string> attached_;
 	std::vector<std::string> loaded_;
@@ -146,6 +169,8 @@ private:
 	uint32_t *armed_ = nullptr; // policy_armed in the mmapped .bss
 	uint32_t judged_ops_ = 0;            // the operations a check program judges (bits of enum fw_op)
 	uint32_t *failures_armed_ = nullptr; // the syscall programs' own, next to another hook
+	bpf_object *failures_obj_ = nullptr;
+	void *bss_at_ = nullptr; // the open skeleton's .bss (mapped onto the pinned one's by Adopt)
 	std::function<int()> load_;
 	std::function<uint32_t *()> armed_of_;
 	std::vector<std::vector<uint8_t>> policy_keys_[3]; // installed keys of policy_path, policy_scoped, policy_fs
@@ -154,7 +179,7 @@ private:
 	// Loads the syscall programs with failures_only set, sharing this object's ring buffer, counters,
 	// filters, policy and open marks: they record the failed opens the primary hook never sees, and
 	// every other operation. `chosen` gets the programs to attach after the primary hook's.
-	bool LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, const HostTree &host, std::vector<Chosen> *chosen, std::string *log,
+	bool LoadFailures(const ProbeOptions &opts, uint32_t filter_flags, std::vector<Chosen> *chosen, std::string *log,
 			  ProbeError *err);
 };
 

@@ -19,7 +19,8 @@ Napi::Function RingReader::Define(Napi::Env env)
 			    InstanceMethod<&RingReader::HookName>("hook"),
 			    InstanceMethod<&RingReader::SetPolicy>("setPolicy"),
 			    InstanceMethod<&RingReader::AddKillTarget>("addKillTarget"),
-			    InstanceMethod<&RingReader::RemoveKillTarget>("removeKillTarget")});
+			    InstanceMethod<&RingReader::RemoveKillTarget>("removeKillTarget"),
+			    InstanceMethod<&RingReader::Release>("release")});
 }
 
 // new RingReader({ hook, ringbufBytes, selfPid, filters, batchRecords, batchDelayMs, queueBatches }, onBatch)
@@ -45,6 +46,10 @@ RingReader::RingReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingRe
 						      // All batches are delivered and the thread has released: join it.
 						      if (thread_.joinable())
 							      thread_.join();
+						      // Only now, with every record numbered, may a pinned capture go: a
+						      // collector killed during its close leaves the rest to the next one.
+						      if (graceful_.load())
+							      probe_->Unpin();
 						      closed_ = true;
 						      if (closing_) {
 							      closing_->Resolve(closing_->Env().Undefined());
@@ -75,6 +80,7 @@ void RingReader::Append(const void *data, size_t size)
 	const uint8_t *p = static_cast<const uint8_t *>(data);
 	batch_->data.insert(batch_->data.end(), p, p + size);
 	batch_->records++;
+	batch_->end = probe_->ReadPos();
 	records_read_.fetch_add(1, std::memory_order_relaxed);
 	if (batch_->records >= max_records_)
 		Flush();
@@ -87,15 +93,22 @@ void RingReader::Flush()
 	Batch *b = batch_.release();
 	batch_ = std::make_unique<Batch>();
 	batch_->data.reserve(b->data.size());
-	napi_status st = tsfn_.BlockingCall(b, [](Napi::Env env, Napi::Function fn, Batch *batch) {
+	Probe *probe = probe_.get();
+	napi_status st = tsfn_.BlockingCall(b, [probe](Napi::Env env, Napi::Function fn, Batch *batch) {
 		if (env == nullptr) { // aborted while queued
 			delete batch;
 			return;
 		}
 		uint32_t records = batch->records;
+		uint64_t end = batch->end;
 		auto buf = Napi::Buffer<uint8_t>::New(env, batch->data.data(), batch->data.size(),
 						      [](Napi::Env, uint8_t *, Batch *hint) { delete hint; }, batch);
-		fn.Call({buf, Napi::Number::New(env, records)});
+		// The callback frees the batch's ring space with release(end) once it has numbered the
+		// events (the collector reserves sequence numbers on disk first): from then a crash is a
+		// reported gap, not a record read twice. A callback that returns has taken them: freed
+		// here if it did not. One that throws leaves them to the next reader.
+		fn.Call({buf, Napi::Number::New(env, records), Napi::BigInt::New(env, end)});
+		probe->Release(end);
 	});
 	if (st == napi_ok) {
 		batches_sent_.fetch_add(1, std::memory_order_relaxed);
@@ -116,10 +129,13 @@ void RingReader::Run()
 		if (batch_->records > 0 && std::chrono::steady_clock::now() - batch_started_ >= max_delay_)
 			Flush();
 	}
-	// Graceful close: stop producing, then deliver everything already in the ring buffer.
-	probe_->Detach();
-	probe_->Drain();
-	Flush();
+	// Graceful close: stop producing, deliver everything already in the ring buffer, end the pins.
+	// Torn down without close(): a pinned capture runs on for the next collector.
+	if (graceful_.load()) {
+		probe_->Detach();
+		probe_->Drain();
+		Flush();
+	}
 	tsfn_.Release();
 }
 
@@ -190,6 +206,18 @@ Napi::Value RingReader::RemoveKillTarget(const Napi::CallbackInfo &info)
 	return Napi::Boolean::New(env, probe_->RemoveKillTarget(info[0].As<Napi::Number>().Uint32Value()) == 0);
 }
 
+// release(end): frees the ring buffer up to a batch's end (the third argument of onBatch).
+Napi::Value RingReader::Release(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 1 || !info[0].IsBigInt())
+		throw Napi::TypeError::New(env, "release(end) expects the bigint a batch came with");
+	bool lossless = true;
+	uint64_t end = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+	probe_->Release(end);
+	return env.Undefined();
+}
+
 // close(): resolves once the thread has delivered every record still in the ring buffer.
 Napi::Value RingReader::Close(const Napi::CallbackInfo &info)
 {
@@ -202,6 +230,7 @@ Napi::Value RingReader::Close(const Napi::CallbackInfo &info)
 	if (closing_) // a second close() shares the first one's outcome
 		return closing_->Promise();
 	closing_ = new Napi::Promise::Deferred(deferred);
+	graceful_ = true;
 	stop_ = true;
 	return deferred.Promise();
 }

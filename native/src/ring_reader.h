@@ -22,6 +22,7 @@ private:
 	struct Batch {
 		std::vector<uint8_t> data;
 		uint32_t records = 0;
+		uint64_t end = 0; // the ring position after its last record: released once JS has it
 	};
 
 	Napi::Value Stats(const Napi::CallbackInfo &info);
@@ -31,6 +32,7 @@ private:
 	Napi::Value SetPolicy(const Napi::CallbackInfo &info);
 	Napi::Value AddKillTarget(const Napi::CallbackInfo &info);
 	Napi::Value RemoveKillTarget(const Napi::CallbackInfo &info);
+	Napi::Value Release(const Napi::CallbackInfo &info);
 
 	void Run();
 	void Append(const void *data, size_t size);
@@ -41,6 +43,9 @@ private:
 	Napi::Promise::Deferred *closing_ = nullptr;
 	std::thread thread_;
 	std::atomic<bool> stop_{false};
+	// close() was called: detach, drain, deliver, unpin. Otherwise (the environment is going away)
+	// a pinned capture is left as it is, for the next collector.
+	std::atomic<bool> graceful_{false};
 	bool closed_ = false;
 
 	// Batch limits (set at construction).

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { cli } from '../utils/stack';
-import { type GuardState, makeMarkedStateDir, releaseUserStack, seedUserStack, stackContents, stackRunning, userEnv, userStateDir, verifyFindings } from '../utils/user-stack';
+import { type GuardState, makeMarkedStateDir, pinnedCaptures, releaseUserStack, seedUserStack, stackContents, stackRunning, userEnv, userStateDir, verifyFindings } from '../utils/user-stack';
 
 const guardFile = process.env.FILEWARDEN_ISOLATION_FILE;
 const stateDir = userStateDir();
@@ -43,7 +43,7 @@ t.test("the user's stack is recorded before the run", async (t) => {
     t.ok(v.streams > 0, 'and signed chain links');
     t.equal(v.findings, 0, 'which verify finds intact');
   }
-  const g: GuardState = { runId, stateDir, created, started, begin: begin.toISOString(), before, findingsBefore: v.findings };
+  const g: GuardState = { runId, stateDir, created, started, begin: begin.toISOString(), before, findingsBefore: v.findings, pinsBefore: pinnedCaptures() };
   fs.mkdirSync(path.dirname(guardFile), { recursive: true });
   fs.writeFileSync(guardFile, JSON.stringify(g, null, 2));
   t.strictSame((JSON.parse(fs.readFileSync(guardFile, 'utf8')) as GuardState).before, before, `the record is in ${guardFile}`);

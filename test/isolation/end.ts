@@ -2,7 +2,7 @@
 // exactly what it held before, and `verify` over the run's period reports no new finding.
 import fs from 'node:fs';
 import t from 'tap';
-import { type GuardState, releaseUserStack, stackContents, verifyFindings } from '../utils/user-stack';
+import { type GuardState, pinnedCaptures, releaseUserStack, stackContents, verifyFindings } from '../utils/user-stack';
 
 const guardFile = process.env.FILEWARDEN_ISOLATION_FILE;
 
@@ -24,4 +24,5 @@ t.test("the run left the user's stack exactly as it was", async (t) => {
   const v = await verifyFindings(g.stateDir, from, new Date().toISOString());
   t.equal(v.findings, g.findingsBefore, `verify from the hour before the run to now: no new finding (${v.findings})`);
   if (g.created) t.equal(v.findings, 0, 'and none at all on the stack the guard made');
+  t.strictSame(pinnedCaptures(), g.pinsBefore, 'no capture left pinned in bpffs (every test collector ended its own)');
 });

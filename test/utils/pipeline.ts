@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import type { Test } from 'tap';
+import { pinDirOf } from '../../collector/src/capture/pinned-capture';
 import { parseMetrics } from '../../stack/src/metrics-server';
 import { enrollThisHost } from '../../cli/src/pipeline';
 import { tempDir } from './kernel';
@@ -44,6 +45,10 @@ export function pipelineEnv(t: Test, o: { redisUrl?: string; esUrl?: string } = 
     esUrl: o.esUrl ?? endpoints().elasticsearchUrl,
     es: esClient(),
   };
+  // A collector killed and not restarted leaves its capture pinned (and recording): end it.
+  fs.mkdirSync(path.join(env.stateDir, 'collector'), { recursive: true, mode: 0o700 });
+  const pins = pinDirOf(path.join(env.stateDir, 'collector'));
+  t.teardown(() => fs.rmSync(pins, { recursive: true, force: true }));
   t.teardown(async () => {
     const all = [env.deadletterIndex, env.checkpointIndex, env.alertIndex, env.auditIndex];
     await env.es.indices.delete({ index: `${env.indexPrefix}-*,${all.join(',')}`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import Redis from 'ioredis';
+import { BPFFS } from '../../collector/src/capture/pinned-capture';
 import { resolveEndpoints, stackPaths, stackStatus, userStateDir } from '../../stack/src';
 
 export { userStateDir };
@@ -50,6 +51,14 @@ export interface GuardState {
   before: StackContents;
   /** Chain findings of `verify` over the hour before the run. */
   findingsBefore: number;
+  /** The captures pinned in bpffs before the run (the user's collectors'). */
+  pinsBefore: string[];
+}
+
+/** The captures pinned in bpffs now: a run must end every one it pinned. */
+export function pinnedCaptures(): string[] {
+  const dir = path.join(BPFFS, 'filewarden');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
 }
 
 async function clients(stateDir: string): Promise<{ es: Client; redis: Redis }> {

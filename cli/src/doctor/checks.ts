@@ -17,6 +17,7 @@ import {
   readText,
   type Mount,
 } from '../../../collector/src/probe/kernel-facts';
+import { BPFFS } from '../../../collector/src/capture/pinned-capture';
 import { selectHook } from '../../../collector/src/probe/hook-select';
 import { native } from '../../../collector/src/probe/native';
 
@@ -61,6 +62,7 @@ export function checkKernel(mounts: Mount[]): CheckResult[] {
       ? { id: 'securityfs', status: 'ok', detail: `mounted at ${securityfs.target}` }
       : { id: 'securityfs', status: 'warn', detail: 'not mounted: lockdown mode and active LSMs cannot be read', fix: 'mount -t securityfs securityfs /sys/kernel/security (or run: filewarden doctor --fix)' },
   );
+  out.push(checkBpffs(mounts));
 
   const lockdownText = securityfs ? readText(path.join(securityfs.target, 'lockdown')) : undefined;
   const lockdown = lockdownText ? parseLockdown(lockdownText) : undefined;
@@ -213,15 +215,26 @@ export function readMounts(): Mount[] {
   return parseMounts(readText('/proc/mounts') ?? '');
 }
 
-/** `--fix`: mounts tracefs and securityfs where they are missing (needs root). Returns what it did. */
+/** bpffs at /sys/fs/bpf: the collector pins its capture there, so it records while the collector is down. */
+export function checkBpffs(mounts: Mount[]): CheckResult {
+  if (!mounts.some((m) => m.type === 'bpf' && m.target === BPFFS)) {
+    return { id: 'bpffs', status: 'warn', detail: `not mounted at ${BPFFS}: the collector's capture ends with it, and what the kernel holds at a crash is lost uncounted`, fix: `mount -t bpf bpf ${BPFFS} (or run: filewarden doctor --fix)` };
+  }
+  const dir = path.join(BPFFS, 'filewarden');
+  const pinned = fs.existsSync(dir) ? fs.readdirSync(dir).length : 0;
+  return { id: 'bpffs', status: 'ok', detail: `mounted at ${BPFFS}; captures pinned in ${dir}: ${pinned} (each records until the collector of its state directory takes it over, or stops cleanly)` };
+}
+
+/** `--fix`: mounts tracefs, securityfs and bpffs where they are missing (needs root). Returns what it did. */
 export async function fixMounts(run: (cmd: string, args: string[]) => Promise<{ code: number | null; stderr: string }>): Promise<string[]> {
   const mounts = readMounts();
   const done: string[] = [];
   for (const [type, target] of [
     ['tracefs', '/sys/kernel/tracing'],
     ['securityfs', '/sys/kernel/security'],
+    ['bpf', BPFFS],
   ] as const) {
-    if (mountOf(type, mounts)) continue;
+    if (type === 'bpf' ? mounts.some((m) => m.type === type && m.target === target) : mountOf(type, mounts)) continue;
     const r = await run('mount', ['-t', type, type, target]);
     done.push(r.code === 0 ? `mounted ${type} at ${target}` : `could not mount ${type} at ${target}: ${r.stderr.trim()}`);
   }

@@ -11,7 +11,8 @@ import { abiOf } from '../../../contract/src/tables';
 import { type AuditRecord, BATCH_TEXT_BUDGET, type CheckpointJobData, RECORD_VERSION } from '../../../contract/src/wire';
 import { BatchBuilder } from '../batch/batch-builder';
 import { Sequencer } from '../batch/sequencer';
-import { Capture, type CaptureOptions } from '../capture/capture';
+import type { Capture, CaptureOptions, CaptureStats } from '../capture/capture';
+import { forgetPinnedCapture, openCapture, recordSpoolDropped } from '../capture/pinned-capture';
 import { AccountNames } from '../enrich/account-names';
 import { hostIdentity } from '../enrich/host-identity';
 import { ProcessInfoReader } from '../enrich/process-info';
@@ -54,6 +55,8 @@ export interface CollectorAgentOptions {
    * @defaultValue true
    */
   chain?: boolean;
+  /** Pin the capture in bpffs so it records while the collector is down (pinned-capture.ts). @defaultValue true */
+  pin?: boolean;
   log(line: string): void;
 }
 
@@ -106,8 +109,13 @@ export class CollectorAgent {
   /** Signs checkpoints, heartbeats and audit records always; batches only with the chain on. */
   private readonly hostKey: { privateKey: KeyObject; publicKey: KeyObject };
   private readonly run = crypto.randomBytes(6).toString('hex');
+  /** Heartbeats carry the counters under the capture's id, which a pinned capture keeps across
+   * collectors: the kernel's carry on, and the spool's are added to those of the collectors before. */
+  private captureRun = this.run;
+  private spoolDroppedBefore = 0;
+  private pinned = false;
   private readonly lock: StateLock;
-  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey' | 'chain'>>;
+  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey' | 'chain' | 'pin'>>;
 
   constructor(private readonly opts: CollectorAgentOptions) {
     // Before anything reads or writes the state: a second collector here would reuse sequence numbers.
@@ -155,7 +163,11 @@ export class CollectorAgent {
     this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
     this.shipper = new Shipper(this.queue, this.spool, {
       acked: (last) => this.sequencer.ack(last),
-      dropped: () => this.checkpoint(),
+      dropped: () => {
+        // Kept with the pinned capture first: the next collector on it counts on from there.
+        if (this.pinned) recordSpoolDropped(opts.stateDir, this.spoolDroppedBefore + this.shipper.stats().eventsDropped);
+        this.checkpoint();
+      },
       log: opts.log,
     });
     if (opts.commandPublicKey && !id.id) throw new EnforcementSetupError('enforcement commands are addressed by host.id, and this host has no /etc/machine-id');
@@ -168,7 +180,25 @@ export class CollectorAgent {
       this.metrics = await serveMetrics(this.registry, this.o.metricsPort, this.o.metricsHost);
       // A moment for Redis to answer, so the first batches need not go through the spool.
       await this.queue.ready(2000);
-      this.capture = new Capture({ onPolicyRefreshError: (m) => this.opts.log(`enforce: the policy's re-translation was refused, the previous one stays in force: ${m}`), ...this.opts.capture }, (events) => this.onEvents(events));
+      const opened = await openCapture({
+        stateDir: this.opts.stateDir,
+        bootId: this.host.bootId,
+        capture: {
+          onPolicyRefreshError: (m) => this.opts.log(`enforce: the policy's re-translation was refused, the previous one stays in force: ${m}`),
+          onDecodeError: (m) => this.opts.log(`collect: a batch from the kernel could not be decoded: ${m}`),
+          ...this.opts.capture,
+        },
+        pin: this.opts.pin,
+        newId: this.run,
+        onEvents: (events, numbered) => this.onEvents(events, numbered),
+        log: this.opts.log,
+      });
+      // The counters are per capture: a replaced one's last values go out under its id.
+      if (opened.ended) this.checkpoint(opened.ended);
+      this.capture = opened.capture;
+      this.captureRun = opened.captureId;
+      this.spoolDroppedBefore = opened.spoolDroppedBefore;
+      this.pinned = opened.pinned;
     } catch (e) {
       // Nothing was read from the kernel: close what is open so the process can exit with the error.
       await this.shipper.close();
@@ -220,6 +250,7 @@ export class CollectorAgent {
     clearInterval(this.checkpointTimer);
     await this.stopEnforcer();
     await this.capture?.close();
+    if (this.pinned) forgetPinnedCapture(this.opts.stateDir);
     this.flush();
     this.checkpoint();
     await this.shipper.close();
@@ -257,9 +288,12 @@ export class CollectorAgent {
     if (!closed) this.opts.log(`enforce: the command worker did not close within ${ENFORCER_STOP_MS / 1000} s (Redis unreachable?); stopping without it`);
   }
 
-  private onEvents(events: CapturedEvent[]): void {
+  private onEvents(events: CapturedEvent[], numbered: () => void): void {
     // Numbers are reserved on disk before use: a crash from here on is a reported gap, not a silent one.
     const first = this.sequencer.assign(events.length);
+    // And before anything ships, the kernel may reuse their ring space: a crash after this point is
+    // never followed by the same records read again under new numbers.
+    numbered();
     this.sequenced += events.length;
     this.procs.reset();
     this.deliveredAt = Date.now();
@@ -281,10 +315,11 @@ export class CollectorAgent {
    * Sends "every number up to `assigned` was given out" behind the batches already handed over,
    * with a heartbeat: one every interval, and one after a drop, at start and at stop.
    */
-  private checkpoint(): void {
+  private checkpoint(of?: { captureId: string; stats: CaptureStats; spoolDropped: number }): void {
     const assigned = this.sequencer.assigned;
-    const k = this.capture?.stats();
-    const hb = { run: this.run, at: Date.now(), intervalMs: this.o.checkpointMs, kernelDropped: k?.dropped ?? 0, argsLost: k?.argsLost ?? 0, spoolDropped: this.shipper.stats().eventsDropped };
+    const k = of ? of.stats : this.capture?.stats();
+    const spoolDropped = of ? of.spoolDropped : this.spoolDroppedBefore + this.shipper.stats().eventsDropped;
+    const hb = { run: of ? of.captureId : this.captureRun, at: Date.now(), intervalMs: this.o.checkpointMs, kernelDropped: k?.dropped ?? 0, argsLost: k?.argsLost ?? 0, spoolDropped };
     const d: CheckpointJobData = signRecord({ v: RECORD_VERSION, kind: 'checkpoint' as const, boot: this.host.bootId, stream: this.sequencer.stream, assigned, host: this.host.name, hb }, this.hostKey.privateKey, this.hostKey.publicKey);
     this.shipper.ship(d).catch((e: Error) => this.opts.log(`queue: unexpected error: ${e.stack ?? e.message}`));
   }

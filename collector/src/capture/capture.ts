@@ -1,10 +1,10 @@
 // The capture stage: the chosen hook's ring-buffer reader, the decoder, the last-resort user-space
 // path resolution (names the kernel could not resolve) and the user-space half of the path filter. It hands batches of CapturedEvent to one callback.
 import type { CapturedEvent, OpenEvent } from '../../../contract/src/event';
-import { OpenEventDecoder } from '../decode/open-event';
+import { DecodeError, OpenEventDecoder } from '../decode/open-event';
 import { PathFilter } from '../filter/path-filter';
 import { type HookChoice, type HookRequest, selectHook } from '../probe/hook-select';
-import { type FilterOptions, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
+import { type FilterOptions, type Hook, native, type PolicyEntry, type PolicyOptions, type ReaderStats, type RingReader } from '../probe/native';
 import { fsPolicyEntries, HostPathMapper, type HostPathResult, inodePolicyEntries } from '../resolve/host-path';
 import { ProtectedFilesWatch } from './protected-files-watch';
 import { PathResolver } from '../resolve/path-resolver';
@@ -33,6 +33,12 @@ export interface CaptureOptions {
   /** Told when a policy refresh (a mount or a protected file changed) is refused; the previous
    * policy stays in force. @defaultValue none (counted in stats only) */
   onPolicyRefreshError?: (message: string) => void;
+  /** Told when a batch holds a record that cannot be decoded: the rest of the batch is lost, and
+   * counted (stats().undecodable). @defaultValue none (counted only) */
+  onDecodeError?: (message: string) => void;
+  /** Pin the capture in this bpffs directory, so it goes on while no collector runs (pinned-capture.ts);
+   * with `adopt`, take over the capture pinned there instead of loading one. @defaultValue not pinned */
+  pin?: { dir: string; adopt?: { hook: Hook; attached: string[] } };
 }
 
 export interface CaptureStats extends ReaderStats {
@@ -44,6 +50,8 @@ export interface CaptureStats extends ReaderStats {
   procResolved: number;
   /** Events handed to the callback. */
   delivered: number;
+  /** Records lost because they could not be decoded (a malformed batch: onDecodeError says why). */
+  undecodable: number;
   /** Events of a process in another mount namespace or under chroot that got a host path. */
   hostPathed: number;
   /** Such events without one (host_status not_mounted, unverified, truncated or no_file). */
@@ -90,13 +98,20 @@ export class Capture {
   private unresolved = 0;
   private procResolved = 0;
   private delivered = 0;
+  private undecodable = 0;
   private hostPathed = 0;
   private hostPathMissing = 0;
 
-  /** Loads and attaches the hook; events flow to onEvents until close(). */
-  constructor(opts: CaptureOptions, onEvents: (events: CapturedEvent[]) => void) {
+  /**
+   * Loads and attaches the hook; events flow to onEvents until close(). onEvents may call `numbered`
+   * once the events are safe (the collector numbers them on disk): their ring buffer space is freed
+   * then, or when it returns.
+   */
+  constructor(opts: CaptureOptions, onEvents: (events: CapturedEvent[], numbered: () => void) => void) {
     const { RingReader, layout, clocks } = native();
-    this.choice = selectHook(opts.hooks ?? 'auto', opts.filters, opts.policy);
+    const adopt = opts.pin?.adopt;
+    // A pinned capture keeps the hook it was started with.
+    this.choice = adopt ? { ...selectHook(adopt.hook), requested: opts.hooks ?? 'auto' } : selectHook(opts.hooks ?? 'auto', opts.filters, opts.policy);
     this.ops = opts.ops;
     if (this.choice.hook !== 'tracepoint' && opts.ops && !opts.ops.includes('open')) {
       throw new Error(`--ops without open needs --hooks tracepoint: the ${this.choice.hook} hook records every open (docs/capture.md)`);
@@ -118,45 +133,56 @@ export class Capture {
         opMask: opts.ops ? opMaskOf(opts.ops, lay.enums.op) : undefined,
         batchRecords: opts.batchRecords,
         batchDelayMs: opts.batchDelayMs,
+        ...(opts.pin ? { pinDir: opts.pin.dir, ...(adopt ? { adopt: adopt.attached } : {}) } : {}),
       },
-      (batch) => {
+      (batch, records, end) => {
         // Wall time = boot time + (realtime - boottime) now: NTP steps are picked up per batch.
         const c = clocks();
         const offset = c.realNs - c.bootNs;
         this.resolver.reset();
         const out: CapturedEvent[] = [];
         let synced = false;
-        for (const e of decoder.decodeBatch(batch)) {
-          const r = this.resolver.resolve(e.pid, e.dirfd, e.path, e.pathResolved);
-          if (r.resolution === 'unavailable') this.unresolved++;
-          else if (r.resolution === 'proc') this.procResolved++;
-          // An unresolved relative name cannot be judged here either, nor a path that kept only its
-          // tail: keep it rather than lose it.
-          if (e.pathUnjudged && r.resolution !== 'unavailable' && !e.pathTail && this.pathFilter.drops(r.path)) {
-            this.filteredUser++;
-            continue;
-          }
-          // Extend the decoded object in place: a copy per event is measurable at 400k events/s.
-          const c = e as CapturedEvent;
-          c.resolvedPath = r.path;
-          c.resolution = r.resolution;
-          c.wallNs = e.tsNs + offset;
-          if (e.otherTree) {
-            if (!synced) this.hostPaths.sync(); // the host's mount table as of this batch
-            synced = true;
-            const h = this.hostPathOf(e);
-            c.hostPathStatus = h.status;
-            if (h.path) {
-              c.hostPath = h.path;
-              this.hostPathed++;
-            } else {
-              this.hostPathMissing++;
+        let read = 0;
+        try {
+          for (const e of decoder.decodeBatch(batch)) {
+            read++;
+            const r = this.resolver.resolve(e.pid, e.dirfd, e.path, e.pathResolved);
+            if (r.resolution === 'unavailable') this.unresolved++;
+            else if (r.resolution === 'proc') this.procResolved++;
+            // An unresolved relative name cannot be judged here either, nor a path that kept only its
+            // tail: keep it rather than lose it.
+            if (e.pathUnjudged && r.resolution !== 'unavailable' && !e.pathTail && this.pathFilter.drops(r.path)) {
+              this.filteredUser++;
+              continue;
             }
+            // Extend the decoded object in place: a copy per event is measurable at 400k events/s.
+            const c = e as CapturedEvent;
+            c.resolvedPath = r.path;
+            c.resolution = r.resolution;
+            c.wallNs = e.tsNs + offset;
+            if (e.otherTree) {
+              if (!synced) this.hostPaths.sync(); // the host's mount table as of this batch
+              synced = true;
+              const h = this.hostPathOf(e);
+              c.hostPathStatus = h.status;
+              if (h.path) {
+                c.hostPath = h.path;
+                this.hostPathed++;
+              } else {
+                this.hostPathMissing++;
+              }
+            }
+            out.push(c);
           }
-          out.push(c);
+        } catch (err) {
+          // A record this build cannot read: thrown on, it would crash every collector that takes
+          // the capture over, at the same record. Counted, said, and its space freed.
+          if (!(err instanceof DecodeError)) throw err;
+          this.undecodable += records - read;
+          opts.onDecodeError?.(`${records - read} of ${records} records lost: ${err.message}`);
         }
         this.delivered += out.length;
-        if (out.length > 0) onEvents(out);
+        if (out.length > 0) onEvents(out, () => this.reader.release(end));
       },
     );
     this.policyTimer = setInterval(() => this.refreshPolicy(), POLICY_REFRESH_MS);
@@ -177,6 +203,7 @@ export class Capture {
       unresolved: this.unresolved,
       procResolved: this.procResolved,
       delivered: this.delivered,
+      undecodable: this.undecodable,
       hostPathed: this.hostPathed,
       hostPathMissing: this.hostPathMissing,
       policyRefreshFailures: this.policyRefreshFailures,

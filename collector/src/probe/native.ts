@@ -133,6 +133,13 @@ export interface RingReaderOptions extends ProbeOptions {
   batchDelayMs?: number;
   /** Batches queued towards JS before the drain thread waits. @defaultValue 8 */
   queueBatches?: number;
+  /** A bpffs directory to pin the capture in: it goes on while no reader runs, and close() ends it
+   * and removes the pins. @defaultValue not pinned */
+  pinDir?: string;
+  /** Take over the capture pinned in pinDir (its attach points, for attached()) instead of loading
+   * one: nothing is loaded, reading goes on where the last reader released the ring buffer, and
+   * the counters carry on. Its hook must be `hook`. @defaultValue load a new capture */
+  adopt?: string[];
 }
 
 export interface RingReader {
@@ -149,6 +156,8 @@ export interface RingReader {
   addKillTarget(pid: number, startTicks: number): void;
   /** True when the process was on the list. */
   removeKillTarget(pid: number): boolean;
+  /** Frees the ring buffer up to a batch's `end`: call it once the batch's events are safe (numbered). */
+  release(end: bigint): void;
   /** Stops capture and resolves after every record still buffered was delivered. */
   close(): Promise<void>;
 }
@@ -184,14 +193,20 @@ interface NativeModule {
   /** statx of a path, its last component not followed: its inode and the id of the mount it ends in
    * (0 where the kernel does not report it, before 5.8), or the errno. */
   statMount(path: Buffer): StatMount;
-  RingReader: new (opts: RingReaderOptions, onBatch: (batch: Buffer, records: number) => void) => RingReader;
+  /** `end`: where the batch ends in the ring buffer; its space is freed by release(end), or when onBatch returns. */
+  RingReader: new (opts: RingReaderOptions, onBatch: (batch: Buffer, records: number, end: bigint) => void) => RingReader;
 }
 
 export type StatMount = { ino: bigint; mntId: number } | { errno: number };
 
 let loaded: NativeModule | undefined;
 
+/** The built addon (the BPF objects are inside it). */
+export function nativeAddonPath(): string {
+  return path.join(packageRoot(), 'native', 'build', 'Release', 'filewarden_native.node');
+}
+
 export function native(): NativeModule {
-  loaded ??= require(path.join(packageRoot(), 'native', 'build', 'Release', 'filewarden_native.node')) as NativeModule;
+  loaded ??= require(nativeAddonPath()) as NativeModule;
   return loaded;
 }

@@ -10,6 +10,7 @@ import { DockerfileParser } from 'dockerfile-ast';
 import t from 'tap';
 import YAML from 'yaml';
 import { COLLECTOR_NODE_FLAGS } from '../../../collector/src/agent/collector-agent';
+import { pinDirOf } from '../../../collector/src/capture/pinned-capture';
 import { buildCopies } from '../../utils/dockerfile';
 import { repoRoot } from '../../utils/stack';
 
@@ -149,9 +150,10 @@ t.test('the systemd unit: capabilities, kernel filesystems, clean stop, secrets 
   t.equal(service.Restart, 'on-failure');
   t.match(unit, /mount -t tracefs tracefs \/sys\/kernel\/tracing/, 'tracefs is mounted');
   t.match(unit, /mount -t securityfs securityfs \/sys\/kernel\/security/, 'securityfs is mounted');
+  t.match(unit, /mountpoint -q \/sys\/fs\/bpf \|\| mount -t bpf bpf \/sys\/fs\/bpf; mkdir -p -m 0700 \/sys\/fs\/bpf\/filewarden/, 'bpffs is mounted, with the directory the capture is pinned under');
   t.equal(service.EnvironmentFile, '/etc/filewarden/collector.env', 'the Redis URL and its password come from a root-only file');
   t.notMatch(unit, /^Environment=.*(PASSWORD|rediss?:\/\/)/m, 'no credential in the unit');
-  t.equal(service.ReadWritePaths, '/var/lib/filewarden', 'the only writable path is the state');
+  t.equal(service.ReadWritePaths, `/var/lib/filewarden ${path.dirname(pinDirOf('/'))}`, 'the only writable paths are the state and the pinned captures');
   for (const f of COLLECTOR_NODE_FLAGS) {
     t.match(service.ExecStart, `/usr/bin/node ${f} `, `the unit launches node with ${f}`);
     t.match(read('Dockerfile'), `ENTRYPOINT ["node", "${f}"`, 'so does the collector image');

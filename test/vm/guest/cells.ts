@@ -24,4 +24,5 @@ export const HOOK_TESTS = [
   'operations: delete, rename, truncate denied',
   'path tricks stopped',
   'mount namespace: host path, kill',
+  'pinned capture taken over after SIGKILL',
 ];

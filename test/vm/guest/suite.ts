@@ -416,9 +416,76 @@ async function hookCells(hook: Hook): Promise<void> {
     await operationsDenyCell(hook, dir);
     await pathTricksCell(hook, dir);
     await mountNamespaceCell(hook, dir);
+    await pinnedCell(hook, dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A capture pinned in bpffs by a reader that is then killed with SIGKILL records on with no reader;
+ * a new reader takes it over without loading anything and gets every open made in between, then the
+ * opens after the takeover, each once, with the counters carried on. Its own opens are not recorded
+ * (the takeover wrote its pid into each object's .bss), and a clean close removes the pins.
+ */
+async function pinnedCell(hook: Hook, dir: string): Promise<void> {
+  const test = 'pinned capture taken over after SIGKILL';
+  const work = path.join(dir, 'pinned');
+  fs.mkdirSync(work);
+  const pins = path.join('/sys/fs/bpf', `fw-vm-${process.pid}-${hook}`);
+  const capture = path.join(repo, 'dist', 'collector', 'src', 'capture', 'capture.js');
+  const opts = { hooks: hook, batchDelayMs: 10, ops: ['open'], filters: { includePaths: [`${work}/`] } };
+  // The first reader: a process of its own, so it can die by SIGKILL.
+  const script = `const { Capture } = require(${JSON.stringify(capture)});
+    new Capture({ ...${JSON.stringify(opts)}, pin: { dir: process.argv[1] } }, () => undefined);
+    console.log('ready'); setInterval(() => undefined, 1000);`;
+  fs.mkdirSync(pins);
+  const child = spawn(process.execPath, ['-e', script, pins], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const problems: string[] = [];
+  let detail = '';
+  try {
+    const ready = await new Promise<boolean>((r) => {
+      child.stdout.on('data', () => out.includes('ready') && r(true));
+      child.on('exit', () => r(false));
+    });
+    if (!ready) throw new Error(`the first reader did not start: ${out.trim().slice(-300)}`);
+    const attached = fs.readdirSync(path.join(pins, 'links')).length;
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const sh = (cmd: string): void => void spawnSync('/bin/sh', ['-c', cmd], { cwd: work });
+    sh('for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do : > down-$i; done');
+    const events: CapturedEvent[] = [];
+    const cap = new Capture({ ...opts, ops: ['open'], hooks: hook, pin: { dir: pins, adopt: { hook, attached: [] } } }, (b) => events.push(...b));
+    try {
+      fs.writeFileSync(path.join(work, 'self'), 'the reader itself');
+      sh('for i in 1 2 3 4 5; do : > up-$i; done');
+      await sleep(300);
+    } finally {
+      await cap.close();
+    }
+    const names = events.map((e) => path.basename(e.resolvedPath.toString()));
+    const want = [...Array.from({ length: 20 }, (_, i) => `down-${i + 1}`), ...Array.from({ length: 5 }, (_, i) => `up-${i + 1}`)];
+    const missing = want.filter((n) => !names.includes(n));
+    const twice = want.filter((n) => names.filter((m) => m === n).length > 1);
+    if (missing.length) problems.push(`missing ${missing.join(', ')}`);
+    if (twice.length) problems.push(`twice ${twice.join(', ')}`);
+    if (names.includes('self')) problems.push("the taking-over reader's own open was recorded");
+    const wrongHook = events.filter((e) => e.hook !== hook);
+    if (wrongHook.length) problems.push(`${wrongHook.length} events from hook ${wrongHook[0]!.hook}`);
+    const s = cap.stats();
+    if (s.emitted < events.length) problems.push(`counters did not carry on: emitted ${s.emitted} < ${events.length} read`);
+    if (fs.existsSync(pins)) problems.push('the pins outlived the clean close');
+    detail = `${attached} links pinned; ${events.length} events: 20 opens with no reader and 5 after the takeover, each once; own open not recorded; emitted ${s.emitted}`;
+  } catch (e) {
+    problems.push((e as Error).message);
+  } finally {
+    child.kill('SIGKILL');
+    fs.rmSync(pins, { recursive: true, force: true });
+  }
+  record({ hook, test, status: problems.length ? 'fail' : 'pass', detail: problems.length ? problems.join('; ') : detail });
 }
 
 function autoCell(): void {
