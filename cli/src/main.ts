@@ -34,6 +34,18 @@ const parseUid = (v: string) => collectModule().parseUid(v);
 const parseCgroup = (v: string) => collectModule().parseCgroup(v);
 const pipeline = async () => import('./pipeline');
 
+/** A host name that is also a file name: trusted-keys/<host.name>.pub enrolls its collector. */
+function parseHostName(v: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(v)) throw new InvalidArgumentError('a host name is 1 to 255 of A-Z a-z 0-9 . _ - and starts with a letter or digit');
+  return v;
+}
+
+/** A host id that is also a queue name: commands-<host.id>. */
+function parseHostId(v: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v)) throw new InvalidArgumentError('a host id is 1 to 128 of A-Z a-z 0-9 . _ - and starts with a letter or digit');
+  return v;
+}
+
 function parsePort(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a TCP port number between 1 and 65535');
@@ -216,7 +228,7 @@ function checkUrls(cmd: Command): void {
 }
 
 /** The queue mode's options, which collect --stdout does not use. */
-const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain', 'pin', 'logFormat'];
+const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain', 'pin', 'hostName', 'hostId', 'logFormat'];
 
 /** The long-running services' log format (collect and index). */
 const logFormatOption = (): Option =>
@@ -323,6 +335,8 @@ export function buildProgram(): Command {
     .option('--metrics-host <addr>', 'address /metrics listens on', COLLECTOR_DEFAULTS.metricsHost)
     .option('--command-pubkey <file>', "the indexer's Ed25519 public key: take signed kill/deny/policy commands (docs/enforcement.md)")
     .option('--no-chain', 'do not sign batches into the hash chain (saves CPU; verify reports the host as unchained; docs/compliance.md)')
+    .option('--host-name <name>', "host.name in this collector's events instead of the kernel's node name (several collectors on one host, each with its own --state-dir)", parseHostName)
+    .option('--host-id <id>', 'host.id (the address of enforcement commands) instead of /etc/machine-id: hosts cloned from one image that share it', parseHostId)
     .option('--no-pin', 'do not pin the capture in bpffs: it then ends with the collector, and what the kernel holds at a crash is lost uncounted (docs/pipeline.md)')
     .addOption(logFormatOption())
     .addHelpText(

@@ -40,6 +40,8 @@ export interface ShipOptions {
   chain?: boolean;
   /** false with --no-pin. */
   pin?: boolean;
+  hostName?: string;
+  hostId?: string;
   /** --log-format: plain lines or pino JSON lines. @defaultValue 'text' */
   logFormat?: LogFormat;
 }
@@ -194,6 +196,8 @@ export async function runCollector(stateDir: string, o: CollectOptions & ShipOpt
     ...(o.commandPubkey ? { commandPublicKey: loadPublicKey(o.commandPubkey) } : {}),
     chain: o.chain ?? true,
     pin: o.pin ?? true,
+    ...(o.hostName ? { hostName: o.hostName } : {}),
+    ...(o.hostId ? { hostId: o.hostId } : {}),
     log,
   });
   return serve('collect', agent, o.duration, (why) => log(`collect: stopping (${why}): flushing`), log);

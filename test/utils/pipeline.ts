@@ -100,10 +100,16 @@ function spawnService(t: Test, args: string[], env: NodeJS.ProcessEnv): Promise<
   });
 }
 
-export function startCollector(t: Test, env: PipelineEnv, extra: string[] = []): Promise<Service> {
+/** `filewarden collect` on the test's queue, keeping the opens under workDir; another `stateDir` makes another host's collector. */
+export function startCollector(t: Test, env: PipelineEnv, extra: string[] = [], stateDir = env.stateDir): Promise<Service> {
+  if (stateDir !== env.stateDir) {
+    fs.mkdirSync(path.join(stateDir, 'collector'), { recursive: true, mode: 0o700 });
+    const pins = pinDirOf(path.join(stateDir, 'collector'));
+    t.teardown(() => fs.rmSync(pins, { recursive: true, force: true }));
+  }
   return spawnService(
     t,
-    ['--state-dir', env.stateDir, 'collect', '--hooks', 'tracepoint', '--include-path', `${env.workDir}/`, '--queue', env.queue, '--metrics-port', '0', '--batch-delay-ms', '100', ...extra],
+    ['--state-dir', stateDir, 'collect', '--hooks', 'tracepoint', '--include-path', `${env.workDir}/`, '--queue', env.queue, '--metrics-port', '0', '--batch-delay-ms', '100', ...extra],
     { FILEWARDEN_REDIS_URL: env.redisUrl },
   );
 }
@@ -149,7 +155,7 @@ export interface Workload {
  * Creates `count` distinct files under `dir` at about `perSecond`, one openat(O_CREAT) each.
  * Prints the number made at the end; the paths are f<i>.
  */
-export function openWorkload(t: Test, dir: string, count: number, perSecond: number): Workload {
+export function openWorkload(t: Test, dir: string, count: number, perSecond: number, cgroup?: string): Workload {
   const script = `
     const fs = require('fs');
     const [dir, count, rate] = [process.argv[1], +process.argv[2], +process.argv[3]];
@@ -160,7 +166,10 @@ export function openWorkload(t: Test, dir: string, count: number, perSecond: num
       if (i < count) setTimeout(step, 5); else console.log(i);
     };
     step();`;
-  const proc = spawn(process.execPath, ['-e', script, dir, String(count), String(perSecond)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // In a cgroup: the shell moves itself there before it becomes the workload, so no open is outside.
+  const proc = cgroup
+    ? spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, process.execPath, '-e', script, dir, String(count), String(perSecond)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, ['-e', script, dir, String(count), String(perSecond)], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void proc.kill('SIGKILL'));
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -55,6 +55,13 @@ export interface CollectorAgentOptions {
    * @defaultValue true
    */
   chain?: boolean;
+  /**
+   * host.name and host.id instead of the kernel's node name and /etc/machine-id: hosts cloned from one
+   * image that share a machine id, or several collectors on one host (each with its own state
+   * directory and cgroup filter). @defaultValue the host's own
+   */
+  hostName?: string;
+  hostId?: string;
   /** Pin the capture in bpffs so it records while the collector is down (pinned-capture.ts). @defaultValue true */
   pin?: boolean;
   log(line: string): void;
@@ -115,7 +122,7 @@ export class CollectorAgent {
   private spoolDroppedBefore = 0;
   private pinned = false;
   private readonly lock: StateLock;
-  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey' | 'chain' | 'pin'>>;
+  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey' | 'chain' | 'pin' | 'hostName' | 'hostId'>>;
 
   constructor(private readonly opts: CollectorAgentOptions) {
     // Before anything reads or writes the state: a second collector here would reuse sequence numbers.
@@ -130,7 +137,8 @@ export class CollectorAgent {
       metricsHost: opts.metricsHost ?? COLLECTOR_DEFAULTS.metricsHost,
       checkpointMs: opts.checkpointMs ?? COLLECTOR_DEFAULTS.checkpointMs,
     };
-    const id = hostIdentity();
+    const own = hostIdentity();
+    const id = { ...own, name: opts.hostName ?? own.name, id: opts.hostId ?? own.id };
     this.host = { name: id.name, bootId: id.bootId, ...(id.id ? { id: id.id } : {}) };
     this.sequencer = new Sequencer(opts.stateDir, id.bootId);
     const start = this.sequencer.start;
