@@ -152,6 +152,21 @@ struct {
 	__type(value, struct fw_op_resolved);
 } op_resolved SEC(".maps");
 
+/* A thread's op_resolved key for a slot (0: the record's name, 1: its second name). */
+static __always_inline __u64 fw_resolved_key(__u32 tid, __u32 slot)
+{
+	return ((__u64)tid << 1) | (slot & 1);
+}
+
+/* Drops a thread's kept names, both slots. */
+static __always_inline void fw_forget_names(__u32 tid)
+{
+	__u64 k0 = fw_resolved_key(tid, 0), k1 = fw_resolved_key(tid, 1);
+
+	bpf_map_delete_elem(&op_resolved, &k0);
+	bpf_map_delete_elem(&op_resolved, &k1);
+}
+
 static __always_inline void fw_count(__u32 slot)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &slot);

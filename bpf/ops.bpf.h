@@ -91,10 +91,10 @@ static __always_inline __u8 fw_judge_op(__u8 hook, __u8 op, struct vfsmount *mnt
 		return FW_ACTION_ALLOW;
 	e = (struct fw_file_event *)s->buf;
 	/* The slots the exit reads: a rename's first name here is its old one, the record's second. */
-	act = fw_judge_name(s, e, hook, op, mnt, d, v, ((__u64)tid << 1) | (op == FW_OP_RENAME));
+	act = fw_judge_name(s, e, hook, op, mnt, d, v, fw_resolved_key(tid, op == FW_OP_RENAME));
 	flags = e->flags & (FW_FLAG_KILL_TARGET | FW_FLAG_DENY_AS_KILL);
 	if (d2) {
-		__u8 act2 = fw_judge_name(s, e, hook, op, mnt2, d2, v, ((__u64)tid << 1) | (op != FW_OP_RENAME));
+		__u8 act2 = fw_judge_name(s, e, hook, op, mnt2, d2, v, fw_resolved_key(tid, op != FW_OP_RENAME));
 
 		flags |= e->flags & (FW_FLAG_KILL_TARGET | FW_FLAG_DENY_AS_KILL);
 		if (act2 > act)

@@ -492,11 +492,9 @@ static __always_inline int stash_op(struct fw_op_args *a)
 	}
 	if (judged_ops & (1U << a->op)) {
 		struct fw_op_verdict none = {};
-		__u64 k0 = (__u64)tid << 1, k1 = k0 | 1;
 
 		/* Names only this syscall's check may fill: none left by one whose exit never ran. */
-		bpf_map_delete_elem(&op_resolved, &k0);
-		bpf_map_delete_elem(&op_resolved, &k1);
+		fw_forget_names(tid);
 		if (bpf_map_update_elem(&op_verdicts, &tid, &none, BPF_ANY) != 0) {
 			bpf_map_delete_elem(&op_names, &tid);
 			goto lost;
@@ -597,7 +595,7 @@ static __always_inline void append_aux(struct fw_walk_buf *s, struct fw_file_eve
  * itself. */
 static __always_inline bool take_resolved(struct fw_file_event *e, __u32 tid, __u32 slot, const char *copy, __s32 len)
 {
-	__u64 key = ((__u64)tid << 1) | slot;
+	__u64 key = fw_resolved_key(tid, slot);
 	struct fw_op_resolved *r;
 	__u32 n;
 
@@ -731,11 +729,8 @@ out:
 	bpf_map_delete_elem(&op_pending, &tid);
 	bpf_map_delete_elem(&op_names, &tid);
 	if (judged_ops) {
-		__u64 k0 = (__u64)tid << 1, k1 = k0 | 1;
-
 		bpf_map_delete_elem(&op_verdicts, &tid);
-		bpf_map_delete_elem(&op_resolved, &k0);
-		bpf_map_delete_elem(&op_resolved, &k1);
+		fw_forget_names(tid);
 	}
 	return 0;
 }

@@ -708,25 +708,26 @@ std::unique_ptr<Probe> Probe::Open(const ProbeOptions &opts, RecordSink sink, Pr
 		return nullptr;
 	}
 
-	std::vector<Chosen> chosen, failures;
+	// Chosen for an adopted capture too: the same options on the same kernel chose its programs, and
+	// what they judge is said (JudgedOps) whoever loaded them.
+	std::vector<Chosen> chosen = ChoosePrograms(p->obj_, opts.hook, opts.ops), failures;
+	if (chosen.empty()) {
+		*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "none of the " + hook + " hook's attach points exist on this kernel"};
+		return nullptr;
+	}
+	for (const Chosen &c : chosen)
+		p->judged_ops_ |= c.judges;
 	if (opts.adopt) {
 		if (!p->Adopt(opts, err))
 			return nullptr;
 	} else {
-		chosen = ChoosePrograms(p->obj_, opts.hook, opts.ops);
-		if (chosen.empty()) {
-			*err = {"FW_ERR_BPF_LOAD", ENOENT, hook, "none of the " + hook + " hook's attach points exist on this kernel"};
-			return nullptr;
-		}
 		if (int e = p->load_()) {
 			*err = {"FW_ERR_BPF_LOAD", -e, hook, "loading the " + hook + " programs failed: " + WhyFailed(opts.hook, -e, false),
 				Tail(log, 12)};
 			return nullptr;
 		}
-		for (const Chosen &c : chosen) {
+		for (const Chosen &c : chosen)
 			p->loaded_.push_back(bpf_program__name(c.prog));
-			p->judged_ops_ |= c.judges;
-		}
 		if (opts.hook != Hook::Tracepoint && !p->LoadFailures(opts, filter_flags, &failures, &log, err))
 			return nullptr;
 		if (int e = FillFilters(p->obj_, opts.filters, &log)) {

@@ -142,6 +142,10 @@ public:
 	int RemoveKillTarget(uint32_t tgid);
 	// Programs that were loaded (passed the verifier).
 	const std::vector<std::string> &Loaded() const { return loaded_; }
+	// The operations (bits of enum fw_op) a program on the kernel's path check judges before the
+	// kernel acts: refused with EPERM under lsm, killed under kprobe and fexit. The rest are judged
+	// at the syscall exit.
+	uint32_t JudgedOps() const { return judged_ops_; }
 	Hook hook() const { return hook_; }
 
 private:

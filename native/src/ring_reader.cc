@@ -20,7 +20,8 @@ Napi::Function RingReader::Define(Napi::Env env)
 			    InstanceMethod<&RingReader::SetPolicy>("setPolicy"),
 			    InstanceMethod<&RingReader::AddKillTarget>("addKillTarget"),
 			    InstanceMethod<&RingReader::RemoveKillTarget>("removeKillTarget"),
-			    InstanceMethod<&RingReader::Release>("release")});
+			    InstanceMethod<&RingReader::Release>("release"),
+			    InstanceMethod<&RingReader::JudgedOps>("judgedOps")});
 }
 
 // new RingReader({ hook, ringbufBytes, selfPid, filters, batchRecords, batchDelayMs, queueBatches }, onBatch)
@@ -204,6 +205,12 @@ Napi::Value RingReader::RemoveKillTarget(const Napi::CallbackInfo &info)
 	if (info.Length() < 1 || !info[0].IsNumber())
 		throw Napi::TypeError::New(env, "removeKillTarget(pid) expects a number");
 	return Napi::Boolean::New(env, probe_->RemoveKillTarget(info[0].As<Napi::Number>().Uint32Value()) == 0);
+}
+
+// judgedOps() -> the bits of enum fw_op judged on the kernel's path checks (Probe::JudgedOps).
+Napi::Value RingReader::JudgedOps(const Napi::CallbackInfo &info)
+{
+	return Napi::Number::New(info.Env(), probe_->JudgedOps());
 }
 
 // release(end): frees the ring buffer up to a batch's end (the third argument of onBatch).

@@ -33,6 +33,7 @@ private:
 	Napi::Value AddKillTarget(const Napi::CallbackInfo &info);
 	Napi::Value RemoveKillTarget(const Napi::CallbackInfo &info);
 	Napi::Value Release(const Napi::CallbackInfo &info);
+	Napi::Value JudgedOps(const Napi::CallbackInfo &info);
 
 	void Run();
 	void Append(const void *data, size_t size);

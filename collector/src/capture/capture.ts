@@ -272,13 +272,15 @@ export class Capture {
   /** How the policy acts on the selected operations other than open with this hook, one line
    * (collect prints it next to the hook choice); undefined when only opens are selected. */
   operationEnforcement(): string | undefined {
-    const ops = (this.ops ?? Object.keys(native().layout().operationSyscalls)).filter((op) => op !== 'open' && op !== 'modify');
+    const lay = native().layout();
+    const ops = (this.ops ?? (Object.keys(lay.operationSyscalls) as OperationName[])).filter((op) => op !== 'open' && op !== 'modify');
     if (ops.length === 0) return undefined;
-    // The programs on an operation's own path check: lsm/path_<op>, or kprobe/ and fentry/security_path_<op>.
-    const checked = (prefix: string) => new Set(this.attached().filter((a) => a.startsWith(prefix)).map((a) => a.slice(prefix.length)));
-    const refused = checked('lsm/path_');
-    const called = new Set([...checked('kprobe/security_path_'), ...checked('fentry/security_path_')]);
-    const atExit = ops.filter((op) => !refused.has(op) && !called.has(op));
+    // The operations the programs on the kernel's path checks judge: lsm refuses, kprobe and fentry kill.
+    const bits = this.reader.judgedOps();
+    const judged = new Set(ops.filter((op) => bits & (1 << lay.enums.op[op])));
+    const refused = this.choice.hook === 'lsm' ? judged : new Set<string>();
+    const called = this.choice.hook === 'lsm' ? new Set<string>() : judged;
+    const atExit = ops.filter((op) => !judged.has(op));
     const parts = [
       ...(refused.size ? [`${ops.filter((op) => refused.has(op)).join(', ')} refused with EPERM by the lsm path hooks, before the kernel acts`] : []),
       ...(called.size ? [`${ops.filter((op) => called.has(op)).join(', ')} judged on the kernel's security_path_* calls, by the name it reached (a deny is a kill as the kernel acts)`] : []),

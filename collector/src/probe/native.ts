@@ -156,6 +156,9 @@ export interface RingReader {
   addKillTarget(pid: number, startTicks: number): void;
   /** True when the process was on the list. */
   removeKillTarget(pid: number): boolean;
+  /** The operations (bits of layout().enums.op) judged on the kernel's path checks before the kernel
+   * acts: refused with EPERM under lsm, killed under kprobe and fexit; the rest at the syscall exit. */
+  judgedOps(): number;
   /** Frees the ring buffer up to a batch's `end`: call it once the batch's events are safe (numbered). */
   release(end: bigint): void;
   /** Stops capture and resolves after every record still buffered was delivered. */
