@@ -4,6 +4,7 @@
 // collector's RSS under load. The collector and the indexer run as the real CLI processes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { COLLECTOR_NODE_FLAGS } from '../collector/src/agent/collector-agent';
+import { COLLECTOR_DEFAULTS } from '../contract/src/collector-defaults';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
       const c = await service(collectArgs(q), env);
       const i = await service(indexArgs(q, prefix), env);
       const rss = setInterval(() => c.sample(), 100);
+      const commandsBefore = Number(parseInfo(await redis.info('stats')).get('total_commands_processed'));
       const t0 = Date.now();
       // In chunks the ring buffer can hold, each started once the collector has caught up: a C loop
       // opens faster than any shipper can number, batch and compress, and drops would skew the rate.
@@ -184,6 +186,19 @@ async function main(): Promise<void> {
       rows.push({ name: `collector RSS under load, chain ${chainOn ? 'on' : 'off'}`, value: `${(c.maxRss / 2 ** 20).toFixed(0)} MiB`, target: '<= 100 MiB', met: c.maxRss <= 100 * 2 ** 20, note: 'max VmRSS sampled every 100 ms' });
       await c.stop();
       await i.stop();
+      // For sizing (docs/operations.md): Redis commands per event (the collector's adds and
+      // checkpoints, the indexer's BullMQ moves, this bench's polling aside), and Elasticsearch disk
+      // per event as indexed and after the daily index is merged, replicas not counted.
+      const commands = Number(parseInfo(await redis.info('stats')).get('total_commands_processed')) - commandsBefore;
+      rows.push({ name: 'Redis commands per 1,000 events', value: `${((commands * 1000) / queued).toFixed(1)}`, note: `${commands} commands (INFO total_commands_processed) for ${queued} events, batches of up to ${COLLECTOR_DEFAULTS.batchEvents}` });
+      const store = async (): Promise<number> => {
+        const st = await es.indices.stats({ index: `${prefix}-*`, metric: 'store' });
+        return st._all.primaries?.store?.size_in_bytes ?? NaN;
+      };
+      const asIndexed = await store();
+      await es.indices.forcemerge({ index: `${prefix}-*`, max_num_segments: 1 });
+      const merged = await store();
+      rows.push({ name: 'Elasticsearch disk per event, primaries', value: `${(asIndexed / queued).toFixed(0)} B as indexed, ${(merged / queued).toFixed(0)} B merged`, note: `${queued} documents: ${asIndexed} and ${merged} bytes of store (one replica doubles it)` });
     }
 
     console.error('bench: 3/4 raw helpers.bulk');
