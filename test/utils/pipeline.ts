@@ -269,6 +269,27 @@ export function splitOurs(t: Test, env: PipelineEnv, docs: IndexedEvent[]): Inde
   return ours;
 }
 
+/**
+ * After a collector killed at `atKill` and a restarted one stopped cleanly: waits for the queue to
+ * drain, checks that no sequence number and no opened file is there twice, and that every number
+ * missing up to the last one given out lies in the range the dead collector never acknowledged.
+ */
+export async function afterCollectorCrash(t: Test, env: PipelineEnv, indexer: Service, atKill: { assigned: number; acked: number }): Promise<{ docs: IndexedEvent[]; ours: IndexedEvent[]; missing: number[]; last: number }> {
+  const last = sequenceState(env).assigned;
+  const lost = atKill.assigned - atKill.acked;
+  t.ok(await waitFor(async () => (await readIndexed(env)).length >= last - lost, 60_000), 'events arrive');
+  t.ok(await waitQueueEmpty(indexer, 60_000), 'the queue is empty');
+  const docs = await readIndexed(env);
+  const seqs = new Set(docs.map((d) => d.seq));
+  t.equal(seqs.size, docs.length, 'no sequence number twice');
+  const ours = splitOurs(t, env, docs);
+  t.equal(new Set(ours.map((d) => d.path)).size, ours.length, 'no opened file twice');
+  const missing: number[] = [];
+  for (let q = 1; q <= last; q++) if (!seqs.has(q)) missing.push(q);
+  t.ok(missing.every((q) => q > atKill.acked && q <= atKill.assigned), `the ${missing.length} missing numbers all lie in the range the dead collector never acknowledged (${atKill.acked + 1}..${atKill.assigned})`);
+  return { docs, ours, missing, last };
+}
+
 /** The "queued N" figure from a stopped collector's last line. */
 export function queuedAtStop(log: string): number {
   const m = /stopped at seq \d+; queued (\d+), spooled (\d+) \(left in spool (\d+)\), dropped (\d+)/.exec(log);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { pinDirOf } from '../../../collector/src/capture/pinned-capture';
-import { gapReport, openWorkload, pipelineEnv, readIndexed, sequenceState, splitOurs, startCollector, startIndexer, stopService, until, waitFor, waitQueueEmpty } from '../../utils/pipeline';
+import { afterCollectorCrash, gapReport, openWorkload, pipelineEnv, sequenceState, startCollector, startIndexer, stopService, until, waitFor } from '../../utils/pipeline';
 
 const filesIn = (dir: string): number => fs.readdirSync(dir).length;
 
@@ -51,17 +51,7 @@ t.test('a collector stalled then killed with SIGKILL, files opened while it is d
   t.ok(Number.isInteger(dropped), `the kernel's drop count carries on across both collectors: ${dropped}`);
   t.comment(`opens with no collector reading: ${restartedAt - atStop} (stopped at ${atStop}, killed at ${killedAt}, restarted at ${restartedAt})`);
 
-  const last = sequenceState(env).assigned;
-  t.ok(await waitFor(async () => (await readIndexed(env)).length >= last - lost - 5, 60_000), 'events arrive');
-  t.ok(await waitQueueEmpty(indexer, 60_000), 'the queue is empty');
-  const docs = await readIndexed(env);
-  const seqs = new Set(docs.map((d) => d.seq));
-  t.equal(seqs.size, docs.length, 'no sequence number twice');
-  const ours = splitOurs(t, env, docs);
-  t.equal(new Set(ours.map((d) => d.path)).size, ours.length, 'no opened file twice');
-  const missing: number[] = [];
-  for (let q = 1; q <= last; q++) if (!seqs.has(q)) missing.push(q);
-  t.ok(missing.every((q) => q > atKill.acked && q <= atKill.assigned), `the ${missing.length} missing numbers are all in the range the dead collector never acknowledged`);
+  const { ours, missing } = await afterCollectorCrash(t, env, indexer, atKill);
   // N + 500 files, and the after-restart directory (a mkdir): each one event.
   t.equal(ours.length + missing.length + dropped, N + 500 + 1, `every event is delivered (${ours.length}), named lost by number (${missing.length}) or counted dropped by the kernel (${dropped})`);
   const outage = ours.filter((d) => {
@@ -102,17 +92,7 @@ t.test('a collector killed with SIGKILL and restarted with other options: the pi
   t.match(collector.log(), `capture pinned at ${pinDirOf(state)}`, 'then pins its own');
   await stopService(t, collector, 'the restarted collector');
   t.notOk(fs.existsSync(pinDirOf(state)), 'a clean stop removes the pins');
-  const lost = atKill.assigned - atKill.acked;
-  const last = sequenceState(env).assigned;
-  t.ok(await waitFor(async () => (await readIndexed(env)).length >= last - lost, 60_000), 'events arrive');
-  t.ok(await waitQueueEmpty(indexer, 60_000), 'the queue is empty');
-  const docs = await readIndexed(env);
-  const ours = splitOurs(t, env, docs);
-  t.equal(new Set(ours.map((d) => d.path)).size, ours.length, 'no opened file twice');
-  const seqs = new Set(docs.map((d) => d.seq));
-  const missing: number[] = [];
-  for (let q = 1; q <= last; q++) if (!seqs.has(q)) missing.push(q);
-  t.ok(missing.every((q) => q > atKill.acked && q <= atKill.assigned), `the ${missing.length} missing numbers are the dead collector's unacknowledged ones`);
+  const { ours, missing } = await afterCollectorCrash(t, env, indexer, atKill);
   const dropped = Number(/kernel dropped (\d+)/.exec(collector.log())?.[1]);
   // The old capture's drops went out in a heartbeat under its id: read them from the checkpoints.
   await env.es.indices.refresh({ index: env.checkpointIndex });

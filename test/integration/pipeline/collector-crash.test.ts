@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { openWorkload, pipelineEnv, readIndexed, sequenceState, startCollector, startIndexer, stopService, splitOurs, waitFor, waitQueueEmpty, gapReport } from '../../utils/pipeline';
+import { afterCollectorCrash, gapReport, openWorkload, pipelineEnv, sequenceState, startCollector, startIndexer, stopService, waitFor } from '../../utils/pipeline';
 
 t.test('a collector killed with SIGKILL mid-stream (capture not pinned): acknowledged events all arrive, lost ones are reported exactly', async (t) => {
   const env = pipelineEnv(t);
@@ -32,21 +32,7 @@ t.test('a collector killed with SIGKILL mid-stream (capture not pinned): acknowl
   fs.mkdirSync(after);
   t.equal(await openWorkload(t, after, 500, 2000).done, 500, 'and 500 more after the restart');
   await stopService(t, collector, 'the restarted collector');
-  const last = sequenceState(env).assigned;
-  t.ok(await waitFor(async () => (await readIndexed(env)).length > atKill.acked, 60_000), 'events arrive');
-  t.ok(await waitQueueEmpty(indexer, 60_000), 'the queue is empty');
-
-  const docs = await readIndexed(env);
-  const seqs = new Set(docs.map((d) => d.seq));
-  t.equal(seqs.size, docs.length, 'no sequence number twice');
-  const ours = splitOurs(t, env, docs);
-  t.equal(new Set(ours.map((d) => d.path)).size, ours.length, 'no opened file twice');
-  const missingAcked = [];
-  for (let q = 1; q <= atKill.acked; q++) if (!seqs.has(q)) missingAcked.push(q);
-  t.same(missingAcked, [], `every event acknowledged before the kill (seq 1..${atKill.acked}) is in Elasticsearch`);
-  const missing: number[] = [];
-  for (let q = 1; q <= last; q++) if (!seqs.has(q)) missing.push(q);
-  t.ok(missing.every((q) => q > atKill.acked && q <= atKill.assigned), `the ${missing.length} missing numbers are all in the unacknowledged range`);
+  const { docs, missing, last } = await afterCollectorCrash(t, env, indexer, atKill);
   t.comment(`kill: assigned ${atKill.assigned}, acked ${atKill.acked}; at the end: ${docs.length} indexed of seq 1..${last}, ${missing.length} missing`);
 
   const gaps = await gapReport(env);
