@@ -173,6 +173,9 @@ export async function openCapture(o: OpenCaptureOptions): Promise<OpenedCapture>
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     capture = new Capture({ ...o.capture, pin: { dir } }, o.onEvents);
   } catch (e) {
+    // Nothing is pinned when the capture fails (pinning is its last step, and undoes itself): the
+    // directory made for it goes too, whatever the error.
+    fs.rmSync(dir, { recursive: true, force: true });
     if (!(isNativeError(e) && e.code === 'FW_ERR_PIN') && (e as NodeJS.ErrnoException).syscall !== 'mkdir') throw e;
     return unpinned((e as Error).message);
   }
