@@ -4,12 +4,12 @@
 # isolation guard, so a benchmark can never leave anything in the user's stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: scripts/bench.sh <capture|chain|trust|glob|pipeline|enforcement|operations> [args]}
+name=${1:?usage: scripts/bench.sh <capture|chain|trust|glob|pipeline|enforcement|operations|redis-wait> [args]}
 shift
 [ -f "bench/$name.ts" ] || { echo "bench: no benchmark named $name (see bench/)" >&2; exit 2; }
 bash scripts/setup.sh
 case "$name" in
-  pipeline|enforcement) ;;
+  pipeline|enforcement|redis-wait) ;;
   *) exec node "dist/bench/$name.js" "$@" ;;
 esac
 source scripts/own-stack.sh

@@ -91,6 +91,19 @@ function parseDuration(value: string): number {
   return n;
 }
 
+/** --redis-wait-replicas: how many replicas must have a batch before it counts as acknowledged. */
+function parseReplicas(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 16) throw new InvalidArgumentError('expected a number of replicas from 0 to 16');
+  return Number(value);
+}
+
+/** --redis-wait-ms: within the 5 s an add may take in all. */
+function parseWaitMs(value: string): number {
+  const n = parseCount(value);
+  if (n > 4000) throw new InvalidArgumentError('expected at most 4000 ms: an add that takes 5 s in all counts as failed');
+  return n;
+}
+
 function parseDelayMs(value: string): number {
   const n = parseCount(value);
   if (n > MAX_TIMER_MS) throw new InvalidArgumentError(`expected at most ${MAX_TIMER_MS} ms`);
@@ -228,7 +241,7 @@ function checkUrls(cmd: Command): void {
 }
 
 /** The queue mode's options, which collect --stdout does not use. */
-const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain', 'pin', 'hostName', 'hostId', 'logFormat'];
+const QUEUE_ONLY = ['commandPubkey', 'redisUrl', 'queue', 'batchEvents', 'batchDelayMs', 'spoolMaxBytes', 'metricsPort', 'metricsHost', 'chain', 'pin', 'hostName', 'hostId', 'redisWaitReplicas', 'redisWaitMs', 'logFormat'];
 
 /** The long-running services' log format (collect and index). */
 const logFormatOption = (): Option =>
@@ -335,6 +348,8 @@ export function buildProgram(): Command {
     .option('--metrics-host <addr>', 'address /metrics listens on', COLLECTOR_DEFAULTS.metricsHost)
     .option('--command-pubkey <file>', "the indexer's Ed25519 public key: take signed kill/deny/policy commands (docs/enforcement.md)")
     .option('--no-chain', 'do not sign batches into the hash chain (saves CPU; verify reports the host as unchained; docs/compliance.md)')
+    .option('--redis-wait-replicas <n>', 'a batch counts as acknowledged only once this many Redis replicas have it (WAIT); fewer in time and it is spooled and retried (default 0: Redis alone; docs/pipeline.md)', parseReplicas)
+    .option('--redis-wait-ms <ms>', 'how long each add waits for the replicas (default 1000)', parseWaitMs)
     .option('--host-name <name>', "host.name in this collector's events instead of the kernel's node name (several collectors on one host, each with its own --state-dir)", parseHostName)
     .option('--host-id <id>', 'host.id (the address of enforcement commands) instead of /etc/machine-id: hosts cloned from one image that share it', parseHostId)
     .option('--no-pin', 'do not pin the capture in bpffs: it then ends with the collector, and what the kernel holds at a crash is lost uncounted (docs/pipeline.md)')

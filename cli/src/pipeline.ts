@@ -42,6 +42,8 @@ export interface ShipOptions {
   pin?: boolean;
   hostName?: string;
   hostId?: string;
+  redisWaitReplicas?: number;
+  redisWaitMs?: number;
   /** --log-format: plain lines or pino JSON lines. @defaultValue 'text' */
   logFormat?: LogFormat;
 }
@@ -198,6 +200,8 @@ export async function runCollector(stateDir: string, o: CollectOptions & ShipOpt
     pin: o.pin ?? true,
     ...(o.hostName ? { hostName: o.hostName } : {}),
     ...(o.hostId ? { hostId: o.hostId } : {}),
+    ...(o.redisWaitReplicas !== undefined ? { redisWaitReplicas: o.redisWaitReplicas } : {}),
+    ...(o.redisWaitMs !== undefined ? { redisWaitMs: o.redisWaitMs } : {}),
     log,
   });
   return serve('collect', agent, o.duration, (why) => log(`collect: stopping (${why}): flushing`), log);

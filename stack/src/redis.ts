@@ -1,6 +1,7 @@
 // The stack's own redis-server: loopback only, AOF on, noeviction (BullMQ loses jobs under any
 // eviction policy), one password-protected ACL user and no anonymous access. Also the durability
 // and authentication checks applied to any Redis a user points filewarden at.
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -197,4 +198,48 @@ export async function stopRedis(s: RedisState): Promise<string> {
   if (!redisRunning(s)) return `redis: pid ${s.pid} is not running (nothing to stop)`;
   const how = await stopPid(s.pid, 30_000);
   return `redis: pid ${s.pid} ${how}`;
+}
+
+/** A replica started by spawnReplica: its port, its process, and how to stop it. */
+export interface RedisReplica {
+  port: number;
+  proc: ChildProcess;
+  stop(): void;
+}
+
+/**
+ * A redis-server replicating `masterUrl` (its user and password from the URL), on loopback, keeping
+ * nothing on disk (`dir` holds only what replication writes there), in the foreground; resolves once
+ * its link to the master is up. For the tests and benchmarks of `collect --redis-wait-replicas`:
+ * the stack runs no replica itself yet.
+ */
+export async function spawnReplica(masterUrl: string, dir: string, timeoutMs = 30_000): Promise<RedisReplica> {
+  const master = new URL(masterUrl);
+  const port = await new Promise<number>((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, LOOPBACK, () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', LOOPBACK, '--dir', dir, '--save', '', '--appendonly', 'no',
+    '--replicaof', master.hostname, master.port || '6379', '--masteruser', decodeURIComponent(master.username), '--masterauth', decodeURIComponent(master.password)], { stdio: 'ignore' });
+  const stop = (): void => void proc.kill('SIGKILL');
+  const probe = new Redis({ host: LOOPBACK, port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  probe.on('error', () => undefined);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await probe.info('replication').catch(() => '');
+      if (info.includes('master_link_status:up')) return { port, proc, stop };
+      if (proc.exitCode !== null || Date.now() > deadline) {
+        stop();
+        throw new StackError('FW_STACK_REDIS_START', `the replica on port ${port} did not link to ${master.hostname}:${master.port} in ${timeoutMs} ms`);
+      }
+      await sleep(100);
+    }
+  } finally {
+    probe.disconnect();
+  }
 }

@@ -48,12 +48,20 @@ t.test('collect --stdout refuses every queue option given with it, naming them',
     ['--metrics-port', '0'],
     ['--metrics-host', '127.0.0.1'],
     ['--no-chain'],
+    ['--no-pin'],
+    ['--host-name', 'h1'],
+    ['--host-id', 'id1'],
+    ['--redis-wait-replicas', '1'],
+    ['--redis-wait-ms', '500'],
   ];
   for (const opt of queueOnly) {
     await refused(t, ['--state-dir', dir, 'collect', '--stdout', ...opt], new RegExp(`^filewarden: ${opt[0]} applies only without --stdout`, 'm'));
   }
   await refused(t, ['--state-dir', dir, 'collect', '--stdout', '--queue', 'q', '--no-chain'], /--queue, --no-chain apply only without --stdout/);
   await refused(t, ['--state-dir', dir, 'collect', '--count', '1'], /--count applies to --stdout only/);
+  await refused(t, ['--state-dir', dir, 'collect', '--redis-wait-ms', '5000'], /at most 4000 ms: an add that takes 5 s in all counts as failed/);
+  await refused(t, ['--state-dir', dir, 'collect', '--redis-wait-replicas', 'x'], /a number of replicas from 0 to 16/);
+  await refused(t, ['--state-dir', dir, 'collect', '--host-name', 'a/b'], /a host name is 1 to 255 of/);
 });
 
 t.test('index and stack up refuse options their mode would ignore', async (t) => {

@@ -62,6 +62,10 @@ export interface CollectorAgentOptions {
    */
   hostName?: string;
   hostId?: string;
+  /** A batch counts as acknowledged only once this many Redis replicas have it (EventQueue). @defaultValue 0 */
+  redisWaitReplicas?: number;
+  /** @defaultValue 1000 */
+  redisWaitMs?: number;
   /** Pin the capture in bpffs so it records while the collector is down (pinned-capture.ts). @defaultValue true */
   pin?: boolean;
   log(line: string): void;
@@ -122,7 +126,7 @@ export class CollectorAgent {
   private spoolDroppedBefore = 0;
   private pinned = false;
   private readonly lock: StateLock;
-  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey' | 'chain' | 'pin' | 'hostName' | 'hostId'>>;
+  private readonly o: Required<Omit<CollectorAgentOptions, 'log' | 'capture' | 'redisUrl' | 'stateDir' | 'commandPublicKey' | 'chain' | 'pin' | 'hostName' | 'hostId' | 'redisWaitReplicas' | 'redisWaitMs'>>;
 
   constructor(private readonly opts: CollectorAgentOptions) {
     // Before anything reads or writes the state: a second collector here would reuse sequence numbers.
@@ -167,7 +171,7 @@ export class CollectorAgent {
       userName: (uid) => this.accounts.userName(uid, this.deliveredAt),
       groupName: (gid) => this.accounts.groupName(gid, this.deliveredAt),
     }, chain);
-    this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue });
+    this.queue = new EventQueue({ redisUrl: opts.redisUrl, queue: this.o.queue, waitReplicas: opts.redisWaitReplicas, waitMs: opts.redisWaitMs });
     this.spool = new DiskSpool(path.join(opts.stateDir, 'spool'), this.o.spoolMaxBytes);
     this.shipper = new Shipper(this.queue, this.spool, {
       acked: (last) => this.sequencer.ack(last),
@@ -353,6 +357,7 @@ export class CollectorAgent {
     mirroredCounter(r, 'filewarden_batches_queued_total', 'batches (jobs) added to Redis', sh((s) => s.batchesQueued));
     mirroredCounter(r, 'filewarden_events_spooled_total', 'events written to the disk spool while Redis was unreachable', sh((s) => s.eventsSpooled));
     mirroredCounter(r, 'filewarden_spool_replayed_events_total', 'spooled events later added to Redis', sh((s) => s.eventsReplayed));
+    mirroredCounter(r, 'filewarden_redis_replica_wait_shortfalls_total', 'adds that fewer Redis replicas than --redis-wait-replicas had in time: spooled, not acknowledged', () => this.queue.replicaWaitShortfalls);
     mirroredCounter(r, 'filewarden_spool_dropped_events_total', 'events lost because Redis did not take them and the spool was full or unwritable', sh((s) => s.eventsDropped));
     mirroredCounter(r, 'filewarden_spool_unwritable_dropped_events_total', 'of those, events lost because writing to the spool failed (disk full, read-only)', sh((s) => s.eventsDroppedSpoolUnwritable));
     mirroredCounter(r, 'filewarden_enforcement_audit_records_total', 'enforcement commands decided (applied or refused), each shipped as an audit record', () => this.audits);
