@@ -61,7 +61,7 @@ int ReuseMaps(bpf_object *obj, const std::string &dir, std::string *what)
 		int e = bpf_map__reuse_fd(map, fd); // dups the fd
 		close(fd);
 		if (e)
-			return *what = path + " (not the map this build expects)", e;
+			return *what = path, e;
 	}
 	return 0;
 }

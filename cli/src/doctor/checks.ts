@@ -17,7 +17,7 @@ import {
   readText,
   type Mount,
 } from '../../../collector/src/probe/kernel-facts';
-import { BPFFS } from '../../../collector/src/capture/pinned-capture';
+import { BPFFS, bpffsMounted } from '../../../collector/src/capture/pinned-capture';
 import { selectHook } from '../../../collector/src/probe/hook-select';
 import { native } from '../../../collector/src/probe/native';
 
@@ -217,7 +217,7 @@ export function readMounts(): Mount[] {
 
 /** bpffs at /sys/fs/bpf: the collector pins its capture there, so it records while the collector is down. */
 export function checkBpffs(mounts: Mount[]): CheckResult {
-  if (!mounts.some((m) => m.type === 'bpf' && m.target === BPFFS)) {
+  if (!bpffsMounted(mounts)) {
     return { id: 'bpffs', status: 'warn', detail: `not mounted at ${BPFFS}: the collector's capture ends with it, and what the kernel holds at a crash is lost uncounted`, fix: `mount -t bpf bpf ${BPFFS} (or run: filewarden doctor --fix)` };
   }
   const dir = path.join(BPFFS, 'filewarden');
@@ -234,7 +234,7 @@ export async function fixMounts(run: (cmd: string, args: string[]) => Promise<{ 
     ['securityfs', '/sys/kernel/security'],
     ['bpf', BPFFS],
   ] as const) {
-    if (type === 'bpf' ? mounts.some((m) => m.type === type && m.target === target) : mountOf(type, mounts)) continue;
+    if (type === 'bpf' ? bpffsMounted(mounts) : mountOf(type, mounts)) continue;
     const r = await run('mount', ['-t', type, type, target]);
     done.push(r.code === 0 ? `mounted ${type} at ${target}` : `could not mount ${type} at ${target}: ${r.stderr.trim()}`);
   }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CapturedEvent } from '../../../contract/src/event';
 import { writeFileAtomic } from '../../../stack/src/atomic-write';
+import { type Mount, parseMounts, readText } from '../probe/kernel-facts';
 import { type Hook, isNativeError, nativeAddonPath } from '../probe/native';
 import { Capture, type CaptureOptions, type CaptureStats } from './capture';
 
@@ -14,15 +15,8 @@ import { Capture, type CaptureOptions, type CaptureStats } from './capture';
 export const BPFFS = '/sys/fs/bpf';
 
 /** True when a bpf filesystem is mounted at BPFFS. */
-export function bpffsMounted(mounts = '/proc/self/mounts'): boolean {
-  try {
-    return fs.readFileSync(mounts, 'utf8').split('\n').some((l) => {
-      const f = l.split(' ');
-      return f[1] === BPFFS && f[2] === 'bpf';
-    });
-  } catch {
-    return false;
-  }
+export function bpffsMounted(mounts: Mount[] = parseMounts(readText('/proc/self/mounts') ?? '')): boolean {
+  return mounts.some((m) => m.type === 'bpf' && m.target === BPFFS);
 }
 
 /**
