@@ -2,11 +2,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import datemath from '@elastic/datemath';
 import moment from 'moment';
-import { ALL_SERVICES, defaultStateDir, stackDown, stackStatus, stackUp, type Service, type ServiceStatus } from '../../stack/src';
+import { ALL_SERVICES, ELASTICSEARCH_VERSION, ELASTICSEARCH_VERSIONS, ES_MAX_NODES, defaultStateDir, stackDown, stackStatus, stackUp, type Service, type ServiceStatus } from '../../stack/src';
 import { run } from '../../stack/src/processes';
 import { COLLECTOR_DEFAULTS } from '../../contract/src/collector-defaults';
 import { MAX_LIFETIME_MS } from '../../contract/src/command';
 import { redactUrl } from '../../stack/src/redact';
+import { SENTINEL_SCHEME, SENTINEL_URL_FORM, parseSentinelUrl } from '../../stack/src/redis-connect';
 import { debugWanted, errorLines } from './error-report';
 import type { CollectOptions } from './collect';
 import { parseOps, parsePositive, repeat } from './option-parsers';
@@ -188,6 +189,12 @@ function parseSearchSize(value: string): number {
   return n;
 }
 
+function parseEsNodes(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > ES_MAX_NODES) throw new InvalidArgumentError(`must be a whole number from 1 to ${ES_MAX_NODES}`);
+  return n;
+}
+
 function parseHeap(value: string): string {
   if (!/^\d+[mMgG]$/.test(value)) throw new InvalidArgumentError('expected a JVM size such as 512m or 1g');
   return value.toLowerCase();
@@ -215,7 +222,7 @@ function refuseGiven(cmd: Command, keys: string[], why: string): void {
 }
 
 const URL_SCHEMES: Record<string, { schemes: string[]; form: string }> = {
-  redisUrl: { schemes: ['redis:', 'rediss:'], form: 'redis://[user:password@]host:port[/db], or rediss:// for TLS' },
+  redisUrl: { schemes: ['redis:', 'rediss:', 'redis-sentinel:'], form: `redis://[user:password@]host:port[/db], rediss:// for TLS, or ${SENTINEL_URL_FORM}` },
   esUrl: { schemes: ['http:', 'https:'], form: 'http(s)://host:port' },
   url: { schemes: ['http:', 'https:'], form: 'http(s)://host:port' },
 };
@@ -236,6 +243,13 @@ function checkUrls(cmd: Command): void {
     }
     if (!u || !want.schemes.includes(u.protocol) || !u.hostname) {
       throw new InvalidArgumentError(`${name} must be a ${want.schemes.map((s) => `${s}//`).join(' or ')} URL (${want.form}), not "${redactUrl(v)}"`);
+    }
+    if (u.protocol === SENTINEL_SCHEME) {
+      try {
+        parseSentinelUrl(v);
+      } catch (err) {
+        throw new InvalidArgumentError(`${name}: ${(err as Error).message} (${SENTINEL_URL_FORM}), not "${redactUrl(v)}"`);
+      }
     }
   }
 }
@@ -272,17 +286,36 @@ export function buildProgram(): Command {
   const stack = program.command('stack').description('the embedded Redis and Elasticsearch used by default and by the tests');
   stack
     .command('up')
-    .description('start the stack (idempotent: running services are left alone); the first start downloads Elasticsearch through Maven')
+    .description('start the stack (idempotent: what runs is left alone, a cluster node or Redis server that died starts again, and after a reboot the recorded topology starts); the first start downloads Elasticsearch through Maven')
     .option('--services <list>', 'comma-separated services to start', parseServices, [...ALL_SERVICES])
     .option('--redis-port <port>', 'Redis port (default 6380, or the next free one)', parsePort)
     .option('--es-port <port>', 'Elasticsearch HTTP port (default 9200, or the next free one)', parsePort)
     .option('--es-transport-port <port>', 'Elasticsearch transport port (default 9300, or the next free one)', parsePort)
-    .option('--es-heap <size>', 'Elasticsearch JVM heap', parseHeap, '1g')
-    .action(async (o: { services: Service[]; redisPort?: number; esPort?: number; esTransportPort?: number; esHeap: string }, cmd: Command) => {
-      if (!o.services.includes('redis')) refuseGiven(cmd, ['redisPort'], 'only when --services includes redis');
-      if (!o.services.includes('elasticsearch')) refuseGiven(cmd, ['esPort', 'esTransportPort', 'esHeap'], 'only when --services includes elasticsearch');
-      await stackUp({ stateDir: program.opts<{ stateDir: string }>().stateDir, services: o.services, redisPort: o.redisPort, esPort: o.esPort, esTransportPort: o.esTransportPort, esHeap: o.esHeap, log });
-    });
+    .option('--redis-sentinel', 'also start a second Redis server (a replica) and 3 Sentinels (quorum 2) that promote it when the master dies; clients get a redis-sentinel:// URL')
+    .option('--es-heap <size>', 'JVM heap of each Elasticsearch node (default 1g, or 512m per node of a cluster)', parseHeap)
+    .addOption(new Option('--es-version <version>', `Elasticsearch version (default ${ELASTICSEARCH_VERSION}); a newer one upgrades existing data for good`).choices(Object.keys(ELASTICSEARCH_VERSIONS)))
+    .option('--es-nodes <n>', `Elasticsearch nodes in one loopback cluster, 1 to ${ES_MAX_NODES} (default 1); ports count up from --es-port and --es-transport-port`, parseEsNodes)
+    .action(
+      async (
+        o: { services: Service[]; redisPort?: number; redisSentinel?: boolean; esPort?: number; esTransportPort?: number; esHeap?: string; esVersion?: string; esNodes?: number },
+        cmd: Command,
+      ) => {
+        if (!o.services.includes('redis')) refuseGiven(cmd, ['redisPort', 'redisSentinel'], 'only when --services includes redis');
+        if (!o.services.includes('elasticsearch')) refuseGiven(cmd, ['esPort', 'esTransportPort', 'esHeap', 'esVersion', 'esNodes'], 'only when --services includes elasticsearch');
+        await stackUp({
+          stateDir: program.opts<{ stateDir: string }>().stateDir,
+          services: o.services,
+          redisPort: o.redisPort,
+          redisSentinel: o.redisSentinel,
+          esPort: o.esPort,
+          esTransportPort: o.esTransportPort,
+          esHeap: o.esHeap,
+          esVersion: o.esVersion,
+          esNodes: o.esNodes,
+          log,
+        });
+      },
+    );
   stack
     .command('status')
     .description('show each service: pid, address, version and health; exit 1 if any is not running')

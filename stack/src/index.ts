@@ -6,5 +6,7 @@ export * from './paths';
 export * from './redact';
 export * from './redis';
 export * from './redis-auth';
+export * from './redis-connect';
+export * from './redis-sentinel';
 export * from './stack';
 export * from './state';

@@ -1,4 +1,4 @@
-// Finds a JDK for Elasticsearch 8.x (Java 17 or newer, with javac to build the REST module).
+// Finds a JDK for Elasticsearch (8.x: Java 17+, 9.x: Java 21+), with javac to build the REST module.
 import fs from 'node:fs';
 import path from 'node:path';
 import { StackError } from './errors';
@@ -24,17 +24,23 @@ function candidates(env: NodeJS.ProcessEnv): string[] {
   if (explicit) return [explicit];
   const out: string[] = [];
   out.push('/usr/lib/jvm/java-17-openjdk-amd64', '/usr/lib/jvm/default-java');
+  // Then every other JDK there (Temurin's, for 9.x), newest name last so the system one stays first.
+  try {
+    for (const d of fs.readdirSync('/usr/lib/jvm').sort()) out.push(path.join('/usr/lib/jvm', d));
+  } catch {
+    /* no /usr/lib/jvm */
+  }
   try {
     const java = fs.realpathSync('/usr/bin/java');
     out.push(path.dirname(path.dirname(java)));
   } catch {
     /* no java on PATH */
   }
-  return out;
+  return [...new Set(out)];
 }
 
-/** The first candidate JDK that has java and javac at major version 17 or newer. */
-export async function findJdk(env: NodeJS.ProcessEnv = process.env): Promise<JavaHome> {
+/** The first candidate JDK that has java and javac at major version `minMajor` or newer. */
+export async function findJdk(env: NodeJS.ProcessEnv = process.env, minMajor = 17): Promise<JavaHome> {
   const tried: string[] = [];
   for (const home of candidates(env)) {
     const java = path.join(home, 'bin', 'java');
@@ -48,13 +54,13 @@ export async function findJdk(env: NodeJS.ProcessEnv = process.env): Promise<Jav
     }
     const res = await run(java, ['-version']);
     const major = parseJavaMajor(res.stderr + res.stdout);
-    if (major === undefined || major < 17) {
-      tried.push(`${home}: Java ${major ?? '?'} (need 17+)`);
+    if (major === undefined || major < minMajor) {
+      tried.push(`${home}: Java ${major ?? '?'} (need ${minMajor}+)`);
       continue;
     }
     return { home, major };
   }
-  throw new StackError('FW_STACK_JAVA', `no usable JDK 17+ for Elasticsearch (${tried.join('; ') || 'none found'})`, {
-    hint: INSTALL_HINT,
+  throw new StackError('FW_STACK_JAVA', `no usable JDK ${minMajor}+ for Elasticsearch (${tried.join('; ') || 'none found'})`, {
+    hint: minMajor > 17 ? `Elasticsearch 9.x needs Java ${minMajor}+: install one under /usr/lib/jvm, or set ES_JAVA_HOME to it` : INSTALL_HINT,
   });
 }

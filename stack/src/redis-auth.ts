@@ -1,5 +1,7 @@
 // The embedded Redis's one user and its password: generated on the first start, kept 0600 in the
-// state directory and reused, never written to stack.json, a command line or redis.conf.
+// state directory and reused, never written to stack.json or a command line. redis.conf holds only
+// its digest, except in a Sentinel set, where each server and Sentinel needs it to log in to the
+// others (0600 files in the 0700 Redis directory; see redis-sentinel.ts).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { StackError } from './errors';

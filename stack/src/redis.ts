@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import Redis from 'ioredis';
 import { StackError } from './errors';
+import { connectRedis, isSentinelUrl, parseSentinelUrl } from './redis-connect';
 import type { StackPaths } from './paths';
 import { REDIS_USER, ensureRedisPassword, redisAclConfig, withRedisCredentials } from './redis-auth';
 import { LOOPBACK } from './ports';
@@ -64,11 +65,13 @@ export function judgeDurability(info: Map<string, string>): RedisDurability {
 
 /** Connects once (no retries) and reads INFO. Throws when the server is unreachable. */
 export async function probeRedis(url: string, timeoutMs = 2000): Promise<RedisDurability> {
-  const client = new Redis(url, {
+  const client = connectRedis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
+    // Through Sentinels: one round over them, not ioredis's default of trying forever.
+    sentinelRetryStrategy: () => null,
     enableOfflineQueue: false,
   });
   // ioredis rejects with "Connection is closed." when authentication fails; the event says why.
@@ -90,19 +93,69 @@ export async function probeRedis(url: string, timeoutMs = 2000): Promise<RedisDu
  * false means it answered NOAUTH. Throws when the server cannot be reached at all.
  */
 export async function acceptsAnonymous(url: string, timeoutMs = 2000): Promise<boolean> {
+  if (!isSentinelUrl(url)) {
+    const u = new URL(url);
+    return pingsAnonymous(u.hostname, Number(u.port || 6379), u.protocol === 'rediss:', timeoutMs);
+  }
+  // Through Sentinels: each Sentinel that answers, then the master they name.
+  const target = parseSentinelUrl(url);
+  const errors: string[] = [];
+  let answered = 0;
+  for (const s of target.sentinels) {
+    try {
+      if (await pingsAnonymous(s.host, s.port, false, timeoutMs)) return true;
+      answered++;
+    } catch (err) {
+      errors.push(`${s.host}:${s.port}: ${(err as Error).message}`);
+    }
+  }
+  if (answered === 0) throw new Error(`no Sentinel answered (${errors.join('; ')})`);
+  const master = await sentinelMaster(url, timeoutMs);
+  return pingsAnonymous(master.host, master.port, false, timeoutMs);
+}
+
+/** Where the Sentinels of `url` say the master is now: the first Sentinel that answers. */
+export async function sentinelMaster(url: string, timeoutMs = 2000): Promise<{ host: string; port: number }> {
+  const t = parseSentinelUrl(url);
+  const errors: string[] = [];
+  for (const s of t.sentinels) {
+    const client = new Redis({
+      host: s.host,
+      port: s.port,
+      ...(t.username !== undefined ? { username: t.username } : {}),
+      ...(t.password !== undefined ? { password: t.password } : {}),
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const reply = (await client.call('SENTINEL', 'get-master-addr-by-name', t.name)) as [string, string] | null;
+      if (reply) return { host: reply[0], port: Number(reply[1]) };
+      errors.push(`${s.host}:${s.port}: monitors no master named ${t.name}`);
+    } catch (err) {
+      errors.push(`${s.host}:${s.port}: ${(err as Error).message}`);
+    } finally {
+      client.disconnect();
+    }
+  }
+  throw new Error(`no Sentinel named the master ${t.name} (${errors.join('; ')})`);
+}
+
+async function pingsAnonymous(host: string, port: number, useTls: boolean, timeoutMs: number): Promise<boolean> {
   // A bare PING on a fresh socket: a client library would send its own setup commands first.
-  const reply = await firstReplyLine(url, 'PING\r\n', timeoutMs);
+  const reply = await firstReplyLine(host, port, useTls, 'PING\r\n', timeoutMs);
   if (reply.startsWith('+PONG')) return true;
   if (reply.startsWith('-NOAUTH')) return false;
   throw new Error(`unexpected reply to PING: ${reply.slice(0, 200)}`);
 }
 
-function firstReplyLine(url: string, request: string, timeoutMs: number): Promise<string> {
-  const u = new URL(url);
-  const host = u.hostname;
-  const port = Number(u.port || 6379);
+function firstReplyLine(host: string, port: number, useTls: boolean, request: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = u.protocol === 'rediss:' ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
+    const sock = useTls ? tls.connect({ host, port, servername: host }) : net.connect({ host, port });
     let buf = '';
     const done = (err: Error | undefined, line?: string): void => {
       sock.destroy();
@@ -110,7 +163,7 @@ function firstReplyLine(url: string, request: string, timeoutMs: number): Promis
       else resolve(line ?? '');
     };
     sock.setTimeout(timeoutMs, () => done(new Error(`no reply from ${host}:${port} in ${timeoutMs} ms`)));
-    sock.once(u.protocol === 'rediss:' ? 'secureConnect' : 'connect', () => sock.write(request));
+    sock.once(useTls ? 'secureConnect' : 'connect', () => sock.write(request));
     sock.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
       const eol = buf.indexOf('\r\n');
@@ -121,16 +174,37 @@ function firstReplyLine(url: string, request: string, timeoutMs: number): Promis
   });
 }
 
-export function redisConfig(p: StackPaths, port: number, password: string): string {
+/** One redis-server's own files: the stack's Redis, its replica, or a Sentinel. */
+export interface RedisMemberPaths {
+  dir: string;
+  conf: string;
+  pid: string;
+  log: string;
+}
+
+export const masterMember = (p: StackPaths): RedisMemberPaths => ({ dir: p.redisDir, conf: p.redisConf, pid: p.redisPid, log: p.redisLog });
+
+/** How a server of a Sentinel set replicates: `replicaOf` the master's port, or none (it is the master). */
+export interface Replication {
+  replicaOf?: number;
+}
+
+/**
+ * redis.conf of the stack's Redis. In a Sentinel set (`replication` given) every server can become
+ * a replica at any time (Sentinel demotes a master that comes back), so each one carries the
+ * stack's user and password for its master (`masteruser`/`masterauth`): the password then stands in
+ * this file, 0600 in the 0700 Redis directory. A lone server's file holds only its digest.
+ */
+export function redisConfig(m: RedisMemberPaths, port: number, password: string, replication?: Replication): string {
   return [
     '# Written by `filewarden stack up`; rewritten on every start.',
     `bind ${LOOPBACK}`,
     'protected-mode yes',
     `port ${port}`,
     'daemonize yes',
-    `pidfile ${p.redisPid}`,
-    `logfile ${p.redisLog}`,
-    `dir ${p.redisDir}`,
+    `pidfile ${m.pid}`,
+    `logfile ${m.log}`,
+    `dir ${m.dir}`,
     // AOF with fsync every second: a Redis crash loses nothing already acknowledged (the write
     // reaches the kernel before the reply); a host power loss can lose up to one second.
     'appendonly yes',
@@ -138,21 +212,37 @@ export function redisConfig(p: StackPaths, port: number, password: string): stri
     'aof-use-rdb-preamble yes',
     'maxmemory-policy noeviction',
     ...redisAclConfig(password),
+    ...(replication ? [`masteruser ${REDIS_USER}`, `masterauth ${password}`] : []),
+    ...(replication?.replicaOf !== undefined ? [`replicaof ${LOOPBACK} ${replication.replicaOf}`] : []),
     '',
   ].join('\n');
 }
 
-const redisMarker = (port: number): string => `:${port}`;
+export const redisMarker = (port: number): string => `:${port}`;
 
 export function redisRunning(s: RedisState | undefined): boolean {
   return s !== undefined && isOurProcess(s.pid, redisMarker(s.port));
 }
 
-export async function startRedis(p: StackPaths, port: number): Promise<RedisState> {
+/**
+ * Runs redis-server with umask 077: Redis rewrites its configuration file (CONFIG REWRITE, which
+ * Sentinel sends at a failover, and a Sentinel's own file at every change) as 0644 less the umask,
+ * and those files may hold the password.
+ */
+export const runRedisServer = (args: string[]): ReturnType<typeof run> => run('sh', ['-c', 'umask 077 && exec redis-server "$@"', 'redis-server', ...args]);
+
+/**
+ * Starts the stack's Redis (or, with `o.member`, the second server of a Sentinel set; `o.replication`
+ * for either server of such a set) and waits until it answers with authentication and refuses without.
+ */
+export async function startRedis(p: StackPaths, port: number, o: { member?: RedisMemberPaths; replication?: Replication } = {}): Promise<RedisState> {
+  const m = o.member ?? masterMember(p);
   const password = ensureRedisPassword(p); // also makes the Redis directory 0700
-  fs.writeFileSync(p.redisConf, redisConfig(p, port, password), { mode: 0o600 });
-  fs.chmodSync(p.redisConf, 0o600);
-  const res = await run('redis-server', [p.redisConf]);
+  fs.mkdirSync(m.dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(m.dir, 0o700);
+  fs.writeFileSync(m.conf, redisConfig(m, port, password, o.replication), { mode: 0o600 });
+  fs.chmodSync(m.conf, 0o600);
+  const res = await runRedisServer([m.conf]);
   if (res.spawnError) {
     throw new StackError('FW_STACK_REDIS_START', `cannot run redis-server: ${res.spawnError.message}`, {
       hint: 'install it with: apt-get install redis-server',
@@ -160,8 +250,8 @@ export async function startRedis(p: StackPaths, port: number): Promise<RedisStat
   }
   if (res.code !== 0) {
     throw new StackError('FW_STACK_REDIS_START', `redis-server exited with code ${res.code}`, {
-      details: [res.stderr.trim(), res.stdout.trim(), tailFile(p.redisLog, 15)].filter(Boolean).join('\n'),
-      hint: `see ${p.redisLog}`,
+      details: [res.stderr.trim(), res.stdout.trim(), tailFile(m.log, 15)].filter(Boolean).join('\n'),
+      hint: `see ${m.log}`,
     });
   }
   const url = withRedisCredentials(`redis://${LOOPBACK}:${port}`, REDIS_USER, password);
@@ -172,13 +262,13 @@ export async function startRedis(p: StackPaths, port: number): Promise<RedisStat
       // Loading a large AOF answers LOADING until done; probeRedis fails until then.
       const d = await probeRedis(url, 1000);
       if (d.warnings.length > 0) throw new Error(d.warnings.join('; '));
-      const pid = readPidFile(p.redisPid);
-      if (!pid) throw new Error(`no pid in ${p.redisPid}`);
+      const pid = readPidFile(m.pid);
+      if (!pid) throw new Error(`no pid in ${m.pid}`);
       if (await acceptsAnonymous(url, 1000)) {
         // Never leave an open Redis behind: this one was started a moment ago from our pid file.
         await stopPid(pid, 30_000);
         throw new StackError('FW_STACK_REDIS_START', `redis-server on port ${port} answered without authentication, so it was stopped`, {
-          hint: `check that ${p.redisConf} is the configuration it read, and that no other server listens on port ${port}`,
+          hint: `check that ${m.conf} is the configuration it read, and that no other server listens on port ${port}`,
         });
       }
       return { pid, port, host: LOOPBACK, startedAt: new Date().toISOString(), user: REDIS_USER, passwordFile: p.redisPasswordFile };
@@ -189,8 +279,8 @@ export async function startRedis(p: StackPaths, port: number): Promise<RedisStat
     }
   }
   throw new StackError('FW_STACK_REDIS_START', `redis-server on port ${port} did not become ready in 20 s: ${lastErr}`, {
-    details: tailFile(p.redisLog, 15),
-    hint: `see ${p.redisLog}`,
+    details: tailFile(m.log, 15),
+    hint: `see ${m.log}`,
   });
 }
 

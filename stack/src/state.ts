@@ -7,6 +7,13 @@ import { writeFileAtomic } from './atomic-write';
 import { StackError } from './errors';
 import type { FirewallState } from './firewall';
 import { readSecretFile, withRedisCredentials } from './redis-auth';
+import { sentinelUrl } from './redis-connect';
+
+/** A replica or Sentinel the stack started next to its Redis. */
+export interface RedisMember {
+  pid: number;
+  port: number;
+}
 
 export interface RedisState {
   pid: number;
@@ -17,8 +24,21 @@ export interface RedisState {
   user?: string;
   /** Where that user's password is kept (the path only: the password never enters stack.json). */
   passwordFile?: string;
+  /** `--redis-sentinel`: the second server (a replica, or the master after a failover)... */
+  replica?: RedisMember;
+  /** ...and the Sentinels that watch both. Clients then get a redis-sentinel:// URL. */
+  sentinels?: RedisMember[];
 }
 
+/** One node of a cluster. */
+export interface ElasticsearchNodeState {
+  name: string;
+  pid: number;
+  httpPort: number;
+  transportPort: number;
+}
+
+/** Node 0 at the top level (the node clients use), and for a cluster every node in `nodes`. */
 export interface ElasticsearchState {
   pid: number;
   httpPort: number;
@@ -29,6 +49,10 @@ export interface ElasticsearchState {
   startedAt: string;
   /** The uid the node runs as (when started by root): the firewall lets it reach its own ports. */
   uid?: number;
+  /** A cluster's nodes, node 0 first; absent for a one-node stack. */
+  nodes?: ElasticsearchNodeState[];
+  /** The JVM heap of each node, as given to `stack up`. */
+  heap?: string;
 }
 
 export interface StackState {
@@ -66,6 +90,10 @@ export function writeState(file: string, state: StackState): void {
  * it only through redactUrl. Throws FW_STACK_REDIS_AUTH when the password file is unreadable.
  */
 export function redisUrl(s: RedisState): string {
+  if (s.sentinels?.length) {
+    if (!s.passwordFile) throw new StackError('FW_STACK_REDIS_AUTH', 'a Sentinel stack without a password file', { hint: 'run `filewarden stack down && filewarden stack up --redis-sentinel`' });
+    return sentinelUrl(s.host, s.sentinels.map((m) => m.port), s.user ?? 'default', readSecretFile(s.passwordFile));
+  }
   const url = `redis://${s.host}:${s.port}`;
   return s.passwordFile ? withRedisCredentials(url, s.user, readSecretFile(s.passwordFile)) : url;
 }

@@ -61,3 +61,23 @@ t.test('--debug and FILEWARDEN_DEBUG=1 add the stack trace', async (t) => {
   const off = await cli(['gaps', '--es-url', UNREACHABLE], { FILEWARDEN_DEBUG: '0' });
   t.notMatch(off.stderr, /\n\s+at /, 'FILEWARDEN_DEBUG=0 does not');
 });
+
+t.test('the stack topology options and a bad Sentinel URL are refused in one line, before anything starts', async (t) => {
+  const dir = tempDir(t, 'fw-cli-errors-');
+  const runs: [string, string[], RegExp][] = [
+    ['--es-nodes 0', ['--state-dir', dir, 'stack', 'up', '--es-nodes', '0'], /--es-nodes.*must be a whole number from 1 to 5/],
+    ['--es-nodes 6', ['--state-dir', dir, 'stack', 'up', '--es-nodes', '6'], /must be a whole number from 1 to 5/],
+    ['--es-version 7.17.0', ['--state-dir', dir, 'stack', 'up', '--es-version', '7.17.0'], /--es-version.*Allowed choices are 8\.19\.21, 9\.5\.4/],
+    ['--redis-sentinel without redis', ['--state-dir', dir, 'stack', 'up', '--services', 'elasticsearch', '--redis-sentinel'], /--redis-sentinel applies only when --services includes redis/],
+    ['a Sentinel URL without a master name', ['index', '--redis-url', 'redis-sentinel://127.0.0.1:1', '--es-url', UNREACHABLE], /--redis-url: the Sentinel URL is not valid: the path must be the master name/],
+    ['a Sentinel URL with a bad peer', ['collect', '--redis-url', 'redis-sentinel://u:secret@127.0.0.1:1/m?sentinels=h'], /"h" is not host:port/],
+  ];
+  for (const [what, args, why] of runs) {
+    const r = await cli(args);
+    t.not(r.code, 0, `${what}: refused`);
+    t.match(r.stderr, why, `${what}: the reason`);
+    t.notMatch(r.stderr, /secret/, `${what}: no password shown`);
+    t.notMatch(r.stderr, /\n\s+at /, `${what}: no stack frames`);
+  }
+  t.notOk(fs.existsSync(path.join(dir, 'stack.json')), 'nothing was started');
+});

@@ -4,7 +4,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { ownStateDir, resolveEndpoint, resolveEndpoints, type Endpoints } from '../../stack/src';
+import type { RedisOptions } from 'bullmq';
+import { ELASTICSEARCH_VERSION, isSentinelUrl, ownStateDir, parseSentinelUrl, resolveEndpoint, resolveEndpoints, sentinelMaster, sentinelOptions, type Endpoints } from '../../stack/src';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -13,23 +14,25 @@ export function endpoints(): Endpoints {
   return resolveEndpoints(ownStateDir('the tests', 'run them with npm test (or npm run test:only -- FILE)'));
 }
 
+/**
+ * The Elasticsearch version the run was started against: scripts/test.sh sets
+ * FILEWARDEN_EXPECT_ES_VERSION for its 9.x pass, so a test that talks to the wrong server fails.
+ */
+export const expectedEsVersion = (): string => process.env.FILEWARDEN_EXPECT_ES_VERSION ?? ELASTICSEARCH_VERSION;
+
 export function esClient(): Client {
   return new Client({ node: endpoints().elasticsearchUrl });
 }
 
-export interface RedisConnection {
-  host: string;
-  port: number;
-  username?: string;
-  password?: string;
-  maxRetriesPerRequest: null;
-}
+export type RedisConnection = RedisOptions & { maxRetriesPerRequest: null };
 
 /**
- * host, port and the credentials in `url` for BullMQ and ioredis. Workers need
- * maxRetriesPerRequest null (BullMQ's rule).
+ * Connection options for BullMQ and ioredis from `url`: host, port and credentials, or for a
+ * redis-sentinel:// URL the Sentinels and the master's name. Workers need maxRetriesPerRequest null
+ * (BullMQ's rule).
  */
 export function redisConnection(url = endpoints().redisUrl): RedisConnection {
+  if (isSentinelUrl(url)) return { ...(sentinelOptions(parseSentinelUrl(url)) as RedisOptions), maxRetriesPerRequest: null };
   const u = new URL(url);
   return {
     host: u.hostname,
@@ -38,6 +41,17 @@ export function redisConnection(url = endpoints().redisUrl): RedisConnection {
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     maxRetriesPerRequest: null,
   };
+}
+
+/** A redis:// URL of the server itself: for a redis-sentinel:// URL, the master the Sentinels name now. */
+export async function directRedisUrl(url = endpoints().redisUrl): Promise<string> {
+  if (!isSentinelUrl(url)) return url;
+  const t = parseSentinelUrl(url);
+  const m = await sentinelMaster(url);
+  const u = new URL(`redis://${m.host}:${m.port}`);
+  if (t.username) u.username = t.username;
+  if (t.password) u.password = t.password;
+  return u.toString();
 }
 
 /** The Redis URL, with its credentials, of the stack in another state directory (env ignored). */

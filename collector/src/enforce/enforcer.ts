@@ -5,7 +5,8 @@ import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Job, Worker } from 'bullmq';
-import IORedis from 'ioredis';
+import type IORedis from 'ioredis';
+import { connectRedis } from '../../../stack/src/redis-connect';
 import type { AuditRecord } from '../../../contract/src/wire';
 import { writeFileAtomic } from '../../../stack/src/atomic-write';
 import { native, type PolicyEntry } from '../probe/native';
@@ -70,7 +71,7 @@ export class Enforcer {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${this.stateFile}: ${(e as Error).message}`);
     }
-    this.connection = new IORedis(o.redisUrl, { maxRetriesPerRequest: null });
+    this.connection = connectRedis(o.redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
   }
 

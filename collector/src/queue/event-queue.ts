@@ -1,7 +1,8 @@
 // The collector's side of the BullMQ queue: adds one job per batch with a deterministic id and
 // fails fast when Redis is unreachable, so the caller can spool instead of waiting.
 import { Queue } from 'bullmq';
-import IORedis from 'ioredis';
+import type IORedis from 'ioredis';
+import { connectRedis } from '../../../stack/src/redis-connect';
 import { BACKOFF_TYPE, DEFAULT_QUEUE, JOB_ATTEMPTS, QUEUE_PREFIX } from '../../../contract/src/queue';
 import { isBatch, jobId, type JobData } from '../../../contract/src/wire';
 
@@ -42,7 +43,7 @@ export class EventQueue {
 
   constructor(o: EventQueueOptions) {
     // No offline queue: a command while disconnected fails at once instead of waiting for Redis.
-    this.connection = new IORedis(o.redisUrl, {
+    this.connection = connectRedis(o.redisUrl, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,

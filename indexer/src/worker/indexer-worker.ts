@@ -7,7 +7,8 @@ import type { KeyObject } from 'node:crypto';
 import os from 'node:os';
 import type { Client } from '@elastic/elasticsearch';
 import { type Job, Queue, Worker } from 'bullmq';
-import IORedis from 'ioredis';
+import type IORedis from 'ioredis';
+import { connectRedis } from '../../../stack/src/redis-connect';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type AuditJobData, type AuditRecord, type BatchJobData, type CheckpointJobData, decodeDocuments, isAudit, isCheckpoint, placeDocument, WireError } from '../../../contract/src/wire';
 import { decodeBatch, v1DocumentLines, v1Naming } from '../../../contract/src/wire-v1';
@@ -168,7 +169,7 @@ export class IndexerWorker {
     for (const i of [this.deadletterIndex, this.checkpointIndex, this.alertIndex, this.auditIndex]) {
       if (i.startsWith(`${this.prefix}-`)) throw new IndexNameError(`the index ${i} must not match the event indices ${this.prefix}-*`);
     }
-    this.connection = new IORedis(o.redisUrl, { maxRetriesPerRequest: null });
+    this.connection = connectRedis(o.redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
     this.queue = new Queue(o.queue ?? DEFAULT_QUEUE, { connection: this.connection, prefix: QUEUE_PREFIX });
     this.queue.on('error', () => undefined);

@@ -23,7 +23,7 @@ import { HashChain, loadOrCreateHostKey } from '../../../collector/src/integrity
 import { tempDir } from '../../utils/kernel';
 import { TcpProxy } from '../../utils/tcp-proxy';
 import { gapReport, openWorkload, pipelineEnv, type PipelineEnv, startCollector, startIndexer, until } from '../../utils/pipeline';
-import { cli, hasExited, redisConnection, repoRoot } from '../../utils/stack';
+import { cli, directRedisUrl, hasExited, redisConnection, repoRoot } from '../../utils/stack';
 import { documentBatch, event } from '../../utils/wire-fixtures';
 
 const hostId = fs.readFileSync('/etc/machine-id', 'utf8').trim();
@@ -31,7 +31,8 @@ const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
 
 /** Adds a job exactly as a collector would, from a process running as uid nobody, through `relay`. */
 async function addAsNobody(t: Test, env: PipelineEnv, relay: TcpProxy, data: JobData): Promise<void> {
-  const url = new URL(env.redisUrl);
+  // Through the relay to the server itself (a Sentinel would hand out the master's own address).
+  const url = new URL(await directRedisUrl(env.redisUrl));
   url.port = String(relay.port);
   const script = `const { EventQueue } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'collector', 'src', 'queue', 'event-queue.js'))});
 (async () => {
@@ -116,7 +117,7 @@ t.test('enforcement only from batches signed by an enrolled collector', async (t
   t.teardown(() => commands.close());
   await commands.obliterate({ force: true });
 
-  const redis = new URL(env.redisUrl);
+  const redis = new URL(await directRedisUrl(env.redisUrl));
   const relay = new TcpProxy(redis.hostname, Number(redis.port));
   await relay.start();
   t.teardown(() => relay.close());
