@@ -18,28 +18,36 @@ own_stack_lock() {
   exit "$rc"
 }
 
-# own_stack NAME REDIS_PORT ES_PORT ES_TRANSPORT_PORT: starts (or reuses) the stack in
-# <user state dir>-NAME on those ports and points every filewarden command of this shell at it.
+# own_stack NAME REDIS_PORT ES_PORT ES_TRANSPORT_PORT [STACK UP OPTIONS...]: starts (or reuses) the
+# stack in <user state dir>-NAME on those ports and points every filewarden command of this shell
+# at it. Called again with another NAME, it switches to that stack; own_stack_down stops each one
+# this shell started.
+own_stack_started=()
 own_stack() {
   local name=$1 redis_port=$2 es_port=$3 transport_port=$4
+  shift 4
 
   # The user's stack: whatever filewarden would use right now (FILEWARDEN_STATE_DIR, or the default).
-  FILEWARDEN_USER_STATE_DIR=$(node -e 'console.log(require("./dist/stack/src").defaultStateDir())')
-  export FILEWARDEN_USER_STATE_DIR
+  if [ -z "${FILEWARDEN_USER_STATE_DIR:-}" ]; then
+    FILEWARDEN_USER_STATE_DIR=$(node -e 'console.log(require("./dist/stack/src").defaultStateDir())')
+    export FILEWARDEN_USER_STATE_DIR
+  fi
   export FILEWARDEN_STATE_DIR="$FILEWARDEN_USER_STATE_DIR-$name"
   for v in FILEWARDEN_REDIS_URL FILEWARDEN_ELASTICSEARCH_URL FILEWARDEN_REDIS_PASSWORD_FILE; do
     if [ -n "${!v:-}" ]; then echo "$name: ignoring $v: the $name run uses its own stack" >&2; unset "$v"; fi
   done
-  own_stack_started=0
-  if ! fw stack status >/dev/null 2>&1; then own_stack_started=1; fi
+  if ! fw stack status >/dev/null 2>&1; then own_stack_started+=("$FILEWARDEN_STATE_DIR"); fi
   echo "== $name stack in $FILEWARDEN_STATE_DIR (the user's, $FILEWARDEN_USER_STATE_DIR, is not used)"
-  fw stack up --redis-port "$redis_port" --es-port "$es_port" --es-transport-port "$transport_port"
-  fw stack status
+  # Each step's failure is the function's (it may be called where set -e does not apply).
+  fw stack up --redis-port "$redis_port" --es-port "$es_port" --es-transport-port "$transport_port" "$@" || return 1
+  fw stack status || return 1
 }
 
-# Stops the stack own_stack started (one that was already running is left as it was).
+# Stops the stacks own_stack started (one that was already running is left as it was).
 own_stack_down() {
-  if [ "${own_stack_started:-0}" = 1 ]; then fw stack down || true; fi
+  local dir
+  for dir in "${own_stack_started[@]}"; do FILEWARDEN_STATE_DIR=$dir fw stack down || true; done
+  own_stack_started=()
 }
 
 # guard begin|end LOG: the isolation guard's halves, each a tap run whose output goes to LOG too.
