@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import { startTicksOf } from '../collector/src/enrich/process-info';
 import { native } from '../collector/src/probe/native';
-import Redis from 'ioredis';
+import { connectRedis } from '../stack/src/redis-connect';
 import { resolveEndpoint } from '../stack/src/endpoints';
 import { enrollThisHost } from '../cli/src/pipeline';
 import { benchStateDir } from './workload';
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     await sleep(1500);
     await es.indices.delete({ index: `${name}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => undefined);
     await es.indices.deleteIndexTemplate({ name: `${name}-*` }).catch(() => undefined);
-    const redis = new Redis(redisUrl);
+    const redis = connectRedis(redisUrl);
     const left = await redis.keys(`filewarden:${name}*`).catch(() => [] as string[]);
     if (left.length) await redis.del(...left).catch(() => undefined);
     redis.disconnect();

@@ -1,7 +1,6 @@
 // `stack up --redis-sentinel`: the stack's Redis gets a replica (AOF on, like it) and three
 // Sentinels (quorum 2) that promote the replica when the master dies. Clients then use a
 // `redis-sentinel://` URL and follow the master through a failover.
-import crypto from 'node:crypto';
 import Redis from 'ioredis';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,8 +8,8 @@ import { StackError } from './errors';
 import type { StackPaths } from './paths';
 import { LOOPBACK } from './ports';
 import { isOurProcess, readPidFile, sleep, stopPid, tailFile } from './processes';
-import { probeRedis, redisMarker, runRedisServer, sentinelMaster, type RedisMemberPaths } from './redis';
-import { REDIS_USER, ensureRedisPassword, withRedisCredentials } from './redis-auth';
+import { memberBaseConfig, oneShot, probeRedis, redisMarker, runRedisServer, sentinelMaster, type RedisMemberPaths } from './redis';
+import { REDIS_USER, ensureRedisPassword, redisAclConfig, withRedisCredentials } from './redis-auth';
 import { SENTINEL_MASTER_NAME, connectRedis, parseSentinelUrl } from './redis-connect';
 import type { RedisMember, RedisState } from './state';
 
@@ -36,18 +35,9 @@ export const sentinelMember = (p: StackPaths, i: number): RedisMemberPaths => {
  * own ACL refuses anonymous clients.
  */
 export function sentinelConfig(m: RedisMemberPaths, port: number, masterPort: number, password: string): string {
-  const digest = crypto.createHash('sha256').update(password).digest('hex');
   return [
-    '# Written by `filewarden stack up --redis-sentinel` at the first start; Sentinel keeps it up to date.',
-    `bind ${LOOPBACK}`,
-    'protected-mode yes',
-    `port ${port}`,
-    'daemonize yes',
-    `pidfile ${m.pid}`,
-    `logfile ${m.log}`,
-    `dir ${m.dir}`,
-    'user default off resetpass ~* &* +@all',
-    `user ${REDIS_USER} on #${digest} ~* &* +@all`,
+    ...memberBaseConfig('# Written by `filewarden stack up --redis-sentinel` at the first start; Sentinel keeps it up to date.', m, port),
+    ...redisAclConfig(password),
     `sentinel sentinel-user ${REDIS_USER}`,
     `sentinel sentinel-pass ${password}`,
     `sentinel monitor ${SENTINEL_MASTER_NAME} ${LOOPBACK} ${masterPort} ${SENTINEL_QUORUM}`,
@@ -113,7 +103,7 @@ export async function waitSentinelsReady(url: string, sentinels: RedisMember[], 
 
 /** INFO replication of the current master, through the Sentinels. */
 export async function replicationOf(url: string): Promise<{ role: string; connectedReplicas: number }> {
-  const client = connectRedis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, sentinelRetryStrategy: () => null });
+  const client = connectRedis(url, oneShot(2000));
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -130,7 +120,7 @@ export async function replicationOf(url: string): Promise<{ role: string; connec
 async function sentinelPeers(url: string): Promise<number> {
   const t = parseSentinelUrl(url);
   const s = t.sentinels[0]!;
-  const client = new Redis({ host: s.host, port: s.port, username: t.username, password: t.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({ host: s.host, port: s.port, username: t.username, password: t.password, ...oneShot(2000) });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -179,13 +169,7 @@ export function lastSentinelMaster(p: StackPaths): { port: number; epoch: number
 
 /** What a live server says it is (INFO replication, as the stack's user); undefined if it does not answer. */
 export async function serverRole(port: number, password: string): Promise<'master' | 'replica' | undefined> {
-  const client = new Redis(withRedisCredentials(`redis://${LOOPBACK}:${port}`, REDIS_USER, password), {
-    lazyConnect: true,
-    connectTimeout: 2000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
+  const client = new Redis(withRedisCredentials(`redis://${LOOPBACK}:${port}`, REDIS_USER, password), oneShot(2000));
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import Redis from 'ioredis';
+import Redis, { type RedisOptions } from 'ioredis';
 import { StackError } from './errors';
 import { connectRedis, isSentinelUrl, parseSentinelUrl } from './redis-connect';
 import type { StackPaths } from './paths';
@@ -63,17 +63,22 @@ export function judgeDurability(info: Map<string, string>): RedisDurability {
   };
 }
 
+/**
+ * Options of a connection that tries once: no reconnection, no queue while disconnected, and
+ * through Sentinels one round over them (ioredis would otherwise try them forever).
+ */
+export const oneShot = (timeoutMs: number): RedisOptions => ({
+  lazyConnect: true,
+  connectTimeout: timeoutMs,
+  maxRetriesPerRequest: 0,
+  retryStrategy: () => null,
+  sentinelRetryStrategy: () => null,
+  enableOfflineQueue: false,
+});
+
 /** Connects once (no retries) and reads INFO. Throws when the server is unreachable. */
 export async function probeRedis(url: string, timeoutMs = 2000): Promise<RedisDurability> {
-  const client = connectRedis(url, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    // Through Sentinels: one round over them, not ioredis's default of trying forever.
-    sentinelRetryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
+  const client = connectRedis(url, oneShot(timeoutMs));
   // ioredis rejects with "Connection is closed." when authentication fails; the event says why.
   let cause: Error | undefined;
   client.on('error', (err: Error) => (cause ??= err));
@@ -124,11 +129,7 @@ export async function sentinelMaster(url: string, timeoutMs = 2000): Promise<{ h
       port: s.port,
       ...(t.username !== undefined ? { username: t.username } : {}),
       ...(t.password !== undefined ? { password: t.password } : {}),
-      lazyConnect: true,
-      connectTimeout: timeoutMs,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      enableOfflineQueue: false,
+      ...oneShot(timeoutMs),
     });
     client.on('error', () => undefined);
     try {
@@ -184,6 +185,11 @@ export interface RedisMemberPaths {
 
 export const masterMember = (p: StackPaths): RedisMemberPaths => ({ dir: p.redisDir, conf: p.redisConf, pid: p.redisPid, log: p.redisLog });
 
+/** The lines every redis-server the stack starts begins with: loopback only, its port, its own files. */
+export function memberBaseConfig(header: string, m: RedisMemberPaths, port: number): string[] {
+  return [header, `bind ${LOOPBACK}`, 'protected-mode yes', `port ${port}`, 'daemonize yes', `pidfile ${m.pid}`, `logfile ${m.log}`, `dir ${m.dir}`];
+}
+
 /** How a server of a Sentinel set replicates: `replicaOf` the master's port, or none (it is the master). */
 export interface Replication {
   replicaOf?: number;
@@ -197,14 +203,7 @@ export interface Replication {
  */
 export function redisConfig(m: RedisMemberPaths, port: number, password: string, replication?: Replication): string {
   return [
-    '# Written by `filewarden stack up`; rewritten on every start.',
-    `bind ${LOOPBACK}`,
-    'protected-mode yes',
-    `port ${port}`,
-    'daemonize yes',
-    `pidfile ${m.pid}`,
-    `logfile ${m.log}`,
-    `dir ${m.dir}`,
+    ...memberBaseConfig('# Written by `filewarden stack up`; rewritten on every start.', m, port),
     // AOF with fsync every second: a Redis crash loses nothing already acknowledged (the write
     // reaches the kernel before the reply); a host power loss can lose up to one second.
     'appendonly yes',
