@@ -26,9 +26,9 @@ t.test('numbers a timer cannot hold and ring buffer sizes the kernel refuses are
   await refused(t, ['collect', '--batch-delay-ms', '3000000000'], /at most 2147483647 ms/);
 });
 
-t.test('Redis URLs are redis:// or rediss://, Elasticsearch URLs http:// or https://', async (t) => {
+t.test('Redis URLs are redis://, rediss:// or redis-sentinel://, Elasticsearch URLs http:// or https://', async (t) => {
   const dir = tempDir(t, 'fw-options-');
-  await refused(t, ['--state-dir', dir, 'collect', '--redis-url', 'http://filewarden:s3cret@127.0.0.1:6380'], /--redis-url must be a redis:\/\/ or rediss:\/\/ URL .*not "http:\/\/filewarden:\*\*\*@127\.0\.0\.1:6380"/);
+  await refused(t, ['--state-dir', dir, 'collect', '--redis-url', 'http://filewarden:s3cret@127.0.0.1:6380'], /--redis-url must be a redis:\/\/ or rediss:\/\/ or redis-sentinel:\/\/ URL .*not "http:\/\/filewarden:\*\*\*@127\.0\.0\.1:6380"/s);
   await refused(t, ['--state-dir', dir, 'index', '--redis-url', 'http://127.0.0.1:6380', '--es-url', 'http://127.0.0.1:1'], /--redis-url must be a redis:\/\//);
   await refused(t, ['--state-dir', dir, 'index', '--redis-url', 'redis://127.0.0.1:1', '--es-url', 'redis://127.0.0.1:9200'], /--es-url must be a http:\/\/ or https:\/\//);
   await refused(t, ['--state-dir', dir, 'index', '--es-url', 'http://127.0.0.1:1'], /FILEWARDEN_REDIS_URL must be a redis:\/\//, { FILEWARDEN_REDIS_URL: '127.0.0.1:6380' });
